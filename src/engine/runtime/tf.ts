@@ -1,0 +1,256 @@
+// The only importer of TensorFlow.js: picks the fastest loadable backend for training and
+// registers the conv-training kernels the wasm backend lacks (or runs slowly).
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+// @tensorflow/tfjs (not bare tfjs-core) because its bundle registers the gradients and the cpu backend.
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
+
+export { tf };
+
+export type TfBackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type TfBackendChoice = 'auto' | TfBackendName;
+
+export interface TfRuntime {
+  tf: typeof tf;
+  backend: TfBackendName;
+  /** Human-readable description for logs ("wasm (SIMD, 1 thread, project kernels)"). */
+  description: string;
+}
+
+let initialised: Promise<TfRuntime> | undefined;
+let initialisedChoice: TfBackendChoice | undefined;
+
+/**
+ * Starts TensorFlow.js once per process. 'auto' prefers the native bindings
+ * (@tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node) when they are installed and load,
+ * else the wasm backend with the project's kernels. Never falls back silently to 'cpu'.
+ */
+export function initTf(choice: TfBackendChoice = 'auto'): Promise<TfRuntime> {
+  if (initialised) {
+    if (choice !== 'auto' && initialisedChoice !== choice && initialisedChoice !== 'auto') {
+      return Promise.reject(
+        new Error(`TensorFlow.js already started with backend '${initialisedChoice}', cannot switch to '${choice}'`),
+      );
+    }
+    return initialised;
+  }
+  initialisedChoice = choice;
+  initialised = start(choice);
+  return initialised;
+}
+
+async function start(choice: TfBackendChoice): Promise<TfRuntime> {
+  // PROD skips tfjs' per-op debug checks and its "install tfjs-node" banner.
+  tf.env().set('PROD', true);
+  if (choice === 'auto' || choice === 'tensorflow') {
+    const native = await tryNative();
+    if (native) return native;
+    if (choice === 'tensorflow') {
+      throw new Error(
+        "backend 'tensorflow' requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node could be loaded",
+      );
+    }
+  }
+  if (choice === 'cpu') {
+    await setBackendOrThrow('cpu');
+    return { tf, backend: 'cpu', description: 'cpu (pure JavaScript, slow: for tests only)' };
+  }
+  const require = createRequire(import.meta.url);
+  const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  setWasmPaths(wasmDir.endsWith('/') ? wasmDir : wasmDir + '/');
+  registerWasmTrainingKernels();
+  await setBackendOrThrow('wasm');
+  return { tf, backend: 'wasm', description: 'wasm (XNNPACK, 1 thread, project conv-training kernels)' };
+}
+
+async function setBackendOrThrow(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) {
+    throw new Error(`TensorFlow.js backend '${name}' failed to start (tf.setBackend returned ${ok}); refusing to fall back to '${tf.getBackend()}'`);
+  }
+}
+
+async function tryNative(): Promise<TfRuntime | undefined> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      if (await tf.setBackend('tensorflow')) {
+        return { tf, backend: 'tensorflow', description: `tensorflow (${pkg})` };
+      }
+    } catch {
+      // Optional accelerator: not installed or its native library does not load here.
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels for the wasm backend. They are built from the backend's own fast kernels (Conv2D via
+// XNNPACK, Transpose, Reverse, Pad, Reshape, Slice) looked up with tf.getKernel, so no data
+// leaves wasm memory.
+
+interface WasmBackendLike {
+  disposeData(dataId: object): boolean;
+}
+
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs?: NamedAttrMap };
+
+function kernel(name: string): KernelFunc {
+  const config = tf.getKernel(name, 'wasm');
+  if (!config) throw new Error(`wasm backend has no '${name}' kernel`);
+  return config.kernelFunc;
+}
+
+function call(name: string, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return kernel(name)({ inputs, backend: backend as any, attrs } as any) as TensorInfo;
+}
+
+/** Runs `steps` in order, disposing every intermediate but the last result. */
+class Scratch {
+  private readonly owned: TensorInfo[] = [];
+  constructor(private readonly backend: WasmBackendLike) {}
+  keep(t: TensorInfo): TensorInfo {
+    this.owned.push(t);
+    return t;
+  }
+  run(name: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
+    return this.keep(call(name, this.backend, inputs, attrs));
+  }
+  release(result: TensorInfo): TensorInfo {
+    for (const t of this.owned) if (t !== result) this.backend.disposeData(t.dataId);
+    return result;
+  }
+}
+
+function convPads(
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: unknown,
+  dimRoundingMode: unknown,
+): { top: number; bottom: number; left: number; right: number; sh: number; sw: number; outH: number; outW: number } {
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    strides,
+    1,
+    pad as 'valid',
+    dimRoundingMode as 'floor' | undefined,
+  );
+  return {
+    top: info.padInfo.top,
+    bottom: info.padInfo.bottom,
+    left: info.padInfo.left,
+    right: info.padInfo.right,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    outH: info.outHeight,
+    outW: info.outWidth,
+  };
+}
+
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s+kh−pad, ow·s+kw−pad, ci] · dy[n,oh,ow,co]: a convolution
+ * of x (batch and channel axes swapped) with dy as the filter, dilation = stride.
+ */
+export const conv2DBackpropFilterWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args as unknown as KernelArgs;
+  const x = inputs.x!;
+  const dy = inputs.dy!;
+  const a = attrs as { strides: [number, number] | number; pad: unknown; dimRoundingMode?: unknown; filterShape: [number, number, number, number]; dataFormat?: string };
+  if (a.dataFormat && a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter: only NHWC is supported, got ${a.dataFormat}`);
+  const [kh, kw] = a.filterShape;
+  const p = convPads(x.shape as [number, number, number, number], a.filterShape, a.strides, a.pad, a.dimRoundingMode);
+  const s = new Scratch(backend);
+  const xT = s.run('Transpose', { x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
+  const dyT = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, N, Co]
+  let w = s.run('Conv2D', { x: xT, filter: dyT }, {
+    strides: [1, 1],
+    pad: [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]],
+    dilations: [p.sh, p.sw],
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+  } as unknown as NamedAttrMap); // [Ci, KH', KW', Co] with KH' ≥ KH
+  if (w.shape[1] !== kh || w.shape[2] !== kw) {
+    w = s.run('Slice', { x: w }, { begin: [0, 0, 0, 0], size: [-1, kh, kw, -1] });
+  }
+  const out = s.run('Transpose', { x: w }, { perm: [1, 2, 0, 3] }); // [KH, KW, Ci, Co]
+  return s.release(out);
+};
+
+/**
+ * dx = conv(zero-dilated dy, 180°-rotated filter with in/out swapped), stride 1. Replaces the
+ * wasm backend's scalar loop (~1.5 GFLOP/s) with XNNPACK's convolution. Also the forward pass
+ * of tf.conv2dTranspose.
+ */
+export const conv2DBackpropInputWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args as unknown as KernelArgs;
+  const dy = inputs.dy!;
+  const filter = inputs.filter!;
+  const a = attrs as { strides: [number, number] | number; pad: unknown; dimRoundingMode?: unknown; inputShape: [number, number, number, number]; dataFormat?: string };
+  if (a.dataFormat && a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropInput: only NHWC is supported, got ${a.dataFormat}`);
+  const [n, h, wd, ci] = a.inputShape;
+  const [kh, kw, , co] = filter.shape as [number, number, number, number];
+  const p = convPads(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode);
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  const s = new Scratch(backend);
+  let src = dy;
+  let dh = oh;
+  let dw = ow;
+  if (p.sh > 1 || p.sw > 1) {
+    // Insert (stride − 1) zeros after every row/column: [N,OH,1,OW,1,C] → pad → [N,OH·sh,OW·sw,C].
+    const r = s.run('Reshape', { x: dy }, { shape: [n, oh, 1, ow, 1, co] });
+    const padded = s.run('PadV2', { x: r }, {
+      paddings: [[0, 0], [0, 0], [0, p.sh - 1], [0, 0], [0, p.sw - 1], [0, 0]],
+      constantValue: 0,
+    } as unknown as NamedAttrMap);
+    src = s.run('Reshape', { x: padded }, { shape: [n, oh * p.sh, ow * p.sw, co] });
+    dh = oh * p.sh;
+    dw = ow * p.sw;
+  }
+  // Rows of src past (oh−1)·sh are zeros we may treat as bottom padding.
+  const padTop = kh - 1 - p.top;
+  const padLeft = kw - 1 - p.left;
+  let padBottom = h - 1 + kh - padTop - dh; // out length = dh + top + bottom − kh + 1 = h
+  let padRight = wd - 1 + kw - padLeft - dw;
+  if (padTop < 0 || padLeft < 0) throw new Error('Conv2DBackpropInput: padding larger than the filter is not supported');
+  let cropH = 0;
+  let cropW = 0;
+  if (padBottom < 0) { cropH = -padBottom; padBottom = 0; }
+  if (padRight < 0) { cropW = -padRight; padRight = 0; }
+  if (cropH || cropW) {
+    src = s.run('Slice', { x: src }, { begin: [0, 0, 0, 0], size: [-1, dh - cropH, dw - cropW, -1] });
+  }
+  const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
+  const wT = s.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }); // [KH, KW, Co, Ci]
+  const out = s.run('Conv2D', { x: src, filter: wT }, {
+    strides: [1, 1],
+    pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
+    dilations: [1, 1],
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+  } as unknown as NamedAttrMap);
+  if (out.shape[3] !== ci) throw new Error('Conv2DBackpropInput: channel mismatch');
+  return s.release(out);
+};
+
+let kernelsRegistered = false;
+
+/** Registers the project's wasm kernels (idempotent). Exported for the kernel tests. */
+export function registerWasmTrainingKernels(): void {
+  if (kernelsRegistered) return;
+  kernelsRegistered = true;
+  if (tf.getKernel('Conv2DBackpropInput', 'wasm')) tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterWasm });
+  tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputWasm });
+}
+
+/** Path of the wasm binaries, for diagnostics. */
+export function wasmBinaryDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')));
+}
