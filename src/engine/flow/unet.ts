@@ -97,16 +97,19 @@ export function initialWeights(spec: UNetSpec, seed: number): Map<string, Float3
 }
 
 /** The model's tensors as tf.Variables (trainable ones get gradients). */
+let instances = 0;
+
 export class UNet {
   readonly vars = new Map<string, Variable>();
 
   constructor(readonly tf: Tf, readonly spec: UNetSpec, weights: Map<string, Float32Array>) {
+    const prefix = `unet${++instances}/`; // tfjs variable names are global to the process
     for (const p of paramInfos(spec)) {
       const data = weights.get(p.name);
       if (!data) throw new Error(`checkpoint has no tensor '${p.name}' for a ${spec.kind} UNet with hidden size ${spec.hidden}`);
       const n = p.shape.reduce((a, b) => a * b, 1);
       if (data.length !== n) throw new Error(`tensor '${p.name}' has ${data.length} values, expected ${n} (shape ${p.shape.join('×')})`);
-      this.vars.set(p.name, tf.variable(tf.tensor(data, p.shape), p.trainable, `${p.name}`));
+      this.vars.set(p.name, tf.variable(tf.tensor(data, p.shape), p.trainable, prefix + p.name));
     }
   }
 

@@ -197,6 +197,17 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const p = convPads(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode);
   const [, oh, ow] = dy.shape as [number, number, number, number];
   const s = new Scratch(backend);
+  if (oh === 1 && ow === 1 && p.top === 0 && p.left === 0 && h === kh && wd === kw) {
+    // A 1×1 input (the UNet's Unflatten): dx[n,h,w,ci] = Σ_co dy[n,co]·W[h,w,ci,co], one matmul.
+    const a3 = s.run('Reshape', { x: dy }, { shape: [1, n, co] });
+    const b3 = s.run('Reshape', { x: filter }, { shape: [1, kh * kw * ci, co] });
+    const prod = s.run('BatchMatMul', { a: a3, b: b3 }, { transposeA: false, transposeB: true });
+    return s.release(s.run('Reshape', { x: prod }, { shape: [n, h, wd, ci] }));
+  }
+  if ((p.sh > 1 || p.sw > 1) && h % p.sh === 0 && wd % p.sw === 0) {
+    const phased = backpropInputByPhases(s, dy, filter, { n, h, wd, ci, kh, kw, oh, ow, ...p });
+    if (phased) return s.release(phased);
+  }
   let src = dy;
   let dh = oh;
   let dw = ow;
@@ -236,6 +247,53 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   if (out.shape[3] !== ci) throw new Error('Conv2DBackpropInput: channel mismatch');
   return s.release(out);
 };
+
+interface PhaseGeometry { n: number; h: number; wd: number; ci: number; kh: number; kw: number; oh: number; ow: number; top: number; left: number; sh: number; sw: number }
+
+/** Taps and offsets of one output phase along one axis (see backpropInputByPhases). */
+function phaseAxis(a: number, s: number, pad: number, k: number, inLen: number, outLen: number) {
+  const r = (((a + pad) % s) + s) % s;
+  const taps = Math.ceil((k - r) / s);
+  if (taps <= 0) return undefined;
+  const q = (a + pad - r) / s;
+  const m = outLen / s;
+  const padBefore = taps - 1 - q;
+  const padAfter = m - inLen - padBefore + taps - 1;
+  return { r, taps, padBefore, padAfter };
+}
+
+/**
+ * A strided transposed convolution as s_h·s_w small stride-1 convolutions, one per output phase,
+ * interleaved afterwards: output o = s·m + a only sees taps k ≡ a + pad (mod s), so
+ * dx_a[m] = Σ_j dy[m + q − j]·W[r + s·j]. Avoids the (s²−1)/s² zero multiplies of dilating dy.
+ */
+function backpropInputByPhases(s: Scratch, dy: TensorInfo, filter: TensorInfo, g: PhaseGeometry): TensorInfo | undefined {
+  const rows: TensorInfo[] = [];
+  const wT = s.run('Transpose', { x: filter }, { perm: [0, 1, 3, 2] }); // [KH, KW, Co, Ci]
+  for (let ah = 0; ah < g.sh; ah++) {
+    const py = phaseAxis(ah, g.sh, g.top, g.kh, g.oh, g.h);
+    if (!py || py.padBefore < 0 || py.padAfter < 0) return undefined;
+    const cols: TensorInfo[] = [];
+    for (let aw = 0; aw < g.sw; aw++) {
+      const px = phaseAxis(aw, g.sw, g.left, g.kw, g.ow, g.wd);
+      if (!px || px.padBefore < 0 || px.padAfter < 0) return undefined;
+      const taps = s.run('StridedSlice', { x: wT }, {
+        begin: [py.r, px.r, 0, 0], end: [py.r + g.sh * (py.taps - 1) + 1, px.r + g.sw * (px.taps - 1) + 1, 0, 0],
+        strides: [g.sh, g.sw, 1, 1], beginMask: 0, endMask: 12, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+      } as unknown as NamedAttrMap);
+      const flipped = s.run('Reverse', { x: taps }, { dims: [0, 1] });
+      cols.push(s.run('Conv2D', { x: dy, filter: flipped }, {
+        strides: [1, 1],
+        pad: [[0, 0], [py.padBefore, py.padAfter], [px.padBefore, px.padAfter], [0, 0]],
+        dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
+      } as unknown as NamedAttrMap)); // [N, H/sh, W/sw, Ci]
+    }
+    const packed = s.run('Pack', cols as unknown as Record<string, TensorInfo>, { axis: 3 }); // [N, H/sh, W/sw, sw, Ci]
+    rows.push(s.run('Reshape', { x: packed }, { shape: [g.n, g.h / g.sh, g.wd, g.ci] }));
+  }
+  const packed = s.run('Pack', rows as unknown as Record<string, TensorInfo>, { axis: 2 }); // [N, H/sh, sh, W, Ci]
+  return s.run('Reshape', { x: packed }, { shape: [g.n, g.h, g.wd, g.ci] });
+}
 
 let kernelsRegistered = false;
 

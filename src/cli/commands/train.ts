@@ -1,0 +1,147 @@
+// `illusionist train`: trains a Part B model with progress on the terminal, a checkpoint and a
+// sample grid per epoch, and Ctrl-C that saves and tells how to resume.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { defaultSettings, train, pixelRange, type TrainSettings, type TrainProgress } from '../../engine/flow/trainer.js';
+import { UNET_KINDS, type UNet, type UNetKind } from '../../engine/flow/unet.js';
+import { eulerSample, digitLabels } from '../../engine/flow/euler.js';
+import { tfFlowModel } from '../../engine/flow/tf-flow-model.js';
+import { digitGridPng } from '../../engine/flow/figures.js';
+import { loadDataset } from '../../engine/data/load.js';
+import { Rng } from '../../engine/random.js';
+import { tf, type TfBackendChoice } from '../../engine/runtime/tf.js';
+import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
+
+interface TrainCliOptions {
+  kind?: string; epochs?: string; hidden?: string; batch?: string; lr?: string; scheduler?: boolean;
+  sigma?: string; pureNoise?: boolean; data?: string; seed?: string; runDir?: string; resume?: string; backend?: string;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a Part B UNet on MNIST (one-step denoiser, time- or class-conditioned flow matching)')
+    .option('--kind <kind>', `model kind: ${UNET_KINDS.join(', ')}`, 'class')
+    .option('--epochs <n>', 'epochs (default: 5 denoiser, 10 flow)')
+    .option('--hidden <D>', 'hidden size D (default: 128 denoiser, 64 flow)')
+    .option('--batch <B>', 'batch size (default: 256 denoiser, 64 flow)')
+    .option('--lr <x>', 'Adam learning rate (default: 1e-4 denoiser, 1e-2 flow)')
+    .option('--no-scheduler', 'constant learning rate instead of ExponentialLR γ = 0.1^(1/epochs)')
+    .option('--sigma <s>', 'denoiser noise level', '0.5')
+    .option('--pure-noise', 'denoiser variant trained on pure noise input (collapses to the mean digit)')
+    .option('--data <dir>', 'folder with the official MNIST IDX files (default: the embedded 10,000 digits)')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
+    .option('--resume <dir>', 'resume the run in this folder from its last checkpoint')
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .action(async (o: TrainCliOptions) => runTrain(o));
+}
+
+async function runTrain(o: TrainCliOptions): Promise<void> {
+  const backend = parseBackend(o.backend ?? 'auto');
+  let settings: TrainSettings;
+  let runDir: string;
+  if (o.resume) {
+    runDir = o.resume;
+    settings = defaultSettings('class'); // replaced by the run's own settings on resume
+  } else {
+    const kind = o.kind as UNetKind;
+    if (!UNET_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${UNET_KINDS.join(', ')}, got '${o.kind}'`);
+    const d = defaultSettings(kind);
+    settings = {
+      ...d,
+      epochs: o.epochs ? parseIntOption('epochs', o.epochs, 1, 1000) : d.epochs,
+      hidden: o.hidden ? parseIntOption('hidden', o.hidden, 1, 512) : d.hidden,
+      batch: o.batch ? parseIntOption('batch', o.batch, 2, 4096) : d.batch,
+      lr: o.lr ? parseFloatOption('lr', o.lr, 1e-8, 10) : d.lr,
+      scheduler: kind === 'denoiser' ? false : o.scheduler !== false,
+      sigma: parseFloatOption('sigma', o.sigma ?? '0.5', 0, 10),
+      pureNoise: Boolean(o.pureNoise),
+      seed: parseIntOption('seed', o.seed ?? '0', 0, 2 ** 32 - 1),
+      data: o.data ?? null,
+    };
+    if (settings.pureNoise && kind !== 'denoiser') throw new UsageError('--pure-noise applies to --kind denoiser only');
+    runDir = o.runDir ?? join('runs', `${kind}${settings.pureNoise ? '-pure' : ''}-${timestamp()}`);
+  }
+  const dataset = loadDataset(settings.data);
+  let stopRequested = false;
+  const onSigint = (): void => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write('\nstopping after this step (Ctrl-C again to quit without saving)…\n');
+  };
+  process.on('SIGINT', onSigint);
+  const tty = process.stderr.isTTY;
+  let lastPrint = 0;
+  try {
+    const outcome = await train({
+      settings,
+      dataset,
+      runDir,
+      resume: Boolean(o.resume),
+      backend,
+      hooks: {
+        shouldStop: () => stopRequested,
+        onProgress: (p) => {
+          const now = Date.now();
+          if (now - lastPrint < (tty ? 250 : 10_000) && p.step !== p.stepsPerEpoch) return;
+          lastPrint = now;
+          const line = progressLine(p);
+          if (tty) process.stderr.write(`\r${line}\x1b[K`);
+          else process.stderr.write(line + '\n');
+        },
+        onEpoch: (e) => {
+          process.stderr.write(`${tty ? '\n' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(5)}, ${e.seconds.toFixed(0)} s → ${join(runDir, e.checkpoint)}${e.samples ? `, ${join(runDir, e.samples)}` : ''}\n`);
+        },
+        renderSamples: (net, s) => renderSamples(net, s, dataset),
+      },
+    });
+    if (outcome.stopped) {
+      process.stdout.write(`stopped; checkpoint saved to ${outcome.lastCheckpoint}\nresume with: illusionist train --resume ${runDir}\n`);
+    } else {
+      const r = outcome.run;
+      process.stdout.write(`done: ${r.settings.epochs} epochs in ${r.trainSeconds.toFixed(0)} s, final loss ${r.epochs.at(-1)?.meanLoss.toFixed(5)}\ncheckpoint: ${outcome.lastCheckpoint}\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function progressLine(p: TrainProgress): string {
+  const eta = Number.isFinite(p.etaSeconds) ? `${Math.floor(p.etaSeconds / 60)}m${String(Math.round(p.etaSeconds % 60)).padStart(2, '0')}s` : '?';
+  return `epoch ${p.epoch + 1} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(5)} lr ${p.lr.toExponential(2)} ${p.imagesPerSecond.toFixed(1)} img/s ETA ${eta}`;
+}
+
+/** Per-epoch figure: 4 of each digit (class), 40 samples (time), or noisy/denoised rows (denoiser). */
+async function renderSamples(net: UNet, s: TrainSettings, dataset: { images: Float32Array; count: number }): Promise<Buffer> {
+  const range = pixelRange(s.kind);
+  if (s.kind === 'denoiser') {
+    const rng = new Rng(1234);
+    const n = 10;
+    const clean = new Float32Array(n * 784);
+    for (let i = 0; i < n; i++) clean.set(dataset.images.subarray(((i * 997) % dataset.count) * 784, ((i * 997) % dataset.count + 1) * 784), i * 784);
+    const noisy = clean.map((v) => (s.pureNoise ? rng.normal() : v + s.sigma * rng.normal()));
+    const out = tf.tidy(() => net.forward(tf.tensor4d(noisy, [n, 28, 28, 1]), { training: false }));
+    const denoised = (await out.data()) as Float32Array;
+    out.dispose();
+    const all = new Float32Array(3 * n * 784);
+    all.set(clean, 0);
+    all.set(noisy, n * 784);
+    all.set(denoised, 2 * n * 784);
+    return digitGridPng(all, { cols: n, range, scale: 2 });
+  }
+  const labels = [];
+  for (let r = 0; r < 4; r++) for (let d = 0; d < 10; d++) labels.push(d);
+  const x = await eulerSample(tfFlowModel(net), { labels: s.kind === 'class' ? labels : digitLabels(4).map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
+  return digitGridPng(x, { cols: 10, range, scale: 2 });
+}
+
+function parseBackend(v: string): TfBackendChoice {
+  const allowed = ['auto', 'tensorflow', 'wasm', 'cpu'];
+  if (!allowed.includes(v)) throw new UsageError(`--backend must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as TfBackendChoice;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}

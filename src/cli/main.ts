@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `illusionist <command> [options]`: the command-line front end. Its commands and option names
+// mirror the chat commands; a user mistake is one line on stderr and exit code 2.
+import { Command, CommanderError } from 'commander';
+import { registerTrain } from './commands/train.js';
+import { UsageError } from './errors.js';
+
+export function buildProgram(): Command {
+  const program = new Command('illusionist')
+    .description('Images from diffusion and flow-matching models: DeepFloyd IF techniques and MNIST flow matching')
+    .showHelpAfterError(false)
+    .exitOverride();
+  registerTrain(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message (unknown option, missing argument, help)
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as Error;
+    process.stderr.write(`error: ${e.message}\n`);
+    if (process.env.ILLUSIONIST_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').slice(-3).join('/'));
+if (isEntry) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,375 @@
+// Part B trainers: the one-step denoiser (σ-noised or pure-noise input), time-conditioned and
+// class-conditioned flow matching. Checkpoints every epoch and on request, resumable bit-for-bit.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initTf, tf, type TfBackendChoice } from '../runtime/tf.js';
+import { Rng } from '../random.js';
+import type { Dataset } from '../data/dataset.js';
+import { UNet, initialWeights, paramInfos, NUM_CLASSES, type UNetKind, type UNetSpec } from './unet.js';
+import { readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
+
+export interface TrainSettings {
+  kind: UNetKind;
+  epochs: number;
+  hidden: number;
+  batch: number;
+  lr: number;
+  /** ExponentialLR with γ = 0.1^(1/epochs), stepped per epoch (flow models); false = constant lr. */
+  scheduler: boolean;
+  /** Denoiser: noise level of z = x + σε. */
+  sigma: number;
+  /** Denoiser variant whose input is pure noise (collapses to the mean digit). */
+  pureNoise: boolean;
+  /** Class model: probability of dropping the one-hot to zeros (CFG's null class). */
+  pUncond: number;
+  seed: number;
+  /** Folder of IDX files, or null for the embedded 10,000 digits. */
+  data: string | null;
+  /** Digits of each class in the per-epoch sample grid, Euler steps and CFG scale used for it. */
+  sampleSteps: number;
+  guidance: number;
+}
+
+/** The seed's hyper-parameters (REFERENCES.md, Part B). */
+export function defaultSettings(kind: UNetKind): TrainSettings {
+  const common = { kind, sigma: 0.5, pureNoise: false, pUncond: 0.1, seed: 0, data: null, sampleSteps: 50, guidance: 5 };
+  if (kind === 'denoiser') return { ...common, epochs: 5, hidden: 128, batch: 256, lr: 1e-4, scheduler: false };
+  return { ...common, epochs: 10, hidden: 64, batch: 64, lr: 1e-2, scheduler: true };
+}
+
+/** Pixel range the model is trained in: flow models use [-1, 1] so that negation is a valid view. */
+export function pixelRange(kind: UNetKind): [number, number] {
+  return kind === 'denoiser' ? [0, 1] : [-1, 1];
+}
+
+export interface TrainProgress {
+  epoch: number; // 0-based
+  step: number; // within the epoch, 1-based
+  stepsPerEpoch: number;
+  globalStep: number;
+  loss: number;
+  lr: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface EpochSummary {
+  epoch: number; // 1-based count of completed epochs
+  meanLoss: number;
+  seconds: number;
+  checkpoint: string;
+  samples?: string;
+}
+
+export interface RunRecord {
+  settings: TrainSettings;
+  spec: UNetSpec;
+  backend: string;
+  dataSource: string;
+  createdAt: string;
+  /** Loss of every step, in order. */
+  losses: number[];
+  epochs: EpochSummary[];
+  trainSeconds: number;
+  finished: boolean;
+}
+
+export interface TrainHooks {
+  onProgress?(p: TrainProgress): void;
+  onEpoch?(e: EpochSummary, run: RunRecord): void | Promise<void>;
+  /** Polled after every step; true saves `last.safetensors` and returns early (Ctrl-C). */
+  shouldStop?(): boolean;
+  /** Renders the sample grid for a checkpoint (PNG bytes); omitted = no grids. */
+  renderSamples?(net: UNet, settings: TrainSettings, epoch: number): Promise<Buffer | undefined>;
+  /** Awaited between steps: lets a job system run interactive work first. */
+  yieldPoint?(): Promise<void>;
+}
+
+export interface TrainOutcome {
+  runDir: string;
+  run: RunRecord;
+  stopped: boolean;
+  lastCheckpoint: string | undefined;
+}
+
+const RUN_FILE = 'run.json';
+const LAST = 'last.safetensors';
+
+export function epochCheckpointName(epoch: number): string {
+  return `checkpoint-epoch-${String(epoch).padStart(3, '0')}.safetensors`;
+}
+
+/** Per-epoch shuffle, derived from the run seed so a resumed run visits the same order. */
+function epochOrder(seed: number, epoch: number, count: number): Int32Array {
+  const rng = new Rng((seed * 1_000_003 + epoch * 7919 + 17) % 4_294_967_291);
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  rng.shuffle(order);
+  return order;
+}
+
+interface Position { epoch: number; step: number; globalStep: number; rng: number[] }
+
+/** Trains a new run in `runDir` or resumes the one there. */
+export async function train(opts: {
+  settings: TrainSettings;
+  dataset: Dataset;
+  runDir: string;
+  resume?: boolean;
+  backend?: TfBackendChoice;
+  hooks?: TrainHooks;
+}): Promise<TrainOutcome> {
+  const rt = await initTf(opts.backend ?? 'auto');
+  const hooks = opts.hooks ?? {};
+  const { dataset, runDir } = opts;
+  mkdirSync(runDir, { recursive: true });
+
+  let run: RunRecord;
+  let net: UNet;
+  let pos: Position;
+  let adamState: Map<string, TensorEntry> | undefined;
+  const runFile = join(runDir, RUN_FILE);
+  if (opts.resume) {
+    if (!existsSync(runFile)) throw new Error(`cannot resume: ${runFile} does not exist`);
+    run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
+    if (run.finished) throw new Error(`run in ${runDir} already finished ${run.settings.epochs} epochs`);
+    const ckpt = latestCheckpoint(runDir);
+    if (!ckpt) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
+    const loaded = loadCheckpoint(ckpt);
+    net = new UNet(tf, run.spec, loaded.weights);
+    pos = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
+    adamState = loaded.adam;
+    run.losses = run.losses.slice(0, pos.globalStep);
+  } else {
+    const spec: UNetSpec = { kind: opts.settings.kind, hidden: opts.settings.hidden };
+    run = {
+      settings: opts.settings,
+      spec,
+      backend: rt.description,
+      dataSource: dataset.source,
+      createdAt: new Date().toISOString(),
+      losses: [],
+      epochs: [],
+      trainSeconds: 0,
+      finished: false,
+    };
+    net = new UNet(tf, spec, initialWeights(spec, opts.settings.seed));
+    // Batch noise uses its own stream, apart from the weight initialisation's.
+    pos = { epoch: 0, step: 0, globalStep: 0, rng: new Rng((opts.settings.seed ^ 0x9e3779b9) >>> 0).state() };
+  }
+  const s = run.settings;
+  validateSettings(s);
+  const rng = Rng.fromState(pos.rng);
+  const stepsPerEpoch = Math.floor(dataset.count / s.batch);
+  if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
+  const optimizer = tf.train.adam(s.lr);
+  const vars = net.trainableVariables();
+  if (adamState) await restoreAdam(optimizer, net, adamState);
+
+  const B = s.batch;
+  const P = 28 * 28;
+  const [lo, hi] = pixelRange(s.kind);
+  const xIn = new Float32Array(B * P);
+  const target = new Float32Array(B * P);
+  const tIn = new Float32Array(B);
+  const cIn = new Float32Array(B * NUM_CLASSES);
+  let stopped = false;
+  const started = performance.now() - run.trainSeconds * 1000;
+  let windowStart = performance.now();
+  let windowImages = 0;
+  let rate = 0;
+
+  for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
+    const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / s.epochs) : s.lr;
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const order = epochOrder(s.seed, epoch, dataset.count);
+    const epochStart = performance.now();
+    const firstStep = epoch === pos.epoch ? pos.step : 0;
+    for (let step = firstStep; step < stepsPerEpoch; step++) {
+      await hooks.yieldPoint?.();
+      // Batch assembly in plain arrays: x1 (data), x0 ~ N(0, I), t ~ U(0, 1).
+      for (let b = 0; b < B; b++) {
+        const idx = order[step * B + b]!;
+        const src = dataset.images.subarray(idx * P, (idx + 1) * P);
+        const t = rng.uniform();
+        tIn[b] = t;
+        const dropClass = rng.uniform() < s.pUncond;
+        cIn.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
+        if (!dropClass) cIn[b * NUM_CLASSES + dataset.labels[idx]!] = 1;
+        for (let i = 0; i < P; i++) {
+          const x1 = lo + (hi - lo) * src[i]!;
+          const e = rng.normal();
+          const o = b * P + i;
+          if (s.kind === 'denoiser') {
+            xIn[o] = s.pureNoise ? e : x1 + s.sigma * e;
+            target[o] = x1;
+          } else {
+            xIn[o] = (1 - t) * e + t * x1; // x_t = (1 − t)x0 + t·x1 (B.3)
+            target[o] = x1 - e; // u = x1 − x0 (B.4)
+          }
+        }
+      }
+      const updates: Array<[string, tf.Tensor, tf.Tensor]> = [];
+      const lossT = optimizer.minimize(() => tf.tidy(() => {
+        const x = tf.tensor4d(xIn, [B, 28, 28, 1]);
+        const y = tf.tensor4d(target, [B, 28, 28, 1]);
+        const t = s.kind === 'denoiser' ? undefined : tf.tensor2d(tIn, [B, 1]);
+        const c = s.kind === 'class' ? tf.tensor2d(cIn, [B, NUM_CLASSES]) : undefined;
+        const out = net.forward(x, { t, c, training: true, bnUpdates: updates });
+        return tf.mean(tf.squaredDifference(out, y)) as tf.Scalar;
+      }), true, vars);
+      const loss = (await lossT!.data())[0]!;
+      lossT!.dispose();
+      net.applyBnUpdates(updates, B * 28 * 28);
+      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
+      run.losses.push(loss);
+      pos.globalStep++;
+      windowImages += B;
+      const now = performance.now();
+      if (now - windowStart > 2000 || rate === 0) {
+        rate = (windowImages / (now - windowStart)) * 1000;
+        windowStart = now;
+        windowImages = 0;
+      }
+      const remaining = (s.epochs - epoch) * stepsPerEpoch - (step + 1);
+      hooks.onProgress?.({
+        epoch, step: step + 1, stepsPerEpoch, globalStep: pos.globalStep, loss, lr,
+        imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * B) / rate : NaN,
+      });
+      if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
+        run.trainSeconds = (performance.now() - started) / 1000;
+        await saveCheckpoint(join(runDir, LAST), net, optimizer, run, { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state() });
+        writeFileSync(runFile, JSON.stringify(run));
+        stopped = true;
+        break;
+      }
+    }
+    if (stopped) break;
+    const done = epoch + 1;
+    run.trainSeconds = (performance.now() - started) / 1000;
+    const ckptName = epochCheckpointName(done);
+    const epochLosses = run.losses.slice(run.losses.length - (stepsPerEpoch - firstStep));
+    const summary: EpochSummary = {
+      epoch: done,
+      meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length,
+      seconds: (performance.now() - epochStart) / 1000,
+      checkpoint: ckptName,
+    };
+    run.finished = done === s.epochs;
+    await saveCheckpoint(join(runDir, ckptName), net, optimizer, run, { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
+    const png = await hooks.renderSamples?.(net, s, done);
+    if (png) {
+      summary.samples = `samples-epoch-${String(done).padStart(3, '0')}.png`;
+      writeFileSync(join(runDir, summary.samples), png);
+    }
+    run.epochs.push(summary);
+    writeFileSync(runFile, JSON.stringify(run));
+    await hooks.onEpoch?.(summary, run);
+    if (hooks.shouldStop?.() && !run.finished) { stopped = true; break; }
+  }
+  const outcome: TrainOutcome = { runDir, run, stopped, lastCheckpoint: latestCheckpoint(runDir) };
+  optimizer.dispose();
+  net.dispose();
+  return outcome;
+}
+
+function validateSettings(s: TrainSettings): void {
+  const bad = (what: string): never => { throw new Error(what); };
+  if (!Number.isInteger(s.epochs) || s.epochs < 1 || s.epochs > 1000) bad(`--epochs must be an integer from 1 to 1000, got ${s.epochs}`);
+  if (!Number.isInteger(s.hidden) || s.hidden < 1 || s.hidden > 512) bad(`--hidden must be an integer from 1 to 512, got ${s.hidden}`);
+  if (!Number.isInteger(s.batch) || s.batch < 2 || s.batch > 4096) bad(`--batch must be an integer from 2 to 4096, got ${s.batch}`);
+  if (!(s.lr > 0 && s.lr < 10)) bad(`--lr must be a number in (0, 10), got ${s.lr}`);
+  if (!(s.sigma >= 0 && s.sigma <= 10)) bad(`--sigma must be in [0, 10], got ${s.sigma}`);
+  if (!(s.pUncond >= 0 && s.pUncond < 1)) bad(`p_uncond must be in [0, 1), got ${s.pUncond}`);
+}
+
+/** Most recent resumable checkpoint of a run: `last` if newer than the last epoch's. */
+export function latestCheckpoint(runDir: string): string | undefined {
+  if (!existsSync(runDir)) return undefined;
+  const epochs = readdirSync(runDir).filter((f) => /^checkpoint-epoch-\d+\.safetensors$/.test(f)).sort();
+  const lastEpochFile = epochs.at(-1);
+  const lastPath = join(runDir, LAST);
+  if (existsSync(lastPath)) {
+    const meta = readSafetensors(lastPath).metadata;
+    const p = JSON.parse(meta.position ?? 'null') as Position | null;
+    const epochDone = lastEpochFile ? Number(/(\d+)/.exec(lastEpochFile)![1]) : 0;
+    if (p && p.epoch >= epochDone) return lastPath;
+  }
+  return lastEpochFile ? join(runDir, lastEpochFile) : undefined;
+}
+
+async function saveCheckpoint(path: string, net: UNet, optimizer: tf.AdamOptimizer, run: RunRecord, position: Position): Promise<void> {
+  const tensors = new Map<string, TensorEntry>();
+  const weights = await net.weights();
+  for (const p of paramInfos(net.spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
+  const named = await optimizer.getWeights();
+  const trainable = paramInfos(net.spec).filter((p) => p.trainable);
+  const iter = named[0] ? (await named[0].tensor.data())[0]! : 0;
+  const moments = named.slice(1);
+  if (moments.length === trainable.length * 2) {
+    for (let i = 0; i < trainable.length; i++) {
+      const p = trainable[i]!;
+      tensors.set(`adam.m/${p.name}`, { shape: p.shape, data: (await moments[i]!.tensor.data()) as Float32Array });
+      tensors.set(`adam.v/${p.name}`, { shape: p.shape, data: (await moments[i + trainable.length]!.tensor.data()) as Float32Array });
+    }
+  }
+  writeSafetensors(path, tensors, {
+    format: 'illusionist-unet-1',
+    spec: JSON.stringify(net.spec),
+    settings: JSON.stringify(run.settings),
+    pixel_range: JSON.stringify(pixelRange(net.spec.kind)),
+    position: JSON.stringify(position),
+    adam_iterations: String(iter),
+    epochs_done: String(run.epochs.length + (position.step === 0 ? 1 : 0)),
+    last_loss: String(run.losses.at(-1) ?? NaN),
+    data_source: run.dataSource,
+  });
+}
+
+async function restoreAdam(optimizer: tf.AdamOptimizer, net: UNet, tensors: Map<string, TensorEntry>): Promise<void> {
+  const trainable = paramInfos(net.spec).filter((p) => p.trainable);
+  const iterations = Number(tensors.get('__iterations__')?.data[0] ?? 0);
+  const m: Array<{ name: string; tensor: tf.Tensor }> = [];
+  const v: Array<{ name: string; tensor: tf.Tensor }> = [];
+  for (const p of trainable) {
+    const mm = tensors.get(`adam.m/${p.name}`);
+    const vv = tensors.get(`adam.v/${p.name}`);
+    if (!mm || !vv) return; // no optimizer state: start Adam afresh
+    m.push({ name: `${p.name}/m`, tensor: tf.tensor(mm.data, p.shape) });
+    v.push({ name: `${p.name}/v`, tensor: tf.tensor(vv.data, p.shape) });
+  }
+  await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }, ...m, ...v]);
+  for (const t of [...m, ...v]) t.tensor.dispose();
+}
+
+export interface LoadedCheckpoint {
+  spec: UNetSpec;
+  settings: TrainSettings | undefined;
+  weights: Map<string, Float32Array>;
+  metadata: Record<string, string>;
+  position: Position | undefined;
+  adam: Map<string, TensorEntry>;
+}
+
+/** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
+  const { tensors, metadata } = readSafetensors(path);
+  if (metadata.format !== 'illusionist-unet-1') throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
+  const spec = JSON.parse(metadata.spec!) as UNetSpec;
+  const weights = new Map<string, Float32Array>();
+  const adam = new Map<string, TensorEntry>();
+  for (const [name, t] of tensors) {
+    if (name.startsWith('adam.')) adam.set(name, t);
+    else weights.set(name, t.data);
+  }
+  adam.set('__iterations__', { shape: [1], data: new Float32Array([Number(metadata.adam_iterations ?? 0)]) });
+  return {
+    spec,
+    settings: metadata.settings ? (JSON.parse(metadata.settings) as TrainSettings) : undefined,
+    weights,
+    metadata,
+    position: metadata.position ? (JSON.parse(metadata.position) as Position) : undefined,
+    adam,
+  };
+}
