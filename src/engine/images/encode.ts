@@ -252,7 +252,7 @@ export async function toGrayscale28(img: RasterImage, opts: Grayscale28Options =
   }
 
   let out: Float32Array;
-  const box = opts.centerDigit ?? true ? strokeBox(grey, width, height) : undefined;
+  const box = (opts.centerDigit ?? true) ? strokeBox(grey, width, height) : undefined;
   if (!box) {
     out = await resizeBytes(quantize(grey), { width, height, channels: 1 }, 28, 28, 'contain');
   } else {
