@@ -2,9 +2,8 @@
 // and the switch to the official IDX files when a user points --data at them.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Dataset } from './dataset.js';
+import { DIGIT_PIXELS as MNIST_PIXELS, type Dataset } from './dataset.js';
 
-export const MNIST_PIXELS = 28 * 28;
 
 let embedded: Dataset | undefined;
 

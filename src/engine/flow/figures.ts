@@ -1,41 +1,42 @@
-// Sample grids of 28×28 digits as PNG (white on black, nearest-neighbour upscaled so they stay
-// crisp): the per-epoch figures of a training run and the `digits` command's grid.
-import sharp from 'sharp';
-import { DIGIT_PIXELS } from './euler.js';
+// Digit figures for Part B: sample grids (white on black, nearest-neighbour upscaled), single
+// digits, and the loss curve of a run, built on the shared image utilities.
+import { DIGIT_PIXELS } from '../data/dataset.js';
+import { encodePng, type PixelRange } from '../images/encode.js';
+import { gridPng } from '../images/grid.js';
+import { plotLines } from '../images/plot.js';
 
-/** Images (B × 784 in `range`) laid out `cols` per row with a 2-pixel gap. */
-export async function digitGridPng(images: Float32Array, opts: { cols: number; range: [number, number]; scale?: number }): Promise<Buffer> {
-  const n = images.length / DIGIT_PIXELS;
-  const cols = Math.min(opts.cols, n);
-  const rows = Math.ceil(n / cols);
-  const gap = 2;
-  const w = cols * 28 + (cols + 1) * gap;
-  const h = rows * 28 + (rows + 1) * gap;
-  const out = new Uint8Array(w * h).fill(40);
-  const [lo, hi] = opts.range;
-  for (let k = 0; k < n; k++) {
-    const ox = gap + (k % cols) * (28 + gap);
-    const oy = gap + Math.floor(k / cols) * (28 + gap);
-    for (let y = 0; y < 28; y++) {
-      for (let x = 0; x < 28; x++) {
-        const v = (images[k * DIGIT_PIXELS + y * 28 + x]! - lo) / (hi - lo);
-        out[(oy + y) * w + ox + x] = Math.round(Math.min(1, Math.max(0, v)) * 255);
-      }
-    }
+/** Splits a flat B × 784 batch into its images. */
+export function splitDigits(batch: Float32Array): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < batch.length / DIGIT_PIXELS; i++) out.push(batch.subarray(i * DIGIT_PIXELS, (i + 1) * DIGIT_PIXELS));
+  return out;
+}
+
+export function digitGridPng(batch: Float32Array, opts: { cols: number; range: PixelRange; scale?: number; labels?: string[] }): Promise<Buffer> {
+  const [lo] = opts.range;
+  return gridPng(splitDigits(batch), { width: 28, height: 28, channels: 1, cols: opts.cols, range: opts.range, scale: opts.scale, padValue: lo + 0.15 * (opts.range[1] - lo), labels: opts.labels });
+}
+
+export function singleDigitPng(image: Float32Array, range: PixelRange): Promise<Buffer> {
+  return encodePng(image, 28, 28, 1, { range });
+}
+
+/** Per-step loss (light) and its per-epoch means (bold) on a log axis. */
+export function lossCurvePng(losses: number[], stepsPerEpoch: number, title: string): Promise<Buffer> {
+  const window = Math.max(1, Math.round(stepsPerEpoch / 20));
+  const smooth: Array<[number, number]> = [];
+  for (let i = window; i <= losses.length; i += window) {
+    const part = losses.slice(i - window, i);
+    smooth.push([i / stepsPerEpoch, part.reduce((a, b) => a + b, 0) / part.length]);
   }
-  return digitPng(out, w, h, opts.scale ?? 1);
-}
-
-/** One 28×28 digit (784 values in `range`) as an 8-bit grayscale PNG. */
-export async function singleDigitPng(image: Float32Array, range: [number, number]): Promise<Buffer> {
-  const [lo, hi] = range;
-  const out = new Uint8Array(DIGIT_PIXELS);
-  for (let i = 0; i < DIGIT_PIXELS; i++) out[i] = Math.round(Math.min(1, Math.max(0, (image[i]! - lo) / (hi - lo))) * 255);
-  return digitPng(out, 28, 28, 1);
-}
-
-function digitPng(gray: Uint8Array, w: number, h: number, scale: number): Promise<Buffer> {
-  let img = sharp(Buffer.from(gray.buffer, gray.byteOffset, gray.byteLength), { raw: { width: w, height: h, channels: 1 } });
-  if (scale > 1) img = img.resize(w * scale, h * scale, { kernel: 'nearest' });
-  return img.toColourspace('b-w').png().toBuffer();
+  return plotLines({
+    title,
+    xLabel: 'epoch',
+    yLabel: 'MSE loss',
+    logY: true,
+    series: [
+      { name: 'per step', points: losses.map((l, i): [number, number] => [(i + 1) / stepsPerEpoch, l]) },
+      { name: `mean of ${window} steps`, points: smooth },
+    ],
+  });
 }
