@@ -15,10 +15,10 @@ export interface Conditioning {
   take(rows: readonly number[]): Conditioning;
   /**
    * Spatial conditioning per row (DeepFloyd stage II: the noise-augmented upscaled stage I image).
-   * Samplers apply a view to it exactly as to x_t, via `mapImage`.
+   * Anagram samplers view it exactly as they view x_t and put it back with `withImage`.
    */
   readonly image?: Tensor;
-  mapImage?(f: (image: Tensor) => Tensor): Conditioning;
+  withImage?(image: Tensor): Conditioning;
 }
 
 export interface Prediction {

@@ -1,8 +1,8 @@
 // Classifier-free guidance (seed A.1.6, eq. A.4): ε = ε_u + γ(ε_c − ε_u), the conditional and
 // unconditional rows run in ONE model call; the variance is taken from the conditional rows.
 import type { Conditioning, Denoiser, Prediction } from '../denoisers/denoiser.js';
-import { axpby, chunk, concat, randn, type Tensor } from '../tensor.js';
-import { blockRows, denoiseLoop, type Estimator, type LoopOptions, type SampleResult } from './iterative.js';
+import { axpby, chunk, concat, type Tensor } from '../tensor.js';
+import { blockRows, denoiseLoop, initialNoise, type Estimator, type LoopOptions, type SampleResult } from './iterative.js';
 
 export const DEFAULT_GUIDANCE_SCALE = 7;
 
@@ -61,6 +61,6 @@ export interface ImagineOptions extends Omit<CfgOptions, 'iStart'> {
 
 /** Text-to-image (A.1.5 + A.1.6): pure noise from the seed's generator, then CFG denoising. */
 export async function imagine(denoiser: Denoiser, opts: ImagineOptions): Promise<SampleResult> {
-  const x = randn([opts.batch ?? 1, ...denoiser.imageShape], opts.rng);
+  const x = initialNoise(denoiser, opts.batch ?? 1, opts.rng);
   return cfgDenoise(denoiser, x, { ...opts, iStart: 0 });
 }

@@ -104,3 +104,8 @@ export async function iterativeDenoise(denoiser: Denoiser, x: Tensor, opts: Iter
   const cond = (await denoiser.encode([opts.prompt])).take(blockRows([0], x.shape[0]));
   return denoiseLoop(denoiser.schedule, conditionalEstimator(denoiser, cond), x, opts);
 }
+
+/** Pure noise x_T for `batch` images of the denoiser's shape, drawn from the job's generator. */
+export function initialNoise(denoiser: Denoiser, batch: number, rng: Rng): Tensor {
+  return randn([batch, ...denoiser.imageShape], rng);
+}
