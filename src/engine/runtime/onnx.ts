@@ -1,0 +1,191 @@
+// The ONLY importer of onnxruntime-node: named sessions loaded by path from a model folder, feeds checked
+// against the session's inputs, readable errors, fp16/fp32 tensors, CUDA when the build has it, else CPU.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+export type FeedType = 'float32' | 'float16' | 'int64' | 'int32';
+export type FeedData = Float32Array | Uint16Array | BigInt64Array | Int32Array;
+
+/** A model input: fp16 data is a Uint16Array of IEEE half bits. */
+export interface Feed {
+  type: FeedType;
+  dims: readonly number[];
+  data: FeedData;
+}
+
+export interface Fetched {
+  type: string;
+  dims: number[];
+  data: FeedData;
+}
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+export type ProviderChoice = 'auto' | ExecutionProvider;
+
+export interface SessionOptions {
+  /** 'auto' (default) tries CUDA when this onnxruntime build has it, then CPU. */
+  provider?: ProviderChoice;
+  /** Where the chosen provider is said; default console.error (stdout may carry data). */
+  log?: (message: string) => void;
+  intraOpThreads?: number;
+}
+
+export class MissingModelError extends Error {
+  constructor(readonly path: string, readonly hint: string) {
+    super(`model file not found: ${path}\n${hint}`);
+    this.name = 'MissingModelError';
+  }
+}
+
+export class OnnxRunError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'OnnxRunError';
+  }
+}
+
+function cudaInBuild(): boolean {
+  return ort.listSupportedBackends().some((b) => b.name === 'cuda' && b.bundled !== false);
+}
+
+function describe(feeds: Record<string, Feed>): string {
+  return Object.entries(feeds)
+    .map(([name, f]) => `  ${name}: ${f.type} [${f.dims.join(', ')}] (${f.data.length} values)`)
+    .join('\n');
+}
+
+/** One loaded model. */
+export class OnnxSession {
+  private constructor(
+    readonly name: string,
+    readonly path: string,
+    readonly provider: ExecutionProvider,
+    private session: ort.InferenceSession | undefined,
+  ) {}
+
+  static async load(name: string, path: string, opts: SessionOptions = {}): Promise<OnnxSession> {
+    const log = opts.log ?? ((m: string) => console.error(m));
+    const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
+    const choice = opts.provider ?? 'auto';
+    if (choice === 'cuda' || (choice === 'auto' && cudaInBuild())) {
+      try {
+        const s = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cuda', 'cpu'] });
+        log(`onnx: ${name} on CUDA (${path})`);
+        return new OnnxSession(name, path, 'cuda', s);
+      } catch (err) {
+        if (choice === 'cuda') throw new OnnxRunError(`cannot load ${name} on CUDA: ${(err as Error).message}`, err);
+        log(`onnx: CUDA unavailable for ${name} (${(err as Error).message.split('\n')[0]}); using CPU`);
+      }
+    }
+    try {
+      const s = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cpu'] });
+      log(`onnx: ${name} on CPU (${path})`);
+      return new OnnxSession(name, path, 'cpu', s);
+    } catch (err) {
+      throw new OnnxRunError(`cannot load ONNX model ${name} from ${path}: ${(err as Error).message}`, err);
+    }
+  }
+
+  private get live(): ort.InferenceSession {
+    if (!this.session) throw new OnnxRunError(`session ${this.name} was disposed`);
+    return this.session;
+  }
+
+  get inputNames(): readonly string[] {
+    return this.live.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.live.outputNames;
+  }
+
+  /** Declared element type of an input ('float16' for fp16 exports), if the model says. */
+  inputType(name: string): string | undefined {
+    const m = this.live.inputMetadata.find((x) => x.name === name);
+    return m && m.isTensor ? m.type : undefined;
+  }
+
+  async run(feeds: Record<string, Feed>): Promise<Record<string, Fetched>> {
+    const s = this.live;
+    const given = Object.keys(feeds);
+    const missing = s.inputNames.filter((n) => !given.includes(n));
+    const extra = given.filter((n) => !s.inputNames.includes(n));
+    if (missing.length || extra.length) {
+      throw new OnnxRunError(
+        `${this.name}: feeds do not match the model inputs [${s.inputNames.join(', ')}]` +
+          (missing.length ? `; missing ${missing.join(', ')}` : '') +
+          (extra.length ? `; unknown ${extra.join(', ')}` : '') +
+          `\ngiven:\n${describe(feeds)}`,
+      );
+    }
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) {
+      ortFeeds[name] = new ort.Tensor(f.type, f.data, [...f.dims]);
+    }
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await s.run(ortFeeds);
+    } catch (err) {
+      const expected = s.inputMetadata
+        .map((m) => `  ${m.name}: ${m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'non-tensor'}`)
+        .join('\n');
+      throw new OnnxRunError(`${this.name} failed: ${(err as Error).message}\ngiven:\n${describe(feeds)}\nexpected:\n${expected}`, err);
+    }
+    const result: Record<string, Fetched> = {};
+    for (const [name, t] of Object.entries(out)) {
+      result[name] = { type: t.type, dims: [...t.dims], data: t.data as FeedData };
+    }
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.release();
+  }
+}
+
+/** A folder of ONNX files loaded lazily by name; a missing file says how to produce it. */
+export class ModelFolder {
+  private readonly sessions = new Map<string, Promise<OnnxSession>>();
+  readonly dir: string;
+
+  constructor(dir: string, private readonly opts: SessionOptions & { howToProduce: string }) {
+    this.dir = resolve(dir);
+  }
+
+  pathOf(file: string): string {
+    return join(this.dir, file);
+  }
+
+  has(file: string): boolean {
+    return existsSync(this.pathOf(file));
+  }
+
+  /** Throws MissingModelError unless the file exists. */
+  require(file: string): string {
+    const path = this.pathOf(file);
+    if (!existsSync(path)) throw new MissingModelError(path, this.opts.howToProduce);
+    return path;
+  }
+
+  /** The session for `file`, loaded once and cached under `name`. */
+  session(name: string, file: string): Promise<OnnxSession> {
+    let s = this.sessions.get(name);
+    if (!s) {
+      const path = this.require(file);
+      s = OnnxSession.load(name, path, this.opts);
+      this.sessions.set(name, s);
+      s.catch(() => this.sessions.delete(name));
+    }
+    return s;
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.dispose()));
+  }
+}
