@@ -64,14 +64,16 @@ export class OnnxSession {
     private session: ort.InferenceSession | undefined,
   ) {}
 
-  static async load(name: string, path: string, opts: SessionOptions = {}): Promise<OnnxSession> {
+  /** `source` is a file path, or the model's bytes (exports made in memory). */
+  static async load(name: string, source: string | Uint8Array, opts: SessionOptions = {}): Promise<OnnxSession> {
+    const path = typeof source === 'string' ? source : `<${source.byteLength} bytes in memory>`;
     const log = opts.log ?? ((m: string) => console.error(m));
     const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
     const choice = opts.provider ?? 'auto';
     if (choice === 'cuda' || (choice === 'auto' && cudaInBuild())) {
       try {
-        const s = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cuda', 'cpu'] });
+        const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }));
         log(`onnx: ${name} on CUDA (${path})`);
         return new OnnxSession(name, path, 'cuda', s);
       } catch (err) {
@@ -80,7 +82,7 @@ export class OnnxSession {
       }
     }
     try {
-      const s = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cpu'] });
+      const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['cpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['cpu'] }));
       log(`onnx: ${name} on CPU (${path})`);
       return new OnnxSession(name, path, 'cpu', s);
     } catch (err) {
