@@ -3,6 +3,7 @@
 // mirror the chat commands; a user mistake is one line on stderr and exit code 2.
 import { Command, CommanderError } from 'commander';
 import { registerTrain } from './commands/train.js';
+import { registerDigits } from './commands/digits.js';
 import { UsageError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
   registerTrain(program);
+  registerDigits(program);
   return program;
 }
 

@@ -1,0 +1,60 @@
+// `illusionist digits`: MNIST digits from the committed flow models (or any checkpoint), written
+// as DIR/grid.png and DIR/<index>_<label>.png, with the seed recorded in DIR/job.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import type { Command } from 'commander';
+import { resolveCheckpoint, CheckpointNotFoundError } from '../../engine/flow/checkpoints.js';
+import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
+import { generateDigits, MAX_DIGITS } from '../../engine/flow/digits.js';
+import { MAX_SEED } from '../../engine/random.js';
+import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
+
+interface DigitsCliOptions { digit?: string; count?: string; guidance: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
+
+export function registerDigits(program: Command): void {
+  program
+    .command('digits')
+    .description('generate MNIST digits with the flow-matching model (Euler sampler, classifier-free guidance)')
+    .option('--digit <0-9>', 'the digit to draw (omitted: some of every digit)')
+    .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
+    .option('--guidance <g>', 'classifier-free guidance scale γ (class model)', '5')
+    .option('--steps <T>', 'Euler steps', '50')
+    .option('--seed <n>', 'random seed (default: a new one, printed)')
+    .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
+    .option('--checkpoint <ref>', 'committed model name, .safetensors file or training run folder')
+    .requiredOption('--out <dir>', 'output folder')
+    .action(async (o: DigitsCliOptions) => runDigits(o));
+}
+
+async function runDigits(o: DigitsCliOptions): Promise<void> {
+  if (o.kind !== 'class' && o.kind !== 'time') throw new UsageError(`--kind must be class or time, got '${o.kind}'`);
+  const digit = o.digit === undefined ? undefined : parseIntOption('digit', o.digit, 0, 9);
+  if (digit !== undefined && o.kind === 'time') throw new UsageError('--digit needs the class model; the time model draws unconditional digits (drop --digit or use --kind class)');
+  const perDigit = o.kind === 'class' && digit === undefined;
+  const count = o.count === undefined ? (perDigit ? 4 : o.kind === 'time' ? 40 : 8) : parseIntOption('count', o.count, 1, perDigit ? MAX_DIGITS / 10 : MAX_DIGITS);
+  const guidance = parseFloatOption('guidance', o.guidance, 0, 30);
+  const steps = parseIntOption('steps', o.steps, 1, 1000);
+  const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
+  let resolved;
+  try {
+    resolved = resolveCheckpoint(o.checkpoint, o.kind);
+  } catch (err) {
+    if (err instanceof CheckpointNotFoundError) throw new UsageError(err.message);
+    throw err;
+  }
+  const { checkpoint, path } = resolved;
+  if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
+  const model = await loadOnnxFlowModel(checkpoint.spec, checkpoint.weights);
+  try {
+    const result = await generateDigits(model, o.kind, { digit, count, guidance, steps, seed });
+    const out = o.out!;
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'grid.png'), result.gridPng);
+    for (const d of result.digitPngs) writeFileSync(join(out, d.name), d.png);
+    writeFileSync(join(out, 'job.json'), JSON.stringify({ command: 'digits', kind: o.kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: path, labels: result.labels, seconds: result.seconds }, null, 2) + '\n');
+    process.stdout.write(`${result.labels.length} digits in ${result.seconds.toFixed(2)} s (seed ${seed}) → ${join(out, 'grid.png')}\n`);
+  } finally {
+    await model.dispose();
+  }
+}

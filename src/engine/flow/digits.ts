@@ -1,0 +1,50 @@
+// Class-requested digits (or unconditional ones from the time model): the engine side of the
+// `digits` command, from a checkpoint to PNG files, seeded and reproducible.
+import { eulerSample, type FlowModel } from './euler.js';
+import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
+import { pixelRange } from './trainer.js';
+import type { UNetKind } from './unet.js';
+
+export interface DigitsRequest {
+  /** A single digit, or undefined for `perDigit` of each (class model) / `count` samples (time model). */
+  digit?: number;
+  count: number;
+  guidance: number;
+  steps: number;
+  seed: number;
+}
+
+export interface DigitsResult {
+  labels: Array<number | null>;
+  /** B × 784 in [0, 1], white digit on black. */
+  images: Float32Array;
+  gridPng: Buffer;
+  digitPngs: Array<{ name: string; png: Buffer }>;
+  seconds: number;
+}
+
+export const MAX_DIGITS = 100;
+
+export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number | null> {
+  if (kind !== 'class') return Array.from({ length: req.count }, () => null);
+  if (req.digit !== undefined) return Array.from({ length: req.count }, () => req.digit!);
+  const labels: number[] = [];
+  for (let r = 0; r < req.count; r++) for (let d = 0; d < 10; d++) labels.push(d); // each column one digit
+  return labels;
+}
+
+export async function generateDigits(model: FlowModel, kind: UNetKind, req: DigitsRequest, onStep?: (i: number, n: number) => void): Promise<DigitsResult> {
+  const started = performance.now();
+  const labels = digitsLabels(kind, req);
+  if (labels.length > MAX_DIGITS) throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
+  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
+  const [lo, hi] = pixelRange(kind);
+  const images = raw.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
+  const cols = kind === 'class' && req.digit === undefined ? 10 : Math.min(10, labels.length);
+  const gridPng = await digitGridPng(images, { cols, range: [0, 1], scale: 2 });
+  const digitPngs = await Promise.all(splitDigits(images).map(async (img, i) => ({
+    name: `${i}_${labels[i] ?? 'any'}.png`,
+    png: await singleDigitPng(img, [0, 1]),
+  })));
+  return { labels, images, gridPng, digitPngs, seconds: (performance.now() - started) / 1000 };
+}
