@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultSettings, train, pixelRange, type TrainSettings, type TrainProgress } from '../../engine/flow/trainer.js';
 import { UNET_KINDS, type UNet, type UNetKind } from '../../engine/flow/unet.js';
-import { eulerSample, digitLabels } from '../../engine/flow/euler.js';
+import { eulerSample } from '../../engine/flow/euler.js';
 import { tfFlowModel } from '../../engine/flow/tf-flow-model.js';
-import { digitGridPng } from '../../engine/flow/figures.js';
+import { digitGridPng, lossCurvePng } from '../../engine/flow/figures.js';
+import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../../engine/data/load.js';
 import { Rng } from '../../engine/random.js';
 import { tf, type TfBackendChoice } from '../../engine/runtime/tf.js';
@@ -90,7 +91,8 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
           if (tty) process.stderr.write(`\r${line}\x1b[K`);
           else process.stderr.write(line + '\n');
         },
-        onEpoch: (e) => {
+        onEpoch: async (e, run) => {
+          writeFileSync(join(runDir, 'loss.png'), await lossCurvePng(run.losses, Math.floor(dataset.count / run.settings.batch), `${run.settings.kind} UNet, D = ${run.settings.hidden}`));
           process.stderr.write(`${tty ? '\n' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(5)}, ${e.seconds.toFixed(0)} s → ${join(runDir, e.checkpoint)}${e.samples ? `, ${join(runDir, e.samples)}` : ''}\n`);
         },
         renderSamples: (net, s) => renderSamples(net, s, dataset),
@@ -112,27 +114,38 @@ function progressLine(p: TrainProgress): string {
   return `epoch ${p.epoch + 1} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(5)} lr ${p.lr.toExponential(2)} ${p.imagesPerSecond.toFixed(1)} img/s ETA ${eta}`;
 }
 
-/** Per-epoch figure: 4 of each digit (class), 40 samples (time), or noisy/denoised rows (denoiser). */
+export const SIGMA_SWEEP = [0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0];
+
+/**
+ * Per-epoch figure: 4 of each digit in columns 0–9 (class), 40 samples (time), or for the
+ * denoiser the σ sweep: for each σ in SIGMA_SWEEP a row of noisy inputs and a row of outputs.
+ */
 async function renderSamples(net: UNet, s: TrainSettings, dataset: { images: Float32Array; count: number }): Promise<Buffer> {
   const range = pixelRange(s.kind);
   if (s.kind === 'denoiser') {
     const rng = new Rng(1234);
-    const n = 10;
+    const n = 8;
     const clean = new Float32Array(n * 784);
-    for (let i = 0; i < n; i++) clean.set(dataset.images.subarray(((i * 997) % dataset.count) * 784, ((i * 997) % dataset.count + 1) * 784), i * 784);
-    const noisy = clean.map((v) => (s.pureNoise ? rng.normal() : v + s.sigma * rng.normal()));
-    const out = tf.tidy(() => net.forward(tf.tensor4d(noisy, [n, 28, 28, 1]), { training: false }));
-    const denoised = (await out.data()) as Float32Array;
-    out.dispose();
-    const all = new Float32Array(3 * n * 784);
-    all.set(clean, 0);
-    all.set(noisy, n * 784);
-    all.set(denoised, 2 * n * 784);
-    return digitGridPng(all, { cols: n, range, scale: 2 });
+    for (let i = 0; i < n; i++) {
+      const src = Math.floor(((i + 0.5) * dataset.count) / n);
+      clean.set(dataset.images.subarray(src * 784, (src + 1) * 784), i * 784);
+    }
+    const sigmas = s.pureNoise ? [1] : SIGMA_SWEEP;
+    const rows: Float32Array[] = [];
+    for (const sigma of sigmas) {
+      const noisy = clean.map((v) => (s.pureNoise ? rng.normal() : v + sigma * rng.normal()));
+      const out = tf.tidy(() => net.forward(tf.tensor4d(noisy, [n, 28, 28, 1]), { training: false }));
+      rows.push(noisy, (await out.data()) as Float32Array);
+      out.dispose();
+    }
+    const all = new Float32Array(rows.length * n * 784);
+    rows.forEach((r, i) => all.set(r, i * n * 784));
+    const labels = sigmas.flatMap((sigma) => Array.from({ length: 2 * n }, (_, i) => (i % n === 0 ? (i < n ? `σ=${sigma}` : 'out') : '')));
+    return digitGridPng(all, { cols: n, range, scale: 2, labels });
   }
   const labels = [];
   for (let r = 0; r < 4; r++) for (let d = 0; d < 10; d++) labels.push(d);
-  const x = await eulerSample(tfFlowModel(net), { labels: s.kind === 'class' ? labels : digitLabels(4).map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
+  const x = await eulerSample(tfFlowModel(net), { labels: s.kind === 'class' ? labels : labels.map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
   return digitGridPng(x, { cols: 10, range, scale: 2 });
 }
 

@@ -56,11 +56,3 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   }
   return x;
 }
-
-/** The default grid request: `perDigit` of each digit 0–9, in rows by digit. */
-export function digitLabels(perDigit: number, digit?: number): number[] {
-  if (digit !== undefined) return Array.from({ length: perDigit }, () => digit);
-  const out: number[] = [];
-  for (let d = 0; d < 10; d++) for (let i = 0; i < perDigit; i++) out.push(d);
-  return out;
-}
