@@ -1,7 +1,8 @@
 // The ONLY importer of onnxruntime-node: named sessions loaded by path from a model folder, feeds checked
 // against the session's inputs, readable errors, fp16/fp32 tensors, CUDA when the build has it, else CPU.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export type FeedType = 'float32' | 'float16' | 'int64' | 'int32';
@@ -45,8 +46,22 @@ export class OnnxRunError extends Error {
   }
 }
 
-function cudaInBuild(): boolean {
-  return ort.listSupportedBackends().some((b) => b.name === 'cuda' && b.bundled !== false);
+/** Set once CUDA failed to start, so later sessions go straight to CPU. */
+let cudaFailed = false;
+
+/**
+ * Whether to try CUDA under 'auto': the CUDA provider library is present only when onnxruntime-node was
+ * installed with ONNXRUNTIME_NODE_INSTALL=cuda12. Probing without it makes onnxruntime print an error.
+ */
+function cudaInstalled(): boolean {
+  if (cudaFailed || !ort.listSupportedBackends().some((b) => b.name === 'cuda')) return false;
+  try {
+    const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+    const lib = join(dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+    return existsSync(lib);
+  } catch {
+    return false;
+  }
 }
 
 function describe(feeds: Record<string, Feed>): string {
@@ -71,13 +86,14 @@ export class OnnxSession {
     const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
     const choice = opts.provider ?? 'auto';
-    if (choice === 'cuda' || (choice === 'auto' && cudaInBuild())) {
+    if (choice === 'cuda' || (choice === 'auto' && cudaInstalled())) {
       try {
         const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }));
         log(`onnx: ${name} on CUDA (${path})`);
         return new OnnxSession(name, path, 'cuda', s);
       } catch (err) {
         if (choice === 'cuda') throw new OnnxRunError(`cannot load ${name} on CUDA: ${(err as Error).message}`, err);
+        cudaFailed = true;
         log(`onnx: CUDA unavailable for ${name} (${(err as Error).message.split('\n')[0]}); using CPU`);
       }
     }

@@ -13,7 +13,7 @@ export interface AnagramOptions extends Omit<CfgOptions, 'prompt'> {
 }
 
 /** Views the spatial conditioning (stage II's low-res image) block by block like x_t. */
-function viewConditioning(cond: Conditioning, views: readonly View[]): Conditioning {
+export function viewConditioning(cond: Conditioning, views: readonly View[]): Conditioning {
   if (!cond.image || !cond.withImage) return cond;
   const blocks = chunk(cond.image, 2 * views.length);
   return cond.withImage(concat(blocks.map((b, j) => views[j % views.length]!.view(b))));

@@ -29,6 +29,9 @@ export async function hybrid(denoiser: Denoiser, x: Tensor, opts: HybridOptions)
   const gamma = opts.guidanceScale ?? DEFAULT_GUIDANCE_SCALE;
   return denoiseLoop(denoiser.schedule, async (xt, t) => {
     const preds = await guidedPredict(denoiser, [xt, xt], t, cond, gamma);
-    return reducePredictions(preds, ([far, near]) => add(lowpass(far!), sub(near!, lowpass(near!))));
+    return reducePredictions(preds, ([far, near]) => {
+      const nearLow = lowpass(near!);
+      return add(lowpass(far!), sub(near!, nearLow));
+    });
   }, x, opts);
 }
