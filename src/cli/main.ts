@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `illusionist <command> [options]`: the command-line front end. Its commands and option names
 // mirror the chat commands; a user mistake is one line on stderr and exit code 2.
 import { Command, CommanderError } from 'commander';
@@ -35,9 +34,4 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.ILLUSIONIST_DEBUG) process.stderr.write(`${e.stack}\n`);
     return 1;
   }
-}
-
-const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').slice(-3).join('/'));
-if (isEntry) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

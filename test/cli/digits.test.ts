@@ -1,0 +1,94 @@
+// The `digits` and `train` commands as a user runs them: a real process, real files, one-line
+// errors with exit code 2 for mistakes, and the same seed giving the same bytes.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { train, defaultSettings } from '../../src/engine/flow/trainer.js';
+import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
+
+const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+let runDir = '';
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  runDir = mkdtempSync(join(tmpdir(), 'illusionist-cli-run-'));
+  const d = loadEmbeddedMnist();
+  const n = 64;
+  const images = new Float32Array(n * 784);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const src = Math.floor((i * d.count) / n);
+    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
+    labels[i] = d.labels[src]!;
+  }
+  await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: { images, labels, count: n, source: 'slice' }, runDir, backend: 'wasm' });
+});
+
+test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same seed gives the same bytes', async () => {
+  const a = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  const b = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  const r1 = cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '42', '--out', a]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stdout, /40 digits .*seed 42/);
+  const files = readdirSync(a);
+  assert.ok(files.includes('grid.png') && files.includes('job.json'));
+  assert.equal(files.filter((f) => /^\d+_\d\.png$/.test(f)).length, 40);
+  const one = await sharp(join(a, '13_3.png')).metadata();
+  assert.deepEqual([one.width, one.height, one.channels], [28, 28, 1]);
+  const job = JSON.parse(readFileSync(join(a, 'job.json'), 'utf8'));
+  assert.equal(job.seed, 42);
+  assert.equal(job.labels[13], 3);
+  const r2 = cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '42', '--out', b]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.ok(readFileSync(join(a, 'grid.png')).equals(readFileSync(join(b, 'grid.png'))), 'same seed, same grid');
+  const c = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '43', '--out', c]);
+  assert.ok(!readFileSync(join(a, 'grid.png')).equals(readFileSync(join(c, 'grid.png'))), 'another seed, another grid');
+});
+
+test('digits --digit 7 --count 3 draws three sevens', () => {
+  const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  const r = cli(['digits', '--checkpoint', runDir, '--digit', '7', '--count', '3', '--steps', '3', '--seed', '1', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith('_7.png')).sort(), ['0_7.png', '1_7.png', '2_7.png']);
+});
+
+const mistakes: Array<[string[], RegExp]> = [
+  [['digits', '--digit', '12', '--out', 'x'], /--digit must be an integer from 0 to 9, got '12'/],
+  [['digits', '--guidance', 'lots', '--out', 'x'], /--guidance must be a number from 0 to 30/],
+  [['digits', '--kind', 'time', '--digit', '3', '--out', 'x'], /--digit needs the class model/],
+  [['digits', '--checkpoint', 'no-such-model', '--out', 'x'], /no checkpoint 'no-such-model'/],
+  [['train', '--kind', 'gan'], /--kind must be one of denoiser, time, class, got 'gan'/],
+  [['train', '--epochs', '0'], /--epochs must be an integer from 1 to 1000/],
+  [['train', '--kind', 'time', '--pure-noise'], /--pure-noise applies to --kind denoiser only/],
+];
+
+for (const [args, message] of mistakes) {
+  test(`a mistake is one line and exit code 2: illusionist ${args.join(' ')}`, () => {
+    const r = cli(args, { ILLUSIONIST_MODELS: join(tmpdir(), 'no-models-here') });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line, got: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+}
+
+test('digits without a committed model says how to train one', () => {
+  const r = cli(['digits', '--out', 'x'], { ILLUSIONIST_MODELS: join(tmpdir(), 'no-models-here') });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /train one with: illusionist train --kind class/);
+});
+
+test('an unknown command or option is refused by the parser with exit code 2', () => {
+  assert.equal(cli(['paint']).code, 2);
+  assert.equal(cli(['digits', '--colour', 'red', '--out', 'x']).code, 2);
+});
