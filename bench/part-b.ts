@@ -1,0 +1,86 @@
+// Part B benchmark: training images/s of the class-conditioned UNet (batch 64) and the time to
+// sample 40 digits (50 Euler steps, CFG) at D = 64 and at the committed D, with GFLOP/s vs peak.
+import { initTf, tf } from '../src/engine/runtime/tf.js';
+import { UNet, initialWeights, forwardFlopsPerImage, NUM_CLASSES, type UNetSpec } from '../src/engine/flow/unet.js';
+import { loadOnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
+import { eulerSample } from '../src/engine/flow/euler.js';
+import { Rng } from '../src/engine/random.js';
+import { listCommittedModels, resolveCheckpoint } from '../src/engine/flow/checkpoints.js';
+
+/** This machine's fp32 peak on 2 cores (DESIGN.md). */
+export const PEAK_GFLOPS = 157;
+/** A straightforward PyTorch CPU implementation of the same model at D = 64, batch 64 (issue 2). */
+export const PYTORCH_IMAGES_PER_SECOND: [number, number] = [7, 10];
+
+export interface PartBFigures {
+  hidden: number;
+  backend: string;
+  trainImagesPerSecond: number;
+  trainGflops: number;
+  sampleSeconds40: number;
+  sampleGflops: number;
+}
+
+async function trainingRate(spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number }> {
+  const net = new UNet(tf, spec, initialWeights(spec, 0));
+  const opt = tf.train.adam(1e-3);
+  const B = 64;
+  const rng = new Rng(0);
+  const x = tf.tensor4d(rng.normals(B * 784), [B, 28, 28, 1]);
+  const y = tf.tensor4d(rng.normals(B * 784), [B, 28, 28, 1]);
+  const t = tf.tensor2d(Float32Array.from({ length: B }, () => rng.uniform()), [B, 1]);
+  const oneHot = new Float32Array(B * NUM_CLASSES);
+  for (let i = 0; i < B; i++) oneHot[i * NUM_CLASSES + (i % 10)] = 1;
+  const c = tf.tensor2d(oneHot, [B, NUM_CLASSES]);
+  const step = async (): Promise<void> => {
+    const updates: Array<[string, tf.Tensor, tf.Tensor]> = [];
+    const loss = opt.minimize(() => tf.mean(tf.squaredDifference(net.forward(x, { t, c, training: true, bnUpdates: updates }), y)) as tf.Scalar, true, net.trainableVariables());
+    await loss!.data();
+    loss!.dispose();
+    net.applyBnUpdates(updates, B * 784);
+  };
+  await step(); // warm-up: kernel set-up and Adam slots
+  const started = performance.now();
+  for (let i = 0; i < steps; i++) await step();
+  const seconds = (performance.now() - started) / 1000;
+  const ips = (steps * B) / seconds;
+  [x, y, t, c].forEach((v) => v.dispose());
+  opt.dispose();
+  net.dispose();
+  // A training step costs about 3 forward passes (forward, input gradient, weight gradient).
+  return { ips, gflops: (3 * forwardFlopsPerImage(spec) * ips) / 1e9 };
+}
+
+async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>): Promise<{ seconds: number; gflops: number }> {
+  const model = await loadOnnxFlowModel(spec, weights);
+  const labels = Array.from({ length: 40 }, (_, i) => i % 10);
+  await eulerSample(model, { labels, steps: 2, guidance: 5, seed: 0 }); // warm-up
+  const started = performance.now();
+  await eulerSample(model, { labels, steps: 50, guidance: 5, seed: 0 });
+  const seconds = (performance.now() - started) / 1000;
+  await model.dispose();
+  return { seconds, gflops: (50 * 80 * forwardFlopsPerImage(spec)) / seconds / 1e9 };
+}
+
+export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<PartBFigures[]> {
+  const rt = await initTf('auto');
+  const committed = listCommittedModels().find((m) => m.name === 'mnist-class');
+  const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [{ spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' }];
+  if (committed) {
+    const { checkpoint } = resolveCheckpoint('mnist-class', 'class');
+    configs.push({ spec: checkpoint.spec, weights: checkpoint.weights, label: `D = ${checkpoint.spec.hidden} (committed)` });
+  }
+  const rows: PartBFigures[] = [];
+  console.log(`Part B — class-conditioned UNet, TensorFlow.js backend: ${rt.description}`);
+  for (const cfg of configs) {
+    const train = await trainingRate(cfg.spec, opts.trainSteps ?? 3);
+    const sample = await samplingTime(cfg.spec, cfg.weights ?? initialWeights(cfg.spec, 0));
+    rows.push({ hidden: cfg.spec.hidden, backend: rt.backend, trainImagesPerSecond: train.ips, trainGflops: train.gflops, sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
+    const [lo, hi] = PYTORCH_IMAGES_PER_SECOND;
+    console.log(`  ${cfg.label}: forward ${(forwardFlopsPerImage(cfg.spec) / 1e6).toFixed(0)} MFLOP/image`);
+    console.log(`    training (batch 64): ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s = ${((100 * train.gflops) / PEAK_GFLOPS).toFixed(0)}% of ${PEAK_GFLOPS} peak` +
+      (cfg.spec.hidden === 64 ? `; ${(train.ips / hi).toFixed(2)}–${(train.ips / lo).toFixed(2)}× PyTorch CPU (${lo}–${hi} img/s; target ≥ 3×)` : ''));
+    console.log(`    sampling 40 digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s = ${((100 * sample.gflops) / PEAK_GFLOPS).toFixed(0)}% of peak${cfg.weights ? ' (target < 10 s)' : ''}`);
+  }
+  return rows;
+}
