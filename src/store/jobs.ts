@@ -123,6 +123,14 @@ export interface ListJobsFilter {
   readonly beforeId?: number | undefined;
 }
 
+export interface ClaimOptions {
+  /** A user with this many running jobs is skipped (others go first). Default 1. */
+  readonly maxRunningPerUser?: number | undefined;
+  readonly interactiveOnly?: boolean | undefined;
+  /** A running job not to count against its user (a training run paused for interactive jobs). */
+  readonly ignoreRunningId?: number | undefined;
+}
+
 export interface RecoveryReport {
   readonly requeued: number[];
   readonly failed: number[];
@@ -186,12 +194,13 @@ export class JobsStore {
              OR (me.kind = 'interactive' AND o.kind = 'interactive' AND o.id < me.id)
              OR (me.kind = 'training' AND (o.kind = 'interactive' OR o.id < me.id)))`)
       .pluck();
-    this.nextStmt = db.prepare<{ maxRunningPerUser: number; interactiveOnly: number }, RawJob>(`
+    this.nextStmt = db.prepare<{ maxRunningPerUser: number; interactiveOnly: number; ignoreRunningId: number }, RawJob>(`
       SELECT * FROM jobs j
       WHERE j.status = 'queued'
         AND (@interactiveOnly = 0 OR j.kind = 'interactive')
         AND (SELECT count(*) FROM jobs r
-             WHERE r.status = 'running' AND r.platform = j.platform AND r.user_id = j.user_id) < @maxRunningPerUser
+             WHERE r.status = 'running' AND r.platform = j.platform AND r.user_id = j.user_id
+               AND r.id != @ignoreRunningId) < @maxRunningPerUser
       ORDER BY (j.kind = 'training'), j.id
       LIMIT 1`);
     this.startStmt = db.prepare<[number, number]>(
@@ -288,16 +297,23 @@ export class JobsStore {
     return this.hasQueuedInteractiveStmt.get() === 1;
   }
 
+  /** The job `claimNext` would take, without taking it. */
+  peekNext(options: ClaimOptions = {}): JobRow | undefined {
+    const raw = this.nextStmt.get({
+      maxRunningPerUser: options.maxRunningPerUser ?? 1,
+      interactiveOnly: options.interactiveOnly ? 1 : 0,
+      ignoreRunningId: options.ignoreRunningId ?? -1,
+    });
+    return raw === undefined ? undefined : toJobRow(raw);
+  }
+
   /**
    * Moves the next eligible queued job to 'running' and returns it. The select and update share
    * one IMMEDIATE transaction so two workers on the same file never claim the same job.
    */
-  claimNext(options: { maxRunningPerUser?: number; interactiveOnly?: boolean } = {}, now = Date.now()): JobRow | undefined {
+  claimNext(options: ClaimOptions = {}, now = Date.now()): JobRow | undefined {
     const claim = this.db.transaction(() => {
-      const raw = this.nextStmt.get({
-        maxRunningPerUser: options.maxRunningPerUser ?? 1,
-        interactiveOnly: options.interactiveOnly ? 1 : 0,
-      });
+      const raw = this.peekNext(options);
       if (raw === undefined) return undefined;
       this.startStmt.run(now, raw.id);
       return this.get(raw.id);
