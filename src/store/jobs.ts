@@ -194,14 +194,14 @@ export class JobsStore {
              OR (me.kind = 'interactive' AND o.kind = 'interactive' AND o.id < me.id)
              OR (me.kind = 'training' AND (o.kind = 'interactive' OR o.id < me.id)))`)
       .pluck();
-    this.nextStmt = db.prepare<{ maxRunningPerUser: number; interactiveOnly: number; ignoreRunningId: number }, RawJob>(`
+    // One kind at a time so the (status, kind, id) index yields candidates already in FIFO order.
+    this.nextStmt = db.prepare<{ kind: JobKind; maxRunningPerUser: number; ignoreRunningId: number }, RawJob>(`
       SELECT * FROM jobs j
-      WHERE j.status = 'queued'
-        AND (@interactiveOnly = 0 OR j.kind = 'interactive')
+      WHERE j.status = 'queued' AND j.kind = @kind
         AND (SELECT count(*) FROM jobs r
              WHERE r.status = 'running' AND r.platform = j.platform AND r.user_id = j.user_id
                AND r.id != @ignoreRunningId) < @maxRunningPerUser
-      ORDER BY (j.kind = 'training'), j.id
+      ORDER BY j.id
       LIMIT 1`);
     this.startStmt = db.prepare<[number, number]>(
       `UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, error = NULL
@@ -299,11 +299,10 @@ export class JobsStore {
 
   /** The job `claimNext` would take, without taking it. */
   peekNext(options: ClaimOptions = {}): JobRow | undefined {
-    const raw = this.nextStmt.get({
-      maxRunningPerUser: options.maxRunningPerUser ?? 1,
-      interactiveOnly: options.interactiveOnly ? 1 : 0,
-      ignoreRunningId: options.ignoreRunningId ?? -1,
-    });
+    const bind = { maxRunningPerUser: options.maxRunningPerUser ?? 1, ignoreRunningId: options.ignoreRunningId ?? -1 };
+    const raw =
+      this.nextStmt.get({ ...bind, kind: 'interactive' }) ??
+      (options.interactiveOnly ? undefined : this.nextStmt.get({ ...bind, kind: 'training' }));
     return raw === undefined ? undefined : toJobRow(raw);
   }
 

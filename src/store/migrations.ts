@@ -54,6 +54,8 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_status ON jobs (status, kind, id);
 CREATE INDEX jobs_by_user ON jobs (platform, user_id, id);
+-- Claiming counts each candidate's running jobs; this keeps that count off the user's history.
+CREATE INDEX jobs_running_by_user ON jobs (platform, user_id) WHERE status = 'running';
 
 CREATE TABLE seeds (
   job_id            INTEGER PRIMARY KEY REFERENCES jobs(id),
