@@ -36,6 +36,8 @@ export class JobRunner {
   private active: Slot | undefined;
   private paused: Slot | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  private workerId = '';
+  private lastHeartbeat = 0;
   private unsubscribe: (() => void) | undefined;
   private stopping = false;
   private pumping = false;
@@ -53,8 +55,9 @@ export class JobRunner {
     this.stopGraceMs = options.stopGraceMs ?? 5000;
   }
 
-  /** Re-queues what a previous process left running, starts the worker, and begins taking jobs. */
+  /** Re-queues what dead processes left running, starts the worker, and begins taking jobs. */
   async start(): Promise<void> {
+    this.workerId = await this.queue.registerWorker();
     await this.queue.recoverInterrupted();
     await this.spawnWorker();
     this.unsubscribe = this.queue.subscribe((event) => this.onQueueEvent(event));
@@ -91,6 +94,7 @@ export class JobRunner {
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
+    if (this.workerId) await this.queue.unregisterWorker(this.workerId);
   }
 
   /**
@@ -165,7 +169,7 @@ export class JobRunner {
         return;
       }
       const paused = this.paused;
-      const claimed = await this.queue.claim({ interactiveOnly: paused !== undefined, pausedJobId: paused?.jobId });
+      const claimed = await this.queue.claim(this.workerId, { interactiveOnly: paused !== undefined, pausedJobId: paused?.jobId });
       if (claimed) {
         this.runJob(claimed.view);
         continue;
@@ -331,6 +335,12 @@ export class JobRunner {
   }
 
   private async poll(): Promise<void> {
+    // Heartbeats and recovery of other processes' orphans, every couple of seconds.
+    if (Date.now() - this.lastHeartbeat >= 2000) {
+      this.lastHeartbeat = Date.now();
+      await this.queue.heartbeat(this.workerId);
+      await this.queue.recoverInterrupted();
+    }
     for (const slot of [this.active, this.paused]) {
       if (slot && slot.stopReason === undefined && (await this.queue.isCancelRequested(slot.jobId))) {
         this.requestStop(slot, 'cancelled');

@@ -43,8 +43,13 @@ export interface ClaimedJob {
 
 /** What an engine worker host uses. */
 export interface WorkerQueue {
+  /** Announces a worker host; returns its id for claims and heartbeats. */
+  registerWorker(): Promise<string>;
+  /** Proves the worker host is alive; call it more often than the queue's staleness limit. */
+  heartbeat(workerId: string): Promise<void>;
+  unregisterWorker(workerId: string): Promise<void>;
   /** Takes the next job in order (interactive first), or undefined when none is eligible. */
-  claim(options?: { interactiveOnly?: boolean; pausedJobId?: number }): Promise<ClaimedJob | undefined>;
+  claim(workerId: string, options?: { interactiveOnly?: boolean; pausedJobId?: number }): Promise<ClaimedJob | undefined>;
   /** Whether an interactive job could start now (so a running training job should pause). */
   hasInteractiveWaiting(pausedJobId?: number): Promise<boolean>;
   reportProgress(jobId: number, progress: Progress): Promise<void>;
@@ -55,7 +60,7 @@ export interface WorkerQueue {
   markCancelled(jobId: number): Promise<void>;
   /** Back to the queue at its old place; `countAttempt: false` for interruptions that were not the job's fault. */
   requeue(jobId: number, options: { countAttempt: boolean; reason: string }): Promise<void>;
-  /** Re-queues (or fails, after max attempts) jobs a dead worker left running. */
+  /** Re-queues (or fails, after max attempts) jobs that dead workers left running; live workers' jobs are left alone. */
   recoverInterrupted(): Promise<RecoveryReport>;
   /** Cancellation asked for from another process (a CLI) while this one runs the job. */
   isCancelRequested(jobId: number): Promise<boolean>;

@@ -1,7 +1,9 @@
 // The embedded queue: jobs live in the SQLite store, admission checks (bans, quotas, queue
 // length) and the claim run in single transactions, and events are delivered in-process.
+import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { formatWho, type JobRow, type RecoveryReport, type Store, type Who } from '../store/index.js';
+import os from 'node:os';
+import { formatWho, type JobRow, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
 import type { HandlerOutput } from './handler.js';
 import { QueueRejectedError, type CancelOutcome, type ClaimedJob, type Queue } from './queue.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress, ResultFile } from './types.js';
@@ -17,6 +19,23 @@ export interface SqliteQueueOptions {
   readonly defaultTimeLimitMs?: number;
   /** Progress rows are written at most this often (events are not throttled). Default 200 ms. */
   readonly progressWriteIntervalMs?: number;
+  /** A worker host silent for this long is presumed dead and its jobs re-queued. Default 30 s. */
+  readonly workerStaleMs?: number;
+}
+
+/**
+ * Whether a registered worker host still lives: a recent heartbeat, and on this machine a live pid
+ * (so a killed process's jobs are recovered at once instead of after the staleness limit).
+ */
+export function isWorkerAlive(worker: WorkerRow, staleMs: number, now = Date.now()): boolean {
+  if (now - worker.heartbeatAt > staleMs) return false;
+  if (worker.host !== os.hostname()) return true;
+  try {
+    process.kill(worker.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export class SqliteQueue implements Queue {
@@ -121,8 +140,23 @@ export class SqliteQueue implements Queue {
     return () => this.events.off('event', listener);
   }
 
-  async claim(options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
+  async registerWorker(): Promise<string> {
+    const id = crypto.randomUUID();
+    this.store.jobs.registerWorker({ id, host: os.hostname(), pid: process.pid });
+    return id;
+  }
+
+  async heartbeat(workerId: string): Promise<void> {
+    this.store.jobs.heartbeat(workerId);
+  }
+
+  async unregisterWorker(workerId: string): Promise<void> {
+    this.store.jobs.unregisterWorker(workerId);
+  }
+
+  async claim(workerId: string, options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
     const row = this.store.jobs.claimNext({
+      workerId,
       maxRunningPerUser: this.maxRunningPerUser,
       interactiveOnly: options.interactiveOnly,
       ignoreRunningId: options.pausedJobId,
@@ -221,7 +255,8 @@ export class SqliteQueue implements Queue {
   }
 
   async recoverInterrupted(): Promise<RecoveryReport> {
-    const report = this.store.jobs.recoverInterrupted();
+    const staleMs = this.options.workerStaleMs ?? 30_000;
+    const report = this.store.jobs.recoverInterrupted((worker) => isWorkerAlive(worker, staleMs));
     for (const jobId of report.requeued) this.emit({ type: 'requeued', jobId, reason: 'the previous process stopped while it ran' });
     for (const jobId of report.failed) this.emit({ type: 'failed', jobId, error: this.store.jobs.get(jobId)?.error ?? 'failed' });
     return report;

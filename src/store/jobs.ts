@@ -51,6 +51,16 @@ export interface JobRow {
   readonly cancelledBy: string | null;
   readonly result: unknown;
   readonly rerunOf: number | null;
+  /** The worker process that claimed it (while running). */
+  readonly workerId: string | null;
+}
+
+export interface WorkerRow {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly heartbeatAt: number;
 }
 
 interface RawJob {
@@ -81,6 +91,7 @@ interface RawJob {
   cancelled_by: string | null;
   result: string | null;
   rerun_of: number | null;
+  worker_id: string | null;
 }
 
 function toJobRow(r: RawJob): JobRow {
@@ -112,6 +123,7 @@ function toJobRow(r: RawJob): JobRow {
     cancelledBy: r.cancelled_by,
     result: r.result === null ? undefined : (JSON.parse(r.result) as unknown),
     rerunOf: r.rerun_of,
+    workerId: r.worker_id,
   };
 }
 
@@ -129,6 +141,8 @@ export interface ClaimOptions {
   readonly interactiveOnly?: boolean | undefined;
   /** A running job not to count against its user (a training run paused for interactive jobs). */
   readonly ignoreRunningId?: number | undefined;
+  /** Recorded on the job so recovery can tell whose it is. */
+  readonly workerId?: string | undefined;
 }
 
 export interface RecoveryReport {
@@ -146,6 +160,10 @@ export class JobsStore {
   private readonly positionStmt;
   private readonly nextStmt;
   private readonly startStmt;
+  private readonly registerWorkerStmt;
+  private readonly heartbeatStmt;
+  private readonly unregisterWorkerStmt;
+  private readonly workersStmt;
   private readonly progressStmt;
   private readonly resumeStateStmt;
   private readonly doneStmt;
@@ -203,9 +221,17 @@ export class JobsStore {
                AND r.id != @ignoreRunningId) < @maxRunningPerUser
       ORDER BY j.id
       LIMIT 1`);
-    this.startStmt = db.prepare<[number, number]>(
-      `UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, error = NULL
+    this.startStmt = db.prepare<[number, string | null, number]>(
+      `UPDATE jobs SET status = 'running', started_at = ?, worker_id = ?, attempts = attempts + 1, error = NULL
        WHERE id = ? AND status = 'queued'`,
+    );
+    this.registerWorkerStmt = db.prepare<{ id: string; host: string; pid: number; now: number }>(
+      'INSERT OR REPLACE INTO workers (id, host, pid, started_at, heartbeat_at) VALUES (@id, @host, @pid, @now, @now)',
+    );
+    this.heartbeatStmt = db.prepare<[number, string]>('UPDATE workers SET heartbeat_at = ? WHERE id = ?');
+    this.unregisterWorkerStmt = db.prepare<[string]>('DELETE FROM workers WHERE id = ?');
+    this.workersStmt = db.prepare<[], { id: string; host: string; pid: number; started_at: number; heartbeat_at: number }>(
+      'SELECT * FROM workers',
     );
     this.progressStmt = db.prepare<[number, number, string | null, number]>(
       `UPDATE jobs SET progress_step = ?, progress_total = ?, progress_message = ? WHERE id = ?`,
@@ -229,7 +255,7 @@ export class JobsStore {
       `UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
     );
     this.requeueStmt = db.prepare<[number, string | null, number]>(
-      `UPDATE jobs SET status = 'queued', started_at = NULL, attempts = max(attempts - ?, 0), error = ?
+      `UPDATE jobs SET status = 'queued', started_at = NULL, worker_id = NULL, attempts = max(attempts - ?, 0), error = ?
        WHERE id = ? AND status = 'running'`,
     );
     this.runningStmt = db.prepare<[], RawJob>(`SELECT * FROM jobs WHERE status = 'running' ORDER BY id`);
@@ -314,7 +340,7 @@ export class JobsStore {
     const claim = this.db.transaction(() => {
       const raw = this.peekNext(options);
       if (raw === undefined) return undefined;
-      this.startStmt.run(now, raw.id);
+      this.startStmt.run(now, options.workerId ?? null, raw.id);
       return this.get(raw.id);
     });
     return claim.immediate();
@@ -362,15 +388,40 @@ export class JobsStore {
     return this.runningStmt.all().map(toJobRow);
   }
 
+  registerWorker(worker: { id: string; host: string; pid: number }, now = Date.now()): void {
+    this.registerWorkerStmt.run({ id: worker.id, host: worker.host, pid: worker.pid, now });
+  }
+
+  heartbeat(workerId: string, now = Date.now()): void {
+    this.heartbeatStmt.run(now, workerId);
+  }
+
+  unregisterWorker(workerId: string): void {
+    this.unregisterWorkerStmt.run(workerId);
+  }
+
+  listWorkers(): WorkerRow[] {
+    return this.workersStmt
+      .all()
+      .map((w) => ({ id: w.id, host: w.host, pid: w.pid, startedAt: w.started_at, heartbeatAt: w.heartbeat_at }));
+  }
+
   /**
-   * At start-up every 'running' row belongs to a process that died: re-queue it, or fail it once
-   * it has used all its attempts (a job that crashes the worker every time must not loop forever).
+   * Re-queues 'running' jobs whose worker is gone (no row, or `isAlive` says no), or fails them once
+   * they have used all their attempts: a job that crashes the worker every time must not loop forever.
+   * Without `isAlive` every running job counts as orphaned (a single process at start-up).
    */
-  recoverInterrupted(now = Date.now()): RecoveryReport {
+  recoverInterrupted(isAlive: (worker: WorkerRow) => boolean = () => false, now = Date.now()): RecoveryReport {
     const recover = this.db.transaction(() => {
       const requeued: number[] = [];
       const failed: number[] = [];
+      const alive = new Set<string>();
+      for (const worker of this.listWorkers()) {
+        if (isAlive(worker)) alive.add(worker.id);
+        else this.unregisterWorker(worker.id);
+      }
       for (const job of this.listRunning()) {
+        if (job.workerId !== null && alive.has(job.workerId)) continue;
         if (job.cancelRequested) {
           this.markCancelled(job.id, now);
         } else if (job.attempts >= job.maxAttempts) {

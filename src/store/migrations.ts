@@ -50,12 +50,23 @@ CREATE TABLE jobs (
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   cancelled_by     TEXT,
   result           TEXT,
-  rerun_of         INTEGER REFERENCES jobs(id)
+  rerun_of         INTEGER REFERENCES jobs(id),
+  worker_id        TEXT
 );
 CREATE INDEX jobs_by_status ON jobs (status, kind, id);
 CREATE INDEX jobs_by_user ON jobs (platform, user_id, id);
 -- Claiming counts each candidate's running jobs; this keeps that count off the user's history.
 CREATE INDEX jobs_running_by_user ON jobs (platform, user_id) WHERE status = 'running';
+
+-- Processes that run jobs, so a starting process re-queues only the jobs of dead ones
+-- (the bot and a CLI may run on the same data folder at once).
+CREATE TABLE workers (
+  id           TEXT PRIMARY KEY,
+  host         TEXT NOT NULL,
+  pid          INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE seeds (
   job_id            INTEGER PRIMARY KEY REFERENCES jobs(id),

@@ -193,3 +193,29 @@ test('a training run pauses for interactive jobs between steps and resumes witho
   assert.ok(log.indexOf(`done#${imageId}`) < log.indexOf(`resumed#${train.jobId}`));
   assert.deepEqual((trained.result as JobResult).files[0]?.sha256, refResult.files[0]?.sha256, 'same result as uninterrupted');
 });
+
+test("a second process starting on the same database does not re-queue the first one's running job", async (t) => {
+  const file = dbFile(t);
+  const first = await startTestRunner(t, file);
+  const { jobId } = await first.queue.enqueue(mix(alice, 1, { steps: 40, work: 1_000_000 }));
+  const requeued: number[] = [];
+  first.queue.subscribe((e) => e.type === 'requeued' && requeued.push(e.jobId));
+  await waitForJobStep(first.queue, jobId, 2);
+  const second = await startTestRunner(t, file);
+  second.queue.subscribe((e) => e.type === 'requeued' && requeued.push(e.jobId));
+  const job = await waitForJob(first.queue, jobId, { timeoutMs: 20_000 });
+  assert.equal(job.status, 'done');
+  assert.equal(job.attempts, 1);
+  assert.deepEqual(requeued, []);
+});
+
+function waitForJobStep(queue: import('../../src/jobs/queue.js').QueueClient, jobId: number, step: number): Promise<void> {
+  return new Promise((resolve) => {
+    const off = queue.subscribe((e) => {
+      if (e.type === 'progress' && e.jobId === jobId && e.step >= step) {
+        off();
+        resolve();
+      }
+    });
+  });
+}

@@ -88,3 +88,17 @@ test('lists filter by user and status, newest first, with keyset pages', (t) => 
   assert.equal(jobs.countActive(alice), 3);
   assert.equal(jobs.countCreatedSince(bob, 0), 1);
 });
+
+test("recovery leaves a live worker's jobs alone and forgets dead workers", (t) => {
+  const { jobs } = openTestStore(t);
+  jobs.registerWorker({ id: 'live', host: 'h', pid: 1 });
+  jobs.registerWorker({ id: 'dead', host: 'h', pid: 2 });
+  const mine = jobs.insert(job(alice));
+  const orphan = jobs.insert(job(bob));
+  jobs.claimNext({ workerId: 'live' });
+  jobs.claimNext({ workerId: 'dead' });
+  assert.deepEqual(jobs.recoverInterrupted((w) => w.id === 'live'), { requeued: [orphan.id], failed: [] });
+  assert.equal(jobs.get(mine.id)?.status, 'running');
+  assert.equal(jobs.get(orphan.id)?.workerId, null);
+  assert.deepEqual(jobs.listWorkers().map((w) => w.id), ['live']);
+});
