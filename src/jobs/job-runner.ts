@@ -61,7 +61,9 @@ export class JobRunner {
     await this.queue.recoverInterrupted();
     await this.spawnWorker();
     this.unsubscribe = this.queue.subscribe((event) => this.onQueueEvent(event));
-    this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.pollTimer = setInterval(() => {
+      this.poll().catch((error: unknown) => console.error('job runner: poll failed:', error));
+    }, this.pollIntervalMs);
     this.pollTimer.unref();
     void this.pump();
   }
@@ -152,6 +154,9 @@ export class JobRunner {
         this.pumpAgain = false;
         await this.pumpOnce();
       } while (this.pumpAgain);
+    } catch (error) {
+      // A busy or failing database must not crash the bot; the next poll tries again.
+      console.error('job runner: could not take the next job:', error);
     } finally {
       this.pumping = false;
     }
