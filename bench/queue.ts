@@ -1,0 +1,143 @@
+// Benchmark of the job system's overhead: jobs/s through the SQLite queue and engine worker with a
+// trivial job, p50/p95 latency from enqueue to the first progress event, and memory over many jobs.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { JobRunner } from '../src/jobs/job-runner.js';
+import { SqliteQueue } from '../src/jobs/sqlite-queue.js';
+import type { JobResult } from '../src/jobs/types.js';
+import { waitForJob } from '../src/jobs/wait-for-job.js';
+import { openStore } from '../src/store/index.js';
+
+export interface QueueBenchOptions {
+  /** Jobs enqueued at once for the throughput figure. Default 300. */
+  readonly jobs?: number;
+  /** Jobs run one at a time for the latency figures. Default 100. */
+  readonly latencyJobs?: number;
+  /** Handler modules and command to time; default the trivial benchmark job. */
+  readonly handlerModules?: readonly string[];
+  readonly command?: string;
+  readonly params?: unknown;
+}
+
+export interface QueueBenchFigures {
+  readonly jobs: number;
+  readonly jobsPerSecond: number;
+  /** Wall time per job through enqueue, claim, worker round trip, artifact write and completion. */
+  readonly overheadMsPerJob: number;
+  /** The same with one small output file per job (durable write: fsync of file and folder). */
+  readonly overheadMsPerJobWithFile: number;
+  readonly enqueueToFirstProgressP50Ms: number;
+  readonly enqueueToFirstProgressP95Ms: number;
+  /** Main-thread heap and process RSS before and after all jobs, and the worker's heap at the end (MiB). */
+  readonly memory: {
+    readonly mainHeapBeforeMiB: number;
+    readonly mainHeapAfterMiB: number;
+    readonly rssBeforeMiB: number;
+    readonly rssAfterMiB: number;
+    readonly workerHeapFirstMiB: number;
+    readonly workerHeapLastMiB: number;
+  };
+}
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs the benchmark on a temporary database and returns the figures (nothing is printed). */
+export async function benchQueue(options: QueueBenchOptions = {}): Promise<QueueBenchFigures> {
+  const jobs = options.jobs ?? 300;
+  const latencyJobs = options.latencyJobs ?? 100;
+  const handlerModules = options.handlerModules ?? [fileURLToPath(new URL('./queue-handlers.js', import.meta.url))];
+  const command = options.command ?? 'trivial';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illusionist-bench-'));
+  const store = openStore(path.join(dir, 'bench.db'), { users: { defaults: { maxActiveJobs: 1e9, dailyQuota: 1e9 } } });
+  const queue = new SqliteQueue(store, { maxQueued: 1e9 });
+  const runner = new JobRunner(queue, { handlerModules });
+  const who = { platform: 'cli', userId: 'bench' };
+  try {
+    await runner.start();
+    const heapUsed = (result: JobResult | undefined) => result?.metrics.workerHeapUsed ?? NaN;
+    // Warm-up: worker JIT and prepared statements.
+    const warm = await queue.enqueue({ who, command, params: options.params ?? {}, seed: 0 });
+    const workerHeapFirst = heapUsed((await waitForJob(queue, warm.jobId)).result as JobResult | undefined);
+    global.gc?.();
+    const before = process.memoryUsage();
+
+    // Throughput: everything enqueued at once, timed until the last job is done.
+    const started = performance.now();
+    const ids: number[] = [];
+    for (let i = 0; i < jobs; i++) ids.push((await queue.enqueue({ who, command, params: options.params ?? {}, seed: i + 1 })).jobId);
+    const last = await waitForJob(queue, ids[ids.length - 1]!);
+    const elapsedMs = performance.now() - started;
+
+    // Throughput again with an output file per job, the cost of durable artifacts.
+    const withFileStarted = performance.now();
+    const withFileJobs = Math.max(1, Math.floor(jobs / 3));
+    let lastWithFile = 0;
+    for (let i = 0; i < withFileJobs; i++) {
+      lastWithFile = (await queue.enqueue({ who, command, params: { ...(options.params as object), file: true }, seed: 1e6 + i })).jobId;
+    }
+    await waitForJob(queue, lastWithFile);
+    const withFileMs = performance.now() - withFileStarted;
+
+    // Latency: one job at a time, enqueue to its first progress event.
+    const latencies: number[] = [];
+    for (let i = 0; i < latencyJobs; i++) {
+      const t0 = performance.now();
+      let first = NaN;
+      const { jobId } = await queue.enqueue({ who, command, params: options.params ?? {}, seed: jobs + i + 1 });
+      const done = waitForJob(queue, jobId, {
+        onEvent: (e) => {
+          if (e.type === 'progress' && Number.isNaN(first)) first = performance.now() - t0;
+        },
+      });
+      await done;
+      latencies.push(first);
+    }
+    latencies.sort((a, b) => a - b);
+    global.gc?.();
+    const after = process.memoryUsage();
+    const lastResult = (await queue.get(ids[ids.length - 1]!))?.result as JobResult | undefined;
+    void last;
+    return {
+      jobs,
+      jobsPerSecond: Math.round((jobs / elapsedMs) * 1000 * 10) / 10,
+      overheadMsPerJob: Math.round((elapsedMs / jobs) * 100) / 100,
+      overheadMsPerJobWithFile: Math.round((withFileMs / withFileJobs) * 100) / 100,
+      enqueueToFirstProgressP50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
+      enqueueToFirstProgressP95Ms: Math.round(percentile(latencies, 95) * 100) / 100,
+      memory: {
+        mainHeapBeforeMiB: mib(before.heapUsed),
+        mainHeapAfterMiB: mib(after.heapUsed),
+        rssBeforeMiB: mib(before.rss),
+        rssAfterMiB: mib(after.rss),
+        workerHeapFirstMiB: mib(workerHeapFirst),
+        workerHeapLastMiB: mib(heapUsed(lastResult)),
+      },
+    };
+  } finally {
+    await runner.stop({ graceMs: 0 });
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatQueueBench(f: QueueBenchFigures): string {
+  const m = f.memory;
+  return [
+    `queue: ${f.jobs} trivial jobs, ${f.jobsPerSecond} jobs/s (${f.overheadMsPerJob} ms per job; ` +
+      `${f.overheadMsPerJobWithFile} ms with a durable output file)`,
+    `queue: enqueue → first progress p50 ${f.enqueueToFirstProgressP50Ms} ms, p95 ${f.enqueueToFirstProgressP95Ms} ms`,
+    `queue: main heap ${m.mainHeapBeforeMiB} → ${m.mainHeapAfterMiB} MiB, rss ${m.rssBeforeMiB} → ${m.rssAfterMiB} MiB, ` +
+      `worker heap ${m.workerHeapFirstMiB} → ${m.workerHeapLastMiB} MiB`,
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(formatQueueBench(await benchQueue()));
+}

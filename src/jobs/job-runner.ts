@@ -1,0 +1,356 @@
+// Runs queued jobs in the engine worker thread: claims in order, pauses training for interactive
+// jobs, enforces time limits and cancellation, survives worker crashes, and shuts down gracefully.
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { JobKind } from '../store/index.js';
+import type { StopReason } from './handler.js';
+import type { Queue } from './queue.js';
+import type { JobEvent, JobView } from './types.js';
+import { flagPause, flagStop, stopCodes, type EngineWorkerData, type FromWorker, type ToWorker } from './worker-protocol.js';
+
+export interface JobRunnerOptions {
+  /** Modules (absolute paths or file: URLs) exporting `handlers`, loaded in the worker. */
+  readonly handlerModules: readonly string[];
+  /** How often to look for jobs enqueued by other processes and cancellations from them. Default 250 ms. */
+  readonly pollIntervalMs?: number;
+  /** After a stop request, how long a handler gets to reach a yield point before its worker is restarted. Default 5 s. */
+  readonly stopGraceMs?: number;
+  /** Passed to the Worker, so a runaway job hits a heap limit instead of the host's memory. */
+  readonly resourceLimits?: ResourceLimits;
+}
+
+interface Slot {
+  readonly jobId: number;
+  readonly kind: JobKind;
+  readonly timeLimitMs: number | null;
+  readonly flags: Int32Array;
+  stopReason?: StopReason | undefined;
+  pauseRequested: boolean;
+  timeLimitTimer?: NodeJS.Timeout | undefined;
+  killTimer?: NodeJS.Timeout | undefined;
+  readonly settled: Promise<void>;
+  settle: () => void;
+}
+
+export class JobRunner {
+  private worker: Worker | undefined;
+  private active: Slot | undefined;
+  private paused: Slot | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private workerId = '';
+  private lastHeartbeat = 0;
+  private unsubscribe: (() => void) | undefined;
+  private stopping = false;
+  private pumping = false;
+  private pumpAgain = false;
+  // Worker messages are handled strictly in order (progress before done) on this chain.
+  private chain: Promise<void> = Promise.resolve();
+  private readonly pollIntervalMs: number;
+  private readonly stopGraceMs: number;
+
+  constructor(
+    private readonly queue: Queue,
+    private readonly options: JobRunnerOptions,
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.stopGraceMs = options.stopGraceMs ?? 5000;
+  }
+
+  /** Re-queues what dead processes left running, starts the worker, and begins taking jobs. */
+  async start(): Promise<void> {
+    this.workerId = await this.queue.registerWorker();
+    await this.queue.recoverInterrupted();
+    await this.spawnWorker();
+    this.unsubscribe = this.queue.subscribe((event) => this.onQueueEvent(event));
+    this.pollTimer = setInterval(() => {
+      this.poll().catch((error: unknown) => console.error('job runner: poll failed:', error));
+    }, this.pollIntervalMs);
+    this.pollTimer.unref();
+    void this.pump();
+  }
+
+  /** True while a job is running or paused in the worker. */
+  get busy(): boolean {
+    return this.active !== undefined || this.paused !== undefined;
+  }
+
+  /**
+   * Stops taking jobs; lets the running job finish for up to `graceMs`, then interrupts it at its
+   * next step and re-queues it (a paused training run is re-queued at once, with its resume state).
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.pollTimer);
+    this.unsubscribe?.();
+    if (this.paused) this.requestStop(this.paused, 'shutdown');
+    const active = this.active;
+    if (active) {
+      const graceMs = options.graceMs ?? 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([active.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+      if (this.active === active) this.requestStop(active, 'shutdown');
+    }
+    await Promise.all([this.active?.settled, this.paused?.settled]);
+    await this.chain;
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+    if (this.workerId) await this.queue.unregisterWorker(this.workerId);
+  }
+
+  /**
+   * Kills the worker thread as a crash would (a native abort, an out-of-memory): its jobs are
+   * re-queued, counting an attempt, and a fresh worker is started.
+   */
+  async restartWorker(): Promise<void> {
+    const worker = this.worker;
+    if (worker) await worker.terminate();
+  }
+
+  private spawnWorker(): Promise<void> {
+    const workerData: EngineWorkerData = { handlerModules: this.options.handlerModules };
+    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), {
+      workerData,
+      resourceLimits: this.options.resourceLimits,
+    });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') {
+          ready = true;
+          resolve();
+          void this.pump();
+        } else if (message.type === 'load-failed') {
+          reject(new Error(`the engine worker could not load its handlers: ${message.error}`));
+        } else {
+          this.enqueueWork(() => this.onWorkerMessage(message));
+        }
+      });
+      worker.on('error', (error) => {
+        if (!ready) reject(error);
+      });
+      worker.on('exit', (code) => {
+        if (!ready) reject(new Error(`the engine worker exited with code ${code} before it was ready`));
+        if (this.worker === worker) this.worker = undefined;
+        this.enqueueWork(() => this.onWorkerGone(code));
+      });
+    });
+  }
+
+  private enqueueWork(work: () => Promise<void>): void {
+    this.chain = this.chain.then(work).catch((error: unknown) => console.error('job runner:', error));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        await this.pumpOnce();
+      } while (this.pumpAgain);
+    } catch (error) {
+      // A busy or failing database must not crash the bot; the next poll tries again.
+      console.error('job runner: could not take the next job:', error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async pumpOnce(): Promise<void> {
+    while (!this.stopping && this.worker !== undefined) {
+      const active = this.active;
+      if (active) {
+        // A training run gives way at its next step when someone is waiting for an image.
+        if (active.kind === 'training' && !active.pauseRequested && (await this.queue.hasInteractiveWaiting(active.jobId))) {
+          active.pauseRequested = true;
+          Atomics.store(active.flags, flagPause, 1);
+        }
+        return;
+      }
+      const paused = this.paused;
+      const claimed = await this.queue.claim(this.workerId, { interactiveOnly: paused !== undefined, pausedJobId: paused?.jobId });
+      if (claimed) {
+        this.runJob(claimed.view);
+        continue;
+      }
+      if (paused) {
+        this.paused = undefined;
+        this.active = paused;
+        paused.pauseRequested = false;
+        await this.queue.reportPaused(paused.jobId, false);
+        this.post({ type: 'resume', jobId: paused.jobId });
+      }
+      return;
+    }
+  }
+
+  private runJob(job: JobView): void {
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const slot: Slot = {
+      jobId: job.id,
+      kind: job.kind,
+      timeLimitMs: job.timeLimitMs,
+      flags: new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)),
+      pauseRequested: false,
+      settled,
+      settle,
+    };
+    if (job.timeLimitMs !== null) {
+      slot.timeLimitTimer = setTimeout(() => this.requestStop(slot, 'timeout'), job.timeLimitMs);
+    }
+    this.active = slot;
+    this.post({
+      type: 'run',
+      flags: slot.flags.buffer as SharedArrayBuffer,
+      input: {
+        jobId: job.id,
+        command: job.command,
+        params: job.params,
+        seed: job.seed,
+        model: job.model,
+        checkpointId: job.checkpointId,
+        attempt: job.attempts,
+        resumeState: job.resumeState,
+      },
+    });
+  }
+
+  private requestStop(slot: Slot, reason: StopReason): void {
+    if (slot.stopReason !== undefined) return;
+    slot.stopReason = reason;
+    Atomics.store(slot.flags, flagStop, stopCodes[reason]);
+    this.post({ type: 'stop', jobId: slot.jobId });
+    // A handler stuck in one long step (or never yielding) is cut off by restarting its worker.
+    slot.killTimer = setTimeout(() => void this.restartWorker(), this.stopGraceMs);
+  }
+
+  private post(message: ToWorker): void {
+    this.worker?.postMessage(message);
+  }
+
+  private findSlot(jobId: number): Slot | undefined {
+    if (this.active?.jobId === jobId) return this.active;
+    if (this.paused?.jobId === jobId) return this.paused;
+    return undefined;
+  }
+
+  private release(slot: Slot): void {
+    clearTimeout(slot.timeLimitTimer);
+    clearTimeout(slot.killTimer);
+    if (this.active === slot) this.active = undefined;
+    if (this.paused === slot) this.paused = undefined;
+    slot.settle();
+  }
+
+  private async onWorkerMessage(message: FromWorker): Promise<void> {
+    switch (message.type) {
+      case 'progress':
+        await this.queue.reportProgress(message.jobId, message);
+        return;
+      case 'state':
+        await this.queue.saveResumeState(message.jobId, message.state);
+        return;
+      case 'yielded': {
+        const slot = this.findSlot(message.jobId);
+        if (slot === undefined || this.active !== slot) return;
+        this.active = undefined;
+        this.paused = slot;
+        await this.queue.reportPaused(slot.jobId, true);
+        void this.pump();
+        return;
+      }
+      case 'done': {
+        const slot = this.findSlot(message.jobId);
+        if (slot === undefined) return;
+        try {
+          await this.queue.complete(message.jobId, message.output, message.handlerMs);
+        } catch (error) {
+          await this.queue.fail(message.jobId, `the job ran but its outputs could not be saved: ${(error as Error).message}`);
+        }
+        this.release(slot);
+        void this.pump();
+        return;
+      }
+      case 'failed': {
+        const slot = this.findSlot(message.jobId);
+        if (slot === undefined) return;
+        await this.settleStopped(slot, message.stopReason ?? slot.stopReason, message.error);
+        this.release(slot);
+        void this.pump();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private async settleStopped(slot: Slot, reason: StopReason | undefined, error: string): Promise<void> {
+    switch (reason) {
+      case 'cancelled':
+        await this.queue.markCancelled(slot.jobId);
+        return;
+      case 'timeout':
+        await this.queue.fail(slot.jobId, `the job took longer than its time limit of ${((slot.timeLimitMs ?? 0) / 1000).toFixed(1)} s`);
+        return;
+      case 'shutdown':
+        await this.queue.requeue(slot.jobId, { countAttempt: false, reason: 'interrupted by a shutdown' });
+        return;
+      default:
+        await this.queue.fail(slot.jobId, error);
+    }
+  }
+
+  private async onWorkerGone(code: number): Promise<void> {
+    for (const slot of [this.active, this.paused]) {
+      if (slot === undefined) continue;
+      if (slot.stopReason !== undefined) {
+        await this.settleStopped(slot, slot.stopReason, 'stopped');
+      } else {
+        // Not this job's request: either the worker crashed under it, or it was killed to stop its neighbour.
+        const crashed = this.active === slot && !this.anyStopRequested();
+        await this.queue.requeue(slot.jobId, {
+          countAttempt: crashed,
+          reason: crashed ? `the engine worker stopped unexpectedly (exit code ${code})` : 'its worker was restarted',
+        });
+      }
+      this.release(slot);
+    }
+    if (!this.stopping) {
+      await this.spawnWorker().catch((error: unknown) => console.error('job runner: could not restart the engine worker:', error));
+    }
+  }
+
+  private anyStopRequested(): boolean {
+    return this.active?.stopReason !== undefined || this.paused?.stopReason !== undefined;
+  }
+
+  private onQueueEvent(event: JobEvent): void {
+    if (event.type === 'queued') void this.pump();
+    if (event.type === 'cancel-requested') {
+      const slot = this.findSlot(event.jobId);
+      if (slot) this.requestStop(slot, 'cancelled');
+    }
+  }
+
+  private async poll(): Promise<void> {
+    // Heartbeats and recovery of other processes' orphans, every couple of seconds.
+    if (Date.now() - this.lastHeartbeat >= 2000) {
+      this.lastHeartbeat = Date.now();
+      await this.queue.heartbeat(this.workerId);
+      await this.queue.recoverInterrupted();
+    }
+    for (const slot of [this.active, this.paused]) {
+      if (slot && slot.stopReason === undefined && (await this.queue.isCancelRequested(slot.jobId))) {
+        this.requestStop(slot, 'cancelled');
+      }
+    }
+    await this.pump();
+  }
+}

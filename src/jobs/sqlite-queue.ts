@@ -1,0 +1,284 @@
+// The embedded queue: jobs live in the SQLite store, admission checks (bans, quotas, queue
+// length) and the claim run in single transactions, and events are delivered in-process.
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { formatWho, type JobRow, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
+import type { HandlerOutput } from './handler.js';
+import { QueueRejectedError, type CancelOutcome, type ClaimedJob, type Queue } from './queue.js';
+import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress, ResultFile } from './types.js';
+
+export interface SqliteQueueOptions {
+  /** Jobs waiting at once, across all users; beyond it enqueue is refused. Default 100. */
+  readonly maxQueued?: number;
+  /** Running jobs per user when several workers claim from the same file. Default 1. */
+  readonly maxRunningPerUser?: number;
+  /** Recorded with every seed so a rerun can tell when the engine changed. */
+  readonly engineVersion?: string;
+  /** Applied when a spec has none; undefined = no limit. */
+  readonly defaultTimeLimitMs?: number;
+  /** Progress rows are written at most this often (events are not throttled). Default 200 ms. */
+  readonly progressWriteIntervalMs?: number;
+  /** A worker host silent for this long is presumed dead and its jobs re-queued. Default 30 s. */
+  readonly workerStaleMs?: number;
+}
+
+/**
+ * Whether a registered worker host still lives: a recent heartbeat, and on this machine a live pid
+ * (so a killed process's jobs are recovered at once instead of after the staleness limit).
+ */
+export function isWorkerAlive(worker: WorkerRow, staleMs: number, now = Date.now()): boolean {
+  if (now - worker.heartbeatAt > staleMs) return false;
+  if (worker.host !== os.hostname()) return true;
+  try {
+    process.kill(worker.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class SqliteQueue implements Queue {
+  private readonly events = new EventEmitter();
+  private readonly maxQueued: number;
+  private readonly maxRunningPerUser: number;
+  private readonly engineVersion: string;
+  private readonly progressWriteIntervalMs: number;
+  private readonly lastProgressWrite = new Map<number, number>();
+
+  constructor(
+    readonly store: Store,
+    private readonly options: SqliteQueueOptions = {},
+  ) {
+    this.maxQueued = options.maxQueued ?? 100;
+    this.maxRunningPerUser = options.maxRunningPerUser ?? 1;
+    this.engineVersion = options.engineVersion ?? 'dev';
+    this.progressWriteIntervalMs = options.progressWriteIntervalMs ?? 200;
+    this.events.setMaxListeners(0);
+  }
+
+  /**
+   * Admits a job or refuses it with a QueueRejectedError saying why.
+   *
+   * @example
+   * const { jobId, position } = await queue.enqueue({ who, command: 'digits', params: { digit: 7 }, seed: 42 });
+   */
+  async enqueue(spec: JobSpec): Promise<EnqueueReceipt> {
+    const { store } = this;
+    const admit = (): EnqueueReceipt => {
+      const user = store.users.get(spec.who);
+      if (user.banned) {
+        throw new QueueRejectedError('banned', `you are banned from making images here${user.banReason ? ` (${user.banReason})` : ''}`);
+      }
+      const queued = store.jobs.countQueued();
+      if (queued >= this.maxQueued) {
+        throw new QueueRejectedError('queue-full', `the queue is full (${queued} jobs waiting); please try again in a few minutes`);
+      }
+      if (!user.isAdmin) {
+        const active = store.jobs.countActive(spec.who);
+        if (active >= user.limits.maxActiveJobs) {
+          throw new QueueRejectedError(
+            'user-limit',
+            `you already have ${active} job${active === 1 ? '' : 's'} waiting or running (the limit is ${user.limits.maxActiveJobs}); ` +
+              `wait for one to finish or cancel one`,
+          );
+        }
+        const today = store.jobs.countCreatedSince(spec.who, Date.now() - 24 * 3_600_000);
+        if (today >= user.limits.dailyQuota) {
+          throw new QueueRejectedError('quota', `you have used your ${user.limits.dailyQuota} jobs for the last 24 hours; try again later`);
+        }
+      }
+      const checkpoint = spec.checkpointId === undefined ? undefined : store.training.getCheckpoint(spec.checkpointId);
+      if (spec.checkpointId !== undefined && checkpoint === undefined) {
+        throw new QueueRejectedError('not-found', `there is no checkpoint #${spec.checkpointId}`);
+      }
+      const row = store.jobs.insert({
+        ...spec,
+        kind: spec.kind ?? 'interactive',
+        timeLimitMs: spec.timeLimitMs ?? this.options.defaultTimeLimitMs,
+      });
+      store.seeds.record({
+        jobId: row.id,
+        seed: row.seed,
+        command: row.command,
+        params: row.params,
+        model: row.model,
+        checkpointId: row.checkpointId,
+        checkpointSha256: checkpoint?.sha256 ?? null,
+        engineVersion: this.engineVersion,
+      });
+      return { jobId: row.id, position: store.jobs.position(row.id) ?? 1 };
+    };
+    const receipt = store.transaction(admit);
+    this.emit({ type: 'queued', jobId: receipt.jobId, position: receipt.position });
+    return receipt;
+  }
+
+  async get(jobId: number): Promise<JobView | undefined> {
+    return this.view(this.store.jobs.get(jobId));
+  }
+
+  async position(jobId: number): Promise<number | undefined> {
+    return this.store.jobs.position(jobId);
+  }
+
+  async cancel(jobId: number, by: Who): Promise<CancelOutcome> {
+    const job = this.store.jobs.get(jobId);
+    if (job === undefined) throw new QueueRejectedError('not-found', `there is no job #${jobId}`);
+    const isOwner = job.platform === by.platform && job.userId === by.userId;
+    if (!isOwner && !this.store.users.isAdmin(by)) {
+      throw new QueueRejectedError('not-allowed', `only the owner of job #${jobId} or an admin can cancel it`);
+    }
+    const outcome = this.store.jobs.requestCancel(jobId, formatWho(by));
+    if (outcome === 'cancelled') this.emit({ type: 'cancelled', jobId });
+    if (outcome === 'requested') this.emit({ type: 'cancel-requested', jobId, by: formatWho(by) });
+    return outcome;
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
+  async registerWorker(): Promise<string> {
+    const id = crypto.randomUUID();
+    this.store.jobs.registerWorker({ id, host: os.hostname(), pid: process.pid });
+    return id;
+  }
+
+  async heartbeat(workerId: string): Promise<void> {
+    this.store.jobs.heartbeat(workerId);
+  }
+
+  async unregisterWorker(workerId: string): Promise<void> {
+    this.store.jobs.unregisterWorker(workerId);
+  }
+
+  async claim(workerId: string, options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
+    const row = this.store.jobs.claimNext({
+      workerId,
+      maxRunningPerUser: this.maxRunningPerUser,
+      interactiveOnly: options.interactiveOnly,
+      ignoreRunningId: options.pausedJobId,
+    });
+    if (row === undefined) return undefined;
+    this.emit({ type: 'started', jobId: row.id, attempt: row.attempts });
+    return { view: { ...row, position: undefined }, attempt: row.attempts };
+  }
+
+  async hasInteractiveWaiting(pausedJobId?: number): Promise<boolean> {
+    return (
+      this.store.jobs.peekNext({ maxRunningPerUser: this.maxRunningPerUser, interactiveOnly: true, ignoreRunningId: pausedJobId }) !==
+      undefined
+    );
+  }
+
+  async reportProgress(jobId: number, progress: Progress): Promise<void> {
+    const now = Date.now();
+    const last = this.lastProgressWrite.get(jobId) ?? 0;
+    if (progress.step >= progress.total || now - last >= this.progressWriteIntervalMs) {
+      this.store.jobs.updateProgress(jobId, progress.step, progress.total, progress.message);
+      this.lastProgressWrite.set(jobId, now);
+    }
+    this.emit({ type: 'progress', jobId, ...progress });
+  }
+
+  async reportPaused(jobId: number, paused: boolean): Promise<void> {
+    this.emit(paused ? { type: 'paused', jobId } : { type: 'resumed', jobId });
+  }
+
+  async saveResumeState(jobId: number, state: unknown): Promise<void> {
+    this.store.jobs.saveResumeState(jobId, state);
+  }
+
+  async complete(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
+    const { store } = this;
+    // Files first (each durable before its row), then one transaction links them and closes the job.
+    const saved = output.files.map((file) => ({ artifact: store.artifacts.save(file.data, file.ext), caption: file.caption ?? null }));
+    const finishedAt = Date.now();
+    const result = store.transaction(() => {
+      const job = store.jobs.get(jobId);
+      if (job === undefined) throw new RangeError(`there is no job #${jobId}`);
+      saved.forEach((s, i) => store.artifacts.linkToJob(jobId, i, s.artifact.sha256, s.caption ?? undefined));
+      if (saved[0] !== undefined) store.seeds.setOutput(jobId, saved[0].artifact.sha256);
+      const startedAt = job.startedAt ?? finishedAt;
+      const files: ResultFile[] = saved.map((s) => ({
+        sha256: s.artifact.sha256,
+        path: s.artifact.path,
+        ext: s.artifact.ext,
+        mime: s.artifact.mime,
+        bytes: s.artifact.bytes,
+        caption: s.caption,
+      }));
+      const jobResult: JobResult = {
+        jobId,
+        files,
+        captions: [...(output.captions ?? [])],
+        seed: job.seed,
+        timings: {
+          queuedMs: startedAt - job.createdAt,
+          runMs: finishedAt - startedAt,
+          handlerMs,
+          totalMs: finishedAt - job.createdAt,
+        },
+        metrics: { ...output.metrics },
+      };
+      store.jobs.updateProgress(jobId, job.progressTotal ?? 1, job.progressTotal ?? 1);
+      store.jobs.markDone(jobId, jobResult, finishedAt);
+      return jobResult;
+    });
+    this.lastProgressWrite.delete(jobId);
+    this.emit({ type: 'done', jobId, result });
+    return result;
+  }
+
+  async fail(jobId: number, error: string): Promise<void> {
+    this.lastProgressWrite.delete(jobId);
+    if (this.store.jobs.markFailed(jobId, error)) this.emit({ type: 'failed', jobId, error });
+  }
+
+  async markCancelled(jobId: number): Promise<void> {
+    this.lastProgressWrite.delete(jobId);
+    if (this.store.jobs.markCancelled(jobId)) this.emit({ type: 'cancelled', jobId });
+  }
+
+  async requeue(jobId: number, options: { countAttempt: boolean; reason: string }): Promise<void> {
+    const job = this.store.jobs.get(jobId);
+    if (job === undefined) return;
+    if (options.countAttempt && job.attempts >= job.maxAttempts) {
+      await this.fail(jobId, `gave up after ${job.attempts} attempts: ${options.reason}`);
+      return;
+    }
+    if (this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason })) {
+      this.emit({ type: 'requeued', jobId, reason: options.reason });
+    }
+  }
+
+  async recoverInterrupted(): Promise<RecoveryReport> {
+    const staleMs = this.options.workerStaleMs ?? 30_000;
+    const report = this.store.jobs.recoverInterrupted((worker) => isWorkerAlive(worker, staleMs));
+    for (const jobId of report.requeued) this.emit({ type: 'requeued', jobId, reason: 'the previous process stopped while it ran' });
+    for (const jobId of report.failed) this.emit({ type: 'failed', jobId, error: this.store.jobs.get(jobId)?.error ?? 'failed' });
+    return report;
+  }
+
+  async isCancelRequested(jobId: number): Promise<boolean> {
+    return this.store.jobs.get(jobId)?.cancelRequested ?? false;
+  }
+
+  private view(row: JobRow | undefined): JobView | undefined {
+    if (row === undefined) return undefined;
+    return { ...row, position: row.status === 'queued' ? this.store.jobs.position(row.id) : undefined };
+  }
+
+  private emit(event: JobEvent): void {
+    // A throwing listener (a front end's bug) must not break the queue's own bookkeeping.
+    for (const listener of this.events.listeners('event') as ((e: JobEvent) => void)[]) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error(`a job event listener failed on ${event.type} of job #${event.jobId}:`, error);
+      }
+    }
+  }
+}
