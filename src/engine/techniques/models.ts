@@ -80,7 +80,7 @@ export async function loadModel(id: ModelId, opts: LoadModelOptions = {}): Promi
   const dir = opts.deepfloydDir ?? deepfloydDir();
   const missing = [DEEPFLOYD_FILES.tokenizer, DEEPFLOYD_FILES.textEncoder, DEEPFLOYD_FILES.stageI].filter((f) => !existsSync(join(dir, f)));
   if (missing.length) {
-    const how = EXPORT_HINT.split('\n')[1]!.trim();
+    const how = EXPORT_HINT.split('\n')[1]!.trim().replace(/\s{2,}.*/, '');
     throw new InputError(`no DeepFloyd IF export in ${dir} (missing ${missing.join(', ')}); produce it with: ${how}, or set ILLUSIONIST_MODELS to the folder holding deepfloyd-if/`);
   }
   try {
