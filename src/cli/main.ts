@@ -3,6 +3,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerTrain } from './commands/train.js';
 import { registerDigits } from './commands/digits.js';
+import { registerImagine } from './commands/imagine.js';
+import { registerDenoise } from './commands/denoise.js';
+import { registerEdit } from './commands/edit.js';
+import { registerInpaint } from './commands/inpaint.js';
+import { registerAnagram } from './commands/anagram.js';
+import { registerHybrid } from './commands/hybrid.js';
 import { UsageError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -12,6 +18,12 @@ export function buildProgram(): Command {
     .exitOverride();
   registerTrain(program);
   registerDigits(program);
+  registerImagine(program);
+  registerDenoise(program);
+  registerEdit(program);
+  registerInpaint(program);
+  registerAnagram(program);
+  registerHybrid(program);
   return program;
 }
 

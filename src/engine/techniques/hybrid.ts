@@ -1,0 +1,59 @@
+// `hybrid`: hybrid images by factorized diffusion (A.1.9): the far prompt's low frequencies plus the near
+// prompt's high ones; writes the image, a strip of it at shrinking sizes and a zoom-out GIF.
+import { Rng } from '../random.js';
+import { defaultKernelSize } from '../sampling/blur.js';
+import { DEFAULT_GUIDANCE_SCALE } from '../sampling/cfg.js';
+import { hybrid, hybridFilter } from '../sampling/hybrid.js';
+import { initialNoise } from '../sampling/iterative.js';
+import { hybridSizesPng, hybridZoomAnimation } from './animation.js';
+import { InputError } from './errors.js';
+import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
+import { imagePngs, progressionRows, stripPng, type TechniqueResult } from './outputs.js';
+import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+
+export interface HybridJob {
+  far: string;
+  near: string;
+  /** σ of the Gaussian low-pass in pixels; default 2 at 64 px, scaled with the side. */
+  sigma?: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+}
+
+export function hybridDefaults(): Pick<HybridJob, 'steps' | 'guidance'> {
+  return { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE };
+}
+
+/** The low-pass: the scaled default, or σ with the default's kernel-to-σ ratio (33 taps at σ 2). */
+export function hybridLowPass(model: ModelId, sigma?: number): { sigma: number; kernelSize: number } {
+  const [, h, w] = MODEL_SHAPES[model];
+  if (sigma === undefined) return hybridFilter(Math.min(h, w));
+  const k = Math.max(defaultKernelSize(sigma), Math.round(16 * sigma) + 1);
+  return { sigma, kernelSize: k % 2 === 1 ? k : k + 1 };
+}
+
+export function checkHybrid(model: ModelId, job: HybridJob): void {
+  checkPrompt(model, job.far, '--far');
+  checkPrompt(model, job.near, '--near');
+  timestepsForSteps(job.steps);
+  const side = MODEL_SHAPES[model][1];
+  if (job.sigma !== undefined && !(job.sigma > 0 && job.sigma <= side / 4)) throw new InputError(`sigma must be a number above 0 and at most ${side / 4} (a quarter of the ${side} px image), got ${job.sigma}`);
+}
+
+export async function runHybrid(model: LoadedModel, job: HybridJob): Promise<TechniqueResult> {
+  checkHybrid(model.id, job);
+  const started = performance.now();
+  const rng = new Rng(job.seed);
+  const filter = hybridLowPass(model.id, job.sigma);
+  const result = await hybrid(model.denoiser, initialNoise(model.denoiser, 1, rng), {
+    farPrompt: job.far, nearPrompt: job.near, filter, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps),
+  });
+  const files = [
+    ...(await imagePngs(result.image)),
+    { name: 'sizes.png', bytes: await hybridSizesPng(result.image) },
+    { name: 'animation.gif', bytes: await hybridZoomAnimation(result.image) },
+    { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
+  ];
+  return { job: { command: 'hybrid', model: model.id, source: model.source, ...job, filter, seconds: (performance.now() - started) / 1000 }, files };
+}

@@ -1,0 +1,54 @@
+// `imagine`: text-to-image with classifier-free guidance (A.1.5/A.1.6) from pure noise drawn from the
+// job's seed; writes the image(s), their upscale and the progression every 5th step.
+import { Rng } from '../random.js';
+import { DEFAULT_GUIDANCE_SCALE, imagine } from '../sampling/cfg.js';
+import { sliceBatch } from '../tensor.js';
+import { InputError } from './errors.js';
+import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
+import { imagePngs, progressionRows, stripPng, type OutputFile, type TechniqueResult } from './outputs.js';
+import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+
+export const MAX_COUNT = 16;
+
+export interface ImagineJob {
+  prompt: string;
+  steps: number;
+  guidance: number;
+  count: number;
+  seed: number;
+}
+
+export function imagineDefaults(): Omit<ImagineJob, 'prompt' | 'seed'> {
+  return { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE, count: 1 };
+}
+
+/** Checks the job for a model before loading it. */
+export function checkImagine(model: ModelId, job: ImagineJob): void {
+  checkPrompt(model, job.prompt, '--prompt');
+  timestepsForSteps(job.steps);
+  if (!Number.isInteger(job.count) || job.count < 1 || job.count > MAX_COUNT) throw new InputError(`count must be an integer from 1 to ${MAX_COUNT}, got ${job.count}`);
+}
+
+/**
+ * One batch of `count` images. count 1: image.png is the image; more: image.png is a row of all of them
+ * and image-<k>.png each one.
+ */
+export async function runImagine(model: LoadedModel, job: ImagineJob): Promise<TechniqueResult> {
+  checkImagine(model.id, job);
+  const started = performance.now();
+  const timesteps = timestepsForSteps(job.steps);
+  const result = await imagine(model.denoiser, { prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, batch: job.count, timesteps });
+  const files: OutputFile[] = [];
+  if (job.count === 1) files.push(...(await imagePngs(result.image)));
+  else {
+    const row = [Array.from({ length: job.count }, (_, b) => ({ image: result.image, b }))];
+    files.push({ name: 'image.png', bytes: await stripPng(row, { scale: 1, labels: false }) });
+    files.push({ name: 'image-large.png', bytes: await stripPng(row, { labels: false }) });
+    for (let b = 0; b < job.count; b++) files.push(...(await imagePngs(sliceBatch(result.image, b, b + 1), `image-${b + 1}`)).slice(0, 1));
+  }
+  files.push({ name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) });
+  return {
+    job: { command: 'imagine', model: model.id, source: model.source, ...job, seconds: (performance.now() - started) / 1000 },
+    files,
+  };
+}

@@ -1,0 +1,62 @@
+// `inpaint`: repaints where the mask is white (A.1.7.2): after every step the pixels outside the mask are
+// replaced by the input noised to the same t, so they end exactly equal to the input.
+import { Rng } from '../random.js';
+import { DEFAULT_GUIDANCE_SCALE } from '../sampling/cfg.js';
+import { inpaint } from '../sampling/inpaint.js';
+import { tensor, type Tensor } from '../tensor.js';
+import { prepareImage, prepareMask, type ImageSource, type MaskSource } from './inputs.js';
+import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
+import { imagePngs, progressionRows, stripPng, type TechniqueResult } from './outputs.js';
+import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+
+export interface InpaintJob {
+  image: ImageSource;
+  mask: MaskSource;
+  prompt: string;
+  steps: number;
+  guidance: number;
+  seed: number;
+}
+
+export function inpaintDefaults(): Pick<InpaintJob, 'steps' | 'guidance'> {
+  return { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE };
+}
+
+export async function checkInpaint(model: ModelId, job: Omit<InpaintJob, 'image'>): Promise<Tensor> {
+  checkPrompt(model, job.prompt, '--prompt');
+  timestepsForSteps(job.steps);
+  return prepareMask(job.mask, MODEL_SHAPES[model]);
+}
+
+/** The mask as an image in [−1, 1] with the input's channels (white = repainted). */
+function maskImage(mask: Tensor, channels: number): Tensor {
+  const [, , h, w] = mask.shape;
+  const out = new Float32Array(channels * h * w);
+  for (let c = 0; c < channels; c++) out.set(mask.data.map((m) => 2 * m - 1), c * h * w);
+  return tensor([1, channels, h, w], out);
+}
+
+export async function runInpaint(model: LoadedModel, job: InpaintJob): Promise<TechniqueResult> {
+  const mask = await checkInpaint(model.id, job);
+  const started = performance.now();
+  const input = await prepareImage(job.image, model.denoiser.imageShape);
+  const result = await inpaint(model.denoiser, input.x, mask, {
+    prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps),
+  });
+  const c = input.x.shape[1];
+  const files = [
+    ...(await imagePngs(result.image)),
+    { name: 'strip.png', bytes: await stripPng([[{ image: input.x, label: 'input' }, { image: maskImage(mask, c), label: 'mask' }, { image: result.image, label: 'result' }]]) },
+    ...(await imagePngs(input.x, 'input')).slice(0, 1),
+    { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
+  ];
+  const { image: _image, mask: maskSource, ...params } = job;
+  return {
+    job: {
+      command: 'inpaint', model: model.id, source: model.source, input: input.description,
+      mask: 'box' in maskSource ? { box: maskSource.box } : { image: maskSource.name ?? 'mask' },
+      ...params, seconds: (performance.now() - started) / 1000,
+    },
+    files,
+  };
+}

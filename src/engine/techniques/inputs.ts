@@ -1,0 +1,84 @@
+// Turns what a user uploads into the denoiser's input: images decoded under size limits to 28×28
+// white-on-black digits or 64×64 RGB, masks from a mask image (white = repaint) or a box, demo digits.
+import { loadEmbeddedMnist } from '../data/mnist.js';
+import { DIGIT_PIXELS } from '../data/dataset.js';
+import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodeLimits } from '../images/encode.js';
+import { boxMask } from '../sampling/inpaint.js';
+import { tensor, type Tensor } from '../tensor.js';
+import { InputError, asInputError } from './errors.js';
+
+/** Discord's current bot upload limit, and a 24-megapixel camera photo. */
+export const UPLOAD_LIMITS: DecodeLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 24_000_000 };
+
+/** An uploaded file, or (digit model only) a digit of the embedded MNIST set, handy for demos. */
+export type ImageSource = { bytes: Buffer; name?: string } | { digitIndex: number };
+
+export interface PreparedImage {
+  /** [1, c, h, w] in [−1, 1]. */
+  x: Tensor;
+  /** What it came from, for job.json. */
+  description: string;
+}
+
+const toSigned = (v: number): number => 2 * v - 1;
+
+async function decode(bytes: Buffer, name: string): Promise<import('../images/encode.js').RasterImage> {
+  try {
+    return await decodeImage(bytes, UPLOAD_LIMITS);
+  } catch (err) {
+    if (err instanceof ImageDecodeError) throw new InputError(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The image in the denoiser's shape [c, h, w] (1×28×28: a centred white-on-black digit; 3×64×64: RGB, centre-cropped). */
+export async function prepareImage(source: ImageSource, shape: readonly [number, number, number]): Promise<PreparedImage> {
+  const [c, h, w] = shape;
+  if ('digitIndex' in source) {
+    const data = loadEmbeddedMnist();
+    const i = source.digitIndex;
+    if (c !== 1 || h !== 28 || w !== 28) throw new InputError('--digit-index picks an MNIST digit, which only the mnist-flow model draws; send an image (--image) instead');
+    if (!Number.isInteger(i) || i < 0 || i >= data.count) throw new InputError(`--digit-index must be an integer from 0 to ${data.count - 1}, got ${i}`);
+    const x = Float32Array.from(data.images.subarray(i * DIGIT_PIXELS, (i + 1) * DIGIT_PIXELS), toSigned);
+    return { x: tensor([1, 1, 28, 28], x), description: `embedded MNIST digit #${i} (a ${data.labels[i]})` };
+  }
+  const name = source.name ?? 'image';
+  const img = await decode(source.bytes, name);
+  const fitted = c === 1 && h === 28 && w === 28 ? await toGrayscale28(img) : await resizeTo(img, w, h, { channels: c === 1 ? 1 : 3 });
+  const planar = interleavedToPlanar(fitted.data, fitted.channels, h, w).map(toSigned);
+  return { x: tensor([1, c, h, w], planar), description: `${name} (${img.width}×${img.height})` };
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** "x,y,w,h" in the model's pixels (0,0 top-left). */
+export function parseBox(text: string): Box {
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.length !== 4 || !parts.every((p) => /^\d+$/.test(p))) {
+    throw new InputError(`--box must be four non-negative integers x,y,w,h (in the model's pixels, 0,0 top-left), got '${text}'`);
+  }
+  const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
+  return { x, y, width, height };
+}
+
+export type MaskSource = { box: Box } | { bytes: Buffer; name?: string };
+
+/**
+ * The repaint mask [1, 1, h, w]: 1 where the mask image is light (white = regenerate), 0 elsewhere.
+ * The mask image is fitted like an uploaded image (centre crop), so a mask of the upload's size lines up.
+ */
+export async function prepareMask(source: MaskSource, shape: readonly [number, number, number]): Promise<Tensor> {
+  const [, h, w] = shape;
+  if ('box' in source) return asInputError(() => boxMask(h, w, source.box));
+  const name = source.name ?? 'mask';
+  const img = await decode(source.bytes, name);
+  const small = await resizeTo(img, w, h, { channels: 1, fit: 'cover' });
+  const m = Float32Array.from(small.data, (v) => (v >= 0.5 ? 1 : 0));
+  if (!m.includes(1)) throw new InputError(`${name}: the mask has no white pixels, so nothing would be repainted (white = regenerate, black = keep)`);
+  return tensor([1, 1, h, w], m);
+}

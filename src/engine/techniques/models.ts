@@ -1,0 +1,93 @@
+// Which denoiser a job runs on (`--model`): the project's MNIST flow model or DeepFloyd IF stage I from
+// modelsDir()/deepfloyd-if, with the facts the techniques need (image shape, neutral prompt).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeepFloydIF, DEEPFLOYD_FILES, EXPORT_HINT } from '../denoisers/deepfloyd-if.js';
+import type { Denoiser } from '../denoisers/denoiser.js';
+import { parseDigitPrompt } from '../denoisers/mnist-flow.js';
+import { loadMnistFlowDenoiser } from '../denoisers/mnist-flow-onnx.js';
+import { CheckpointNotFoundError } from '../flow/checkpoints.js';
+import { modelsDir } from '../paths.js';
+import { MissingModelError } from '../runtime/onnx.js';
+import { NEUTRAL_PROMPT } from '../sampling/one-step.js';
+import { InputError } from './errors.js';
+
+export const MODEL_IDS = ['mnist-flow', 'deepfloyd-if'] as const;
+export type ModelId = (typeof MODEL_IDS)[number];
+
+/** Image shape [c, h, w] of each model, known before loading it (to validate boxes and sizes early). */
+export const MODEL_SHAPES: Record<ModelId, readonly [number, number, number]> = {
+  'mnist-flow': [1, 28, 28],
+  'deepfloyd-if': [3, 64, 64],
+};
+
+/** Prompt for "no particular content": the seed's neutral prompt for IF, the null class for digits. */
+export function neutralPrompt(model: ModelId): string {
+  return model === 'mnist-flow' ? '' : NEUTRAL_PROMPT;
+}
+
+export function parseModelId(name: string): ModelId {
+  if (!(MODEL_IDS as readonly string[]).includes(name)) throw new InputError(`unknown model "${name}"; allowed: ${MODEL_IDS.join(', ')}`);
+  return name as ModelId;
+}
+
+const MAX_PROMPT_LENGTH = 500;
+
+/** Checks a prompt before any model is loaded; `what` names the option in the message (e.g. "--prompt1"). */
+export function checkPrompt(model: ModelId, prompt: string, what = 'prompt'): void {
+  if (model === 'mnist-flow') {
+    try {
+      parseDigitPrompt(prompt);
+    } catch (err) {
+      throw new InputError(`${what}: ${(err as Error).message}`);
+    }
+  } else if (prompt.length > MAX_PROMPT_LENGTH) {
+    throw new InputError(`${what} is ${prompt.length} characters; the limit is ${MAX_PROMPT_LENGTH} (T5 reads 77 tokens)`);
+  }
+}
+
+export interface LoadedModel {
+  id: ModelId;
+  denoiser: Denoiser;
+  /** The checkpoint file or model folder, recorded in job.json. */
+  source: string;
+  dispose(): Promise<void>;
+}
+
+export interface LoadModelOptions {
+  /** mnist-flow: committed model name, .safetensors file or run folder (default the committed class model). */
+  checkpoint?: string;
+  /** deepfloyd-if: the export folder (default modelsDir()/deepfloyd-if). */
+  deepfloydDir?: string;
+}
+
+export function deepfloydDir(): string {
+  return join(modelsDir(), 'deepfloyd-if');
+}
+
+/** Loads the model; a missing checkpoint or export folder is an InputError that says how to get one. */
+export async function loadModel(id: ModelId, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  if (id === 'mnist-flow') {
+    try {
+      const m = await loadMnistFlowDenoiser(opts.checkpoint);
+      return { id, denoiser: m.denoiser, source: m.checkpointPath, dispose: () => m.dispose() };
+    } catch (err) {
+      if (err instanceof CheckpointNotFoundError) throw new InputError(err.message);
+      throw err;
+    }
+  }
+  if (opts.checkpoint !== undefined) throw new InputError('--checkpoint is for --model mnist-flow; deepfloyd-if loads its export folder (ILLUSIONIST_MODELS/deepfloyd-if)');
+  const dir = opts.deepfloydDir ?? deepfloydDir();
+  const missing = [DEEPFLOYD_FILES.tokenizer, DEEPFLOYD_FILES.textEncoder, DEEPFLOYD_FILES.stageI].filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) {
+    const how = EXPORT_HINT.split('\n')[1]!.trim().replace(/\s{2,}.*/, '');
+    throw new InputError(`no DeepFloyd IF export in ${dir} (missing ${missing.join(', ')}); produce it with: ${how}, or set ILLUSIONIST_MODELS to the folder holding deepfloyd-if/`);
+  }
+  try {
+    const ifModel = await DeepFloydIF.load({ dir });
+    return { id, denoiser: ifModel.stageI, source: dir, dispose: () => ifModel.dispose() };
+  } catch (err) {
+    if (err instanceof MissingModelError) throw new InputError(err.message.replace(/\n\s*/g, '; '));
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+// How many denoising steps a job takes (`--steps`): evenly spaced timesteps from 990 to 0; 33 steps give
+// exactly the seed's list 990, 960, …, 0, and i_start indexes this list as in the seed.
+import { stridedTimesteps } from '../schedules/timesteps.js';
+import { InputError } from './errors.js';
+
+export const DEFAULT_STEPS = 33;
+export const MAX_STEPS = 990;
+const FIRST_T = 990;
+
+/** steps + 1 descending timesteps from 990 to 0. */
+export function timestepsForSteps(steps: number): number[] {
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InputError(`steps must be an integer from 1 to ${MAX_STEPS}, got ${steps}`);
+  if (steps === DEFAULT_STEPS) return stridedTimesteps();
+  return Array.from({ length: steps + 1 }, (_, i) => Math.round(FIRST_T * (1 - i / steps)));
+}
+
+/** Timesteps for denoising from an arbitrary t: t itself, then the job's timesteps below it. */
+export function timestepsFrom(t: number, steps: number): number[] {
+  return [t, ...timestepsForSteps(steps).filter((s) => s < t)];
+}
+
+/** Checks i_start values against the job's timestep list, naming the allowed range. */
+export function checkIStarts(iStarts: readonly number[], timesteps: readonly number[]): void {
+  const max = timesteps.length - 2;
+  for (const i of iStarts) {
+    if (!Number.isInteger(i) || i < 0 || i > max) {
+      throw new InputError(`i_start ${i} is out of range: with ${timesteps.length - 1} steps it must be an integer from 0 to ${max} (0 = pure noise, ${max} = t ${timesteps[max]})`);
+    }
+  }
+}
