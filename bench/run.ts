@@ -1,6 +1,22 @@
-// `npm run bench`: every benchmark of the project, printing figures and ratios against targets.
-// Benchmarks measure; tests assert behaviour. Run on an otherwise idle machine.
+// `npm run bench [part-a|part-b|queue]`: every benchmark of the project, printing figures and
+// ratios against the targets. Benchmarks measure; tests assert behaviour. Run on an idle machine.
+import { benchPartA } from './part-a.js';
 import { benchPartB } from './part-b.js';
+import { benchQueue, formatQueueBench } from './queue.js';
+
+const suites: Record<string, () => Promise<unknown>> = {
+  'part-b': () => benchPartB(),
+  'part-a': () => benchPartA(),
+  queue: async () => console.log(formatQueueBench(await benchQueue())),
+};
 
 const only = process.argv[2];
-if (!only || only === 'part-b') await benchPartB();
+if (only !== undefined && !(only in suites)) {
+  console.error(`unknown benchmark '${only}'; choose one of ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+for (const [name, run] of Object.entries(suites)) {
+  if (only !== undefined && name !== only) continue;
+  console.log(`\n== ${name} ==`);
+  await run();
+}
