@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerTrain } from './commands/train.js';
 import { registerDigits } from './commands/digits.js';
+import { registerExportModel } from './commands/export-model.js';
 import { registerImagine } from './commands/imagine.js';
 import { registerDenoise } from './commands/denoise.js';
 import { registerEdit } from './commands/edit.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerTrain(program);
   registerDigits(program);
+  registerExportModel(program);
   registerImagine(program);
   registerDenoise(program);
   registerEdit(program);

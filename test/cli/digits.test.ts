@@ -92,3 +92,18 @@ test('an unknown command or option is refused by the parser with exit code 2', (
   assert.equal(cli(['paint']).code, 2);
   assert.equal(cli(['digits', '--colour', 'red', '--out', 'x']).code, 2);
 });
+
+test('export-model turns a finished run into the committed model that digits uses by default', () => {
+  const models = mkdtempSync(join(tmpdir(), 'illusionist-models-'));
+  const r = cli(['export-model', '--run', runDir], { ILLUSIONIST_MODELS: models });
+  assert.equal(r.code, 0, r.stderr);
+  const dir = join(models, 'mnist-class');
+  assert.deepEqual(readdirSync(dir).filter((f) => !f.startsWith('samples-epoch')).sort(), ['card.md', 'loss.png', 'model.safetensors', 'samples.png']);
+  const card = readFileSync(join(dir, 'card.md'), 'utf8');
+  assert.match(card, /illusionist train --kind class --hidden 4 --epochs 1 --batch 16/);
+  assert.match(card, /final loss \| \d\.\d{5}/);
+  const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  const d = cli(['digits', '--digit', '2', '--count', '2', '--steps', '2', '--seed', '0', '--out', out], { ILLUSIONIST_MODELS: models });
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(readFileSync(join(out, 'job.json'), 'utf8'), /mnist-class\/model\.safetensors/);
+});

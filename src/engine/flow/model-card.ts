@@ -1,0 +1,86 @@
+// Turns a finished training run into a committed model: the last checkpoint without optimizer
+// state, its sample grid and loss curve, and a card with the command and figures that made it.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCheckpoint, epochCheckpointName, type RunRecord, type TrainSettings, defaultSettings } from './trainer.js';
+import { writeSafetensors, type TensorEntry } from './safetensors.js';
+import { paramInfos } from './unet.js';
+import { lossCurvePng } from './figures.js';
+import { COMMITTED_MODEL_FILE } from './checkpoints.js';
+
+/** The `train` command line that reproduces these settings (every non-default flag spelled out). */
+export function trainCommandFor(s: TrainSettings, runDir: string): string {
+  const d = defaultSettings(s.kind);
+  const parts = ['illusionist train', `--kind ${s.kind}`, `--hidden ${s.hidden}`, `--epochs ${s.epochs}`, `--batch ${s.batch}`, `--lr ${s.lr}`];
+  if (!s.scheduler && s.kind !== 'denoiser') parts.push('--no-scheduler');
+  if (s.kind === 'denoiser' && s.sigma !== d.sigma) parts.push(`--sigma ${s.sigma}`);
+  if (s.pureNoise) parts.push('--pure-noise');
+  if (s.data) parts.push(`--data ${s.data}`);
+  parts.push(`--seed ${s.seed}`, `--run-dir ${runDir}`);
+  return parts.join(' ');
+}
+
+export interface ExportedModel { dir: string; checkpoint: string; card: string }
+
+export async function exportModel(runDir: string, outDir: string, opts: { name: string; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number }): Promise<ExportedModel> {
+  const runFile = join(runDir, 'run.json');
+  if (!existsSync(runFile)) throw new Error(`${runDir} is not a training run (no run.json)`);
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
+  if (!run.finished) throw new Error(`the run in ${runDir} has not finished (${run.epochs.length} of ${run.settings.epochs} epochs); resume it first`);
+  const last = join(runDir, epochCheckpointName(run.settings.epochs));
+  const ck = loadCheckpoint(last);
+  mkdirSync(outDir, { recursive: true });
+  const tensors = new Map<string, TensorEntry>();
+  for (const p of paramInfos(ck.spec)) tensors.set(p.name, { shape: p.shape, data: ck.weights.get(p.name)! });
+  const meta = { ...ck.metadata };
+  delete meta.position;
+  delete meta.adam_iterations;
+  const checkpoint = join(outDir, COMMITTED_MODEL_FILE);
+  writeSafetensors(checkpoint, tensors, meta);
+  const stepsPerEpoch = run.losses.length / run.settings.epochs;
+  writeFileSync(join(outDir, 'loss.png'), await lossCurvePng(run.losses, stepsPerEpoch, `${opts.name}: ${run.settings.kind} UNet, D = ${run.settings.hidden}`));
+  writeFileSync(join(outDir, 'samples.png'), opts.samplesPng);
+  const lastEpoch = run.epochs.at(-1)!;
+  const grids = run.epochs.filter((e) => e.samples).map((e) => e.samples!);
+  for (const g of grids) if (existsSync(join(runDir, g))) copyFileSync(join(runDir, g), join(outDir, g));
+  const params = paramInfos(ck.spec).filter((p) => p.trainable).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const card = `# ${opts.name}
+
+The ${run.settings.kind === 'class' ? 'class-conditioned' : run.settings.kind === 'time' ? 'time-conditioned' : 'one-step denoising'} MNIST UNet of Part B (the seed's architecture, hidden size D = ${run.settings.hidden}, ${params.toLocaleString('en')} trained parameters), trained by this project's own \`train\` command.
+
+## How it was made
+
+\`\`\`sh
+${trainCommandFor(run.settings, runDir)}
+\`\`\`
+
+| | |
+| --- | --- |
+| data | ${run.dataSource} |
+| epochs | ${run.settings.epochs} × ${stepsPerEpoch} steps of batch ${run.settings.batch} |
+| optimizer | Adam, lr ${run.settings.lr}${run.settings.scheduler ? `, ExponentialLR γ = 0.1^(1/${run.settings.epochs}) per epoch` : ' (constant)'} |
+| pixel range | ${meta.pixel_range ?? '?'} |
+| class dropout (CFG) | ${run.settings.kind === 'class' ? `p = ${run.settings.pUncond}` : '—'} |
+| backend | ${run.backend} |
+| machine | 2-core CPU (no GPU), shared with other work while it trained |
+| wall time | ${(run.trainSeconds / 60).toFixed(1)} min (training and per-epoch sample grids) |
+| final loss | ${lastEpoch.meanLoss.toFixed(5)} (mean MSE of the last epoch) |
+
+Per-epoch mean loss: ${run.epochs.map((e) => `${e.epoch}: ${e.meanLoss.toFixed(4)}`).join(', ')}.
+
+## Samples
+
+![samples](samples.png)
+
+\`${opts.samplesCommand}\` (${opts.samplesSeconds.toFixed(1)} s with onnxruntime on the same CPU).
+Per-epoch grids drawn during training: ${grids.map((g) => `[${g}](${g})`).join(', ')}.
+
+![loss](loss.png)
+
+\`model.safetensors\` holds the weights and BatchNorm statistics (safetensors format; metadata:
+spec, settings, pixel range). It is exported to ONNX in memory when loaded.
+`;
+  const cardPath = join(outDir, 'card.md');
+  writeFileSync(cardPath, card);
+  return { dir: outDir, checkpoint, card: cardPath };
+}
