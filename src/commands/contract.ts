@@ -215,6 +215,11 @@ export interface InfoReply {
   readonly actions?: readonly ReplyAction[] | undefined;
   /** Only the requester sees it (ephemeral). */
   readonly private: boolean;
+  /**
+   * Set by the owner's "delete" button: the front end removes the result message of this job
+   * (Discord: delete the message the button sits on; Slack: chat.delete; web: drop the card).
+   */
+  readonly deleteResultOf?: number | undefined;
 }
 
 export interface GalleryEntry {
