@@ -9,13 +9,6 @@ import { num, str, type ParsedOptions } from './options.js';
 /** Longest prompt any definition accepts; the operator's (lower) limit is checked by the service. */
 export const PROMPT_CEILING = 1000;
 
-/** The timesteps a job with `steps` steps visits: 990 → 0 evenly, 33 steps = the seed's stride 30. */
-export function timestepsFor(steps: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i <= steps; i++) out.push(Math.round(990 * (1 - i / steps)));
-  return [...new Set(out)];
-}
-
 export function checkIStartOption(iStart: number, steps: number): void {
   if (iStart > steps - 1) {
     throw new CommandError(
