@@ -336,8 +336,9 @@ export function createCommandService(options: ServiceOptions): CommandService {
       const values = validateOptions(command.definition, request.options);
       if (isJobCommand(command)) {
         checkPrompts(command, values);
-        checkRate(ctx.who, ctx.isAdmin);
         const plan = await command.parse(values, ctx);
+        // Counted once the request is valid: a typo should not cost a turn.
+        checkRate(ctx.who, ctx.isAdmin);
         await runJob(command, plan, request.requester, sink);
       } else {
         await safeSend(sink, await command.execute(values, ctx));
