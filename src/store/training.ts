@@ -131,8 +131,9 @@ export class TrainingStore {
     this.findCheckpointStmt = db.prepare<[string, string], RawCheckpoint>(
       'SELECT * FROM checkpoints WHERE model_kind = ? AND name = ?',
     );
-    this.listCheckpointsStmt = db.prepare<[string | null], RawCheckpoint>(
-      'SELECT * FROM checkpoints WHERE (?1 IS NULL OR model_kind = ?1) ORDER BY id',
+    // Named parameter: better-sqlite3 counts a reused `?1` as two values and refuses one.
+    this.listCheckpointsStmt = db.prepare<{ kind: string | null }, RawCheckpoint>(
+      'SELECT * FROM checkpoints WHERE (@kind IS NULL OR model_kind = @kind) ORDER BY id',
     );
     this.setDefaultStmt = db.prepare<[string, number]>(
       'INSERT OR REPLACE INTO default_checkpoints (model_kind, checkpoint_id) VALUES (?, ?)',
@@ -207,7 +208,7 @@ export class TrainingStore {
   }
 
   listCheckpoints(modelKind?: string): Checkpoint[] {
-    return this.listCheckpointsStmt.all(modelKind ?? null).map(toCheckpoint);
+    return this.listCheckpointsStmt.all({ kind: modelKind ?? null }).map(toCheckpoint);
   }
 
   setDefaultCheckpoint(modelKind: string, checkpointId: number): void {

@@ -53,3 +53,14 @@ test('committed models are registered once, updated when the file changes, and b
   assert.equal(store.training.getDefaultCheckpoint('mnist-flow-class')?.committed, true);
   assert.throws(() => store.training.registerCommittedModels([{ modelKind: 'x', name: 'y', path: path.join(dir, 'missing.onnx') }]), /no file at/);
 });
+
+test('listCheckpoints filters by model kind, or lists all', (t) => {
+  const store = openTestStore(t);
+  const dir = path.dirname(store.path);
+  const file = path.join(dir, 'a.safetensors');
+  fs.writeFileSync(file, 'weights');
+  store.training.addCheckpoint({ modelKind: 'mnist-class', name: 'a', path: file });
+  store.training.addCheckpoint({ modelKind: 'mnist-time', name: 'b', path: file });
+  assert.deepEqual(store.training.listCheckpoints('mnist-time').map((c) => c.name), ['b']);
+  assert.deepEqual(store.training.listCheckpoints().map((c) => c.name), ['a', 'b']);
+});

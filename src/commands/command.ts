@@ -1,0 +1,132 @@
+// What a command module exports: its definition, and either `parse` (options → the job to
+// enqueue) for generating commands or `execute` (options → one reply) for the others.
+import type { JobKind, QueueClient } from '../jobs/index.js';
+import type { Store, Who } from '../store/index.js';
+import type { Attachment, CommandDefinition, OptionDef, Reply, Requester } from './contract.js';
+import type { ModelCatalog } from './models.js';
+import type { ParsedOptions } from './options.js';
+import { MAX_SEED } from '../engine/random.js';
+
+/** Limits on what users may send; configured by the operator (see .env.example). */
+export interface InputLimits {
+  /** Characters per prompt. */
+  readonly maxPromptLength: number;
+  /** Bytes per uploaded image. */
+  readonly maxUploadBytes: number;
+  /** Width × height per uploaded image (decompression bombs are refused from the header). */
+  readonly maxUploadPixels: number;
+}
+
+export const defaultInputLimits: InputLimits = { maxPromptLength: 200, maxUploadBytes: 8 * 1024 * 1024, maxUploadPixels: 4096 * 4096 };
+
+/** An uploaded image after checks: re-encoded as PNG and kept as an artifact the worker reads. */
+export interface ImageRef {
+  readonly sha256: string;
+  /** Absolute path of the artifact file. */
+  readonly path: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface CommandContext {
+  readonly requester: Requester;
+  readonly who: Who;
+  readonly isAdmin: boolean;
+  readonly limits: InputLimits;
+  readonly models: ModelCatalog;
+  readonly store: Store;
+  readonly queue: QueueClient;
+  /** Every command, for /help. */
+  readonly commands: ReadonlyMap<string, Command>;
+  /** Where training runs write their checkpoints. */
+  readonly dataDir: string;
+  /** Fetches, checks (bytes, pixels, format) and stores an uploaded image. */
+  saveImage(attachment: Attachment, option: string): Promise<ImageRef>;
+  /** A fresh random seed. */
+  newSeed(): number;
+}
+
+/** The job a generating command asks for. */
+export interface JobPlan {
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly seed: number;
+  readonly model?: string | undefined;
+  readonly checkpointId?: number | undefined;
+  readonly kind?: JobKind | undefined;
+  readonly timeLimitMs?: number | undefined;
+}
+
+export interface JobCommand {
+  readonly definition: CommandDefinition;
+  /** Options holding free text that the blocklist and the prompt length apply to. */
+  readonly promptOptions?: readonly string[];
+  parse(options: ParsedOptions, ctx: CommandContext): Promise<JobPlan>;
+  /** The parameters worth showing in a caption, in order ("digit 7 · steps 50"). */
+  describe(params: Readonly<Record<string, unknown>>): string;
+  /** Parameters for "same seed, more steps"; undefined when the command has no steps to add. */
+  moreSteps?(params: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
+  /** Whether the first output is a single picture that SDEdit variations make sense of. */
+  readonly variations?: boolean;
+}
+
+export interface ReplyCommand {
+  readonly definition: CommandDefinition;
+  execute(options: ParsedOptions, ctx: CommandContext): Promise<Reply>;
+}
+
+export type Command = JobCommand | ReplyCommand;
+
+export function isJobCommand(command: Command): command is JobCommand {
+  return 'parse' in command;
+}
+
+// Options shared by the generating commands, so every front end shows them alike.
+
+export const seedOption: OptionDef = {
+  name: 'seed', type: 'integer', description: 'random seed (same seed + same options = same image)', min: 0, max: MAX_SEED,
+};
+
+export const modelOption: OptionDef = {
+  name: 'model', type: 'string', description: 'mnist-flow, deepfloyd-if, or a checkpoint name from /checkpoints', maxLength: 64,
+};
+
+export const guidanceOption: OptionDef = {
+  name: 'guidance', type: 'number', description: 'classifier-free guidance scale γ (default 5 mnist-flow, 7 deepfloyd-if)', min: 0, max: 30,
+};
+
+export const MAX_STEPS = 200;
+export const DEFAULT_STEPS = 33;
+
+export const stepsOption: OptionDef = {
+  name: 'steps', type: 'integer', description: `denoising steps (default ${DEFAULT_STEPS}: timesteps 990, 960, …, 0)`, min: 2, max: MAX_STEPS,
+};
+
+export function promptOption(name: string, description: string, required: boolean, maxLength: number): OptionDef {
+  return { name, type: 'string', description, required, maxLength };
+}
+
+/** The seed option's value or a fresh one. */
+export function seedOf(options: ParsedOptions, ctx: CommandContext): number {
+  const s = options.seed;
+  return typeof s === 'number' ? s : ctx.newSeed();
+}
+
+/** "same seed, more steps": doubles `steps` up to the limit; undefined once at the limit. */
+export function doubleSteps(params: Readonly<Record<string, unknown>>, fallback = DEFAULT_STEPS, max = MAX_STEPS): Record<string, unknown> | undefined {
+  const steps = typeof params.steps === 'number' ? params.steps : fallback;
+  if (steps >= max) return undefined;
+  return { ...params, steps: Math.min(max, steps * 2) };
+}
+
+/** "key value · key value" of the given keys that are present. */
+export function describeParams(params: Readonly<Record<string, unknown>>, keys: readonly string[]): string {
+  return keys
+    .filter((k) => params[k] !== undefined && params[k] !== null)
+    .map((k) => {
+      const v = params[k];
+      if (typeof v === 'string') return `${k} "${v}"`;
+      if (Array.isArray(v)) return `${k} ${v.map((x) => (typeof x === 'string' ? `"${x}"` : String(x))).join(' / ')}`;
+      return `${k} ${String(v)}`;
+    })
+    .join(' · ');
+}

@@ -1,0 +1,53 @@
+// /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
+// classifier-free guidance, or some of every digit.
+import { MAX_DIGITS } from '../engine/flow/digits.js';
+import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
+import { CommandError } from './errors.js';
+import { num, str } from './options.js';
+
+export const DIGITS_MAX_STEPS = 300;
+
+export const command: JobCommand = {
+  definition: {
+    name: 'digits',
+    description: 'draw MNIST digits with the flow-matching model',
+    replies: 'public',
+    options: [
+      { name: 'digit', type: 'integer', description: 'the digit to draw (omitted: some of every digit)', min: 0, max: 9 },
+      { name: 'count', type: 'integer', description: `how many (of each digit when none is given; default 8 or 4)`, min: 1, max: MAX_DIGITS },
+      { name: 'guidance', type: 'number', description: 'classifier-free guidance scale γ (default 5)', min: 0, max: 30 },
+      { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
+      { name: 'model', type: 'string', description: 'a checkpoint name from /checkpoints (default: the class model)', maxLength: 64 },
+      seedOption,
+    ],
+  },
+  variations: false,
+  async parse(options, ctx) {
+    const resolved = ctx.models.resolveFlow(str(options, 'model'));
+    const digit = num(options, 'digit');
+    if (digit !== undefined && resolved.kind === 'time') {
+      throw new CommandError('invalid-option', `${resolved.model} is a time-conditioned model: it cannot draw a chosen digit`, 'drop digit, or pick a class model from /checkpoints');
+    }
+    const perDigit = resolved.kind === 'class' && digit === undefined;
+    const count = num(options, 'count') ?? (perDigit ? 4 : 8);
+    if (perDigit && count * 10 > MAX_DIGITS) {
+      throw new CommandError('invalid-option', `count ${count} of each of the 10 digits is ${count * 10} images; the limit is ${MAX_DIGITS}`, `count: 1 to ${MAX_DIGITS / 10} without digit, 1 to ${MAX_DIGITS} with one`);
+    }
+    return {
+      params: {
+        kind: resolved.kind,
+        digit,
+        count,
+        guidance: num(options, 'guidance') ?? 5,
+        steps: num(options, 'steps') ?? 50,
+        checkpoint: resolved.checkpoint.name,
+        checkpointPath: resolved.checkpoint.path,
+      },
+      seed: seedOf(options, ctx),
+      model: resolved.model,
+      checkpointId: resolved.checkpoint.id,
+    };
+  },
+  describe: (p) => describeParams(p, ['digit', 'count', 'steps', 'guidance', 'checkpoint']),
+  moreSteps: (p) => doubleSteps(p, 50, DIGITS_MAX_STEPS),
+};
