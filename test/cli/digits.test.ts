@@ -107,3 +107,9 @@ test('export-model turns a finished run into the committed model that digits use
   assert.equal(d.code, 0, d.stderr);
   assert.match(readFileSync(join(out, 'job.json'), 'utf8'), /mnist-class\/model\.safetensors/);
 });
+
+test('export-model --epoch refuses an epoch the run has not completed', () => {
+  const r = cli(['export-model', '--run', runDir, '--epoch', '4'], { ILLUSIONIST_MODELS: mkdtempSync(join(tmpdir(), 'illusionist-models-')) });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--epoch must be a completed epoch of .*, from 1 to 1, got 4/);
+});

@@ -33,7 +33,7 @@ export function registerTrain(program: Command): void {
     .option('--data <dir>', 'folder with the official MNIST IDX files (default: the embedded 10,000 digits)')
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
-    .option('--resume <dir>', 'resume the run in this folder from its last checkpoint')
+    .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o: TrainCliOptions) => runTrain(o));
 }
@@ -80,6 +80,7 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       dataset,
       runDir,
       resume: Boolean(o.resume),
+      extendTo: o.resume && o.epochs ? parseIntOption('epochs', o.epochs, 1, 1000) : undefined,
       backend,
       hooks: {
         shouldStop: () => stopRequested,

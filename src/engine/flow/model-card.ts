@@ -11,24 +11,35 @@ import { COMMITTED_MODEL_FILE } from './checkpoints.js';
 /** The `train` command line that reproduces these settings (every non-default flag spelled out). */
 export function trainCommandFor(s: TrainSettings, runDir: string): string {
   const d = defaultSettings(s.kind);
-  const parts = ['illusionist train', `--kind ${s.kind}`, `--hidden ${s.hidden}`, `--epochs ${s.epochs}`, `--batch ${s.batch}`, `--lr ${s.lr}`];
+  const firstEpochs = s.lrDecayEpochs ?? s.epochs;
+  const parts = ['illusionist train', `--kind ${s.kind}`, `--hidden ${s.hidden}`, `--epochs ${firstEpochs}`, `--batch ${s.batch}`, `--lr ${s.lr}`];
   if (!s.scheduler && s.kind !== 'denoiser') parts.push('--no-scheduler');
   if (s.kind === 'denoiser' && s.sigma !== d.sigma) parts.push(`--sigma ${s.sigma}`);
   if (s.pureNoise) parts.push('--pure-noise');
   if (s.data) parts.push(`--data ${s.data}`);
   parts.push(`--seed ${s.seed}`, `--run-dir ${runDir}`);
-  return parts.join(' ');
+  const first = parts.join(' ');
+  return firstEpochs === s.epochs ? first : `${first}\nillusionist train --resume ${runDir} --epochs ${s.epochs}`;
 }
 
 export interface ExportedModel { dir: string; checkpoint: string; card: string }
 
-export async function exportModel(runDir: string, outDir: string, opts: { name: string; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number }): Promise<ExportedModel> {
+/** Reads a run and checks that `epoch` (default: the last completed one) can be exported. */
+export function readRunForExport(runDir: string, epoch?: number): { run: RunRecord; epoch: number; checkpoint: string } {
   const runFile = join(runDir, 'run.json');
   if (!existsSync(runFile)) throw new Error(`${runDir} is not a training run (no run.json)`);
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
-  if (!run.finished) throw new Error(`the run in ${runDir} has not finished (${run.epochs.length} of ${run.settings.epochs} epochs); resume it first`);
-  const last = join(runDir, epochCheckpointName(run.settings.epochs));
+  const done = run.epochs.length;
+  const e = epoch ?? done;
+  if (done === 0) throw new Error(`the run in ${runDir} has not completed an epoch yet`);
+  if (!Number.isInteger(e) || e < 1 || e > done) throw new Error(`--epoch must be a completed epoch of ${runDir}, from 1 to ${done}, got ${epoch}`);
+  return { run, epoch: e, checkpoint: join(runDir, epochCheckpointName(e)) };
+}
+
+export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number }): Promise<ExportedModel> {
+  const { run, epoch, checkpoint: last } = readRunForExport(runDir, opts.epoch);
   const ck = loadCheckpoint(last);
+  const globalStep = ck.position?.globalStep ?? run.losses.length;
   mkdirSync(outDir, { recursive: true });
   const tensors = new Map<string, TensorEntry>();
   for (const p of paramInfos(ck.spec)) tensors.set(p.name, { shape: p.shape, data: ck.weights.get(p.name)! });
@@ -37,11 +48,14 @@ export async function exportModel(runDir: string, outDir: string, opts: { name: 
   delete meta.adam_iterations;
   const checkpoint = join(outDir, COMMITTED_MODEL_FILE);
   writeSafetensors(checkpoint, tensors, meta);
-  const stepsPerEpoch = run.losses.length / run.settings.epochs;
-  writeFileSync(join(outDir, 'loss.png'), await lossCurvePng(run.losses, stepsPerEpoch, `${opts.name}: ${run.settings.kind} UNet, D = ${run.settings.hidden}`));
+  const losses = run.losses.slice(0, globalStep);
+  const stepsPerEpoch = globalStep / epoch;
+  const epochs = run.epochs.slice(0, epoch);
+  writeFileSync(join(outDir, 'loss.png'), await lossCurvePng(losses, stepsPerEpoch, `${opts.name}: ${run.settings.kind} UNet, D = ${run.settings.hidden}`));
   writeFileSync(join(outDir, 'samples.png'), opts.samplesPng);
-  const lastEpoch = run.epochs.at(-1)!;
-  const grids = run.epochs.filter((e) => e.samples).map((e) => e.samples!);
+  const lastEpoch = epochs.at(-1)!;
+  const trainSeconds = epochs.reduce((t, e) => t + e.seconds, 0);
+  const grids = epochs.filter((e) => e.samples).map((e) => e.samples!);
   for (const g of grids) if (existsSync(join(runDir, g))) copyFileSync(join(runDir, g), join(outDir, g));
   const params = paramInfos(ck.spec).filter((p) => p.trainable).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   const card = `# ${opts.name}
@@ -57,16 +71,16 @@ ${trainCommandFor(run.settings, runDir)}
 | | |
 | --- | --- |
 | data | ${run.dataSource} |
-| epochs | ${run.settings.epochs} × ${stepsPerEpoch} steps of batch ${run.settings.batch} |
-| optimizer | Adam, lr ${run.settings.lr}${run.settings.scheduler ? `, ExponentialLR γ = 0.1^(1/${run.settings.epochs}) per epoch` : ' (constant)'} |
+| epochs | ${epoch} × ${stepsPerEpoch} steps of batch ${run.settings.batch}${epoch < run.settings.epochs ? ` (epoch ${epoch} of a run set to ${run.settings.epochs})` : ''} |
+| optimizer | Adam, lr ${run.settings.lr}${run.settings.scheduler ? `, ExponentialLR γ = 0.1^(1/${run.settings.lrDecayEpochs ?? run.settings.epochs}) per epoch` : ' (constant)'} |
 | pixel range | ${meta.pixel_range ?? '?'} |
 | class dropout (CFG) | ${run.settings.kind === 'class' ? `p = ${run.settings.pUncond}` : '—'} |
 | backend | ${run.backend} |
 | machine | 2-core CPU (no GPU), shared with other work while it trained |
-| wall time | ${(run.trainSeconds / 60).toFixed(1)} min (training and per-epoch sample grids) |
+| wall time | ${(trainSeconds / 60).toFixed(1)} min of training (${epochs.map((e) => `${(e.seconds / 60).toFixed(1)}`).join(' + ')} min per epoch) |
 | final loss | ${lastEpoch.meanLoss.toFixed(5)} (mean MSE of the last epoch) |
 
-Per-epoch mean loss: ${run.epochs.map((e) => `${e.epoch}: ${e.meanLoss.toFixed(4)}`).join(', ')}.
+Per-epoch mean loss: ${epochs.map((e) => `${e.epoch}: ${e.meanLoss.toFixed(4)}`).join(', ')}.
 
 ## Samples
 

@@ -16,6 +16,11 @@ export interface TrainSettings {
   lr: number;
   /** ExponentialLR with γ = 0.1^(1/epochs), stepped per epoch (flow models); false = constant lr. */
   scheduler: boolean;
+  /**
+   * Epochs over which ExponentialLR falls tenfold (γ = 0.1^(1/lrDecayEpochs)); unset = `epochs`.
+   * Set when a finished run is extended, so the schedule keeps its γ (as PyTorch's would).
+   */
+  lrDecayEpochs?: number;
   /** Denoiser: noise level of z = x + σε. */
   sigma: number;
   /** Denoiser variant whose input is pure noise (collapses to the mean digit). */
@@ -116,6 +121,8 @@ export async function train(opts: {
   dataset: Dataset;
   runDir: string;
   resume?: boolean;
+  /** With resume: train on to this many epochs in all (extends a finished run). */
+  extendTo?: number;
   backend?: TfBackendChoice;
   hooks?: TrainHooks;
 }): Promise<TrainOutcome> {
@@ -132,7 +139,15 @@ export async function train(opts: {
   if (opts.resume) {
     if (!existsSync(runFile)) throw new Error(`cannot resume: ${runFile} does not exist`);
     run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
-    if (run.finished) throw new Error(`run in ${runDir} already finished ${run.settings.epochs} epochs`);
+    if (opts.extendTo !== undefined) {
+      if (!Number.isInteger(opts.extendTo) || opts.extendTo <= run.epochs.length) {
+        throw new Error(`--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${opts.extendTo}`);
+      }
+      run.settings.lrDecayEpochs ??= run.settings.epochs;
+      run.settings.epochs = opts.extendTo;
+      run.finished = false;
+    }
+    if (run.finished) throw new Error(`run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`);
     const ckpt = latestCheckpoint(runDir);
     if (!ckpt) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
     const loaded = loadCheckpoint(ckpt);
@@ -180,7 +195,7 @@ export async function train(opts: {
   let rate = 0;
 
   for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
-    const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / s.epochs) : s.lr;
+    const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
     (optimizer as unknown as { learningRate: number }).learningRate = lr;
     const order = epochOrder(s.seed, epoch, dataset.count);
     const epochStart = performance.now();

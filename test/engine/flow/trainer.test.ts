@@ -80,3 +80,21 @@ test('bad settings are refused with the allowed range', async () => {
   await assert.rejects(train({ settings: tiny('class', { batch: 64 }), dataset: slice(32), runDir: dir, backend: 'wasm' }), /larger than the data set/);
   await assert.rejects(train({ settings: tiny('class'), dataset: slice(32), runDir: join(dir, 'none'), resume: true, backend: 'wasm' }), /cannot resume/);
 });
+
+test('a finished run trains on with --epochs, keeping the ExponentialLR γ', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'illusionist-extend-'));
+  const data = slice(64);
+  const settings = tiny('class', { epochs: 1, lr: 1e-2 });
+  await train({ settings, dataset: data, runDir: dir, backend: 'wasm' });
+  await assert.rejects(train({ settings, dataset: data, runDir: dir, resume: true, backend: 'wasm' }), /already finished its 1 epochs; train on with --resume .* --epochs N/);
+  await assert.rejects(train({ settings, dataset: data, runDir: dir, resume: true, extendTo: 1, backend: 'wasm' }), /--epochs must be more than the 1 epochs already trained/);
+  const lrs: number[] = [];
+  const out = await train({ settings, dataset: data, runDir: dir, resume: true, extendTo: 3, backend: 'wasm', hooks: { onProgress: (p) => lrs.push(p.lr) } });
+  assert.equal(out.run.finished, true);
+  assert.equal(out.run.epochs.length, 3);
+  assert.equal(out.run.settings.lrDecayEpochs, 1);
+  assert.equal(out.run.losses.length, 3 * 4);
+  // γ = 0.1^(1/1): epoch 2 runs at 1e-3, epoch 3 at 1e-4.
+  assert.ok(Math.abs(lrs[0]! - 1e-3) < 1e-12 && Math.abs(lrs.at(-1)! - 1e-4) < 1e-12, `lrs ${lrs.join(', ')}`);
+  assert.ok(existsSync(join(dir, 'checkpoint-epoch-003.safetensors')));
+});
