@@ -155,6 +155,16 @@ class InteractionSink implements ReplySink {
   }
 
   async send(reply: Reply): Promise<void> {
+    try {
+      await this.show(reply);
+    } catch (error) {
+      // The service logs what a sink throws; discord.js errors carry the webhook URL, whose path
+      // is the interaction token. Pass on the message alone.
+      throw new Error(describeError(error));
+    }
+  }
+
+  private async show(reply: Reply): Promise<void> {
     switch (reply.type) {
       case 'error':
         return this.privately(errorText(reply));
