@@ -21,6 +21,8 @@ export interface SlackFrontEndOptions {
   readonly signingSecret?: string | undefined;
   /** HTTP mode: where Slack's Request URL reaches the bot (SLACK_PORT, default 3000; 0 picks one). */
   readonly port?: number | undefined;
+  /** HTTP mode: the interface to bind (SLACK_HOST); default all, since Slack must reach it. */
+  readonly host?: string | undefined;
   /** Tests point the Web API at a fake. */
   readonly slackApiUrl?: string | undefined;
   readonly umbrellaCommand?: string | undefined;
@@ -336,7 +338,8 @@ export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFr
     log('connected in socket mode');
     return { app, stop: async () => void (await app.stop()) };
   }
-  const server = (await app.start(options.port ?? 3000)) as Server;
+  const port0 = options.port ?? 3000;
+  const server = (await app.start(options.host ? { port: port0, host: options.host } : port0)) as Server;
   const port = (server.address() as AddressInfo).port;
   log(`listening for Slack requests on port ${port} (POST /slack/events)`);
   return { app, port, stop: async () => void (await app.stop()) };
