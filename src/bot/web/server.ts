@@ -202,9 +202,12 @@ export function createWebApp(options: WebConsoleOptions): Hono {
             break;
           }
           await new Promise<void>((resolve) => {
-            wake = resolve;
             // A comment line now and then keeps proxies from closing an idle stream.
-            setTimeout(resolve, 15_000);
+            const timer = setTimeout(resolve, 15_000);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
           });
           if (!stream.aborted && sent === run.replies.length && !run.done) await stream.write(': keep-alive\n\n');
         }

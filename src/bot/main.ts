@@ -1,0 +1,132 @@
+// `npm start`: the bot in one process: store, queue, the engine worker (engine-handlers), the
+// local web console, and Discord/Slack when their tokens are in the environment.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandService } from '../commands/contract.js';
+import { createCommandService } from '../commands/service.js';
+import { listCommittedModels } from '../engine/flow/checkpoints.js';
+import { installShutdownHandlers, JobRunner, SqliteQueue } from '../jobs/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { ConfigError, loadConfig, type BotConfig } from './config.js';
+import { startWebConsole, isLoopback, type WebConsole } from './web/server.js';
+
+/** What a chat front end gets to start with. */
+export interface FrontEndContext {
+  readonly service: CommandService;
+  readonly store: Store;
+  readonly config: BotConfig;
+}
+
+/**
+ * A chat front end (Discord, Slack). The adapters add themselves to `frontEnds`; each decides
+ * from the environment whether it runs (e.g. DISCORD_TOKEN present).
+ */
+export interface FrontEndStarter {
+  readonly name: string;
+  enabled(env: BotConfig['env']): boolean;
+  start(context: FrontEndContext): Promise<{ stop(): Promise<void> }>;
+}
+
+/** Registered chat front ends; src/bot/discord*.ts and src/bot/slack*.ts push theirs here. */
+export const frontEnds: FrontEndStarter[] = [];
+
+export interface RunningBot {
+  readonly store: Store;
+  readonly queue: SqliteQueue;
+  readonly runner: JobRunner;
+  readonly service: CommandService;
+  readonly web: WebConsole;
+  /** Stops the chat front ends and the web console (the runner and store stay up). */
+  closeFrontEnds(): Promise<void>;
+  /** Stops front ends and the web console, then the runner, then closes the store. */
+  stop(): Promise<void>;
+}
+
+const engineHandlers = fileURLToPath(new URL('../jobs/engine-handlers.js', import.meta.url));
+
+export async function startBot(config: BotConfig, options: { starters?: readonly FrontEndStarter[]; log?: (line: string) => void } = {}): Promise<RunningBot> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  mkdirSync(config.dataDir, { recursive: true });
+  // The local console's user is the operator, so an unexposed console is admin (/train works).
+  const admins = isLoopback(config.host) ? [...config.admins, 'web:local'] : config.admins;
+  const store = openStore(join(config.dataDir, 'illusionist.db'), {
+    users: { admins, defaults: { dailyQuota: config.dailyQuota, maxActiveJobs: config.maxActiveJobs } },
+  });
+  const committed = listCommittedModels().map((m) => ({ modelKind: m.name, name: m.name, path: m.path }));
+  const registered = store.training.registerCommittedModels(committed);
+  if (registered.added.length) log(`registered committed models: ${registered.added.map((c) => c.name).join(', ')}`);
+  if (committed.length === 0) log('no committed models in models/: /digits and mnist-flow need one (an admin can /train)');
+
+  const queue = new SqliteQueue(store, { maxQueued: config.maxQueued, defaultTimeLimitMs: config.jobTimeLimitMs });
+  const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
+  await runner.start();
+  const service = createCommandService({
+    store,
+    queue,
+    dataDir: config.dataDir,
+    limits: { maxPromptLength: config.maxPromptLength, maxUploadBytes: config.maxUploadBytes, maxUploadPixels: config.maxUploadPixels },
+    blocklist: config.blocklist,
+    rateLimit: { max: config.ratePerMinute, windowMs: 60_000 },
+  });
+  const web = await startWebConsole({ service, store, host: config.host, port: config.port, accessToken: config.accessToken });
+  log(`web console: ${web.url}${config.accessToken ? ' (open /?token=<ACCESS_TOKEN> once)' : ''}`);
+
+  const started: Array<{ name: string; stop(): Promise<void> }> = [];
+  for (const fe of options.starters ?? frontEnds) {
+    if (!fe.enabled(config.env)) continue;
+    const handle = await fe.start({ service, store, config });
+    started.push({ name: fe.name, stop: () => handle.stop() });
+    log(`${fe.name}: connected`);
+  }
+
+  let stopped = false;
+  let frontEndsClosed = false;
+  const stopFrontEnds = async (): Promise<void> => {
+    if (frontEndsClosed) return;
+    frontEndsClosed = true;
+    for (const s of started.reverse()) await s.stop().catch((error: unknown) => console.error(`${s.name}: stop failed:`, error));
+    await web.close();
+  };
+  return {
+    store,
+    queue,
+    runner,
+    service,
+    web,
+    closeFrontEnds: stopFrontEnds,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stopFrontEnds();
+      await runner.stop({ graceMs: 10_000 });
+      store.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: BotConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`configuration: ${error.message} (see .env.example)`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (!isLoopback(config.host) && !config.accessToken) {
+    console.error(`configuration: HOST=${config.host} exposes the console to other machines; set ACCESS_TOKEN too (see .env.example)`);
+    process.exit(2);
+  }
+  const bot = await startBot(config);
+  installShutdownHandlers(bot.runner, bot.store, { beforeClose: () => bot.closeFrontEnds() });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
