@@ -337,7 +337,8 @@ export async function startDiscord(options: DiscordFrontEndOptions): Promise<Dis
     if (jobId === undefined) {
       const message = reaction.message.partial ? await reaction.message.fetch() : reaction.message;
       if (message.author?.id !== client.user?.id) return;
-      const m = /job #(\d+)/.exec(message.content ?? '');
+      // The last "job #n": the caption ends with it, and a prompt could contain the words too.
+      const m = [...(message.content ?? '').matchAll(/job #(\d+)/g)].at(-1);
       if (!m) return;
       jobId = Number(m[1]);
     }

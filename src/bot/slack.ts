@@ -120,6 +120,16 @@ class SlackSink implements ReplySink {
   ) {}
 
   async send(reply: Reply): Promise<void> {
+    try {
+      await this.show(reply);
+    } catch (error) {
+      // The service logs what a sink throws; HTTP client errors carry request details such as
+      // the response_url. Pass on the message alone.
+      throw new Error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    }
+  }
+
+  private async show(reply: Reply): Promise<void> {
     switch (reply.type) {
       case 'error':
         return this.privately(errorText(reply));
