@@ -8,6 +8,7 @@ import { createCommandService } from '../commands/service.js';
 import { listCommittedModels } from '../engine/flow/checkpoints.js';
 import { installShutdownHandlers, JobRunner, SqliteQueue } from '../jobs/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { discordFrontEnd, slackFrontEnd } from './chat-front-ends.js';
 import { ConfigError, loadConfig, type BotConfig } from './config.js';
 import { startWebConsole, isLoopback, type WebConsole } from './web/server.js';
 
@@ -29,7 +30,7 @@ export interface FrontEndStarter {
 }
 
 /** Registered chat front ends; src/bot/discord*.ts and src/bot/slack*.ts push theirs here. */
-export const frontEnds: FrontEndStarter[] = [];
+export const frontEnds: FrontEndStarter[] = [discordFrontEnd, slackFrontEnd];
 
 export interface RunningBot {
   readonly store: Store;

@@ -1,0 +1,30 @@
+// The chat starters' configuration: which front end runs for which variables, and clear errors
+// for half-configured Slack or malformed limits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChatConfigError, discordFrontEnd, discordOptionsFromEnv, slackFrontEnd, slackOptionsFromEnv } from '../../src/bot/chat-front-ends.js';
+import type { CommandService } from '../../src/commands/contract.js';
+
+const service = {} as CommandService;
+
+test('Discord runs with DISCORD_TOKEN; upload limit and vote emoji come from the environment', () => {
+  assert.equal(discordFrontEnd.enabled({}), false);
+  assert.equal(discordFrontEnd.enabled({ DISCORD_TOKEN: 't' }), true);
+  const o = discordOptionsFromEnv({ DISCORD_TOKEN: ' t ', DISCORD_UPLOAD_LIMIT: '26214400', DISCORD_VOTE_EMOJI: '⭐, 👍' }, service);
+  assert.equal(o.token, 't');
+  assert.equal(o.uploadLimitBytes, 25 * 1024 * 1024);
+  assert.deepEqual(o.voteEmoji, ['⭐', '👍']);
+  assert.equal(discordOptionsFromEnv({ DISCORD_TOKEN: 't' }, service).uploadLimitBytes, undefined, 'default (10 MiB) left to the front end');
+  assert.throws(() => discordOptionsFromEnv({ DISCORD_TOKEN: 't', DISCORD_UPLOAD_LIMIT: '10MB' }, service), /DISCORD_UPLOAD_LIMIT must be a positive integer/);
+});
+
+test('Slack runs with SLACK_BOT_TOKEN and needs an app token (socket mode) or a signing secret (HTTP)', () => {
+  assert.equal(slackFrontEnd.enabled({ SLACK_APP_TOKEN: 'xapp' }), false);
+  assert.equal(slackFrontEnd.enabled({ SLACK_BOT_TOKEN: 'xoxb' }), true);
+  assert.throws(() => slackOptionsFromEnv({ SLACK_BOT_TOKEN: 'xoxb' }, service), (e: unknown) => e instanceof ChatConfigError && /SLACK_APP_TOKEN .* SLACK_SIGNING_SECRET/.test(e.message));
+  const socket = slackOptionsFromEnv({ SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp' }, service);
+  assert.equal(socket.appToken, 'xapp');
+  const http = slackOptionsFromEnv({ SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's', SLACK_PORT: '3001', SLACK_COMMAND: '/ill' }, service);
+  assert.deepEqual([http.signingSecret, http.port, http.umbrellaCommand], ['s', 3001, 'ill']);
+  assert.throws(() => slackOptionsFromEnv({ SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's', SLACK_PORT: 'x' }, service), /SLACK_PORT must be a port number/);
+});
