@@ -224,6 +224,7 @@ async function tryNative(): Promise<TfRuntime | undefined> {
 
 interface WasmBackendLike {
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
 }
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs?: NamedAttrMap };
@@ -426,6 +427,35 @@ function backpropInputByPhases(s: Scratch, dy: TensorInfo, filter: TensorInfo, g
   return s.run('Reshape', { x: packed }, { shape: [g.n, g.h, g.wd, g.ci] });
 }
 
+/**
+ * Identity without the copy. tfjs clones (Identity) every tensor a gradient saves while the tape
+ * records, and the wasm backend's Identity copies the buffer; wasm buffers are never written in
+ * place (Reshape already shares them), so sharing with a reference count is safe, as the cpu
+ * backend does.
+ */
+export const identityWasm: KernelFunc = (args) => {
+  const { inputs, backend } = args as unknown as KernelArgs;
+  const x = inputs.x!;
+  if (x.dtype === 'string') return stockKernel('Identity')(args) as TensorInfo;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+};
+
+/** Cast to the same dtype (tf.moments casts its input to float32) shares too; others convert. */
+export const castWasm: KernelFunc = (args) => {
+  const { inputs, attrs } = args as unknown as KernelArgs;
+  const x = inputs.x!;
+  if ((attrs as { dtype?: string } | undefined)?.dtype === x.dtype && x.dtype !== 'string') return identityWasm(args);
+  return stockKernel('Cast')(args) as TensorInfo;
+};
+
+const stockKernels = new Map<string, KernelFunc>();
+function stockKernel(name: string): KernelFunc {
+  const k = stockKernels.get(name);
+  if (!k) throw new Error(`no stock wasm '${name}' kernel saved`);
+  return k;
+}
+
 let kernelsRegistered = false;
 
 /** Registers the project's wasm kernels (idempotent). Exported for the kernel tests. */
@@ -436,6 +466,13 @@ export function registerWasmTrainingKernels(): void {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterWasm });
   tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputWasm });
+  for (const [name, kernelFunc] of [['Identity', identityWasm], ['Cast', castWasm]] as const) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (!stock) throw new Error(`wasm backend has no '${name}' kernel`);
+    stockKernels.set(name, stock.kernelFunc);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
+  }
 }
 
 /** Path of the wasm binaries, for diagnostics. */

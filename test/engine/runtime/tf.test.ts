@@ -166,3 +166,25 @@ test('project kernels leak nothing beyond what tfjs itself keeps on the cpu back
   const wasm = await growth('wasm');
   assert.deepEqual(wasm, cpu, `wasm grew by ${wasm.join(' tensors / ')} buffers, cpu by ${cpu.join(' tensors / ')} buffers`);
 });
+
+test('wasm Identity and same-dtype Cast share the buffer safely; other casts still convert', async () => {
+  await initTf('wasm');
+  await tf.setBackend('wasm');
+  const backend = tf.engine().backend;
+  const before = backend.numDataIds();
+  const x = tf.tensor([1.5, -2.7, 3.2, 0], [2, 2]);
+  const y = x.clone();
+  const z = tf.cast(x, 'float32');
+  assert.equal(backend.numDataIds(), before + 1, 'clone and same-dtype cast allocate no buffer');
+  x.dispose();
+  assert.deepEqual(Array.from(await y.data()), [1.5, -2.7, 3.2, 0].map(Math.fround));
+  y.dispose();
+  assert.deepEqual(Array.from(await z.data()), [1.5, -2.7, 3.2, 0].map(Math.fround));
+  const i = tf.cast(z, 'int32');
+  assert.equal(i.dtype, 'int32');
+  assert.deepEqual(Array.from(await i.data()), [1, -2, 3, 0]);
+  const back = tf.cast(i, 'float32');
+  assert.deepEqual(Array.from(await back.data()), [1, -2, 3, 0]);
+  [z, i, back].forEach((t) => t.dispose());
+  assert.equal(backend.numDataIds(), before, 'every shared buffer freed once its last tensor went');
+});
