@@ -144,14 +144,14 @@ export class UNet {
     const tf = this.tf;
     const D = this.spec.hidden;
     const layers = new Map(convLayers(D).map((l) => [l.name, l] as const));
-    const gelu = (z: Tensor): Tensor => tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2))));
+    const gelu = (z: Tensor): Tensor => geluOp(tf, z);
     const bn = (z: Tensor4D, name: string): Tensor4D => {
       const gamma = this.v(`${name}.gamma`);
       const beta = this.v(`${name}.beta`);
       if (opts.training) {
-        const { mean, variance } = tf.moments(z, [0, 1, 2]);
-        if (opts.bnUpdates) opts.bnUpdates.push([name, tf.keep(mean.clone()), tf.keep(variance.clone())]);
-        return tf.add(tf.mul(tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, BN_EPS))), gamma), beta) as Tensor4D;
+        return batchNormTrainingOp(tf, z, gamma, beta, (mean, variance) => {
+          if (opts.bnUpdates) opts.bnUpdates.push([name, tf.keep(mean.clone()), tf.keep(variance.clone())]);
+        });
       }
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.v(`${name}.var`), BN_EPS)));
       return tf.add(tf.mul(tf.sub(z, this.v(`${name}.mean`)), scale), beta) as Tensor4D;
@@ -245,3 +245,64 @@ export function forwardFlopsPerImage(spec: UNetSpec): number {
   for (const fc of fcBlocks(spec)) flops += 2 * (fc.cin * fc.cout + fc.cout * fc.cout);
   return flops;
 }
+
+/**
+ * How GELU and training-mode BatchNorm get their gradients: closed forms (tf.customGrad, a
+ * third of the elementwise passes) or TensorFlow.js autodiff of the forward ops. The forward
+ * values are the same ops either way. The tests flip this to compare the two.
+ */
+export const unetGradients = { closedForm: true };
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const geluCustom = new WeakMap<object, (z: Tensor) => Tensor>();
+
+/** Exact GELU, z·Φ(z) = ½z(1 + erf(z/√2)); gradient Φ(z) + z·φ(z) in closed form. */
+export function geluOp(tf: Tf, z: Tensor): Tensor {
+  if (!unetGradients.closedForm) return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2))));
+  let op = geluCustom.get(tf);
+  if (!op) {
+    op = tf.customGrad(((x: Tensor, save: TF.GradSaveFunc) => {
+      const b = tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))); // 2Φ(x)
+      const value = tf.mul(tf.mul(x, 0.5), b);
+      save([x, b]);
+      return {
+        value,
+        // ½·(b + x·√(2/π)·exp(−x²/2)) = Φ(x) + x·φ(x)
+        gradFunc: (dy: Tensor, [xs, bs]: Tensor[]) =>
+          tf.mul(dy, tf.mul(tf.add(bs!, tf.mul(tf.mul(xs!, SQRT_2_OVER_PI), tf.exp(tf.mul(tf.square(xs!), -0.5)))), 0.5)),
+      };
+    }) as unknown as CustomGradFunc) as (z: Tensor) => Tensor;
+    geluCustom.set(tf, op);
+  }
+  return op(z);
+}
+
+/**
+ * BatchNorm over [N,H,W] with batch statistics: γ·(z − μ)/√(σ² + ε) + β. `onStats` sees the
+ * batch mean and (biased) variance. The closed-form backward, with x̂ the normalised input,
+ * r = 1/√(σ² + ε) and m = N·H·W: dβ = Σdy, dγ = Σdy·x̂, dz = γr·(dy − Σdy/m − x̂·Σ(dy·x̂)/m).
+ */
+export function batchNormTrainingOp(tf: Tf, z: Tensor4D, gamma: Tensor, beta: Tensor, onStats?: (mean: Tensor, variance: Tensor) => void): Tensor4D {
+  const forward = (x: Tensor, g: Tensor, b: Tensor, save?: TF.GradSaveFunc): Tensor4D => {
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    onStats?.(mean, variance);
+    const r = tf.rsqrt(tf.add(variance, BN_EPS));
+    const xhat = tf.mul(tf.sub(x, mean), r);
+    save?.([xhat, r, g]);
+    return tf.add(tf.mul(xhat, g), b) as Tensor4D;
+  };
+  if (!unetGradients.closedForm) return forward(z, gamma, beta);
+  const m = z.shape[0] * z.shape[1] * z.shape[2];
+  const op = tf.customGrad(((x: Tensor, g: Tensor, b: Tensor, save: TF.GradSaveFunc) => ({
+    value: forward(x, g, b, save),
+    gradFunc: (dy: Tensor, [xhat, r, gs]: Tensor[]) => {
+      const sumDy = tf.sum(dy, [0, 1, 2]);
+      const sumDyXhat = tf.sum(tf.mul(dy, xhat!), [0, 1, 2]);
+      const dz = tf.mul(tf.sub(tf.sub(dy, tf.div(sumDy, m)), tf.mul(xhat!, tf.div(sumDyXhat, m))), tf.mul(gs!, r!));
+      return [dz, sumDyXhat, sumDy];
+    },
+  })) as unknown as CustomGradFunc);
+  return op(z, gamma, beta) as Tensor4D;
+}
+
+type CustomGradFunc = Parameters<Tf['customGrad']>[0];

@@ -1,10 +1,13 @@
 // The only importer of TensorFlow.js: picks the fastest loadable backend for training and
 // registers the conv-training kernels the wasm backend lacks (or runs slowly).
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 // @tensorflow/tfjs (not bare tfjs-core) because its bundle registers the gradients and the cpu backend.
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { BackendWasm, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelFunc, TensorInfo, NamedAttrMap } from '@tensorflow/tfjs-core';
 
 export { tf };
@@ -61,8 +64,136 @@ async function start(choice: TfBackendChoice): Promise<TfRuntime> {
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   setWasmPaths(wasmDir.endsWith('/') ? wasmDir : wasmDir + '/');
   registerWasmTrainingKernels();
+  const wanted = wantedWasmThreads();
+  let threads = 1;
+  if (wanted > 1) {
+    try {
+      threads = await installThreadedWasm(wanted);
+    } catch (e) {
+      console.warn(`[illusionist] multithreaded wasm backend unavailable (${(e as Error).message ?? e}); using 1 thread`);
+    }
+  }
   await setBackendOrThrow('wasm');
-  return { tf, backend: 'wasm', description: 'wasm (XNNPACK, 1 thread, project conv-training kernels)' };
+  const t = threads === 1 ? '1 thread' : `${threads} threads`;
+  return { tf, backend: 'wasm', description: `wasm (XNNPACK, SIMD, ${t}, project conv-training kernels)` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multithreaded wasm in Node. tfjs-backend-wasm switches its threaded build off in Node
+// (WASM_HAS_MULTITHREAD_SUPPORT is false there) because it starts Emscripten's pthread workers
+// from `blob:` URLs, which Node's worker_threads cannot load. We instantiate the threaded build
+// ourselves from its Emscripten glue (wasm-out/…-threaded-simd.js) with real files for the
+// worker script and the main script, and hand the module to the package's own BackendWasm, so
+// every wasm kernel (and ours) runs unchanged. ILLUSIONIST_TF_THREADS=1 turns this off.
+
+/** Threads to ask for: ILLUSIONIST_TF_THREADS (1 = single-threaded build), else the cores, at most 8. */
+export function wantedWasmThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.ILLUSIONIST_TF_THREADS?.trim();
+  if (raw) {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`ILLUSIONIST_TF_THREADS must be a positive integer, got '${raw}'`);
+    return Math.min(n, MAX_WASM_THREADS);
+  }
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(cores, MAX_WASM_THREADS));
+}
+
+/** The threaded build pre-creates 8 pthread workers and its C side caps the pool there. */
+const MAX_WASM_THREADS = 8;
+const THREADED_START_TIMEOUT_MS = 30_000;
+
+interface EmscriptenWorker { unref(): void; terminate(): unknown }
+interface ThreadedModule {
+  cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
+  PThread: { runningWorkers: EmscriptenWorker[]; unusedWorkers: EmscriptenWorker[]; terminateAllThreads(): void };
+  tfjs?: Record<string, unknown>;
+}
+
+/** Writes the pthread worker script (embedded in the package as a string) to a cache file once. */
+function threadedWorkerFile(source: string): string {
+  const base = process.env.ILLUSIONIST_TF_WORKER_DIR || join(os.tmpdir(), 'illusionist-tfjs-wasm');
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const file = join(base, `pthread-worker-${hash}.cjs`);
+  if (existsSync(file) && readFileSync(file, 'utf8') === source) return file;
+  mkdirSync(base, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, source);
+  renameSync(tmp, file); // atomic: concurrent processes never see a half-written worker
+  return file;
+}
+
+/**
+ * Starts the threaded-SIMD wasm module with `wanted` threads and registers it as the 'wasm'
+ * backend. Returns the thread count it runs with; throws (leaving the stock single-threaded
+ * 'wasm' backend registered) when threads cannot start here.
+ */
+async function installThreadedWasm(wanted: number): Promise<number> {
+  if (typeof SharedArrayBuffer === 'undefined') throw new Error('no SharedArrayBuffer');
+  const require = createRequire(import.meta.url);
+  const mainScript = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  const wasmFile = join(dirname(mainScript), 'tfjs-backend-wasm-threaded-simd.wasm');
+  const factory = require(mainScript) as (cfg: object) => Promise<ThreadedModule>;
+  const { wasmWorkerContents } = require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as { wasmWorkerContents: string };
+  // The package escapes newlines the same way before making its Blob.
+  const workerFile = threadedWorkerFile(wasmWorkerContents.replace(/\n/g, '\\n'));
+
+  // The C side caps the pool at emscripten_num_logical_cores() / 2 (it assumes hyper-threading),
+  // read once by a static initialiser from os.cpus().length: report 2× the wanted count while
+  // the module starts, then restore os.cpus.
+  const realCpus = os.cpus;
+  const cpus = realCpus.call(os);
+  os.cpus = () => Array.from({ length: Math.max(2 * wanted, cpus.length) }, (_, i) => cpus[i % Math.max(1, cpus.length)]!);
+  let module: ThreadedModule | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const pending = factory({
+    locateFile: (path: string, prefix: string) =>
+      path.endsWith('.worker.js') ? workerFile : path.endsWith('.wasm') ? wasmFile : prefix + path,
+    mainScriptUrlOrBlob: mainScript, // the workers importScripts() this file
+    printErr: (text: string) => console.warn(`[tfjs-wasm] ${text}`),
+  });
+  try {
+    module = await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`threaded module did not start within ${THREADED_START_TIMEOUT_MS / 1000} s`)), THREADED_START_TIMEOUT_MS);
+        timer.unref();
+      }),
+    ]);
+  } catch (e) {
+    void pending.then((m) => m.PThread.terminateAllThreads(), () => undefined);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    os.cpus = realCpus;
+  }
+  try {
+    const initWithThreadsCount = module.cwrap('init_with_threads_count', null, ['number']);
+    const getThreadsCount = module.cwrap('get_threads_count', 'number', []);
+    initWithThreadsCount(wanted);
+    const threads = getThreadsCount();
+    // Pool threads park in the workers forever: never let them keep the process alive.
+    for (const w of [...module.PThread.runningWorkers, ...module.PThread.unusedWorkers]) w.unref();
+    if (threads < 2 || module.PThread.runningWorkers.length !== threads - 1) {
+      throw new Error(`thread pool has ${threads} thread(s) and ${module.PThread.runningWorkers.length} running worker(s), wanted ${wanted}`);
+    }
+    module.tfjs = {
+      init: module.cwrap('init', null, []),
+      initWithThreadsCount: () => undefined, // the pool above is the backend's pool
+      getThreadsCount,
+      registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+      disposeData: module.cwrap('dispose_data', null, ['number']),
+      dispose: module.cwrap('dispose', null, []),
+    };
+  } catch (e) {
+    module.PThread.terminateAllThreads();
+    throw e;
+  }
+  const ready = module;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const backend = new BackendWasm(ready as any);
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', () => backend, 2);
+  return (ready.tfjs!.getThreadsCount as () => number)();
 }
 
 async function setBackendOrThrow(name: string): Promise<void> {
@@ -93,6 +224,7 @@ async function tryNative(): Promise<TfRuntime | undefined> {
 
 interface WasmBackendLike {
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
 }
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs?: NamedAttrMap };
@@ -295,6 +427,35 @@ function backpropInputByPhases(s: Scratch, dy: TensorInfo, filter: TensorInfo, g
   return s.run('Reshape', { x: packed }, { shape: [g.n, g.h, g.wd, g.ci] });
 }
 
+/**
+ * Identity without the copy. tfjs clones (Identity) every tensor a gradient saves while the tape
+ * records, and the wasm backend's Identity copies the buffer; wasm buffers are never written in
+ * place (Reshape already shares them), so sharing with a reference count is safe, as the cpu
+ * backend does.
+ */
+export const identityWasm: KernelFunc = (args) => {
+  const { inputs, backend } = args as unknown as KernelArgs;
+  const x = inputs.x!;
+  if (x.dtype === 'string') return stockKernel('Identity')(args) as TensorInfo;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+};
+
+/** Cast to the same dtype (tf.moments casts its input to float32) shares too; others convert. */
+export const castWasm: KernelFunc = (args) => {
+  const { inputs, attrs } = args as unknown as KernelArgs;
+  const x = inputs.x!;
+  if ((attrs as { dtype?: string } | undefined)?.dtype === x.dtype && x.dtype !== 'string') return identityWasm(args);
+  return stockKernel('Cast')(args) as TensorInfo;
+};
+
+const stockKernels = new Map<string, KernelFunc>();
+function stockKernel(name: string): KernelFunc {
+  const k = stockKernels.get(name);
+  if (!k) throw new Error(`no stock wasm '${name}' kernel saved`);
+  return k;
+}
+
 let kernelsRegistered = false;
 
 /** Registers the project's wasm kernels (idempotent). Exported for the kernel tests. */
@@ -305,6 +466,13 @@ export function registerWasmTrainingKernels(): void {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterWasm });
   tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputWasm });
+  for (const [name, kernelFunc] of [['Identity', identityWasm], ['Cast', castWasm]] as const) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (!stock) throw new Error(`wasm backend has no '${name}' kernel`);
+    stockKernels.set(name, stock.kernelFunc);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
+  }
 }
 
 /** Path of the wasm binaries, for diagnostics. */

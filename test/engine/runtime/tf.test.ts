@@ -2,7 +2,9 @@
 // strides and paddings (DESIGN.md: test every kernel you register against `cpu`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initTf, tf } from '../../../src/engine/runtime/tf.js';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { initTf, tf, wantedWasmThreads } from '../../../src/engine/runtime/tf.js';
 
 type Pad = 'same' | 'valid' | number;
 
@@ -24,6 +26,61 @@ test('initTf starts wasm with the project kernels and says so', async () => {
   assert.equal(tf.getBackend(), 'wasm');
   assert.match(rt.description, /project conv-training kernels/);
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter registered for wasm');
+});
+
+test('the wasm backend runs the threads it reports', async () => {
+  const rt = await initTf('wasm');
+  const m = /(\d+) threads?\b/.exec(rt.description);
+  assert.ok(m, `description names the thread count: ${rt.description}`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const wasm = (tf.engine().findBackend('wasm') as any).wasm;
+  assert.equal(wasm.tfjs.getThreadsCount(), Number(m[1]));
+  if (process.env.ILLUSIONIST_TF_THREADS === undefined && (os.availableParallelism?.() ?? os.cpus().length) > 1) {
+    assert.ok(Number(m[1]) > 1, `several cores but ${rt.description}`);
+  }
+});
+
+test('ILLUSIONIST_TF_THREADS picks the thread count and rejects nonsense', () => {
+  assert.equal(wantedWasmThreads({ ILLUSIONIST_TF_THREADS: '1' }), 1);
+  assert.equal(wantedWasmThreads({ ILLUSIONIST_TF_THREADS: '3' }), 3);
+  assert.equal(wantedWasmThreads({ ILLUSIONIST_TF_THREADS: '64' }), 8);
+  assert.ok(wantedWasmThreads({}) >= 1);
+  assert.throws(() => wantedWasmThreads({ ILLUSIONIST_TF_THREADS: 'two' }), /positive integer/);
+  assert.throws(() => wantedWasmThreads({ ILLUSIONIST_TF_THREADS: '0' }), /positive integer/);
+});
+
+/** Runs a fresh process that starts wasm and trains a conv one step; it must exit by itself. */
+function childRun(env: Record<string, string>): { status: number | null; stdout: string; stderr: string; signal: string | null } {
+  const tfUrl = new URL('../../../src/engine/runtime/tf.js', import.meta.url).href;
+  const script = `
+    const { initTf, tf } = await import(${JSON.stringify(tfUrl)});
+    const rt = await initTf('wasm');
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1);
+    const f = tf.variable(tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2));
+    tf.train.sgd(0.1).minimize(() => tf.sum(tf.square(tf.conv2d(x, f, 1, 'same'))));
+    console.log(rt.description, (await f.data())[0]);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+test('a process on the threaded wasm backend exits by itself', () => {
+  const r = childRun({ ILLUSIONIST_TF_THREADS: '2' });
+  assert.equal(r.signal, null, `killed by ${r.signal} (did the pthread workers keep it alive?)`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /2 threads/);
+});
+
+test('ILLUSIONIST_TF_THREADS=1 selects the single-threaded build', () => {
+  const r = childRun({ ILLUSIONIST_TF_THREADS: '1' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /1 thread\b/);
+});
+
+test('when threads cannot start, wasm falls back to 1 thread and says why', () => {
+  const r = childRun({ ILLUSIONIST_TF_THREADS: '2', ILLUSIONIST_TF_WORKER_DIR: '/dev/null/not-a-dir' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /1 thread\b/);
+  assert.match(r.stderr, /multithreaded wasm backend unavailable \(.*not-a-dir.*\); using 1 thread/);
 });
 
 test('initTf refuses to switch backends once started', async () => {
@@ -108,4 +165,26 @@ test('project kernels leak nothing beyond what tfjs itself keeps on the cpu back
   const cpu = await growth('cpu');
   const wasm = await growth('wasm');
   assert.deepEqual(wasm, cpu, `wasm grew by ${wasm.join(' tensors / ')} buffers, cpu by ${cpu.join(' tensors / ')} buffers`);
+});
+
+test('wasm Identity and same-dtype Cast share the buffer safely; other casts still convert', async () => {
+  await initTf('wasm');
+  await tf.setBackend('wasm');
+  const backend = tf.engine().backend;
+  const before = backend.numDataIds();
+  const x = tf.tensor([1.5, -2.7, 3.2, 0], [2, 2]);
+  const y = x.clone();
+  const z = tf.cast(x, 'float32');
+  assert.equal(backend.numDataIds(), before + 1, 'clone and same-dtype cast allocate no buffer');
+  x.dispose();
+  assert.deepEqual(Array.from(await y.data()), [1.5, -2.7, 3.2, 0].map(Math.fround));
+  y.dispose();
+  assert.deepEqual(Array.from(await z.data()), [1.5, -2.7, 3.2, 0].map(Math.fround));
+  const i = tf.cast(z, 'int32');
+  assert.equal(i.dtype, 'int32');
+  assert.deepEqual(Array.from(await i.data()), [1, -2, 3, 0]);
+  const back = tf.cast(i, 'float32');
+  assert.deepEqual(Array.from(await back.data()), [1, -2, 3, 0]);
+  [z, i, back].forEach((t) => t.dispose());
+  assert.equal(backend.numDataIds(), before, 'every shared buffer freed once its last tensor went');
 });
