@@ -76,8 +76,17 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
   for (const fe of options.starters ?? frontEnds) {
     if (!fe.enabled(config.env)) continue;
-    const handle = await fe.start({ service, store, config });
-    started.push({ name: fe.name, stop: () => handle.stop() });
+    try {
+      const handle = await fe.start({ service, store, config });
+      started.push({ name: fe.name, stop: () => handle.stop() });
+    } catch (error) {
+      // A misconfigured front end stops the whole bot cleanly: nothing half-started stays behind.
+      for (const s of started.reverse()) await s.stop().catch(() => {});
+      await web.close();
+      await runner.stop({ graceMs: 0 });
+      store.close();
+      throw new FrontEndStartError(fe.name, error);
+    }
     log(`${fe.name}: connected`);
   }
 
@@ -106,6 +115,14 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
   };
 }
 
+/** A chat front end that could not start (bad token, missing secret): said in one line. */
+export class FrontEndStartError extends Error {
+  override readonly name = 'FrontEndStartError';
+  constructor(readonly frontEnd: string, cause: unknown) {
+    super(`${frontEnd} could not start: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 async function main(): Promise<void> {
   let config: BotConfig;
   try {
@@ -127,7 +144,11 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((error: unknown) => {
-    console.error(error);
+    if (error instanceof FrontEndStartError) {
+      console.error(`error: ${error.message} (see .env.example and docs/chat-platforms.md)`);
+      process.exit(2);
+    }
+    console.error(process.env.ILLUSIONIST_DEBUG ? error : `error: ${(error as Error).message}`);
     process.exit(1);
   });
 }
