@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { train, defaultSettings } from '../../src/engine/flow/trainer.js';
-import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
+import { tinyClassRun } from '../helpers/tiny-mnist.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 let runDir = '';
@@ -20,17 +19,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 before(async () => {
-  runDir = mkdtempSync(join(tmpdir(), 'illusionist-cli-run-'));
-  const d = loadEmbeddedMnist();
-  const n = 64;
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const src = Math.floor((i * d.count) / n);
-    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    labels[i] = d.labels[src]!;
-  }
-  await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: { images, labels, count: n, source: 'slice' }, runDir, backend: 'wasm' });
+  runDir = (await tinyClassRun()).runDir;
 });
 
 test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same seed gives the same bytes', async () => {
