@@ -12,9 +12,11 @@ import { tinyClassRun } from '../helpers/tiny-mnist.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 let runDir = '';
+// CLI generations are jobs in the store at DATA_DIR; each test file gets its own.
+const dataDir = mkdtempSync(join(tmpdir(), 'illusionist-cli-data-'));
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, DATA_DIR: dataDir, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

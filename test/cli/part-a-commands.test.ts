@@ -17,10 +17,15 @@ let checkpoint: string;
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'illusionist-parta-cli-'));
   checkpoint = (await tinyClassRun(128)).runDir;
+  // CLI generations are jobs in the store at DATA_DIR: a fresh one, not the working directory's.
+  process.env.DATA_DIR = join(root, 'data');
 });
 
 const savedModels = process.env.ILLUSIONIST_MODELS;
+const savedData = process.env.DATA_DIR;
 after(() => {
+  if (savedData === undefined) delete process.env.DATA_DIR;
+  else process.env.DATA_DIR = savedData;
   if (savedModels === undefined) delete process.env.ILLUSIONIST_MODELS;
   else process.env.ILLUSIONIST_MODELS = savedModels;
 });
