@@ -9,7 +9,7 @@ import { decodeUpload } from '../engine/techniques/inputs.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import type { StoredImage } from '../jobs/part-a-jobs.js';
 import { SqliteQueue } from '../jobs/sqlite-queue.js';
-import type { JobEvent, JobResult, JobSpec, JobView } from '../jobs/types.js';
+import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView } from '../jobs/types.js';
 import { waitForJob } from '../jobs/wait-for-job.js';
 import { databasePath, dataDir, formatWho, openStore, type Store, type Who } from '../store/index.js';
 
@@ -59,7 +59,7 @@ export class JobFailedError extends Error {
 export interface CliJobOutcome {
   readonly jobId: number;
   readonly result: JobResult;
-  /** Paths written under the output folder, in the job's order. */
+  /** Paths written under the output folder, in the job's order (the store's artifact paths without one). */
   readonly paths: readonly string[];
 }
 
@@ -67,7 +67,6 @@ function progressPrinter(command: string): (event: JobEvent) => void {
   const tty = process.stderr.isTTY === true;
   let lastTenth = -1;
   return (event) => {
-    if (event.type === 'queued' && event.position > 1) process.stderr.write(`job #${event.jobId}: ${event.position - 1} job(s) ahead in the queue\n`);
     if (event.type === 'paused') process.stderr.write(`job #${event.jobId}: paused\n`);
     if (event.type !== 'progress' || event.total <= 0) return;
     if (tty) {
@@ -99,24 +98,33 @@ export function writeJobFiles(result: JobResult, out: string): string[] {
  * `out`. Ctrl-C cancels the job at its next step.
  */
 export async function runCliJob(store: Store, spec: Omit<JobSpec, 'who'>, out: string): Promise<CliJobOutcome> {
-  const who = cliWho();
   const queue = new SqliteQueue(store);
+  const receipt = await queue.enqueue({ ...spec, who: cliWho() });
+  return followJob(queue, receipt, spec.command, out);
+}
+
+/**
+ * Runs the engine worker here until the enqueued job ends, printing its progress, and writes its
+ * files to `out` when given. Ctrl-C cancels the job at its next step.
+ */
+export async function followJob(queue: SqliteQueue, receipt: EnqueueReceipt, command: string, out?: string): Promise<CliJobOutcome> {
+  const { jobId } = receipt;
+  if (receipt.position > 1) process.stderr.write(`job #${jobId}: ${receipt.position - 1} job(s) ahead in the queue; running them first\n`);
   const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
-  const receipt = await queue.enqueue({ ...spec, who });
   const onSigint = (): void => {
-    process.stderr.write(`\ncancelling job #${receipt.jobId}…\n`);
-    void queue.cancel(receipt.jobId, who);
+    process.stderr.write(`\ncancelling job #${jobId}…\n`);
+    void queue.cancel(jobId, cliWho());
   };
   process.once('SIGINT', onSigint);
   let job: JobView;
   try {
     await runner.start();
-    job = await waitForJob(queue, receipt.jobId, { onEvent: progressPrinter(spec.command) });
+    job = await waitForJob(queue, jobId, { onEvent: progressPrinter(command) });
   } finally {
     process.removeListener('SIGINT', onSigint);
     await runner.stop({ graceMs: 0 });
   }
   if (job.status !== 'done' || job.result === undefined) throw new JobFailedError(job);
   const result = job.result as JobResult;
-  return { jobId: receipt.jobId, result, paths: writeJobFiles(result, out) };
+  return { jobId, result, paths: out !== undefined ? writeJobFiles(result, out) : result.files.map((f) => f.path) };
 }
