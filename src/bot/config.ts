@@ -1,6 +1,6 @@
 // The bot's configuration, read from the environment only (tokens never come from files in the
 // repository and are never logged); every variable is documented in .env.example.
-import { resolve } from 'node:path';
+import { dataDir } from '../store/data-dir.js';
 
 export interface BotConfig {
   readonly dataDir: string;
@@ -44,7 +44,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   for (const a of admins) if (!/^[a-z]+:.+$/.test(a)) throw new ConfigError(`ADMINS entries look like discord:1234 or slack:U123, got "${a}"`);
   const timeLimit = int(env, 'JOB_TIME_LIMIT_S', 0, 0, 7 * 86_400);
   return {
-    dataDir: resolve(env.DATA_DIR?.trim() || 'data'),
+    dataDir: dataDir(env),
     host,
     port: int(env, 'PORT', 8080, 0, 65_535),
     accessToken: env.ACCESS_TOKEN?.trim() || undefined,

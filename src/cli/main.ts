@@ -10,6 +10,7 @@ import { registerEdit } from './commands/edit.js';
 import { registerInpaint } from './commands/inpaint.js';
 import { registerAnagram } from './commands/anagram.js';
 import { registerHybrid } from './commands/hybrid.js';
+import { registerGallery, registerJobs } from './commands/jobs.js';
 import { UsageError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -26,6 +27,8 @@ export function buildProgram(): Command {
   registerInpaint(program);
   registerAnagram(program);
   registerHybrid(program);
+  registerJobs(program);
+  registerGallery(program);
   return program;
 }
 

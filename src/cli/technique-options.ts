@@ -1,13 +1,14 @@
 // Options every Part A command shares (--model, --checkpoint, --seed, --out, sampling settings,
-// input images) and the one runner that loads the model, runs the technique and writes the files.
+// input images) and the one runner that enqueues the job, runs it in the engine worker and writes the files.
 import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { MAX_SEED } from '../engine/random.js';
 import { InputError } from '../engine/techniques/errors.js';
 import type { ImageSource } from '../engine/techniques/inputs.js';
-import { loadModel, MODEL_IDS, parseModelId, type LoadedModel, type ModelId } from '../engine/techniques/models.js';
-import { writeResult, type TechniqueResult } from '../engine/techniques/outputs.js';
+import { locateModel, MODEL_IDS, parseModelId, type ModelId } from '../engine/techniques/models.js';
+import type { PartACommand } from '../jobs/part-a-jobs.js';
+import { openCliStore, runCliJob, storeUpload } from './job-client.js';
 import { DEFAULT_STEPS, MAX_STEPS } from '../engine/techniques/timesteps.js';
 import { UsageError, parseFloatOption, parseIntOption } from './errors.js';
 
@@ -100,20 +101,31 @@ export async function asUsageAsync<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Loads the model, runs the job, writes its files and job.json, and prints where they went. */
-export async function runTechnique(command: string, model: ModelId, o: CommonCliOptions, seed: number, run: (m: LoadedModel) => Promise<TechniqueResult>): Promise<void> {
+/** The picture and mask files a job reads, as given on the command line. */
+export interface CliInputs {
+  image?: ImageSource;
+  mask?: { bytes: Buffer; name?: string };
+}
+
+/**
+ * Runs a Part A command as a job: checks the model is there, stores the input files as artifacts
+ * (so `jobs rerun` finds them), enqueues the job with the resolved checkpoint, runs it, and writes
+ * its files and job.json to --out.
+ */
+export async function runTechnique(command: PartACommand, model: ModelId, o: CommonCliOptions, seed: number, params: Record<string, unknown>, inputs: CliInputs = {}): Promise<void> {
+  const source = asUsage(() => locateModel(model, o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}));
+  const store = openCliStore();
   try {
-    const loaded = await loadModel(model, o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {});
-    try {
-      const result = await run(loaded);
-      const paths = writeResult(o.out, result);
-      const seconds = typeof result.job.seconds === 'number' ? ` in ${result.job.seconds.toFixed(2)} s` : '';
-      process.stdout.write(`${command} (${model}, seed ${seed})${seconds} → ${paths.join(', ')}\n`);
-    } finally {
-      await loaded.dispose();
-    }
-  } catch (err) {
-    if (err instanceof InputError) throw new UsageError(err.message);
-    throw err;
+    const files: Record<string, unknown> = {};
+    const { image, mask } = inputs;
+    if (image && 'digitIndex' in image) files.digitIndex = image.digitIndex;
+    else if (image) files.image = await asUsageAsync(() => storeUpload(store, image.bytes, image.name ?? 'image'));
+    if (mask) files.mask = await asUsageAsync(() => storeUpload(store, mask.bytes, mask.name ?? 'mask'));
+    const full = { ...params, ...files, model, ...(model === 'mnist-flow' ? { checkpointPath: source } : {}) };
+    const { jobId, result, paths } = await runCliJob(store, { command, params: full, seed, model }, o.out);
+    const s = result.metrics.seconds;
+    process.stdout.write(`${command} (${model}, seed ${seed})${s !== undefined ? ` in ${s.toFixed(2)} s` : ''} → ${paths.join(', ')} · job #${jobId}\n`);
+  } finally {
+    store.close();
   }
 }

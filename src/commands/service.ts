@@ -193,8 +193,10 @@ export function createCommandService(options: ServiceOptions): CommandService {
     const job = store.jobs.get(jobId)!;
     const params = (job.params ?? {}) as Record<string, unknown>;
     const files: ReplyFile[] = [];
-    result.files.forEach((f, i) => {
-      const name = `job${jobId}-${f.caption ?? `output${i}`}.${f.ext}`;
+    // Only captioned files are meant for a chat reply; the rest (native sizes, job.json) stay in the store.
+    result.files.forEach((f) => {
+      if (f.caption === null) return;
+      const name = `job${jobId}-${f.caption}.${f.ext}`;
       const file = fileFromArtifact(store, f.sha256, name);
       if (file) files.push(file);
     });

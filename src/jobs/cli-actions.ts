@@ -70,7 +70,7 @@ export function showJob(store: Store, jobId: number): string {
     lines.push(`timings  queued ${result.timings.queuedMs} ms, ran ${result.timings.runMs} ms`);
     for (const caption of result.captions) lines.push(`caption  ${caption}`);
   }
-  for (const out of outputs) lines.push(`output   ${out.path}${out.caption ? `  (${out.caption})` : ''}`);
+  for (const out of outputs) lines.push(`output   ${out.path}${out.name ? `  ${out.name}` : ''}${out.caption ? `  (${out.caption})` : ''}`);
   return lines.join('\n');
 }
 

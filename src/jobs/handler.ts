@@ -19,7 +19,13 @@ export interface OutputFile {
   readonly data: Uint8Array;
   /** File extension without the dot: 'png', 'gif', 'json'. */
   readonly ext: string;
+  /**
+   * Its part in a chat reply ('image', 'views', 'animation', 'digits'); chat replies show the captioned
+   * files only, the others (native-size PNGs, progression strips, job.json) stay in the store for the CLI.
+   */
   readonly caption?: string | undefined;
+  /** The file name to save it under (views.png, job.json), as the CLI writes it to --out. */
+  readonly name?: string | undefined;
 }
 
 export interface HandlerOutput {

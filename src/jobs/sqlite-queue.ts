@@ -194,12 +194,12 @@ export class SqliteQueue implements Queue {
   async complete(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
     const { store } = this;
     // Files first (each durable before its row), then one transaction links them and closes the job.
-    const saved = output.files.map((file) => ({ artifact: store.artifacts.save(file.data, file.ext), caption: file.caption ?? null }));
+    const saved = output.files.map((file) => ({ artifact: store.artifacts.save(file.data, file.ext), caption: file.caption ?? null, name: file.name ?? null }));
     const finishedAt = Date.now();
     const result = store.transaction(() => {
       const job = store.jobs.get(jobId);
       if (job === undefined) throw new RangeError(`there is no job #${jobId}`);
-      saved.forEach((s, i) => store.artifacts.linkToJob(jobId, i, s.artifact.sha256, s.caption ?? undefined));
+      saved.forEach((s, i) => store.artifacts.linkToJob(jobId, i, s.artifact.sha256, s.caption ?? undefined, s.name ?? undefined));
       if (saved[0] !== undefined) store.seeds.setOutput(jobId, saved[0].artifact.sha256);
       const startedAt = job.startedAt ?? finishedAt;
       const files: ResultFile[] = saved.map((s) => ({
@@ -209,6 +209,7 @@ export class SqliteQueue implements Queue {
         mime: s.artifact.mime,
         bytes: s.artifact.bytes,
         caption: s.caption,
+        name: s.name,
       }));
       const jobResult: JobResult = {
         jobId,

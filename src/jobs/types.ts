@@ -34,6 +34,8 @@ export interface ResultFile {
   readonly mime: string;
   readonly bytes: number;
   readonly caption: string | null;
+  /** The file name the handler gave it (views.png), or null. */
+  readonly name: string | null;
 }
 
 export interface JobTimings {

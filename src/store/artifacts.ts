@@ -18,6 +18,8 @@ export interface Artifact {
 export interface JobOutput extends Artifact {
   readonly ordinal: number;
   readonly caption: string | null;
+  /** The file name it was made under (e.g. views.png), when the handler gave one. */
+  readonly name: string | null;
 }
 
 interface RawArtifact {
@@ -61,10 +63,10 @@ export class ArtifactsStore {
       INSERT OR IGNORE INTO artifacts (sha256, ext, mime, bytes, path, created_at)
       VALUES (@sha256, @ext, @mime, @bytes, @path, @createdAt)`);
     this.linkStmt = db.prepare(`
-      INSERT OR REPLACE INTO job_outputs (job_id, ordinal, artifact_sha256, caption)
-      VALUES (@jobId, @ordinal, @sha256, @caption)`);
-    this.outputsStmt = db.prepare<[number], RawArtifact & { ordinal: number; caption: string | null }>(`
-      SELECT a.*, o.ordinal, o.caption FROM job_outputs o JOIN artifacts a ON a.sha256 = o.artifact_sha256
+      INSERT OR REPLACE INTO job_outputs (job_id, ordinal, artifact_sha256, caption, name)
+      VALUES (@jobId, @ordinal, @sha256, @caption, @name)`);
+    this.outputsStmt = db.prepare<[number], RawArtifact & { ordinal: number; caption: string | null; name: string | null }>(`
+      SELECT a.*, o.ordinal, o.caption, o.name FROM job_outputs o JOIN artifacts a ON a.sha256 = o.artifact_sha256
       WHERE o.job_id = ? ORDER BY o.ordinal`);
   }
 
@@ -108,12 +110,12 @@ export class ArtifactsStore {
     return raw === undefined ? undefined : this.toArtifact(raw);
   }
 
-  linkToJob(jobId: number, ordinal: number, sha256: string, caption?: string): void {
-    this.linkStmt.run({ jobId, ordinal, sha256, caption: caption ?? null });
+  linkToJob(jobId: number, ordinal: number, sha256: string, caption?: string, name?: string): void {
+    this.linkStmt.run({ jobId, ordinal, sha256, caption: caption ?? null, name: name ?? null });
   }
 
   listForJob(jobId: number): JobOutput[] {
-    return this.outputsStmt.all(jobId).map((r) => ({ ...this.toArtifact(r), ordinal: r.ordinal, caption: r.caption }));
+    return this.outputsStmt.all(jobId).map((r) => ({ ...this.toArtifact(r), ordinal: r.ordinal, caption: r.caption, name: r.name }));
   }
 
   private toArtifact(r: RawArtifact): Artifact {

@@ -1,6 +1,7 @@
 // The store's public surface: SQLite persistence for jobs, seeds, artifacts, training runs,
 // the gallery, the embeddings cache and users. Never imports the engine.
 export * from './artifacts.js';
+export * from './data-dir.js';
 export * from './database.js';
 export * from './embeddings.js';
 export * from './errors.js';

@@ -177,7 +177,12 @@ CREATE TABLE embeddings (
 ) WITHOUT ROWID;
 `;
 
-export const migrations: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchema }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: initialSchema },
+  // The file name an output is written under (views.png, animation.gif), so the CLI and the web
+  // console can save a job's files as the technique named them; NULL for older rows.
+  { version: 2, name: 'output file names', sql: 'ALTER TABLE job_outputs ADD COLUMN name TEXT;' },
+];
 
 /** The schema version this build writes. */
 export const latestSchemaVersion = migrations.reduce((v, m) => Math.max(v, m.version), 0);

@@ -8,29 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { train, defaultSettings } from '../../src/engine/flow/trainer.js';
-import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
+import { tinyClassRun } from '../helpers/tiny-mnist.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 let runDir = '';
+// CLI generations are jobs in the store at DATA_DIR; each test file gets its own.
+const dataDir = mkdtempSync(join(tmpdir(), 'illusionist-cli-data-'));
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, DATA_DIR: dataDir, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 before(async () => {
-  runDir = mkdtempSync(join(tmpdir(), 'illusionist-cli-run-'));
-  const d = loadEmbeddedMnist();
-  const n = 64;
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const src = Math.floor((i * d.count) / n);
-    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    labels[i] = d.labels[src]!;
-  }
-  await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: { images, labels, count: n, source: 'slice' }, runDir, backend: 'wasm' });
+  runDir = (await tinyClassRun()).runDir;
 });
 
 test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same seed gives the same bytes', async () => {

@@ -7,35 +7,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
-import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
-import type { Dataset } from '../../src/engine/data/dataset.js';
-import { defaultSettings, train } from '../../src/engine/flow/trainer.js';
 import { encodePng } from '../../src/engine/images/encode.js';
 import { writeTinyDeepFloyd } from '../fixtures/tiny-deepfloyd.js';
+import { tinyClassRun } from '../helpers/tiny-mnist.js';
 
 let root: string;
 let checkpoint: string;
 
-function slice(n: number): Dataset {
-  const d = loadEmbeddedMnist();
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const src = Math.floor((i * d.count) / n);
-    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    labels[i] = d.labels[src]!;
-  }
-  return { images, labels, count: n, source: `first ${n}` };
-}
-
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'illusionist-parta-cli-'));
-  checkpoint = join(root, 'run');
-  await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: slice(128), runDir: checkpoint, backend: 'wasm' });
+  checkpoint = (await tinyClassRun(128)).runDir;
+  // CLI generations are jobs in the store at DATA_DIR: a fresh one, not the working directory's.
+  process.env.DATA_DIR = join(root, 'data');
 });
 
 const savedModels = process.env.ILLUSIONIST_MODELS;
+const savedData = process.env.DATA_DIR;
 after(() => {
+  if (savedData === undefined) delete process.env.DATA_DIR;
+  else process.env.DATA_DIR = savedData;
   if (savedModels === undefined) delete process.env.ILLUSIONIST_MODELS;
   else process.env.ILLUSIONIST_MODELS = savedModels;
 });
@@ -190,7 +180,7 @@ test('bad input: one line naming what is allowed, exit code 2', async () => {
     [['imagine', '--prompt', 'a cat'], /draws digits only/],
     [['imagine', '--prompt', '3', '--model', 'sdxl'], /unknown model "sdxl"; allowed: mnist-flow, deepfloyd-if/],
     [['edit', '--digit-index', '3', '--i-start', '1,40'], /i_start 40 is out of range: .* from 0 to 32/],
-    [['edit', '--image', join(root, 'run', 'run.json')], /not a readable image.*send a PNG, JPEG/],
+    [['edit', '--image', join(checkpoint, 'run.json')], /not a readable image.*send a PNG, JPEG/],
     [['edit', '--image', join(root, 'missing.png')], /cannot read --image .*ENOENT/],
     [['edit'], /give an input: --image FILE or --digit-index N/],
     [['denoise', '--digit-index', '3', '--method', 'median'], /unknown method "median"; allowed: blur, one-step, iterative, all/],

@@ -1,28 +1,49 @@
-// A tiny class-conditioned MNIST flow checkpoint trained in the test process (D = 4, 1 epoch,
-// 64 digits, a few seconds on the wasm backend), so the bot's tests need no committed model.
+// The one tiny MNIST fixture: a class-spread slice of the embedded digits and a class-conditioned
+// flow checkpoint trained on it in the test process (D = 4, 1 epoch, a few seconds on wasm).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Dataset } from '../../src/engine/data/dataset.js';
 import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
 import { defaultSettings, latestCheckpoint, train } from '../../src/engine/flow/trainer.js';
 
-let trained: Promise<string> | undefined;
+/** `n` digits spread evenly over the embedded set (which is grouped by digit), so every class is present. */
+export function mnistSlice(n: number): Dataset {
+  const d = loadEmbeddedMnist();
+  const images = new Float32Array(n * 784);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const src = Math.floor((i * d.count) / n);
+    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
+    labels[i] = d.labels[src]!;
+  }
+  return { images, labels, count: n, source: `first ${n}` };
+}
 
-/** Path of the checkpoint file (trained once per process). */
-export function tinyClassCheckpoint(): Promise<string> {
-  trained ??= (async () => {
-    const runDir = mkdtempSync(join(tmpdir(), 'illusionist-tiny-mnist-'));
-    const d = loadEmbeddedMnist();
-    const n = 64;
-    const images = new Float32Array(n * 784);
-    const labels = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const src = Math.floor((i * d.count) / n);
-      images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-      labels[i] = d.labels[src]!;
-    }
-    await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: { images, labels, count: n, source: 'slice' }, runDir, backend: 'wasm' });
-    return latestCheckpoint(runDir)!;
-  })();
-  return trained;
+export interface TinyRun {
+  /** The training run folder (what --checkpoint accepts). */
+  readonly runDir: string;
+  /** Its last checkpoint file. */
+  readonly checkpoint: string;
+}
+
+const trained = new Map<number, Promise<TinyRun>>();
+
+/** A tiny class model trained on `digits` digits, once per process and size. */
+export function tinyClassRun(digits = 64): Promise<TinyRun> {
+  let run = trained.get(digits);
+  if (!run) {
+    run = (async () => {
+      const runDir = mkdtempSync(join(tmpdir(), 'illusionist-tiny-mnist-'));
+      await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: mnistSlice(digits), runDir, backend: 'wasm' });
+      return { runDir, checkpoint: latestCheckpoint(runDir)! };
+    })();
+    trained.set(digits, run);
+  }
+  return run;
+}
+
+/** Path of the 64-digit checkpoint file. */
+export async function tinyClassCheckpoint(): Promise<string> {
+  return (await tinyClassRun()).checkpoint;
 }

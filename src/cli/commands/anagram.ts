@@ -1,7 +1,7 @@
 // `illusionist anagram`: a visual anagram, e.g. a 6 that reads 9 turned upside down:
 // DIR/image.png, views.png (every view, captioned) and animation.gif (the illusion turning).
 import type { Command } from 'commander';
-import { anagramDefaults, checkAnagram, runAnagram } from '../../engine/techniques/anagram.js';
+import { anagramDefaults, checkAnagram } from '../../engine/techniques/anagram.js';
 import { VIEW_NAMES } from '../../engine/views/registry.js';
 import { parseIntOption } from '../errors.js';
 import { addCommonOptions, addSamplingOptions, asUsage, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
@@ -30,6 +30,7 @@ export function registerAnagram(program: Command): void {
       seed: parseSeed(o.seed),
     };
     asUsage(() => checkAnagram(model, job));
-    await runTechnique('anagram', model, o, job.seed, (m) => runAnagram(m, job));
+    const { seed, ...params } = job;
+    await runTechnique('anagram', model, o, seed, params);
   });
 }

@@ -1,7 +1,7 @@
 // `illusionist denoise`: an image noised to each t and denoised by blur, one model step and iterative
 // denoising, side by side (DIR/figure.png), as in the seed's A.1.1–A.1.4.
 import type { Command } from 'commander';
-import { checkDenoise, DEFAULT_DENOISE_TS, parseDenoiseMethod, runDenoise } from '../../engine/techniques/denoise.js';
+import { checkDenoise, DEFAULT_DENOISE_TS, parseDenoiseMethod } from '../../engine/techniques/denoise.js';
 import { neutralPrompt } from '../../engine/techniques/models.js';
 import { parseIntOption } from '../errors.js';
 import { addCommonOptions, addImageOptions, asUsage, parseImageSource, parseIntList, parseModelOption, parseSeed, runTechnique, type CommonCliOptions } from '../technique-options.js';
@@ -29,6 +29,7 @@ export function registerDenoise(program: Command): void {
     };
     asUsage(() => checkDenoise(model, job));
     const image = parseImageSource(model, o);
-    await runTechnique('denoise', model, o, job.seed, (m) => runDenoise(m, { ...job, image }));
+    const { seed, ...params } = job;
+    await runTechnique('denoise', model, o, seed, params, { image });
   });
 }

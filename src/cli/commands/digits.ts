@@ -1,14 +1,14 @@
-// `illusionist digits`: MNIST digits from the committed flow models (or any checkpoint), written
-// as DIR/grid.png and DIR/<index>_<label>.png, with the seed recorded in DIR/job.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// `illusionist digits`: MNIST digits from the committed flow models (or any checkpoint), run as a job
+// and written as DIR/grid.png and DIR/<index>_<label>.png, with the seed recorded in DIR/job.json.
+import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint, CheckpointNotFoundError } from '../../engine/flow/checkpoints.js';
-import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
-import { generateDigits, MAX_DIGITS } from '../../engine/flow/digits.js';
+import { MAX_DIGITS } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
+import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
+import { openCliStore, runCliJob } from '../job-client.js';
 
 interface DigitsCliOptions { digit?: string; count?: string; guidance: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 
@@ -45,16 +45,14 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   }
   const { checkpoint, path } = resolved;
   if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
-  const model = await loadOnnxFlowModel(checkpoint.spec, checkpoint.weights);
+  const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path) };
+  const store = openCliStore();
   try {
-    const result = await generateDigits(model, o.kind, { digit, count, guidance, steps, seed });
     const out = o.out!;
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'grid.png'), result.gridPng);
-    for (const d of result.digitPngs) writeFileSync(join(out, d.name), d.png);
-    writeFileSync(join(out, 'job.json'), JSON.stringify({ command: 'digits', kind: o.kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: path, labels: result.labels, seconds: result.seconds }, null, 2) + '\n');
-    process.stdout.write(`${result.labels.length} digits in ${result.seconds.toFixed(2)} s (seed ${seed}) → ${join(out, 'grid.png')}\n`);
+    const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
+    const seconds = result.metrics.seconds ?? 0;
+    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
   } finally {
-    await model.dispose();
+    store.close();
   }
 }

@@ -1,7 +1,7 @@
 // `illusionist edit`: SDEdit image-to-image (photos, web images, hand-drawn sketches), one edit per
 // i_start in a strip (DIR/strip.png); a higher i_start stays closer to the input.
 import type { Command } from 'commander';
-import { checkEdit, editDefaults, runEdit } from '../../engine/techniques/edit.js';
+import { checkEdit, editDefaults } from '../../engine/techniques/edit.js';
 import { neutralPrompt } from '../../engine/techniques/models.js';
 import { addCommonOptions, addImageOptions, addSamplingOptions, asUsage, parseImageSource, parseIntList, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
@@ -20,6 +20,7 @@ export function registerEdit(program: Command): void {
     const job = { iStarts: parseIntList('i-start', o.iStart, 0, 989), prompt: o.prompt ?? neutralPrompt(model), ...parseSampling(o), seed: parseSeed(o.seed) };
     asUsage(() => checkEdit(model, job));
     const image = parseImageSource(model, o);
-    await runTechnique('edit', model, o, job.seed, (m) => runEdit(m, { ...job, image }));
+    const { seed, ...params } = job;
+    await runTechnique('edit', model, o, seed, params, { image });
   });
 }

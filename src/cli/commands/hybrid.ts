@@ -1,7 +1,7 @@
 // `illusionist hybrid`: a hybrid image, one prompt from afar and another up close:
 // DIR/image.png, sizes.png (the image at shrinking sizes) and animation.gif (a zoom-out).
 import type { Command } from 'commander';
-import { checkHybrid, runHybrid } from '../../engine/techniques/hybrid.js';
+import { checkHybrid } from '../../engine/techniques/hybrid.js';
 import { parseFloatOption } from '../errors.js';
 import { addCommonOptions, addSamplingOptions, asUsage, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
@@ -24,6 +24,7 @@ export function registerHybrid(program: Command): void {
       seed: parseSeed(o.seed),
     };
     asUsage(() => checkHybrid(model, job));
-    await runTechnique('hybrid', model, o, job.seed, (m) => runHybrid(m, job));
+    const { seed, ...params } = job;
+    await runTechnique('hybrid', model, o, seed, params);
   });
 }

@@ -1,7 +1,7 @@
 // `illusionist imagine`: text-to-image with classifier-free guidance; for mnist-flow the prompt is a digit.
 // Writes DIR/image.png (native), image-large.png, progression.png and job.json.
 import type { Command } from 'commander';
-import { checkImagine, imagineDefaults, MAX_COUNT, runImagine } from '../../engine/techniques/imagine.js';
+import { checkImagine, imagineDefaults, MAX_COUNT } from '../../engine/techniques/imagine.js';
 import { parseIntOption } from '../errors.js';
 import { addCommonOptions, addSamplingOptions, asUsage, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
@@ -18,6 +18,7 @@ export function registerImagine(program: Command): void {
     const model = parseModelOption(o);
     const job = { prompt: o.prompt, ...parseSampling(o), count: parseIntOption('count', o.count, 1, MAX_COUNT), seed: parseSeed(o.seed) };
     asUsage(() => checkImagine(model, job));
-    await runTechnique('imagine', model, o, job.seed, (m) => runImagine(m, job));
+    const { seed, ...params } = job;
+    await runTechnique('imagine', model, o, seed, params);
   });
 }

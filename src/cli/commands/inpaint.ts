@@ -2,7 +2,7 @@
 // pixels; everything outside stays exactly the input.
 import type { Command } from 'commander';
 import { parseBox, type MaskSource } from '../../engine/techniques/inputs.js';
-import { checkInpaint, runInpaint } from '../../engine/techniques/inpaint.js';
+import { checkInpaint } from '../../engine/techniques/inpaint.js';
 import { neutralPrompt } from '../../engine/techniques/models.js';
 import { UsageError } from '../errors.js';
 import { addCommonOptions, addImageOptions, addSamplingOptions, asUsage, asUsageAsync, parseImageSource, parseModelOption, parseSampling, parseSeed, readFileOption, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
@@ -25,6 +25,7 @@ export function registerInpaint(program: Command): void {
     const job = { mask, prompt: o.prompt ?? neutralPrompt(model), ...parseSampling(o), seed: parseSeed(o.seed) };
     await asUsageAsync(() => checkInpaint(model, job));
     const image = parseImageSource(model, o);
-    await runTechnique('inpaint', model, o, job.seed, (m) => runInpaint(m, { ...job, image }));
+    const { seed, mask: region, ...params } = job;
+    await runTechnique('inpaint', model, o, seed, { ...params, ...('box' in region ? { modelBox: region.box } : {}) }, { image, ...('bytes' in region ? { mask: region } : {}) });
   });
 }

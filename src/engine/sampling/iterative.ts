@@ -27,8 +27,11 @@ export interface LoopOptions {
   iStart?: number;
   /** Keep x_t every this many steps (the seed shows every 5th); 0 keeps none. Default 5. */
   progressEvery?: number;
-  /** Called after every step, e.g. for live previews. */
-  onStep?: (frame: ProgressFrame) => void;
+  /**
+   * Called after every step, e.g. for live previews; awaited, so a job host can make it a yield
+   * point (report progress, stop a cancelled job) between model calls.
+   */
+  onStep?: (frame: ProgressFrame) => void | Promise<void>;
 }
 
 export interface SampleResult {
@@ -80,7 +83,7 @@ export async function denoiseLoop(
     const mean = axpby(c.x0Coef, x0, c.xtCoef, x);
     x = axpby(1, mean, 1, varianceNoise(schedule, t, tPrev, pred, randn(x.shape, opts.rng)));
     if (hook) x = hook(x, tPrev);
-    opts.onStep?.({ i: i + 1, t: tPrev, x });
+    await opts.onStep?.({ i: i + 1, t: tPrev, x });
   }
   return { image: x, progression };
 }

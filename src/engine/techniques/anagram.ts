@@ -9,7 +9,7 @@ import type { View } from '../views/view.js';
 import { anagramAnimation } from './animation.js';
 import { asInputError, InputError } from './errors.js';
 import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
-import { imagePngs, progressionRows, stripPng, type TechniqueResult } from './outputs.js';
+import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
 import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
 
 export interface AnagramJob {
@@ -49,18 +49,18 @@ export function checkAnagram(model: ModelId, job: AnagramJob): View[] {
   return anagramViews(model, job);
 }
 
-export async function runAnagram(model: LoadedModel, job: AnagramJob): Promise<TechniqueResult> {
+export async function runAnagram(model: LoadedModel, job: AnagramJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   const views = checkAnagram(model.id, job);
   const started = performance.now();
   const rng = new Rng(job.seed);
   const result = await anagram(model.denoiser, initialNoise(model.denoiser, 1, rng), {
-    prompts: job.prompts, views, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps),
+    prompts: job.prompts, views, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps), onStep: stepCounter(job.steps, opts.onStep),
   });
   const captions = job.prompts.map((p, i) => `${views[i]!.name}: ${p}`);
   const files = [
-    ...(await imagePngs(result.image)),
-    { name: 'views.png', bytes: await stripPng([views.map((v, i) => ({ image: v.view(result.image), label: captions[i]! }))]) },
-    { name: 'animation.gif', bytes: await anagramAnimation(result.image, views, captions) },
+    ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
+    { name: 'views.png', bytes: await stripPng([views.map((v, i) => ({ image: v.view(result.image), label: captions[i]! }))]), role: 'views' as const },
+    { name: 'animation.gif', bytes: await anagramAnimation(result.image, views, captions), role: 'animation' as const },
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
   ];
   return { job: { command: 'anagram', model: model.id, source: model.source, ...job, seconds: (performance.now() - started) / 1000 }, files };

@@ -2,7 +2,7 @@
 // played back, ~30 fps, on a white canvas 1.5× the image) and a hybrid image zooming out.
 import sharp, { type OverlayOptions } from 'sharp';
 import { encodeGif } from '../images/gif.js';
-import type { Tensor } from '../tensor.js';
+import { sliceBatch, type Tensor } from '../tensor.js';
 import { fadeFrame, type View } from '../views/view.js';
 import { displayScale, PIXEL_RANGE, toHwc } from './outputs.js';
 
@@ -104,6 +104,19 @@ export async function anagramAnimation(image: Tensor, views: readonly View[], ca
     for (const t of [...ramp].reverse()) push(compose(frameOf(v, t)), FRAME_MS);
   }
   return encodeGif(frames, { width: canvas.side, height: canvas.side, channels: c, delaysMs: delays, rgbPalette: 'global' });
+}
+
+/**
+ * The denoising trajectory of image b: the kept x_t (every 5th step) then the result, held, upscaled
+ * for display; what a chat reply shows for techniques that are not illusions.
+ */
+export function progressionAnimation(progression: readonly { x: Tensor }[], image: Tensor, b = 0): Buffer {
+  const [, c, h, w] = image.shape;
+  if (c !== 1 && c !== 3) throw new RangeError(`animations need 1 or 3 channels, got ${c}`);
+  const scale = displayScale(Math.max(w, h));
+  const frames = [...progression.map((f) => displayPixels(sliceBatch(f.x, b, b + 1), scale)), displayPixels(sliceBatch(image, b, b + 1), scale)];
+  const delays = frames.map((_, i) => (i === frames.length - 1 ? 1500 : 150));
+  return encodeGif(frames, { width: w * scale, height: h * scale, channels: c, delaysMs: delays, rgbPalette: 'global' });
 }
 
 /** `image` ([−1, 1]) resized to `size` px as [0, 1] HWC: nearest when enlarging (crisp), Lanczos when shrinking (low-passed, as the eye sees it from afar). */

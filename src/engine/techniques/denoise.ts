@@ -9,7 +9,8 @@ import type { Tensor } from '../tensor.js';
 import { InputError } from './errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
-import { imagePngs, progressionRows, stripPng, type OutputFile, type StripCell, type TechniqueResult } from './outputs.js';
+import { progressionAnimation } from './animation.js';
+import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type StripCell, type TechniqueResult } from './outputs.js';
 import { DEFAULT_STEPS, timestepsForSteps, timestepsFrom } from './timesteps.js';
 
 export const DENOISE_METHODS = ['blur', 'one-step', 'iterative'] as const;
@@ -50,7 +51,7 @@ export function checkDenoise(model: ModelId, job: Omit<DenoiseJob, 'image'>): vo
 const LABELS: Record<DenoiseMethod, string> = { blur: 'blur', 'one-step': 'one-step', iterative: 'iterative' };
 
 /** One row per t: original, noisy, then each method's estimate of the original. */
-export async function runDenoise(model: LoadedModel, job: DenoiseJob): Promise<TechniqueResult> {
+export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   checkDenoise(model.id, job);
   const started = performance.now();
   const { denoiser } = model;
@@ -59,6 +60,9 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob): Promise<T
   const rng = new Rng(job.seed);
   const rows: StripCell[][] = [];
   const progressions: Array<{ progression: ProgressFrame[]; image: Tensor }> = [];
+  // Only iterative denoising takes steps worth reporting; the other methods are one call each.
+  const total = job.methods.includes('iterative') ? job.ts.reduce((n, t) => n + timestepsFrom(t, job.steps).length - 1, 0) : 0;
+  const onStep = stepCounter(total, opts.onStep);
   for (const t of job.ts) {
     const { xt } = forward(denoiser.schedule, x0, t, rng);
     const row: StripCell[] = [{ image: x0, label: 'original' }, { image: xt, label: `noisy t=${t}` }];
@@ -67,7 +71,7 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob): Promise<T
       if (m === 'blur') estimate = gaussianBlur(xt);
       else if (m === 'one-step') estimate = await oneStepDenoise(denoiser, xt, t, { prompt: job.prompt });
       else {
-        const r = await iterativeDenoise(denoiser, xt, { prompt: job.prompt, rng, timesteps: timestepsFrom(t, job.steps) });
+        const r = await iterativeDenoise(denoiser, xt, { prompt: job.prompt, rng, timesteps: timestepsFrom(t, job.steps), onStep });
         progressions.push(r);
         estimate = r.image;
       }
@@ -78,11 +82,12 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob): Promise<T
   const files: OutputFile[] = [
     { name: 'image.png', bytes: await stripPng(rows, { scale: 1, labels: false }) },
     { name: 'image-large.png', bytes: await stripPng(rows, { labels: false }) },
-    { name: 'figure.png', bytes: await stripPng(rows) },
+    { name: 'figure.png', bytes: await stripPng(rows), role: 'image' },
     ...(await imagePngs(x0, 'input')).slice(0, 1),
   ];
   if (progressions.length) {
     files.push({ name: 'progression.png', bytes: await stripPng(progressions.flatMap((p) => progressionRows(p.progression, p.image))) });
+    files.push({ name: 'progression.gif', bytes: progressionAnimation(progressions[0]!.progression, progressions[0]!.image), role: 'animation' });
   }
   const { image: _image, ...params } = job;
   return {

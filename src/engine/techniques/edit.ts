@@ -6,7 +6,8 @@ import { DEFAULT_I_STARTS, sdedit } from '../sampling/sdedit.js';
 import { InputError } from './errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
-import { imagePngs, progressionRows, stripPng, type StripCell, type TechniqueResult } from './outputs.js';
+import { progressionAnimation } from './animation.js';
+import { imagePngs, progressionRows, stepCounter, stripPng, type StripCell, type RunOptions, type TechniqueResult } from './outputs.js';
 import { checkIStarts, DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
 
 export { DEFAULT_I_STARTS };
@@ -32,20 +33,24 @@ export function checkEdit(model: ModelId, job: Omit<EditJob, 'image'>): void {
 }
 
 /** image.png is the row of edits at native size; strip.png shows the input and each edit captioned. */
-export async function runEdit(model: LoadedModel, job: EditJob): Promise<TechniqueResult> {
+export async function runEdit(model: LoadedModel, job: EditJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   checkEdit(model.id, job);
   const started = performance.now();
   const input = await prepareImage(job.image, model.denoiser.imageShape);
+  const timesteps = timestepsForSteps(job.steps);
+  const total = job.iStarts.reduce((n, i) => n + timesteps.length - 1 - i, 0);
   const results = await sdedit(model.denoiser, input.x, {
-    prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, iStarts: job.iStarts, timesteps: timestepsForSteps(job.steps),
+    prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, iStarts: job.iStarts, timesteps, onStep: stepCounter(total, opts.onStep),
   });
+  const last = results.at(-1)!;
   const edits: StripCell[] = results.map((r) => ({ image: r.image, label: `i_start=${r.iStart} (t=${r.t})` }));
   const files = [
     { name: 'image.png', bytes: await stripPng([edits], { scale: 1, labels: false }) },
-    { name: 'image-large.png', bytes: await stripPng([edits], { labels: false }) },
-    { name: 'strip.png', bytes: await stripPng([[{ image: input.x, label: 'input' }, ...edits]]) },
+    { name: 'image-large.png', bytes: await stripPng([edits], { labels: false }), role: 'image' as const },
+    { name: 'strip.png', bytes: await stripPng([[{ image: input.x, label: 'input' }, ...edits]]), role: 'views' as const },
     ...(await imagePngs(input.x, 'input')).slice(0, 1),
     { name: 'progression.png', bytes: await stripPng(results.flatMap((r) => progressionRows(r.progression, r.image))) },
+    { name: 'progression.gif', bytes: progressionAnimation(last.progression, last.image), role: 'animation' as const },
   ];
   const { image: _image, ...params } = job;
   return {

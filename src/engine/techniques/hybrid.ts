@@ -8,7 +8,7 @@ import { initialNoise } from '../sampling/iterative.js';
 import { hybridSizesPng, hybridZoomAnimation } from './animation.js';
 import { InputError } from './errors.js';
 import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
-import { imagePngs, progressionRows, stripPng, type TechniqueResult } from './outputs.js';
+import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
 import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
 
 export interface HybridJob {
@@ -41,18 +41,18 @@ export function checkHybrid(model: ModelId, job: HybridJob): void {
   if (job.sigma !== undefined && !(job.sigma > 0 && job.sigma <= side / 4)) throw new InputError(`sigma must be a number above 0 and at most ${side / 4} (a quarter of the ${side} px image), got ${job.sigma}`);
 }
 
-export async function runHybrid(model: LoadedModel, job: HybridJob): Promise<TechniqueResult> {
+export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   checkHybrid(model.id, job);
   const started = performance.now();
   const rng = new Rng(job.seed);
   const filter = hybridLowPass(model.id, job.sigma);
   const result = await hybrid(model.denoiser, initialNoise(model.denoiser, 1, rng), {
-    farPrompt: job.far, nearPrompt: job.near, filter, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps),
+    farPrompt: job.far, nearPrompt: job.near, filter, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps), onStep: stepCounter(job.steps, opts.onStep),
   });
   const files = [
-    ...(await imagePngs(result.image)),
-    { name: 'sizes.png', bytes: await hybridSizesPng(result.image) },
-    { name: 'animation.gif', bytes: await hybridZoomAnimation(result.image) },
+    ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
+    { name: 'sizes.png', bytes: await hybridSizesPng(result.image), role: 'views' as const },
+    { name: 'animation.gif', bytes: await hybridZoomAnimation(result.image), role: 'animation' as const },
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
   ];
   return { job: { command: 'hybrid', model: model.id, source: model.source, ...job, filter, seconds: (performance.now() - started) / 1000 }, files };

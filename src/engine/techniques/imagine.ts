@@ -5,7 +5,8 @@ import { DEFAULT_GUIDANCE_SCALE, imagine } from '../sampling/cfg.js';
 import { sliceBatch } from '../tensor.js';
 import { InputError } from './errors.js';
 import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
-import { imagePngs, progressionRows, stripPng, type OutputFile, type TechniqueResult } from './outputs.js';
+import { progressionAnimation } from './animation.js';
+import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type TechniqueResult } from './outputs.js';
 import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
 
 export const MAX_COUNT = 16;
@@ -33,11 +34,11 @@ export function checkImagine(model: ModelId, job: ImagineJob): void {
  * One batch of `count` images. count 1: image.png is the image; more: image.png is a row of all of them
  * and image-<k>.png each one.
  */
-export async function runImagine(model: LoadedModel, job: ImagineJob): Promise<TechniqueResult> {
+export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   checkImagine(model.id, job);
   const started = performance.now();
   const timesteps = timestepsForSteps(job.steps);
-  const result = await imagine(model.denoiser, { prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, batch: job.count, timesteps });
+  const result = await imagine(model.denoiser, { prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, batch: job.count, timesteps, onStep: stepCounter(job.steps, opts.onStep) });
   const files: OutputFile[] = [];
   if (job.count === 1) files.push(...(await imagePngs(result.image)));
   else {
@@ -46,7 +47,9 @@ export async function runImagine(model: LoadedModel, job: ImagineJob): Promise<T
     files.push({ name: 'image-large.png', bytes: await stripPng(row, { labels: false }) });
     for (let b = 0; b < job.count; b++) files.push(...(await imagePngs(sliceBatch(result.image, b, b + 1), `image-${b + 1}`)).slice(0, 1));
   }
+  files.find((f) => f.name === 'image-large.png')!.role = 'image';
   files.push({ name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) });
+  files.push({ name: 'progression.gif', bytes: progressionAnimation(result.progression, result.image), role: 'animation' });
   return {
     job: { command: 'imagine', model: model.id, source: model.source, ...job, seconds: (performance.now() - started) / 1000 },
     files,

@@ -6,7 +6,8 @@ import { inpaint } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { prepareImage, prepareMask, type ImageSource, type MaskSource } from './inputs.js';
 import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
-import { imagePngs, progressionRows, stripPng, type TechniqueResult } from './outputs.js';
+import { progressionAnimation } from './animation.js';
+import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
 import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
 
 export interface InpaintJob {
@@ -36,19 +37,21 @@ function maskImage(mask: Tensor, channels: number): Tensor {
   return tensor([1, channels, h, w], out);
 }
 
-export async function runInpaint(model: LoadedModel, job: InpaintJob): Promise<TechniqueResult> {
+export async function runInpaint(model: LoadedModel, job: InpaintJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   const mask = await checkInpaint(model.id, job);
   const started = performance.now();
-  const input = await prepareImage(job.image, model.denoiser.imageShape);
+  // Not re-centred, so the mask (drawn on the upload, or a box) covers the pixels it was drawn on.
+  const input = await prepareImage(job.image, model.denoiser.imageShape, { centerDigit: false });
   const result = await inpaint(model.denoiser, input.x, mask, {
-    prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps),
+    prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps), onStep: stepCounter(job.steps, opts.onStep),
   });
   const c = input.x.shape[1];
   const files = [
-    ...(await imagePngs(result.image)),
-    { name: 'strip.png', bytes: await stripPng([[{ image: input.x, label: 'input' }, { image: maskImage(mask, c), label: 'mask' }, { image: result.image, label: 'result' }]]) },
+    ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
+    { name: 'strip.png', bytes: await stripPng([[{ image: input.x, label: 'input' }, { image: maskImage(mask, c), label: 'mask' }, { image: result.image, label: 'result' }]]), role: 'views' as const },
     ...(await imagePngs(input.x, 'input')).slice(0, 1),
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
+    { name: 'progression.gif', bytes: progressionAnimation(result.progression, result.image), role: 'animation' as const },
   ];
   const { image: _image, mask: maskSource, ...params } = job;
   return {

@@ -2,7 +2,7 @@
 // white-on-black digits or 64×64 RGB, masks from a mask image (white = repaint) or a box, demo digits.
 import { loadEmbeddedMnist } from '../data/mnist.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
-import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodeLimits } from '../images/encode.js';
+import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodeLimits, type RasterImage } from '../images/encode.js';
 import { boxMask } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { InputError, asInputError } from './errors.js';
@@ -10,8 +10,11 @@ import { InputError, asInputError } from './errors.js';
 /** Discord's current bot upload limit, and a 24-megapixel camera photo. */
 export const UPLOAD_LIMITS: DecodeLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 24_000_000 };
 
-/** An uploaded file, or (digit model only) a digit of the embedded MNIST set, handy for demos. */
-export type ImageSource = { bytes: Buffer; name?: string } | { digitIndex: number };
+/**
+ * An uploaded file, or (digit model only) a digit of the embedded MNIST set, handy for demos. `limits`
+ * replaces UPLOAD_LIMITS for files a front end has already checked against its own (configured) limits.
+ */
+export type ImageSource = { bytes: Buffer; name?: string; limits?: DecodeLimits } | { digitIndex: number };
 
 export interface PreparedImage {
   /** [1, c, h, w] in [−1, 1]. */
@@ -22,17 +25,26 @@ export interface PreparedImage {
 
 const toSigned = (v: number): number => 2 * v - 1;
 
-async function decode(bytes: Buffer, name: string): Promise<import('../images/encode.js').RasterImage> {
+/** Decodes an upload under `limits`; an unreadable or oversized file is an InputError naming it. */
+export async function decodeUpload(bytes: Buffer, name: string, limits: DecodeLimits = UPLOAD_LIMITS): Promise<RasterImage> {
   try {
-    return await decodeImage(bytes, UPLOAD_LIMITS);
+    return await decodeImage(bytes, limits);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw new InputError(`${name}: ${err.message}`);
     throw err;
   }
 }
 
-/** The image in the denoiser's shape [c, h, w] (1×28×28: a centred white-on-black digit; 3×64×64: RGB, centre-cropped). */
-export async function prepareImage(source: ImageSource, shape: readonly [number, number, number]): Promise<PreparedImage> {
+export interface PrepareImageOptions {
+  /**
+   * Re-centre a drawn digit like MNIST (default true). Inpainting turns it off so that a mask drawn on
+   * the upload still covers the same pixels (the digit is then fitted whole, 'contain').
+   */
+  centerDigit?: boolean;
+}
+
+/** The image in the denoiser's shape [c, h, w] (1×28×28: a white-on-black digit, centred by default; 3×64×64: RGB, centre-cropped). */
+export async function prepareImage(source: ImageSource, shape: readonly [number, number, number], opts: PrepareImageOptions = {}): Promise<PreparedImage> {
   const [c, h, w] = shape;
   if ('digitIndex' in source) {
     const data = loadEmbeddedMnist();
@@ -43,8 +55,8 @@ export async function prepareImage(source: ImageSource, shape: readonly [number,
     return { x: tensor([1, 1, 28, 28], x), description: `embedded MNIST digit #${i} (a ${data.labels[i]})` };
   }
   const name = source.name ?? 'image';
-  const img = await decode(source.bytes, name);
-  const fitted = c === 1 && h === 28 && w === 28 ? await toGrayscale28(img) : await resizeTo(img, w, h, { channels: c === 1 ? 1 : 3 });
+  const img = await decodeUpload(source.bytes, name, source.limits);
+  const fitted = isDigitShape(shape) ? await toGrayscale28(img, { centerDigit: opts.centerDigit ?? true }) : await resizeTo(img, w, h, { channels: c === 1 ? 1 : 3 });
   const planar = interleavedToPlanar(fitted.data, fitted.channels, h, w).map(toSigned);
   return { x: tensor([1, c, h, w], planar), description: `${name} (${img.width}×${img.height})` };
 }
@@ -66,18 +78,23 @@ export function parseBox(text: string): Box {
   return { x, y, width, height };
 }
 
-export type MaskSource = { box: Box } | { bytes: Buffer; name?: string };
+export type MaskSource = { box: Box } | { bytes: Buffer; name?: string; limits?: DecodeLimits };
+
+function isDigitShape(shape: readonly [number, number, number]): boolean {
+  return shape[0] === 1 && shape[1] === 28 && shape[2] === 28;
+}
 
 /**
  * The repaint mask [1, 1, h, w]: 1 where the mask image is light (white = regenerate), 0 elsewhere.
- * The mask image is fitted like an uploaded image (centre crop), so a mask of the upload's size lines up.
+ * The mask image is fitted like an uploaded image with `centerDigit: false` (a digit whole, RGB centre-cropped),
+ * so a mask of the upload's size lines up with it.
  */
 export async function prepareMask(source: MaskSource, shape: readonly [number, number, number]): Promise<Tensor> {
   const [, h, w] = shape;
   if ('box' in source) return asInputError(() => boxMask(h, w, source.box));
   const name = source.name ?? 'mask';
-  const img = await decode(source.bytes, name);
-  const small = await resizeTo(img, w, h, { channels: 1, fit: 'cover' });
+  const img = await decodeUpload(source.bytes, name, source.limits);
+  const small = await resizeTo(img, w, h, { channels: 1, fit: isDigitShape(shape) ? 'contain' : 'cover' });
   const m = Float32Array.from(small.data, (v) => (v >= 0.5 ? 1 : 0));
   if (!m.includes(1)) throw new InputError(`${name}: the mask has no white pixels, so nothing would be repainted (white = regenerate, black = keep)`);
   return tensor([1, 1, h, w], m);

@@ -1,12 +1,12 @@
 // Which denoiser a job runs on (`--model`): the project's MNIST flow model or DeepFloyd IF stage I from
 // modelsDir()/deepfloyd-if, with the facts the techniques need (image shape, neutral prompt).
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DeepFloydIF, DEEPFLOYD_FILES, EXPORT_HINT } from '../denoisers/deepfloyd-if.js';
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { parseDigitPrompt } from '../denoisers/mnist-flow.js';
 import { loadMnistFlowDenoiser } from '../denoisers/mnist-flow-onnx.js';
-import { CheckpointNotFoundError } from '../flow/checkpoints.js';
+import { CheckpointNotFoundError, resolveCheckpoint } from '../flow/checkpoints.js';
 import { modelsDir } from '../paths.js';
 import { MissingModelError } from '../runtime/onnx.js';
 import { NEUTRAL_PROMPT } from '../sampling/one-step.js';
@@ -65,6 +65,34 @@ export function deepfloydDir(): string {
   return join(modelsDir(), 'deepfloyd-if');
 }
 
+/**
+ * Checks that the model is there without loading it, and resolves what to load: for mnist-flow the
+ * checkpoint file (so a queued job names the exact file), for deepfloyd-if its folder. Throws the
+ * InputErrors loadModel would, saying how to get the model.
+ */
+export function locateModel(id: ModelId, opts: LoadModelOptions = {}): string {
+  if (id === 'mnist-flow') {
+    let found;
+    try {
+      found = resolveCheckpoint(opts.checkpoint, 'class');
+    } catch (err) {
+      if (err instanceof CheckpointNotFoundError) throw new InputError(err.message);
+      throw err;
+    }
+    if (found.checkpoint.spec.kind !== 'class') throw new InputError(`${found.path} holds a ${found.checkpoint.spec.kind} model; mnist-flow needs a class-conditioned one (prompts are digits)`);
+    // Absolute: a queued job may run in another process, from another working directory.
+    return resolve(found.path);
+  }
+  if (opts.checkpoint !== undefined) throw new InputError('--checkpoint is for --model mnist-flow; deepfloyd-if loads its export folder (ILLUSIONIST_MODELS/deepfloyd-if)');
+  const dir = opts.deepfloydDir ?? deepfloydDir();
+  const missing = [DEEPFLOYD_FILES.tokenizer, DEEPFLOYD_FILES.textEncoder, DEEPFLOYD_FILES.stageI].filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) {
+    const how = EXPORT_HINT.split('\n')[1]!.trim().replace(/\s{2,}.*/, '');
+    throw new InputError(`no DeepFloyd IF export in ${dir} (missing ${missing.join(', ')}); produce it with: ${how}, or set ILLUSIONIST_MODELS to the folder holding deepfloyd-if/`);
+  }
+  return dir;
+}
+
 /** Loads the model; a missing checkpoint or export folder is an InputError that says how to get one. */
 export async function loadModel(id: ModelId, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   if (id === 'mnist-flow') {
@@ -76,13 +104,7 @@ export async function loadModel(id: ModelId, opts: LoadModelOptions = {}): Promi
       throw err;
     }
   }
-  if (opts.checkpoint !== undefined) throw new InputError('--checkpoint is for --model mnist-flow; deepfloyd-if loads its export folder (ILLUSIONIST_MODELS/deepfloyd-if)');
-  const dir = opts.deepfloydDir ?? deepfloydDir();
-  const missing = [DEEPFLOYD_FILES.tokenizer, DEEPFLOYD_FILES.textEncoder, DEEPFLOYD_FILES.stageI].filter((f) => !existsSync(join(dir, f)));
-  if (missing.length) {
-    const how = EXPORT_HINT.split('\n')[1]!.trim().replace(/\s{2,}.*/, '');
-    throw new InputError(`no DeepFloyd IF export in ${dir} (missing ${missing.join(', ')}); produce it with: ${how}, or set ILLUSIONIST_MODELS to the folder holding deepfloyd-if/`);
-  }
+  const dir = locateModel(id, opts);
   try {
     const ifModel = await DeepFloydIF.load({ dir });
     return { id, denoiser: ifModel.stageI, source: dir, dispose: () => ifModel.dispose() };

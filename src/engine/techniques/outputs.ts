@@ -5,14 +5,46 @@ import { join } from 'node:path';
 import { encodePng, planarToInterleaved } from '../images/encode.js';
 import { gridPng } from '../images/grid.js';
 import { sliceBatch, type Tensor } from '../tensor.js';
-import type { ProgressFrame } from '../sampling/iterative.js';
+import type { LoopOptions, ProgressFrame } from '../sampling/iterative.js';
 
 /** Every model here works in [−1, 1] (DeepFloyd IF and the flow model alike). */
 export const PIXEL_RANGE = [-1, 1] as const;
 
+/**
+ * The file a chat reply shows for each part of a result: the picture, the illustration that explains
+ * it (views, strip, figure, sizes) and the animation. Files without a role are for the CLI and the store.
+ */
+export type OutputRole = 'image' | 'views' | 'animation';
+
 export interface OutputFile {
   name: string;
   bytes: Buffer;
+  role?: OutputRole;
+}
+
+/**
+ * Called after every denoising step of a technique: step counts over all of the technique's loops
+ * (denoise and edit run several), `preview` is x_t. Awaited, so a job host can report progress and
+ * stop a cancelled job here.
+ */
+export type StepCallback = (step: number, total: number, preview: Tensor) => Promise<void>;
+
+export interface RunOptions {
+  onStep?: StepCallback | undefined;
+}
+
+/** A sampling loop's onStep that counts steps across loops and forwards them to `onStep`. */
+export function stepCounter(total: number, onStep: StepCallback | undefined): LoopOptions['onStep'] {
+  if (!onStep) return undefined;
+  let step = 0;
+  return (frame: ProgressFrame) => onStep(++step, total, frame.x);
+}
+
+/** A small PNG of image b of x_t for live progress (half the display size: previews are sent often). */
+export async function previewPng(x: Tensor, b = 0): Promise<Buffer> {
+  const { channels, height, width } = shapeOf(x);
+  const scale = Math.max(1, Math.floor(displayScale(Math.max(width, height)) / 2));
+  return encodePng(toHwc(x, b), width, height, channels, { range: PIXEL_RANGE, scale });
 }
 
 /** Everything needed to rerun a job: the command, its parameters and the seed. */
@@ -43,6 +75,11 @@ function shapeOf(x: Tensor): { channels: 1 | 3; height: number; width: number } 
   const [, c, h, w] = x.shape;
   if (c !== 1 && c !== 3) throw new RangeError(`images have 1 or 3 channels, got ${c}`);
   return { channels: c, height: h, width: w };
+}
+
+/** `files` with `role` given to the one named `name` (e.g. the upscale is what a chat reply shows). */
+export function withRole(files: OutputFile[], name: string, role: OutputRole): OutputFile[] {
+  return files.map((f) => (f.name === name ? { ...f, role } : f));
 }
 
 /** `name.png` at native resolution and `name-large.png` upscaled with nearest-neighbour. */
@@ -101,7 +138,12 @@ export function progressionRows(progression: readonly ProgressFrame[], result: T
   return rows;
 }
 
-/** Writes every file and job.json (with the list of files) into `dir`; returns the paths written. */
+/** job.json: the job record with the list of files beside it. */
+export function jobJson(result: TechniqueResult): Buffer {
+  return Buffer.from(JSON.stringify({ ...result.job, outputs: result.files.map((f) => f.name) }, null, 2) + '\n');
+}
+
+/** Writes every file and job.json into `dir`; returns the paths written. */
 export function writeResult(dir: string, result: TechniqueResult): string[] {
   mkdirSync(dir, { recursive: true });
   const paths = result.files.map((f) => {
@@ -110,6 +152,6 @@ export function writeResult(dir: string, result: TechniqueResult): string[] {
     return path;
   });
   const jobPath = join(dir, 'job.json');
-  writeFileSync(jobPath, JSON.stringify({ ...result.job, outputs: result.files.map((f) => f.name) }, null, 2) + '\n');
+  writeFileSync(jobPath, jobJson(result));
   return [...paths, jobPath];
 }

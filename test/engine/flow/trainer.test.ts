@@ -6,21 +6,7 @@ import { mkdtempSync, readdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultSettings, train, loadCheckpoint, latestCheckpoint, type TrainSettings, type RunRecord } from '../../../src/engine/flow/trainer.js';
-import { loadEmbeddedMnist } from '../../../src/engine/data/mnist.js';
-import type { Dataset } from '../../../src/engine/data/dataset.js';
-
-function slice(n: number): Dataset {
-  const d = loadEmbeddedMnist();
-  // Spread over the classes (the embedded set is grouped by digit).
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const src = Math.floor((i * d.count) / n);
-    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    labels[i] = d.labels[src]!;
-  }
-  return { images, labels, count: n, source: `first ${n}` };
-}
+import { mnistSlice as slice } from '../../helpers/tiny-mnist.js';
 
 const tiny = (kind: TrainSettings['kind'], over: Partial<TrainSettings> = {}): TrainSettings => ({
   ...defaultSettings(kind), hidden: 4, batch: 16, epochs: 2, seed: 5, ...over,
