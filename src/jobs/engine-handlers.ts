@@ -12,7 +12,9 @@ import type { UNetKind } from '../engine/flow/unet.js';
 import { gridPng } from '../engine/images/grid.js';
 import { loadModel, type LoadedModel } from '../engine/techniques/models.js';
 import { jobJson, previewPng, type OutputRole, type StepCallback, type TechniqueResult } from '../engine/techniques/outputs.js';
-import { openStore } from '../store/index.js';
+import { openStore, dataDir, databasePath, type Store } from '../store/index.js';
+import { storeEmbeddingCache } from './embedding-cache.js';
+import type { EmbeddingCache } from '../engine/denoisers/deepfloyd-if.js';
 import { defineHandlers, JobStoppedError, type HandlerOutput, type JobContext, type OutputFile } from './handler.js';
 import { runPartAJob, type PartACommand, type PartAParams } from './part-a-jobs.js';
 
@@ -39,8 +41,17 @@ function flowModel(path: string): Promise<OnnxFlowModel> {
   });
 }
 
+let embeddingStore: Store | undefined;
+
+/** The worker's own connection to the bot's database (DATA_DIR), opened on the first DeepFloyd job. */
+function embeddingCache(): EmbeddingCache {
+  embeddingStore ??= openStore(databasePath(dataDir()));
+  return storeEmbeddingCache(embeddingStore.embeddings, 'deepfloyd-if');
+}
+
 function denoiserFor(p: PartAParams): Promise<LoadedModel> {
-  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () => loadModel(p.model, p.checkpointPath !== undefined ? { checkpoint: p.checkpointPath } : {}));
+  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () =>
+    loadModel(p.model, p.checkpointPath !== undefined ? { checkpoint: p.checkpointPath } : p.model === 'deepfloyd-if' ? { embeddingCache: embeddingCache() } : {}));
 }
 
 // --- progress and outputs ---

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
 import { encodePng } from '../../src/engine/images/encode.js';
 import { writeTinyDeepFloyd } from '../fixtures/tiny-deepfloyd.js';
+import { openStore } from '../../src/store/index.js';
 import { tinyClassRun } from '../helpers/tiny-mnist.js';
 
 let root: string;
@@ -214,6 +215,15 @@ test('deepfloyd-if path: an RGB anagram from the tiny ONNX folder found under IL
   const gif = await info(join(dir, 'animation.gif'));
   assert.deepEqual([gif.width, gif.pages], [Math.round(1.5 * 192), 42]);
   assert.equal(job(dir).source, join(models, 'deepfloyd-if'));
+  // The prompts' T5 embeddings were kept in the store, so the next job with them skips the encoder.
+  const store = openStore(join(process.env.DATA_DIR!, 'illusionist.db'));
+  try {
+    for (const prompt of ['an old man', 'a campfire', '']) {
+      assert.ok(store.embeddings.get('deepfloyd-if', prompt)?.data instanceof Float32Array, `embedding of '${prompt}' cached`);
+    }
+  } finally {
+    store.close();
+  }
   const e = await cli(['imagine', '--prompt', 'a dog', '--model', 'deepfloyd-if', '--checkpoint', 'x', '--out', dir]);
   assert.equal(e.code, 2);
 });

@@ -10,7 +10,7 @@ import { digitGridPng, lossCurvePng } from '../../engine/flow/figures.js';
 import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../../engine/data/load.js';
 import { Rng } from '../../engine/random.js';
-import { tf, type TfBackendChoice } from '../../engine/runtime/tf.js';
+import { initTf, tf, type TfBackendChoice } from '../../engine/runtime/tf.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 
 interface TrainCliOptions {
@@ -65,6 +65,8 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
     runDir = o.runDir ?? join('runs', `${kind}${settings.pureNoise ? '-pure' : ''}-${timestamp()}`);
   }
   const dataset = loadDataset(settings.data);
+  const runtime = await initTf(backend);
+  process.stderr.write(`training on ${runtime.description}; data: ${dataset.source}; run folder: ${runDir}\n`);
   let stopRequested = false;
   const onSigint = (): void => {
     if (stopRequested) process.exit(130);

@@ -2,7 +2,7 @@
 // modelsDir()/deepfloyd-if, with the facts the techniques need (image shape, neutral prompt).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DeepFloydIF, DEEPFLOYD_FILES, EXPORT_HINT } from '../denoisers/deepfloyd-if.js';
+import { DeepFloydIF, DEEPFLOYD_FILES, EXPORT_HINT, type EmbeddingCache } from '../denoisers/deepfloyd-if.js';
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { parseDigitPrompt } from '../denoisers/mnist-flow.js';
 import { loadMnistFlowDenoiser } from '../denoisers/mnist-flow-onnx.js';
@@ -59,6 +59,8 @@ export interface LoadModelOptions {
   checkpoint?: string;
   /** deepfloyd-if: the export folder (default modelsDir()/deepfloyd-if). */
   deepfloydDir?: string;
+  /** deepfloyd-if: where prompt embeddings are kept between runs (T5 runs once per prompt). */
+  embeddingCache?: EmbeddingCache;
 }
 
 export function deepfloydDir(): string {
@@ -106,7 +108,7 @@ export async function loadModel(id: ModelId, opts: LoadModelOptions = {}): Promi
   }
   const dir = locateModel(id, opts);
   try {
-    const ifModel = await DeepFloydIF.load({ dir });
+    const ifModel = await DeepFloydIF.load(opts.embeddingCache ? { dir, cache: opts.embeddingCache } : { dir });
     return { id, denoiser: ifModel.stageI, source: dir, dispose: () => ifModel.dispose() };
   } catch (err) {
     if (err instanceof MissingModelError) throw new InputError(err.message.replace(/\n\s*/g, '; '));
