@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerTrain } from './commands/train.js';
 import { registerDigits } from './commands/digits.js';
 import { registerExportModel } from './commands/export-model.js';
+import { registerEmbed } from './commands/embed.js';
 import { registerImagine } from './commands/imagine.js';
 import { registerDenoise } from './commands/denoise.js';
 import { registerEdit } from './commands/edit.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerDigits(program);
   registerExportModel(program);
+  registerEmbed(program);
   registerImagine(program);
   registerDenoise(program);
   registerEdit(program);

@@ -42,7 +42,7 @@ async function cli(args: string[]): Promise<Run> {
   const err: string[] = [];
   const w1 = process.stdout.write.bind(process.stdout);
   const w2 = process.stderr.write.bind(process.stderr);
-  const ours = /^(imagine|denoise|edit|inpaint|anagram|hybrid) \(/;
+  const ours = /^(imagine|denoise|edit|inpaint|anagram|hybrid) \(|^\d+ prompt embeddings cached/;
   process.stdout.write = ((s: string | Uint8Array) => (ours.test(String(s)) ? (out.push(String(s)), true) : w1(s))) as typeof process.stdout.write;
   process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
   try {
@@ -224,6 +224,9 @@ test('deepfloyd-if path: an RGB anagram from the tiny ONNX folder found under IL
   } finally {
     store.close();
   }
+  const pre = await cli(['embed', '--prompt', 'a campfire', 'a volcano']);
+  assert.equal(pre.code, 0, pre.err);
+  assert.match(pre.out, /3 prompt embeddings cached \(1 computed, 2 already there\)/);
   const e = await cli(['imagine', '--prompt', 'a dog', '--model', 'deepfloyd-if', '--checkpoint', 'x', '--out', dir]);
   assert.equal(e.code, 2);
 });
