@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { tinyClassRun } from '../helpers/tiny-mnist.js';
+import { openStore } from '../../src/store/index.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 let runDir = '';
@@ -58,6 +59,7 @@ const mistakes: Array<[string[], RegExp]> = [
   [['digits', '--guidance', 'lots', '--out', 'x'], /--guidance must be a number from 0 to 30/],
   [['digits', '--kind', 'time', '--digit', '3', '--out', 'x'], /--digit needs the class model/],
   [['digits', '--checkpoint', 'no-such-model', '--out', 'x'], /no checkpoint 'no-such-model'/],
+  [['digits', '--checkpoint', '999', '--out', 'x'], /there is no checkpoint #999 in the store/],
   [['train', '--kind', 'gan'], /--kind must be one of denoiser, time, class, got 'gan'/],
   [['train', '--epochs', '0'], /--epochs must be an integer from 1 to 1000/],
   [['train', '--kind', 'time', '--pure-noise'], /--pure-noise applies to --kind denoiser only/],
@@ -103,4 +105,18 @@ test('export-model --epoch refuses an epoch the run has not completed', () => {
   const r = cli(['export-model', '--run', runDir, '--epoch', '4'], { ILLUSIONIST_MODELS: mkdtempSync(join(tmpdir(), 'illusionist-models-')) });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--epoch must be a completed epoch of .*, from 1 to 1, got 4/);
+});
+
+test('digits --checkpoint N uses checkpoint #N of the store', () => {
+  const store = openStore(join(dataDir, 'illusionist.db'));
+  let id: number;
+  try {
+    id = store.training.registerCommittedModels([{ modelKind: 'mnist-class', name: 'tiny-for-ids', path: join(runDir, 'checkpoint-epoch-001.safetensors') }]).added[0]!.id;
+  } finally {
+    store.close();
+  }
+  const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  const r = cli(['digits', '--checkpoint', String(id), '--digit', '1', '--count', '1', '--steps', '2', '--seed', '0', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(join(out, 'job.json'), 'utf8'), /tiny-class|checkpoint-epoch-001\.safetensors/);
 });

@@ -9,6 +9,7 @@ import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
+import type { Store } from '../../store/index.js';
 
 interface DigitsCliOptions { digit?: string; count?: string; guidance: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 
@@ -22,7 +23,7 @@ export function registerDigits(program: Command): void {
     .option('--steps <T>', 'Euler steps', '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
-    .option('--checkpoint <ref>', 'committed model name, .safetensors file or training run folder')
+    .option('--checkpoint <ref>', 'checkpoint id from the store (`/checkpoints`), committed model name, .safetensors file or training run folder')
     .requiredOption('--out <dir>', 'output folder')
     .action(async (o: DigitsCliOptions) => runDigits(o));
 }
@@ -36,18 +37,18 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   const guidance = parseFloatOption('guidance', o.guidance, 0, 30);
   const steps = parseIntOption('steps', o.steps, 1, 1000);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
-  let resolved;
-  try {
-    resolved = resolveCheckpoint(o.checkpoint, o.kind);
-  } catch (err) {
-    if (err instanceof CheckpointNotFoundError) throw new UsageError(err.message);
-    throw err;
-  }
-  const { checkpoint, path } = resolved;
-  if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
-  const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path) };
   const store = openCliStore();
   try {
+    let resolved;
+    try {
+      resolved = resolveCheckpoint(checkpointRef(store, o.checkpoint), o.kind);
+    } catch (err) {
+      if (err instanceof CheckpointNotFoundError) throw new UsageError(err.message);
+      throw err;
+    }
+    const { checkpoint, path } = resolved;
+    if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
+    const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path) };
     const out = o.out!;
     const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
     const seconds = result.metrics.seconds ?? 0;
@@ -55,4 +56,12 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   } finally {
     store.close();
   }
+}
+
+/** A bare number is a checkpoint id in the store (as /checkpoints lists them); anything else passes through. */
+function checkpointRef(store: Store, ref: string | undefined): string | undefined {
+  if (ref === undefined || !/^\d+$/.test(ref)) return ref;
+  const found = store.training.getCheckpoint(Number(ref));
+  if (!found) throw new UsageError(`there is no checkpoint #${ref} in the store; list them with /checkpoints (or give a file or model name)`);
+  return found.path;
 }
