@@ -1,8 +1,18 @@
 // A mistake by the person at the keyboard: printed as one line, exit code 2, never a stack trace.
 // Anything else is a bug or an environment problem and exits 1.
+import { CheckpointNotFoundError } from '../engine/flow/checkpoints.js';
+import { InputError } from '../engine/techniques/errors.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * What the CLI prints as one line with exit code 2: its own UsageError, and the engine's errors about
+ * what was asked for (InputError: bad view, image, i_start…; CheckpointNotFoundError).
+ */
+export function isUserMistake(err: unknown): err is Error {
+  return err instanceof UsageError || err instanceof InputError || err instanceof CheckpointNotFoundError;
 }
 
 export function parseIntOption(name: string, value: string, min: number, max: number): number {

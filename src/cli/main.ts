@@ -12,7 +12,7 @@ import { registerInpaint } from './commands/inpaint.js';
 import { registerAnagram } from './commands/anagram.js';
 import { registerHybrid } from './commands/hybrid.js';
 import { registerGallery, registerJobs } from './commands/jobs.js';
-import { UsageError } from './errors.js';
+import { isUserMistake } from './errors.js';
 
 export function buildProgram(): Command {
   const program = new Command('illusionist')
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed its message (unknown option, missing argument, help)
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError) {
+    if (isUserMistake(err)) {
       process.stderr.write(`error: ${err.message}\n`);
       return 2;
     }

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { MAX_SEED } from '../engine/random.js';
-import { InputError } from '../engine/techniques/errors.js';
 import type { ImageSource } from '../engine/techniques/inputs.js';
 import { locateModel, MODEL_IDS, parseModelId, type ModelId } from '../engine/techniques/models.js';
 import type { PartACommand } from '../jobs/part-a-jobs.js';
@@ -79,26 +78,7 @@ export function parseImageSource(model: ModelId, o: { image?: string; digitIndex
 }
 
 export function parseModelOption(o: CommonCliOptions): ModelId {
-  return asUsage(() => parseModelId(o.model));
-}
-
-/** Runs f, turning the technique layer's InputError into the CLI's UsageError (one line, exit 2). */
-export function asUsage<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof InputError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
-export async function asUsageAsync<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    if (err instanceof InputError) throw new UsageError(err.message);
-    throw err;
-  }
+  return parseModelId(o.model);
 }
 
 /** The picture and mask files a job reads, as given on the command line. */
@@ -113,14 +93,14 @@ export interface CliInputs {
  * its files and job.json to --out.
  */
 export async function runTechnique(command: PartACommand, model: ModelId, o: CommonCliOptions, seed: number, params: Record<string, unknown>, inputs: CliInputs = {}): Promise<void> {
-  const source = asUsage(() => locateModel(model, o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}));
+  const source = locateModel(model, o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {});
   const store = openCliStore();
   try {
     const files: Record<string, unknown> = {};
     const { image, mask } = inputs;
     if (image && 'digitIndex' in image) files.digitIndex = image.digitIndex;
-    else if (image) files.image = await asUsageAsync(() => storeUpload(store, image.bytes, image.name ?? 'image'));
-    if (mask) files.mask = await asUsageAsync(() => storeUpload(store, mask.bytes, mask.name ?? 'mask'));
+    else if (image) files.image = await storeUpload(store, image.bytes, image.name ?? 'image');
+    if (mask) files.mask = await storeUpload(store, mask.bytes, mask.name ?? 'mask');
     const full = { ...params, ...files, model, ...(model === 'mnist-flow' ? { checkpointPath: source } : {}) };
     const { jobId, result, paths } = await runCliJob(store, { command, params: full, seed, model }, o.out);
     const s = result.metrics.seconds;

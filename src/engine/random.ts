@@ -74,9 +74,4 @@ export class Rng {
       items[j] = tmp;
     }
   }
-
-  /** A new seed drawn from this generator (to derive independent streams). */
-  nextSeed(): number {
-    return this.gen.next() >>> 0;
-  }
 }

@@ -2,7 +2,7 @@
 // and training (Part B), and the Part A techniques on mnist-flow or DeepFloyd IF, reporting each step.
 import { join } from 'node:path';
 import { loadDataset } from '../engine/data/load.js';
-import type { Dataset } from '../engine/data/dataset.js';
+import { spreadSubset } from '../engine/data/dataset.js';
 import { generateDigits } from '../engine/flow/digits.js';
 import type { FlowModel } from '../engine/flow/euler.js';
 import { lossCurvePng } from '../engine/flow/figures.js';
@@ -134,25 +134,12 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
 
 interface TrainParams { kind: UNetKind; epochs: number; hidden: number; batch: number; lr: number; images?: number; makeDefault: boolean; dataDir: string; storePath: string }
 
-/** The first `n` digits spread over the data set (every class present even for small n). */
-function subset(d: Dataset, n: number): Dataset {
-  if (n >= d.count) return d;
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const src = Math.floor((i * d.count) / n);
-    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    labels[i] = d.labels[src]!;
-  }
-  return { images, labels, count: n, source: `${d.source} (${n} of ${d.count})` };
-}
-
 async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeState: unknown, ctx: JobContext): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
   const modelKind = `mnist-${p.kind}`;
   const state = resumeState as { runDir?: string; runId?: number } | null;
   const runDir = state?.runDir ?? join(p.dataDir, 'runs', `${p.kind}-job${jobId}`);
   const resume = state?.runDir !== undefined && latestCheckpoint(runDir) !== undefined;
-  const dataset = p.images ? subset(loadDataset(null), p.images) : loadDataset(null);
+  const dataset = p.images ? spreadSubset(loadDataset(null), p.images) : loadDataset(null);
   const settings = { ...defaultSettings(p.kind), epochs: p.epochs, hidden: p.hidden, batch: p.batch, lr: p.lr, seed };
   // Its own connection: the worker thread cannot share the main thread's, and WAL lets both write.
   const store = openStore(p.storePath);

@@ -3,21 +3,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dataset } from '../../src/engine/data/dataset.js';
+import { spreadSubset, type Dataset } from '../../src/engine/data/dataset.js';
 import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
 import { defaultSettings, latestCheckpoint, train } from '../../src/engine/flow/trainer.js';
 
-/** `n` digits spread evenly over the embedded set (which is grouped by digit), so every class is present. */
+/** `n` digits spread evenly over the embedded set, so every class is present. */
 export function mnistSlice(n: number): Dataset {
-  const d = loadEmbeddedMnist();
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const src = Math.floor((i * d.count) / n);
-    images.set(d.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    labels[i] = d.labels[src]!;
-  }
-  return { images, labels, count: n, source: `first ${n}` };
+  return spreadSubset(loadEmbeddedMnist(), n);
 }
 
 export interface TinyRun {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { anagramDefaults, checkAnagram } from '../../engine/techniques/anagram.js';
 import { VIEW_NAMES } from '../../engine/views/registry.js';
 import { parseIntOption } from '../errors.js';
-import { addCommonOptions, addSamplingOptions, asUsage, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
+import { addCommonOptions, addSamplingOptions,  parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
 interface AnagramCliOptions extends CommonCliOptions, SamplingCliOptions { prompt1: string; prompt2: string; prompt3?: string; view?: string; maxDisp?: string }
 
@@ -29,7 +29,7 @@ export function registerAnagram(program: Command): void {
       ...parseSampling(o),
       seed: parseSeed(o.seed),
     };
-    asUsage(() => checkAnagram(model, job));
+    checkAnagram(model, job);
     const { seed, ...params } = job;
     await runTechnique('anagram', model, o, seed, params);
   });

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { checkDenoise, DEFAULT_DENOISE_TS, parseDenoiseMethod } from '../../engine/techniques/denoise.js';
 import { neutralPrompt } from '../../engine/techniques/models.js';
 import { parseIntOption } from '../errors.js';
-import { addCommonOptions, addImageOptions, asUsage, parseImageSource, parseIntList, parseModelOption, parseSeed, runTechnique, type CommonCliOptions } from '../technique-options.js';
+import { addCommonOptions, addImageOptions,  parseImageSource, parseIntList, parseModelOption, parseSeed, runTechnique, type CommonCliOptions } from '../technique-options.js';
 import { DEFAULT_STEPS, MAX_STEPS } from '../../engine/techniques/timesteps.js';
 
 interface DenoiseCliOptions extends CommonCliOptions { image?: string; digitIndex?: string; t: string; method: string; prompt?: string; steps: string }
@@ -22,12 +22,12 @@ export function registerDenoise(program: Command): void {
     const model = parseModelOption(o);
     const job = {
       ts: parseIntList('t', o.t, 1, 999),
-      methods: asUsage(() => parseDenoiseMethod(o.method)),
+      methods: parseDenoiseMethod(o.method),
       prompt: o.prompt ?? neutralPrompt(model),
       steps: parseIntOption('steps', o.steps, 1, MAX_STEPS),
       seed: parseSeed(o.seed),
     };
-    asUsage(() => checkDenoise(model, job));
+    checkDenoise(model, job);
     const image = parseImageSource(model, o);
     const { seed, ...params } = job;
     await runTechnique('denoise', model, o, seed, params, { image });

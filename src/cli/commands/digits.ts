@@ -3,7 +3,7 @@
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
-import { resolveCheckpoint, CheckpointNotFoundError } from '../../engine/flow/checkpoints.js';
+import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { MAX_DIGITS } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
@@ -39,14 +39,7 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
   try {
-    let resolved;
-    try {
-      resolved = resolveCheckpoint(checkpointRef(store, o.checkpoint), o.kind);
-    } catch (err) {
-      if (err instanceof CheckpointNotFoundError) throw new UsageError(err.message);
-      throw err;
-    }
-    const { checkpoint, path } = resolved;
+    const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, o.checkpoint), o.kind);
     if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
     const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path) };
     const out = o.out!;

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { checkEdit, editDefaults } from '../../engine/techniques/edit.js';
 import { neutralPrompt } from '../../engine/techniques/models.js';
-import { addCommonOptions, addImageOptions, addSamplingOptions, asUsage, parseImageSource, parseIntList, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
+import { addCommonOptions, addImageOptions, addSamplingOptions,  parseImageSource, parseIntList, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
 interface EditCliOptions extends CommonCliOptions, SamplingCliOptions { image?: string; digitIndex?: string; iStart: string; prompt?: string }
 
@@ -18,7 +18,7 @@ export function registerEdit(program: Command): void {
   addCommonOptions(cmd).action(async (o: EditCliOptions) => {
     const model = parseModelOption(o);
     const job = { iStarts: parseIntList('i-start', o.iStart, 0, 989), prompt: o.prompt ?? neutralPrompt(model), ...parseSampling(o), seed: parseSeed(o.seed) };
-    asUsage(() => checkEdit(model, job));
+    checkEdit(model, job);
     const image = parseImageSource(model, o);
     const { seed, ...params } = job;
     await runTechnique('edit', model, o, seed, params, { image });

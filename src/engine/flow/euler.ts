@@ -2,7 +2,6 @@
 // classifier-free guidance for the class model (seed B.2.3 / B.2.6). Runtime-agnostic.
 import { Rng } from '../random.js';
 
-export { DIGIT_PIXELS } from '../data/dataset.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
 
 /** A velocity model over batches of 1×28×28 images (flat Float32Arrays, B × 784). */

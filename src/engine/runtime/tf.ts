@@ -474,9 +474,3 @@ export function registerWasmTrainingKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
   }
 }
-
-/** Path of the wasm binaries, for diagnostics. */
-export function wasmBinaryDir(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')));
-}

@@ -11,7 +11,7 @@ import { prepareImage, type ImageSource } from './inputs.js';
 import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type StripCell, type TechniqueResult } from './outputs.js';
-import { DEFAULT_STEPS, timestepsForSteps, timestepsFrom } from './timesteps.js';
+import { timestepsForSteps, timestepsFrom } from './timesteps.js';
 
 export const DENOISE_METHODS = ['blur', 'one-step', 'iterative'] as const;
 export type DenoiseMethod = (typeof DENOISE_METHODS)[number];
