@@ -140,7 +140,7 @@ export class UNet {
    * In training mode BatchNorm uses batch statistics and `bnUpdates` collects the running-stat
    * updates (applied by the trainer after the step, outside the gradient tape).
    */
-  forward(x: Tensor4D, opts: { t?: Tensor2D; c?: Tensor2D; training: boolean; bnUpdates?: Array<[string, Tensor, Tensor]> }): Tensor4D {
+  forward(x: Tensor4D, opts: { t?: Tensor2D; c?: Tensor2D; training: boolean; bnUpdates?: BnUpdate[] }): Tensor4D {
     const tf = this.tf;
     const D = this.spec.hidden;
     const layers = new Map(convLayers(D).map((l) => [l.name, l] as const));
@@ -150,7 +150,7 @@ export class UNet {
       const beta = this.v(`${name}.beta`);
       if (opts.training) {
         return batchNormTrainingOp(tf, z, gamma, beta, (mean, variance) => {
-          if (opts.bnUpdates) opts.bnUpdates.push([name, tf.keep(mean.clone()), tf.keep(variance.clone())]);
+          if (opts.bnUpdates) opts.bnUpdates.push({ name, mean: tf.keep(mean.clone()), variance: tf.keep(variance.clone()), count: z.shape[0] * z.shape[1] * z.shape[2] });
         });
       }
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.v(`${name}.var`), BN_EPS)));
@@ -203,19 +203,41 @@ export class UNet {
   }
 
   /** Folds batch statistics into the running averages (PyTorch: momentum 0.1, unbiased variance). */
-  applyBnUpdates(updates: Array<[string, Tensor, Tensor]>, batchElements: number): void {
+  applyBnUpdates(updates: BnUpdate[]): void {
     const tf = this.tf;
-    const unbias = batchElements > 1 ? batchElements / (batchElements - 1) : 1;
-    for (const [name, mean, variance] of updates) {
+    for (const { name, mean, variance, count } of updates) {
       const rm = this.v(`${name}.mean`);
       const rv = this.v(`${name}.var`);
       tf.tidy(() => {
         rm.assign(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-        rv.assign(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbias)));
+        rv.assign(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbiasFactor(count))));
       });
       mean.dispose();
       variance.dispose();
     }
+  }
+}
+
+/** Batch statistics of one BatchNorm layer in a training step; `count` = N·H·W values per channel. */
+export interface BnUpdate {
+  name: string;
+  mean: Tensor;
+  /** Biased (population) variance of the batch. */
+  variance: Tensor;
+  count: number;
+}
+
+/** Bessel's correction for the running variance, as PyTorch applies it. */
+export function unbiasFactor(count: number): number {
+  return count > 1 ? count / (count - 1) : 1;
+}
+
+/** The same running-average update on plain arrays (the onnxruntime trainer). */
+export function foldBnStats(runningMean: Float32Array, runningVar: Float32Array, mean: Float32Array, variance: Float32Array, count: number): void {
+  const unbias = unbiasFactor(count);
+  for (let i = 0; i < runningMean.length; i++) {
+    runningMean[i] = runningMean[i]! * (1 - BN_MOMENTUM) + mean[i]! * BN_MOMENTUM;
+    runningVar[i] = runningVar[i]! * (1 - BN_MOMENTUM) + variance[i]! * BN_MOMENTUM * unbias;
   }
 }
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initTf, tf } from '../../../src/engine/runtime/tf.js';
-import { UNet, initialWeights, geluOp, batchNormTrainingOp, unetGradients, NUM_CLASSES } from '../../../src/engine/flow/unet.js';
+import { UNet, initialWeights, geluOp, batchNormTrainingOp, unetGradients, NUM_CLASSES, type BnUpdate } from '../../../src/engine/flow/unet.js';
 
 function withMode<T>(closedForm: boolean, f: () => T): T {
   const before = unetGradients.closedForm;
@@ -84,9 +84,9 @@ test('whole class UNet: closed-form and autodiff give the same output, BatchNorm
     const t = tf.randomUniform([B, 1], 0, 1, 'float32', 32) as tf.Tensor2D;
     const c = tf.oneHot([1, 7, 3], NUM_CLASSES).toFloat() as tf.Tensor2D;
     const r = tf.randomNormal([B, 28, 28, 1], 0, 1, 'float32', 33);
-    const updates: Array<[string, tf.Tensor, tf.Tensor]> = [];
+    const updates: BnUpdate[] = [];
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(net.forward(x, { t, c, training: true, bnUpdates: updates }), r)) as tf.Scalar, net.trainableVariables());
-    const stats = updates.flatMap(([, m, v]) => [m, v]);
+    const stats = updates.flatMap((u) => [u.mean, u.variance]);
     const out = read([value, ...stats, ...net.trainableVariables().map((v) => grads[v.name]!)]);
     stats.forEach((s) => s.dispose());
     return out;
