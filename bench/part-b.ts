@@ -1,7 +1,7 @@
 // Part B benchmark: training images/s of the class-conditioned UNet (batch 64) and the time to
 // sample 40 digits (50 Euler steps, CFG) at D = 64 and at the committed D, with GFLOP/s vs peak.
-import { initTf, tf } from '../src/engine/runtime/tf.js';
-import { UNet, initialWeights, forwardFlopsPerImage, NUM_CLASSES, type UNetSpec } from '../src/engine/flow/unet.js';
+import { initialWeights, forwardFlopsPerImage, NUM_CLASSES, type UNetSpec } from '../src/engine/flow/unet.js';
+import { createTrainEngine, type TrainBackendName } from '../src/engine/flow/train-engine.js';
 import { loadOnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
 import { eulerSample } from '../src/engine/flow/euler.js';
 import { Rng } from '../src/engine/random.js';
@@ -14,41 +14,29 @@ export const PYTORCH_IMAGES_PER_SECOND: [number, number] = [7, 10];
 
 export interface PartBFigures {
   hidden: number;
-  backend: string;
+  backend: TrainBackendName;
   trainImagesPerSecond: number;
   trainGflops: number;
   sampleSeconds40: number;
   sampleGflops: number;
 }
 
-async function trainingRate(spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number }> {
-  const net = new UNet(tf, spec, initialWeights(spec, 0));
-  const opt = tf.train.adam(1e-3);
+async function trainingRate(backend: TrainBackendName, spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number; description: string }> {
   const B = 64;
+  const engine = await createTrainEngine(backend, { spec, batch: B, weights: initialWeights(spec, 0) });
   const rng = new Rng(0);
-  const x = tf.tensor4d(rng.normals(B * 784), [B, 28, 28, 1]);
-  const y = tf.tensor4d(rng.normals(B * 784), [B, 28, 28, 1]);
-  const t = tf.tensor2d(Float32Array.from({ length: B }, () => rng.uniform()), [B, 1]);
-  const oneHot = new Float32Array(B * NUM_CLASSES);
-  for (let i = 0; i < B; i++) oneHot[i * NUM_CLASSES + (i % 10)] = 1;
-  const c = tf.tensor2d(oneHot, [B, NUM_CLASSES]);
-  const step = async (): Promise<void> => {
-    const updates: Array<[string, tf.Tensor, tf.Tensor]> = [];
-    const loss = opt.minimize(() => tf.mean(tf.squaredDifference(net.forward(x, { t, c, training: true, bnUpdates: updates }), y)) as tf.Scalar, true, net.trainableVariables());
-    await loss!.data();
-    loss!.dispose();
-    net.applyBnUpdates(updates, B * 784);
-  };
-  await step(); // warm-up: kernel set-up and Adam slots
+  const c = new Float32Array(B * NUM_CLASSES);
+  for (let i = 0; i < B; i++) c[i * NUM_CLASSES + (i % 10)] = 1;
+  const batch = { x: rng.normals(B * 784), target: rng.normals(B * 784), t: Float32Array.from({ length: B }, () => rng.uniform()), c };
+  await engine.step(batch, 1e-3); // warm-up: kernel set-up and Adam slots
   const started = performance.now();
-  for (let i = 0; i < steps; i++) await step();
+  for (let i = 0; i < steps; i++) await engine.step(batch, 1e-3);
   const seconds = (performance.now() - started) / 1000;
   const ips = (steps * B) / seconds;
-  [x, y, t, c].forEach((v) => v.dispose());
-  opt.dispose();
-  net.dispose();
+  const description = engine.description;
+  await engine.dispose();
   // A training step costs about 3 forward passes (forward, input gradient, weight gradient).
-  return { ips, gflops: (3 * forwardFlopsPerImage(spec) * ips) / 1e9 };
+  return { ips, gflops: (3 * forwardFlopsPerImage(spec) * ips) / 1e9, description };
 }
 
 async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>): Promise<{ seconds: number; gflops: number }> {
@@ -63,7 +51,6 @@ async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>):
 }
 
 export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<PartBFigures[]> {
-  const rt = await initTf('auto');
   const committed = listCommittedModels().find((m) => m.name === 'mnist-class');
   const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [{ spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' }];
   if (committed) {
@@ -71,15 +58,21 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
     configs.push({ spec: checkpoint.spec, weights: checkpoint.weights, label: `D = ${checkpoint.spec.hidden} (committed)` });
   }
   const rows: PartBFigures[] = [];
-  console.log(`Part B — class-conditioned UNet, TensorFlow.js backend: ${rt.description}`);
+  const [lo, hi] = PYTORCH_IMAGES_PER_SECOND;
+  console.log('Part B — class-conditioned UNet, batch 64; training on each engine, sampling on onnxruntime');
   for (const cfg of configs) {
-    const train = await trainingRate(cfg.spec, opts.trainSteps ?? 3);
-    const sample = await samplingTime(cfg.spec, cfg.weights ?? initialWeights(cfg.spec, 0));
-    rows.push({ hidden: cfg.spec.hidden, backend: rt.backend, trainImagesPerSecond: train.ips, trainGflops: train.gflops, sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
-    const [lo, hi] = PYTORCH_IMAGES_PER_SECOND;
     console.log(`  ${cfg.label}: forward ${(forwardFlopsPerImage(cfg.spec) / 1e6).toFixed(0)} MFLOP/image`);
-    console.log(`    training (batch 64): ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s = ${((100 * train.gflops) / PEAK_GFLOPS).toFixed(0)}% of ${PEAK_GFLOPS} peak` +
-      (cfg.spec.hidden === 64 ? `; ${(train.ips / hi).toFixed(2)}–${(train.ips / lo).toFixed(2)}× PyTorch CPU (${lo}–${hi} img/s; target ≥ 3×)` : ''));
+    const rates = new Map<TrainBackendName, number>();
+    for (const backend of ['onnxruntime', 'wasm'] as const) {
+      const train = await trainingRate(backend, cfg.spec, opts.trainSteps ?? 3);
+      rates.set(backend, train.ips);
+      rows.push({ hidden: cfg.spec.hidden, backend, trainImagesPerSecond: train.ips, trainGflops: train.gflops, sampleSeconds40: NaN, sampleGflops: NaN });
+      console.log(`    training on ${train.description}: ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s = ${((100 * train.gflops) / PEAK_GFLOPS).toFixed(0)}% of ${PEAK_GFLOPS} peak` +
+        (cfg.spec.hidden === 64 ? `; ${(train.ips / hi).toFixed(2)}–${(train.ips / lo).toFixed(2)}× PyTorch CPU (${lo}–${hi} img/s; target ≥ 3×)` : ''));
+    }
+    console.log(`    onnxruntime trains ${(rates.get('onnxruntime')! / rates.get('wasm')!).toFixed(2)}× as fast as TensorFlow.js wasm`);
+    const sample = await samplingTime(cfg.spec, cfg.weights ?? initialWeights(cfg.spec, 0));
+    for (const r of rows) if (r.hidden === cfg.spec.hidden) Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
     console.log(`    sampling 40 digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s = ${((100 * sample.gflops) / PEAK_GFLOPS).toFixed(0)}% of peak${cfg.weights ? ' (target < 10 s)' : ''}`);
   }
   return rows;

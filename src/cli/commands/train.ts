@@ -3,14 +3,14 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultSettings, train, pixelRange, type TrainSettings, type TrainProgress } from '../../engine/flow/trainer.js';
-import { UNET_KINDS, type UNet, type UNetKind } from '../../engine/flow/unet.js';
+import { UNET_KINDS, type UNetKind, type UNetSpec } from '../../engine/flow/unet.js';
 import { eulerSample } from '../../engine/flow/euler.js';
-import { tfFlowModel } from '../../engine/flow/tf-flow-model.js';
+import { loadOnnxFlowModel, type OnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
+import { TRAIN_BACKENDS, type TrainBackendChoice } from '../../engine/flow/train-engine.js';
 import { digitGridPng, lossCurvePng } from '../../engine/flow/figures.js';
 import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../../engine/data/load.js';
 import { Rng } from '../../engine/random.js';
-import { initTf, tf, type TfBackendChoice } from '../../engine/runtime/tf.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 
 interface TrainCliOptions {
@@ -34,7 +34,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
     .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--backend <name>', `${TRAIN_BACKENDS.join(' | ')} (auto = onnxruntime)`, 'auto')
     .action(async (o: TrainCliOptions) => runTrain(o));
 }
 
@@ -65,8 +65,6 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
     runDir = o.runDir ?? join('runs', `${kind}${settings.pureNoise ? '-pure' : ''}-${timestamp()}`);
   }
   const dataset = loadDataset(settings.data);
-  const runtime = await initTf(backend);
-  process.stderr.write(`training on ${runtime.description}; data: ${dataset.source}; run folder: ${runDir}\n`);
   let stopRequested = false;
   const onSigint = (): void => {
     if (stopRequested) process.exit(130);
@@ -86,6 +84,7 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       backend,
       hooks: {
         shouldStop: () => stopRequested,
+        onStart: (description) => process.stderr.write(`training on ${description}; data: ${dataset.source}; run folder: ${runDir}\n`),
         onProgress: (p) => {
           const now = Date.now();
           if (now - lastPrint < (tty ? 250 : 10_000) && p.step !== p.stepsPerEpoch) return;
@@ -98,7 +97,7 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
           writeFileSync(join(runDir, 'loss.png'), await lossCurvePng(run.losses, Math.floor(dataset.count / run.settings.batch), `${run.settings.kind} UNet, D = ${run.settings.hidden}`));
           process.stderr.write(`${tty ? '\n' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(5)}, ${e.seconds.toFixed(0)} s → ${join(runDir, e.checkpoint)}${e.samples ? `, ${join(runDir, e.samples)}` : ''}\n`);
         },
-        renderSamples: (net, s) => renderSamples(net, s, dataset),
+        renderSamples: (spec, weights, s) => renderSamples(spec, weights, s, dataset),
       },
     });
     if (outcome.stopped) {
@@ -123,8 +122,17 @@ export const SIGMA_SWEEP = [0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0];
  * Per-epoch figure: 4 of each digit in columns 0–9 (class), 40 samples (time), or for the
  * denoiser the σ sweep: for each σ in SIGMA_SWEEP a row of noisy inputs and a row of outputs.
  */
-async function renderSamples(net: UNet, s: TrainSettings, dataset: { images: Float32Array; count: number }): Promise<Buffer> {
+async function renderSamples(spec: UNetSpec, weights: Map<string, Float32Array>, s: TrainSettings, dataset: { images: Float32Array; count: number }): Promise<Buffer> {
   const range = pixelRange(s.kind);
+  const model = await loadOnnxFlowModel(spec, weights);
+  try {
+    return await drawSamples(model, s, dataset, range);
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function drawSamples(model: OnnxFlowModel, s: TrainSettings, dataset: { images: Float32Array; count: number }, range: [number, number]): Promise<Buffer> {
   if (s.kind === 'denoiser') {
     const rng = new Rng(1234);
     const n = 8;
@@ -137,9 +145,7 @@ async function renderSamples(net: UNet, s: TrainSettings, dataset: { images: Flo
     const rows: Float32Array[] = [];
     for (const sigma of sigmas) {
       const noisy = clean.map((v) => (s.pureNoise ? rng.normal() : v + sigma * rng.normal()));
-      const out = tf.tidy(() => net.forward(tf.tensor4d(noisy, [n, 28, 28, 1]), { training: false }));
-      rows.push(noisy, (await out.data()) as Float32Array);
-      out.dispose();
+      rows.push(noisy, Float32Array.from(await model.velocity(noisy, new Float32Array(n), new Int32Array(n).fill(-1), n)));
     }
     const all = new Float32Array(rows.length * n * 784);
     rows.forEach((r, i) => all.set(r, i * n * 784));
@@ -148,14 +154,13 @@ async function renderSamples(net: UNet, s: TrainSettings, dataset: { images: Flo
   }
   const labels = [];
   for (let r = 0; r < 4; r++) for (let d = 0; d < 10; d++) labels.push(d);
-  const x = await eulerSample(tfFlowModel(net), { labels: s.kind === 'class' ? labels : labels.map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
+  const x = await eulerSample(model, { labels: s.kind === 'class' ? labels : labels.map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
   return digitGridPng(x, { cols: 10, range, scale: 2 });
 }
 
-function parseBackend(v: string): TfBackendChoice {
-  const allowed = ['auto', 'tensorflow', 'wasm', 'cpu'];
-  if (!allowed.includes(v)) throw new UsageError(`--backend must be one of ${allowed.join(', ')}, got '${v}'`);
-  return v as TfBackendChoice;
+function parseBackend(v: string): TrainBackendChoice {
+  if (!(TRAIN_BACKENDS as readonly string[]).includes(v)) throw new UsageError(`--backend must be one of ${TRAIN_BACKENDS.join(', ')}, got '${v}'`);
+  return v as TrainBackendChoice;
 }
 
 function timestamp(): string {

@@ -2,10 +2,11 @@
 // class-conditioned flow matching. Checkpoints every epoch and on request, resumable bit-for-bit.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initTf, tf, type TfBackendChoice } from '../runtime/tf.js';
 import { Rng } from '../random.js';
 import type { Dataset } from '../data/dataset.js';
-import { UNet, initialWeights, paramInfos, NUM_CLASSES, type UNetKind, type UNetSpec } from './unet.js';
+import { initialWeights, paramInfos, NUM_CLASSES, type UNetKind, type UNetSpec } from './unet.js';
+import type { AdamState } from './adam.js';
+import { createTrainEngine, type TrainBackendChoice } from './train-engine.js';
 import { readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
 
 export interface TrainSettings {
@@ -80,12 +81,14 @@ export interface RunRecord {
 }
 
 export interface TrainHooks {
+  /** Called once the step engine is running, with its description. */
+  onStart?(backendDescription: string): void;
   onProgress?(p: TrainProgress): void;
   onEpoch?(e: EpochSummary, run: RunRecord): void | Promise<void>;
   /** Polled after every step; true saves `last.safetensors` and returns early (Ctrl-C). */
   shouldStop?(): boolean;
-  /** Renders the sample grid for a checkpoint (PNG bytes); omitted = no grids. */
-  renderSamples?(net: UNet, settings: TrainSettings, epoch: number): Promise<Buffer | undefined>;
+  /** Renders the sample grid for a checkpoint's weights (PNG bytes); omitted = no grids. */
+  renderSamples?(spec: UNetSpec, weights: Map<string, Float32Array>, settings: TrainSettings, epoch: number): Promise<Buffer | undefined>;
   /** Awaited between steps: lets a job system run interactive work first. */
   yieldPoint?(): Promise<void>;
 }
@@ -123,18 +126,18 @@ export async function train(opts: {
   resume?: boolean;
   /** With resume: train on to this many epochs in all (extends a finished run). */
   extendTo?: number;
-  backend?: TfBackendChoice;
+  /** Where steps run: 'auto' (onnxruntime), 'onnxruntime', or a TensorFlow.js backend. */
+  backend?: TrainBackendChoice;
   hooks?: TrainHooks;
 }): Promise<TrainOutcome> {
-  const rt = await initTf(opts.backend ?? 'auto');
   const hooks = opts.hooks ?? {};
   const { dataset, runDir } = opts;
   mkdirSync(runDir, { recursive: true });
 
   let run: RunRecord;
-  let net: UNet;
+  let weights: Map<string, Float32Array>;
   let pos: Position;
-  let adamState: Map<string, TensorEntry> | undefined;
+  let adamState: AdamState | undefined;
   const runFile = join(runDir, RUN_FILE);
   if (opts.resume) {
     if (!existsSync(runFile)) throw new Error(`cannot resume: ${runFile} does not exist`);
@@ -151,16 +154,16 @@ export async function train(opts: {
     const ckpt = latestCheckpoint(runDir);
     if (!ckpt) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
     const loaded = loadCheckpoint(ckpt);
-    net = new UNet(tf, run.spec, loaded.weights);
+    weights = loaded.weights;
     pos = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
-    adamState = loaded.adam;
+    adamState = adamStateOf(run.spec, loaded.adam);
     run.losses = run.losses.slice(0, pos.globalStep);
   } else {
     const spec: UNetSpec = { kind: opts.settings.kind, hidden: opts.settings.hidden };
     run = {
       settings: opts.settings,
       spec,
-      backend: rt.description,
+      backend: '',
       dataSource: dataset.source,
       createdAt: new Date().toISOString(),
       losses: [],
@@ -168,7 +171,7 @@ export async function train(opts: {
       trainSeconds: 0,
       finished: false,
     };
-    net = new UNet(tf, spec, initialWeights(spec, opts.settings.seed));
+    weights = initialWeights(spec, opts.settings.seed);
     // Batch noise uses its own stream, apart from the weight initialisation's.
     pos = { epoch: 0, step: 0, globalStep: 0, rng: new Rng((opts.settings.seed ^ 0x9e3779b9) >>> 0).state() };
   }
@@ -177,9 +180,11 @@ export async function train(opts: {
   const rng = Rng.fromState(pos.rng);
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
-  const optimizer = tf.train.adam(s.lr);
-  const vars = net.trainableVariables();
-  if (adamState) await restoreAdam(optimizer, net, adamState);
+  const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights, adam: adamState });
+  run.backend = engine.description;
+  hooks.onStart?.(engine.description);
+  const save = async (path: string, position: Position): Promise<void> =>
+    saveCheckpoint(path, run.spec, await engine.weights(), await engine.adamState(), run, position);
 
   const B = s.batch;
   const P = 28 * 28;
@@ -196,7 +201,6 @@ export async function train(opts: {
 
   for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
     const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
-    (optimizer as unknown as { learningRate: number }).learningRate = lr;
     const order = epochOrder(s.seed, epoch, dataset.count);
     const epochStart = performance.now();
     const firstStep = epoch === pos.epoch ? pos.step : 0;
@@ -224,18 +228,7 @@ export async function train(opts: {
           }
         }
       }
-      const updates: Array<[string, tf.Tensor, tf.Tensor]> = [];
-      const lossT = optimizer.minimize(() => tf.tidy(() => {
-        const x = tf.tensor4d(xIn, [B, 28, 28, 1]);
-        const y = tf.tensor4d(target, [B, 28, 28, 1]);
-        const t = s.kind === 'denoiser' ? undefined : tf.tensor2d(tIn, [B, 1]);
-        const c = s.kind === 'class' ? tf.tensor2d(cIn, [B, NUM_CLASSES]) : undefined;
-        const out = net.forward(x, { t, c, training: true, bnUpdates: updates });
-        return tf.mean(tf.squaredDifference(out, y)) as tf.Scalar;
-      }), true, vars);
-      const loss = (await lossT!.data())[0]!;
-      lossT!.dispose();
-      net.applyBnUpdates(updates, B * 28 * 28);
+      const loss = await engine.step({ x: xIn, target, t: tIn, c: cIn }, lr);
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
       run.losses.push(loss);
       pos.globalStep++;
@@ -253,7 +246,7 @@ export async function train(opts: {
       });
       if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
         run.trainSeconds = (performance.now() - started) / 1000;
-        await saveCheckpoint(join(runDir, LAST), net, optimizer, run, { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state() });
+        await save(join(runDir, LAST), { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state() });
         writeFileSync(runFile, JSON.stringify(run));
         stopped = true;
         break;
@@ -271,8 +264,8 @@ export async function train(opts: {
       checkpoint: ckptName,
     };
     run.finished = done === s.epochs;
-    await saveCheckpoint(join(runDir, ckptName), net, optimizer, run, { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
-    const png = await hooks.renderSamples?.(net, s, done);
+    await save(join(runDir, ckptName), { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
+    const png = hooks.renderSamples ? await hooks.renderSamples(run.spec, await engine.weights(), s, done) : undefined;
     if (png) {
       summary.samples = `samples-epoch-${String(done).padStart(3, '0')}.png`;
       writeFileSync(join(runDir, summary.samples), png);
@@ -283,8 +276,7 @@ export async function train(opts: {
     if (hooks.shouldStop?.() && !run.finished) { stopped = true; break; }
   }
   const outcome: TrainOutcome = { runDir, run, stopped, lastCheckpoint: latestCheckpoint(runDir) };
-  optimizer.dispose();
-  net.dispose();
+  await engine.dispose();
   return outcome;
 }
 
@@ -313,48 +305,41 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return lastEpochFile ? join(runDir, lastEpochFile) : undefined;
 }
 
-async function saveCheckpoint(path: string, net: UNet, optimizer: tf.AdamOptimizer, run: RunRecord, position: Position): Promise<void> {
+async function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position): Promise<void> {
   const tensors = new Map<string, TensorEntry>();
-  const weights = await net.weights();
-  for (const p of paramInfos(net.spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
-  const named = await optimizer.getWeights();
-  const trainable = paramInfos(net.spec).filter((p) => p.trainable);
-  const iter = named[0] ? (await named[0].tensor.data())[0]! : 0;
-  const moments = named.slice(1);
-  if (moments.length === trainable.length * 2) {
-    for (let i = 0; i < trainable.length; i++) {
-      const p = trainable[i]!;
-      tensors.set(`adam.m/${p.name}`, { shape: p.shape, data: (await moments[i]!.tensor.data()) as Float32Array });
-      tensors.set(`adam.v/${p.name}`, { shape: p.shape, data: (await moments[i + trainable.length]!.tensor.data()) as Float32Array });
+  for (const p of paramInfos(spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
+  for (const p of paramInfos(spec).filter((q) => q.trainable)) {
+    const m = adam.m.get(p.name);
+    const v = adam.v.get(p.name);
+    if (m && v) {
+      tensors.set(`adam.m/${p.name}`, { shape: p.shape, data: m });
+      tensors.set(`adam.v/${p.name}`, { shape: p.shape, data: v });
     }
   }
   writeSafetensors(path, tensors, {
     format: 'illusionist-unet-1',
-    spec: JSON.stringify(net.spec),
+    spec: JSON.stringify(spec),
     settings: JSON.stringify(run.settings),
-    pixel_range: JSON.stringify(pixelRange(net.spec.kind)),
+    pixel_range: JSON.stringify(pixelRange(spec.kind)),
     position: JSON.stringify(position),
-    adam_iterations: String(iter),
+    adam_iterations: String(adam.iterations),
     epochs_done: String(run.epochs.length + (position.step === 0 ? 1 : 0)),
     last_loss: String(run.losses.at(-1) ?? NaN),
     data_source: run.dataSource,
   });
 }
 
-async function restoreAdam(optimizer: tf.AdamOptimizer, net: UNet, tensors: Map<string, TensorEntry>): Promise<void> {
-  const trainable = paramInfos(net.spec).filter((p) => p.trainable);
-  const iterations = Number(tensors.get('__iterations__')?.data[0] ?? 0);
-  const m: Array<{ name: string; tensor: tf.Tensor }> = [];
-  const v: Array<{ name: string; tensor: tf.Tensor }> = [];
-  for (const p of trainable) {
-    const mm = tensors.get(`adam.m/${p.name}`);
-    const vv = tensors.get(`adam.v/${p.name}`);
-    if (!mm || !vv) return; // no optimizer state: start Adam afresh
-    m.push({ name: `${p.name}/m`, tensor: tf.tensor(mm.data, p.shape) });
-    v.push({ name: `${p.name}/v`, tensor: tf.tensor(vv.data, p.shape) });
+/** A checkpoint's Adam state, or undefined when it has none for every trainable tensor (Adam starts afresh). */
+function adamStateOf(spec: UNetSpec, tensors: Map<string, TensorEntry>): AdamState | undefined {
+  const state: AdamState = { iterations: Number(tensors.get('__iterations__')?.data[0] ?? 0), m: new Map(), v: new Map() };
+  for (const p of paramInfos(spec).filter((q) => q.trainable)) {
+    const m = tensors.get(`adam.m/${p.name}`);
+    const v = tensors.get(`adam.v/${p.name}`);
+    if (!m || !v) return undefined;
+    state.m.set(p.name, m.data);
+    state.v.set(p.name, v.data);
   }
-  await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }, ...m, ...v]);
-  for (const t of [...m, ...v]) t.tensor.dispose();
+  return state;
 }
 
 export interface LoadedCheckpoint {
