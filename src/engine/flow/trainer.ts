@@ -181,7 +181,8 @@ export async function train(opts: {
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
   const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights, adam: adamState });
-  run.backend = engine.description;
+  // A run resumed on another engine keeps the record of both.
+  run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
   hooks.onStart?.(engine.description);
   const save = async (path: string, position: Position): Promise<void> =>
     saveCheckpoint(path, run.spec, await engine.weights(), await engine.adamState(), run, position);
@@ -199,85 +200,87 @@ export async function train(opts: {
   let windowImages = 0;
   let rate = 0;
 
-  for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
-    const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
-    const order = epochOrder(s.seed, epoch, dataset.count);
-    const epochStart = performance.now();
-    const firstStep = epoch === pos.epoch ? pos.step : 0;
-    for (let step = firstStep; step < stepsPerEpoch; step++) {
-      await hooks.yieldPoint?.();
-      // Batch assembly in plain arrays: x1 (data), x0 ~ N(0, I), t ~ U(0, 1).
-      for (let b = 0; b < B; b++) {
-        const idx = order[step * B + b]!;
-        const src = dataset.images.subarray(idx * P, (idx + 1) * P);
-        const t = rng.uniform();
-        tIn[b] = t;
-        const dropClass = rng.uniform() < s.pUncond;
-        cIn.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
-        if (!dropClass) cIn[b * NUM_CLASSES + dataset.labels[idx]!] = 1;
-        for (let i = 0; i < P; i++) {
-          const x1 = lo + (hi - lo) * src[i]!;
-          const e = rng.normal();
-          const o = b * P + i;
-          if (s.kind === 'denoiser') {
-            xIn[o] = s.pureNoise ? e : x1 + s.sigma * e;
-            target[o] = x1;
-          } else {
-            xIn[o] = (1 - t) * e + t * x1; // x_t = (1 − t)x0 + t·x1 (B.3)
-            target[o] = x1 - e; // u = x1 − x0 (B.4)
+  try {
+    for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
+      const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
+      const order = epochOrder(s.seed, epoch, dataset.count);
+      const epochStart = performance.now();
+      const firstStep = epoch === pos.epoch ? pos.step : 0;
+      for (let step = firstStep; step < stepsPerEpoch; step++) {
+        await hooks.yieldPoint?.();
+        // Batch assembly in plain arrays: x1 (data), x0 ~ N(0, I), t ~ U(0, 1).
+        for (let b = 0; b < B; b++) {
+          const idx = order[step * B + b]!;
+          const src = dataset.images.subarray(idx * P, (idx + 1) * P);
+          const t = rng.uniform();
+          tIn[b] = t;
+          const dropClass = rng.uniform() < s.pUncond;
+          cIn.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
+          if (!dropClass) cIn[b * NUM_CLASSES + dataset.labels[idx]!] = 1;
+          for (let i = 0; i < P; i++) {
+            const x1 = lo + (hi - lo) * src[i]!;
+            const e = rng.normal();
+            const o = b * P + i;
+            if (s.kind === 'denoiser') {
+              xIn[o] = s.pureNoise ? e : x1 + s.sigma * e;
+              target[o] = x1;
+            } else {
+              xIn[o] = (1 - t) * e + t * x1; // x_t = (1 − t)x0 + t·x1 (B.3)
+              target[o] = x1 - e; // u = x1 − x0 (B.4)
+            }
           }
         }
+        const loss = await engine.step({ x: xIn, target, t: tIn, c: cIn }, lr);
+        if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
+        run.losses.push(loss);
+        pos.globalStep++;
+        windowImages += B;
+        const now = performance.now();
+        if (now - windowStart > 2000 || rate === 0) {
+          rate = (windowImages / (now - windowStart)) * 1000;
+          windowStart = now;
+          windowImages = 0;
+        }
+        const remaining = (s.epochs - epoch) * stepsPerEpoch - (step + 1);
+        hooks.onProgress?.({
+          epoch, step: step + 1, stepsPerEpoch, globalStep: pos.globalStep, loss, lr,
+          imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * B) / rate : NaN,
+        });
+        if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
+          run.trainSeconds = (performance.now() - started) / 1000;
+          await save(join(runDir, LAST), { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state() });
+          writeFileSync(runFile, JSON.stringify(run));
+          stopped = true;
+          break;
+        }
       }
-      const loss = await engine.step({ x: xIn, target, t: tIn, c: cIn }, lr);
-      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
-      run.losses.push(loss);
-      pos.globalStep++;
-      windowImages += B;
-      const now = performance.now();
-      if (now - windowStart > 2000 || rate === 0) {
-        rate = (windowImages / (now - windowStart)) * 1000;
-        windowStart = now;
-        windowImages = 0;
+      if (stopped) break;
+      const done = epoch + 1;
+      run.trainSeconds = (performance.now() - started) / 1000;
+      const ckptName = epochCheckpointName(done);
+      const epochLosses = run.losses.slice(run.losses.length - (stepsPerEpoch - firstStep));
+      const summary: EpochSummary = {
+        epoch: done,
+        meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length,
+        seconds: (performance.now() - epochStart) / 1000,
+        checkpoint: ckptName,
+      };
+      run.finished = done === s.epochs;
+      await save(join(runDir, ckptName), { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
+      const png = hooks.renderSamples ? await hooks.renderSamples(run.spec, await engine.weights(), s, done) : undefined;
+      if (png) {
+        summary.samples = `samples-epoch-${String(done).padStart(3, '0')}.png`;
+        writeFileSync(join(runDir, summary.samples), png);
       }
-      const remaining = (s.epochs - epoch) * stepsPerEpoch - (step + 1);
-      hooks.onProgress?.({
-        epoch, step: step + 1, stepsPerEpoch, globalStep: pos.globalStep, loss, lr,
-        imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * B) / rate : NaN,
-      });
-      if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
-        run.trainSeconds = (performance.now() - started) / 1000;
-        await save(join(runDir, LAST), { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state() });
-        writeFileSync(runFile, JSON.stringify(run));
-        stopped = true;
-        break;
-      }
+      run.epochs.push(summary);
+      writeFileSync(runFile, JSON.stringify(run));
+      await hooks.onEpoch?.(summary, run);
+      if (hooks.shouldStop?.() && !run.finished) { stopped = true; break; }
     }
-    if (stopped) break;
-    const done = epoch + 1;
-    run.trainSeconds = (performance.now() - started) / 1000;
-    const ckptName = epochCheckpointName(done);
-    const epochLosses = run.losses.slice(run.losses.length - (stepsPerEpoch - firstStep));
-    const summary: EpochSummary = {
-      epoch: done,
-      meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length,
-      seconds: (performance.now() - epochStart) / 1000,
-      checkpoint: ckptName,
-    };
-    run.finished = done === s.epochs;
-    await save(join(runDir, ckptName), { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
-    const png = hooks.renderSamples ? await hooks.renderSamples(run.spec, await engine.weights(), s, done) : undefined;
-    if (png) {
-      summary.samples = `samples-epoch-${String(done).padStart(3, '0')}.png`;
-      writeFileSync(join(runDir, summary.samples), png);
-    }
-    run.epochs.push(summary);
-    writeFileSync(runFile, JSON.stringify(run));
-    await hooks.onEpoch?.(summary, run);
-    if (hooks.shouldStop?.() && !run.finished) { stopped = true; break; }
+  } finally {
+    await engine.dispose();
   }
-  const outcome: TrainOutcome = { runDir, run, stopped, lastCheckpoint: latestCheckpoint(runDir) };
-  await engine.dispose();
-  return outcome;
+  return { runDir, run, stopped, lastCheckpoint: latestCheckpoint(runDir) };
 }
 
 function validateSettings(s: TrainSettings): void {
