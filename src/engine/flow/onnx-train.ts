@@ -157,32 +157,25 @@ class Ops {
   }
 
   add(a: string, b: string): string {
-    const sa = this.tape.shape(a);
-    const sb = this.tape.shape(b);
-    const shape = this.broadcastShape(sa, sb);
-    const y = this.tape.result(this.g.op('Add', [a, b]), shape, [a, b]);
-    if (this.tape.needs(y)) {
-      this.tape.onBackward(() => {
-        const dy = this.tape.grad(y);
-        if (!dy) return;
-        if (this.tape.needs(a)) this.tape.addGrad(a, this.unbroadcast(dy, shape, sa));
-        if (this.tape.needs(b)) this.tape.addGrad(b, this.unbroadcast(dy, shape, sb));
-      });
-    }
-    return y;
+    return this.binary('Add', a, b, (dy) => dy, (dy) => dy);
   }
 
   mul(a: string, b: string): string {
+    return this.binary('Mul', a, b, (dy) => this.g.op('Mul', [dy, b]), (dy) => this.g.op('Mul', [dy, a]));
+  }
+
+  /** A broadcasting elementwise op; `da`/`db` give each operand's gradient at the broadcast shape. */
+  private binary(opType: string, a: string, b: string, da: (dy: string) => string, db: (dy: string) => string): string {
     const sa = this.tape.shape(a);
     const sb = this.tape.shape(b);
     const shape = this.broadcastShape(sa, sb);
-    const y = this.tape.result(this.g.op('Mul', [a, b]), shape, [a, b]);
+    const y = this.tape.result(this.g.op(opType, [a, b]), shape, [a, b]);
     if (this.tape.needs(y)) {
       this.tape.onBackward(() => {
         const dy = this.tape.grad(y);
         if (!dy) return;
-        if (this.tape.needs(a)) this.tape.addGrad(a, this.unbroadcast(this.g.op('Mul', [dy, b]), shape, sa));
-        if (this.tape.needs(b)) this.tape.addGrad(b, this.unbroadcast(this.g.op('Mul', [dy, a]), shape, sb));
+        if (this.tape.needs(a)) this.tape.addGrad(a, this.unbroadcast(da(dy), shape, sa));
+        if (this.tape.needs(b)) this.tape.addGrad(b, this.unbroadcast(db(dy), shape, sb));
       });
     }
     return y;

@@ -59,6 +59,7 @@ class OnnxTrainEngine implements TrainEngine {
     private readonly graph: ReturnType<typeof buildTrainStepGraph>,
     private readonly params: Map<string, Float32Array>,
     private readonly adam: Adam,
+    private readonly shapes = new Map(paramInfos(spec).map((p) => [p.name, p.shape] as const)),
   ) {}
 
   static async create(opts: EngineOptions): Promise<OnnxTrainEngine> {
@@ -76,8 +77,7 @@ class OnnxTrainEngine implements TrainEngine {
     };
     if (this.spec.kind !== 'denoiser') feeds[STEP_INPUTS.t] = { type: 'float32', dims: [B, 1], data: b.t };
     if (this.spec.kind === 'class') feeds[STEP_INPUTS.c] = { type: 'float32', dims: [B, NUM_CLASSES], data: b.c };
-    const shapes = new Map(paramInfos(this.spec).map((p) => [p.name, p.shape]));
-    for (const name of this.graph.params) feeds[name] = { type: 'float32', dims: shapes.get(name)!, data: this.params.get(name)! };
+    for (const name of this.graph.params) feeds[name] = { type: 'float32', dims: this.shapes.get(name)!, data: this.params.get(name)! };
     const out = await this.session.run(feeds);
     const loss = (out[STEP_LOSS]!.data as Float32Array)[0]!;
     const grads = new Map(this.graph.params.map((name) => [name, out[gradName(name)]!.data as Float32Array]));

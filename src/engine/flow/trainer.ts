@@ -184,8 +184,12 @@ export async function train(opts: {
   // A run resumed on another engine keeps the record of both.
   run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
   hooks.onStart?.(engine.description);
-  const save = async (path: string, position: Position): Promise<void> =>
-    saveCheckpoint(path, run.spec, await engine.weights(), await engine.adamState(), run, position);
+  /** Writes a checkpoint; returns the weights it saved (the epoch's sample grid reuses them). */
+  const save = async (path: string, position: Position): Promise<Map<string, Float32Array>> => {
+    const weights = await engine.weights();
+    saveCheckpoint(path, run.spec, weights, await engine.adamState(), run, position);
+    return weights;
+  };
 
   const B = s.batch;
   const P = 28 * 28;
@@ -266,8 +270,8 @@ export async function train(opts: {
         checkpoint: ckptName,
       };
       run.finished = done === s.epochs;
-      await save(join(runDir, ckptName), { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
-      const png = hooks.renderSamples ? await hooks.renderSamples(run.spec, await engine.weights(), s, done) : undefined;
+      const saved = await save(join(runDir, ckptName), { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
+      const png = hooks.renderSamples ? await hooks.renderSamples(run.spec, saved, s, done) : undefined;
       if (png) {
         summary.samples = `samples-epoch-${String(done).padStart(3, '0')}.png`;
         writeFileSync(join(runDir, summary.samples), png);
@@ -308,7 +312,7 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return lastEpochFile ? join(runDir, lastEpochFile) : undefined;
 }
 
-async function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position): Promise<void> {
+function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position): void {
   const tensors = new Map<string, TensorEntry>();
   for (const p of paramInfos(spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
