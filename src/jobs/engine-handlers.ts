@@ -36,8 +36,8 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promis
 
 function flowModel(path: string): Promise<OnnxFlowModel> {
   return cached(flowModels, path, async () => {
-    const { spec, weights } = loadCheckpoint(path);
-    return loadOnnxFlowModel(spec, weights);
+    const { spec, servingWeights } = loadCheckpoint(path);
+    return loadOnnxFlowModel(spec, servingWeights);
   });
 }
 

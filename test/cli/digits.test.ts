@@ -63,6 +63,10 @@ const mistakes: Array<[string[], RegExp]> = [
   [['train', '--kind', 'gan'], /--kind must be one of denoiser, time, class, got 'gan'/],
   [['train', '--epochs', '0'], /--epochs must be an integer from 1 to 1000/],
   [['train', '--kind', 'time', '--pure-noise'], /--pure-noise applies to --kind denoiser only/],
+  [['train', '--kind', 'time', '--ema', '1'], /--ema must be a number from 0 to 0\.99999, got '1'/],
+  [['train', '--kind', 'denoiser', '--ema', '0.99'], /--ema applies to the flow models/],
+  [['train', '--kind', 'time', '--init', 'no-such-model'], /--init: no checkpoint 'no-such-model'/],
+  [['train', '--resume', 'runs/x', '--init', 'mnist-class'], /--init starts a new run/],
 ];
 
 for (const [args, message] of mistakes) {
@@ -74,6 +78,15 @@ for (const [args, message] of mistakes) {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 }
+
+test('train --init refuses a checkpoint of another kind or hidden size, naming both', () => {
+  const time = cli(['train', '--kind', 'time', '--init', runDir]);
+  assert.equal(time.code, 2);
+  assert.match(time.stderr, /--init .* holds a class model; --kind is time/);
+  const wide = cli(['train', '--kind', 'class', '--hidden', '8', '--init', runDir]);
+  assert.equal(wide.code, 2);
+  assert.match(wide.stderr, /--init .* has hidden size 4; --hidden is 8/);
+});
 
 test('digits without a committed model says how to train one', () => {
   const r = cli(['digits', '--out', 'x'], { ILLUSIONIST_MODELS: join(tmpdir(), 'no-models-here') });

@@ -28,7 +28,7 @@ export function registerExportModel(program: Command): void {
       if (run.settings.kind === 'denoiser') throw new UsageError('only flow models (time, class) are served as committed models');
       const name = o.name ?? committedModelName(run.settings.kind);
       const ck = loadCheckpoint(checkpoint);
-      const model = await loadOnnxFlowModel(ck.spec, ck.weights);
+      const model = await loadOnnxFlowModel(ck.spec, ck.servingWeights);
       const kind = run.settings.kind;
       const req = { count: kind === 'class' ? 4 : 40, guidance: 5, steps: 50, seed: 0 };
       const samples = await generateDigits(model, kind, req);

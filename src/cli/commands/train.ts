@@ -11,11 +11,13 @@ import { digitGridPng, lossCurvePng } from '../../engine/flow/figures.js';
 import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../../engine/data/load.js';
 import { Rng } from '../../engine/random.js';
+import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 
 interface TrainCliOptions {
   kind?: string; epochs?: string; hidden?: string; batch?: string; lr?: string; scheduler?: boolean;
   sigma?: string; pureNoise?: boolean; data?: string; seed?: string; runDir?: string; resume?: string; backend?: string;
+  ema?: string; init?: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -33,6 +35,8 @@ export function registerTrain(program: Command): void {
     .option('--data <dir>', 'folder with the official MNIST IDX files (default: the embedded 10,000 digits)')
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
+    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as the seed)')
+    .option('--init <checkpoint>', 'start from this checkpoint\'s weights (committed model name, .safetensors file or run folder) with a fresh optimizer and schedule')
     .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
     .option('--backend <name>', `${TRAIN_BACKENDS.join(' | ')} (auto = onnxruntime)`, 'auto')
     .action(async (o: TrainCliOptions) => runTrain(o));
@@ -42,7 +46,10 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
   const backend = parseBackend(o.backend ?? 'auto');
   let settings: TrainSettings;
   let runDir: string;
+  let initWeights: Map<string, Float32Array> | undefined;
   if (o.resume) {
+    if (o.init) throw new UsageError('--init starts a new run; a resumed run keeps its own weights (drop --init or --resume)');
+    if (o.ema) throw new UsageError('--ema is fixed when a run starts; a resumed run keeps its own');
     runDir = o.resume;
     settings = defaultSettings('class'); // replaced by the run's own settings on resume
   } else {
@@ -60,7 +67,23 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       pureNoise: Boolean(o.pureNoise),
       seed: parseIntOption('seed', o.seed ?? '0', 0, 2 ** 32 - 1),
       data: o.data ?? null,
+      ema: o.ema ? parseFloatOption('ema', o.ema, 0, 0.99999) : 0,
     };
+    if (settings.ema && kind === 'denoiser') throw new UsageError('--ema applies to the flow models (--kind time or class)');
+    if (o.init) {
+      let found;
+      try {
+        found = resolveCheckpoint(o.init, kind);
+      } catch (err) {
+        throw new UsageError(`--init: ${(err as Error).message}`);
+      }
+      const from = found.checkpoint.spec;
+      if (from.kind !== kind) throw new UsageError(`--init ${o.init} holds a ${from.kind} model; --kind is ${kind}`);
+      if (o.hidden && settings.hidden !== from.hidden) throw new UsageError(`--init ${o.init} has hidden size ${from.hidden}; --hidden is ${settings.hidden} (leave --hidden out to take the checkpoint's)`);
+      settings.hidden = from.hidden;
+      settings.init = found.path;
+      initWeights = found.checkpoint.servingWeights;
+    }
     if (settings.pureNoise && kind !== 'denoiser') throw new UsageError('--pure-noise applies to --kind denoiser only');
     runDir = o.runDir ?? join('runs', `${kind}${settings.pureNoise ? '-pure' : ''}-${timestamp()}`);
   }
@@ -80,6 +103,7 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       dataset,
       runDir,
       resume: Boolean(o.resume),
+      initWeights,
       extendTo: o.resume && o.epochs ? parseIntOption('epochs', o.epochs, 1, 1000) : undefined,
       backend,
       hooks: {

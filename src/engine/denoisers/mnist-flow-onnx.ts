@@ -27,6 +27,6 @@ export async function loadMnistFlowDenoiser(ref?: string): Promise<LoadedMnistDe
   if (checkpoint.spec.kind !== 'class') {
     throw new Error(`${path} holds a ${checkpoint.spec.kind} model; the mnist-flow denoiser needs a class-conditioned one (prompts are digits)`);
   }
-  const model = await loadOnnxFlowModel(checkpoint.spec, checkpoint.weights);
+  const model = await loadOnnxFlowModel(checkpoint.spec, checkpoint.servingWeights);
   return { denoiser: new MnistFlowDenoiser(velocityModelOf(model)), checkpointPath: path, dispose: () => model.dispose() };
 }

@@ -30,7 +30,10 @@ export function resolveCheckpoint(ref: string | undefined, kind: UNetKind): { pa
   let path: string | undefined;
   const committed = join(modelsDir(), name, COMMITTED_MODEL_FILE);
   if (existsSync(committed)) path = committed;
-  else if (existsSync(name) && statSync(name).isDirectory()) path = latestCheckpoint(name);
+  else if (existsSync(name) && statSync(name).isDirectory()) {
+    // A model folder (models/mnist-time) or a training run folder (its latest checkpoint).
+    path = existsSync(join(name, COMMITTED_MODEL_FILE)) ? join(name, COMMITTED_MODEL_FILE) : latestCheckpoint(name);
+  }
   else if (existsSync(name)) path = name;
   if (!path) {
     const available = listCommittedModels().map((m) => m.name);

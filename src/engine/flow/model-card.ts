@@ -17,6 +17,8 @@ export function trainCommandFor(s: TrainSettings, runDir: string): string {
   if (s.kind === 'denoiser' && s.sigma !== d.sigma) parts.push(`--sigma ${s.sigma}`);
   if (s.pureNoise) parts.push('--pure-noise');
   if (s.data) parts.push(`--data ${s.data}`);
+  if (s.ema) parts.push(`--ema ${s.ema}`);
+  if (s.init) parts.push(`--init ${s.init}`);
   parts.push(`--seed ${s.seed}`, `--run-dir ${runDir}`);
   const first = parts.join(' ');
   return firstEpochs === s.epochs ? first : `${first}\nillusionist train --resume ${runDir} --epochs ${s.epochs}`;
@@ -42,7 +44,7 @@ export async function exportModel(runDir: string, outDir: string, opts: { name: 
   const globalStep = ck.position?.globalStep ?? run.losses.length;
   mkdirSync(outDir, { recursive: true });
   const tensors = new Map<string, TensorEntry>();
-  for (const p of paramInfos(ck.spec)) tensors.set(p.name, { shape: p.shape, data: ck.weights.get(p.name)! });
+  for (const p of paramInfos(ck.spec)) tensors.set(p.name, { shape: p.shape, data: ck.servingWeights.get(p.name)! });
   const meta = { ...ck.metadata };
   delete meta.position;
   delete meta.adam_iterations;
@@ -73,6 +75,7 @@ ${trainCommandFor(run.settings, runDir)}
 | data | ${run.dataSource} |
 | epochs | ${epoch} × ${stepsPerEpoch} steps of batch ${run.settings.batch}${epoch < run.settings.epochs ? ` (epoch ${epoch} of a run set to ${run.settings.epochs})` : ''} |
 | optimizer | Adam, lr ${run.settings.lr}${run.settings.scheduler ? `, ExponentialLR γ = 0.1^(1/${run.settings.lrDecayEpochs ?? run.settings.epochs}) per epoch` : ' (constant)'} |
+| weights | ${run.settings.ema ? `exponential moving average, decay ${run.settings.ema} (with warm-up min(d, (1 + n)/(10 + n)))` : 'the last step\'s'}${run.settings.init ? `; training started from ${run.settings.init}` : ''} |
 | pixel range | ${meta.pixel_range ?? '?'} |
 | class dropout (CFG) | ${run.settings.kind === 'class' ? `p = ${run.settings.pUncond}` : '—'} |
 | backend | ${run.backend} |

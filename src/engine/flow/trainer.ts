@@ -34,6 +34,13 @@ export interface TrainSettings {
   /** Digits of each class in the per-epoch sample grid, Euler steps and CFG scale used for it. */
   sampleSteps: number;
   guidance: number;
+  /**
+   * Decay of an exponential moving average of the trained weights (0 = none). With it, sample
+   * grids, exports and sampling use the average; the live weights keep training.
+   */
+  ema?: number;
+  /** Checkpoint the run's weights started from (a fine-tuning run), as given to --init. */
+  init?: string;
 }
 
 /** The seed's hyper-parameters (REFERENCES.md, Part B). */
@@ -128,6 +135,8 @@ export async function train(opts: {
   extendTo?: number;
   /** Where steps run: 'auto' (onnxruntime), 'onnxruntime', or a TensorFlow.js backend. */
   backend?: TrainBackendChoice;
+  /** A new run starts from these weights (spec must match settings' kind and hidden) instead of a fresh initialisation. */
+  initWeights?: Map<string, Float32Array>;
   hooks?: TrainHooks;
 }): Promise<TrainOutcome> {
   const hooks = opts.hooks ?? {};
@@ -138,6 +147,7 @@ export async function train(opts: {
   let weights: Map<string, Float32Array>;
   let pos: Position;
   let adamState: AdamState | undefined;
+  let ema: Map<string, Float32Array> | undefined;
   const runFile = join(runDir, RUN_FILE);
   if (opts.resume) {
     if (!existsSync(runFile)) throw new Error(`cannot resume: ${runFile} does not exist`);
@@ -157,6 +167,7 @@ export async function train(opts: {
     weights = loaded.weights;
     pos = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
     adamState = adamStateOf(run.spec, loaded.adam);
+    ema = loaded.ema;
     run.losses = run.losses.slice(0, pos.globalStep);
   } else {
     const spec: UNetSpec = { kind: opts.settings.kind, hidden: opts.settings.hidden };
@@ -171,7 +182,7 @@ export async function train(opts: {
       trainSeconds: 0,
       finished: false,
     };
-    weights = initialWeights(spec, opts.settings.seed);
+    weights = opts.initWeights ? new Map(opts.initWeights) : initialWeights(spec, opts.settings.seed);
     // Batch noise uses its own stream, apart from the weight initialisation's.
     pos = { epoch: 0, step: 0, globalStep: 0, rng: new Rng((opts.settings.seed ^ 0x9e3779b9) >>> 0).state() };
   }
@@ -184,11 +195,14 @@ export async function train(opts: {
   // A run resumed on another engine keeps the record of both.
   run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
   hooks.onStart?.(engine.description);
-  /** Writes a checkpoint; returns the weights it saved (the epoch's sample grid reuses them). */
+  const emaDecay = s.ema ?? 0;
+  const trainable = paramInfos(run.spec).filter((p) => p.trainable).map((p) => p.name);
+  if (emaDecay > 0 && !ema) ema = new Map(trainable.map((n) => [n, Float32Array.from(weights.get(n)!)]));
+  /** Writes a checkpoint; returns the weights to sample with (the epoch's sample grid reuses them). */
   const save = async (path: string, position: Position): Promise<Map<string, Float32Array>> => {
     const weights = await engine.weights();
-    saveCheckpoint(path, run.spec, weights, await engine.adamState(), run, position);
-    return weights;
+    saveCheckpoint(path, run.spec, weights, await engine.adamState(), run, position, ema);
+    return withEma(weights, ema);
   };
 
   const B = s.batch;
@@ -237,6 +251,7 @@ export async function train(opts: {
         const loss = await engine.step({ x: xIn, target, t: tIn, c: cIn }, lr);
         if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
         run.losses.push(loss);
+        if (ema) updateEma(ema, await engine.weights(), emaDecay, pos.globalStep);
         pos.globalStep++;
         windowImages += B;
         const now = performance.now();
@@ -295,6 +310,28 @@ function validateSettings(s: TrainSettings): void {
   if (!(s.lr > 0 && s.lr < 10)) bad(`--lr must be a number in (0, 10), got ${s.lr}`);
   if (!(s.sigma >= 0 && s.sigma <= 10)) bad(`--sigma must be in [0, 10], got ${s.sigma}`);
   if (!(s.pUncond >= 0 && s.pUncond < 1)) bad(`p_uncond must be in [0, 1), got ${s.pUncond}`);
+  if (s.ema !== undefined && !(s.ema >= 0 && s.ema < 1)) bad(`--ema must be a decay in [0, 1), got ${s.ema}`);
+}
+
+/**
+ * One update of the weight average after optimiser step `n` (0-based), with the usual warm-up
+ * (TensorFlow's ExponentialMovingAverage with num_updates): decay min(d, (1 + n) / (10 + n)),
+ * so the average follows the weights closely at first and slowly later.
+ */
+export function updateEma(ema: Map<string, Float32Array>, weights: Map<string, Float32Array>, decay: number, n: number): void {
+  const d = Math.min(decay, (1 + n) / (10 + n));
+  for (const [name, avg] of ema) {
+    const w = weights.get(name)!;
+    for (let i = 0; i < avg.length; i++) avg[i] = d * avg[i]! + (1 - d) * w[i]!;
+  }
+}
+
+/** The weights to sample with: the trainable tensors replaced by their average, when there is one. */
+export function withEma(weights: Map<string, Float32Array>, ema: Map<string, Float32Array> | undefined): Map<string, Float32Array> {
+  if (!ema) return weights;
+  const out = new Map(weights);
+  for (const [name, avg] of ema) out.set(name, avg);
+  return out;
 }
 
 /** Most recent resumable checkpoint of a run: `last` if newer than the last epoch's. */
@@ -312,7 +349,7 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return lastEpochFile ? join(runDir, lastEpochFile) : undefined;
 }
 
-function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position): void {
+function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position, ema?: Map<string, Float32Array>): void {
   const tensors = new Map<string, TensorEntry>();
   for (const p of paramInfos(spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
@@ -322,6 +359,8 @@ function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float
       tensors.set(`adam.m/${p.name}`, { shape: p.shape, data: m });
       tensors.set(`adam.v/${p.name}`, { shape: p.shape, data: v });
     }
+    const avg = ema?.get(p.name);
+    if (avg) tensors.set(`${EMA_PREFIX}${p.name}`, { shape: p.shape, data: avg });
   }
   writeSafetensors(path, tensors, {
     format: 'illusionist-unet-1',
@@ -349,10 +388,17 @@ function adamStateOf(spec: UNetSpec, tensors: Map<string, TensorEntry>): AdamSta
   return state;
 }
 
+const EMA_PREFIX = 'ema/';
+
 export interface LoadedCheckpoint {
   spec: UNetSpec;
   settings: TrainSettings | undefined;
+  /** The live training weights (what a resumed run continues from). */
   weights: Map<string, Float32Array>;
+  /** The weight average of a run trained with --ema, if any. */
+  ema: Map<string, Float32Array> | undefined;
+  /** What sampling, exports and fine-tuning use: the average where there is one, else the weights. */
+  servingWeights: Map<string, Float32Array>;
   metadata: Record<string, string>;
   position: Position | undefined;
   adam: Map<string, TensorEntry>;
@@ -366,8 +412,10 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const spec = JSON.parse(metadata.spec!) as UNetSpec;
   const weights = new Map<string, Float32Array>();
   const adam = new Map<string, TensorEntry>();
+  const ema = new Map<string, Float32Array>();
   for (const [name, t] of tensors) {
     if (name.startsWith('adam.')) adam.set(name, t);
+    else if (name.startsWith(EMA_PREFIX)) ema.set(name.slice(EMA_PREFIX.length), t.data);
     else weights.set(name, t.data);
   }
   adam.set('__iterations__', { shape: [1], data: new Float32Array([Number(metadata.adam_iterations ?? 0)]) });
@@ -375,6 +423,8 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     spec,
     settings: metadata.settings ? (JSON.parse(metadata.settings) as TrainSettings) : undefined,
     weights,
+    ema: ema.size > 0 ? ema : undefined,
+    servingWeights: withEma(weights, ema.size > 0 ? ema : undefined),
     metadata,
     position: metadata.position ? (JSON.parse(metadata.position) as Position) : undefined,
     adam,
