@@ -96,7 +96,8 @@ test('jobs run in FIFO order across users, interactive before training', async (
 test('cancellation by the owner takes effect within one step', async (t) => {
   const { queue } = await startTestRunner(t, dbFile(t));
   const steps: number[] = [];
-  const { jobId } = await queue.enqueue(mix(alice, 1, { steps: 200, work: 2_000_000 }));
+  // Steps of tens of milliseconds, long beside the progress messages' latency even on a loaded CPU.
+  const { jobId } = await queue.enqueue(mix(alice, 1, { steps: 200, work: 20_000_000 }));
   let cancelledAt = -1;
   const done = waitForJob(queue, jobId, {
     timeoutMs: 20_000,
