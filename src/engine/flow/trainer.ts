@@ -196,8 +196,7 @@ export async function train(opts: {
   run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
   hooks.onStart?.(engine.description);
   const emaDecay = s.ema ?? 0;
-  const trainable = paramInfos(run.spec).filter((p) => p.trainable).map((p) => p.name);
-  if (emaDecay > 0 && !ema) ema = new Map(trainable.map((n) => [n, Float32Array.from(weights.get(n)!)]));
+  if (emaDecay > 0 && !ema) ema = new Map(paramInfos(run.spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
   /** Writes a checkpoint; returns the weights to sample with (the epoch's sample grid reuses them). */
   const save = async (path: string, position: Position): Promise<Map<string, Float32Array>> => {
     const weights = await engine.weights();
@@ -419,12 +418,13 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     else weights.set(name, t.data);
   }
   adam.set('__iterations__', { shape: [1], data: new Float32Array([Number(metadata.adam_iterations ?? 0)]) });
+  const average = ema.size > 0 ? ema : undefined;
   return {
     spec,
     settings: metadata.settings ? (JSON.parse(metadata.settings) as TrainSettings) : undefined,
     weights,
-    ema: ema.size > 0 ? ema : undefined,
-    servingWeights: withEma(weights, ema.size > 0 ? ema : undefined),
+    ema: average,
+    servingWeights: withEma(weights, average),
     metadata,
     position: metadata.position ? (JSON.parse(metadata.position) as Position) : undefined,
     adam,
