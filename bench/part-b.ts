@@ -1,9 +1,12 @@
 // Part B benchmark: training images/s of the class-conditioned UNet (batch 64) and the time to
-// sample 40 digits (50 Euler steps, CFG) at D = 64 and at the committed D, with GFLOP/s vs peak.
+// sample 40 digits (50 Euler steps, CFG) at D = 64 and at the committed D, with GFLOP/s vs peak;
+// then the committed time model's 40 digits alone and autoguided.
 import { initialWeights, forwardFlopsPerImage, NUM_CLASSES, type UNetSpec } from '../src/engine/flow/unet.js';
 import { createTrainEngine, type TrainBackendName } from '../src/engine/flow/train-engine.js';
 import { loadOnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
-import { eulerSample } from '../src/engine/flow/euler.js';
+import { eulerSample, type FlowModel } from '../src/engine/flow/euler.js';
+import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
+import { loadCheckpoint } from '../src/engine/flow/trainer.js';
 import { Rng } from '../src/engine/random.js';
 import { listCommittedModels, resolveCheckpoint } from '../src/engine/flow/checkpoints.js';
 
@@ -75,5 +78,29 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
     for (const r of rows) if (r.hidden === cfg.spec.hidden) Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
     console.log(`    sampling 40 digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s = ${((100 * sample.gflops) / PEAK_GFLOPS).toFixed(0)}% of peak${cfg.weights ? ' (target < 10 s)' : ''}`);
   }
+  await benchTimeModel();
   return rows;
+}
+
+/** The committed time model: 40 unconditional digits alone and autoguided by its committed guide. */
+async function benchTimeModel(): Promise<void> {
+  const committed = listCommittedModels().find((m) => m.name === 'mnist-time');
+  const guidePath = committed && guideBeside(committed.path);
+  if (!committed || !guidePath) return;
+  const main = loadCheckpoint(committed.path);
+  const guideCk = loadCheckpoint(guidePath);
+  const model = await loadOnnxFlowModel(main.spec, main.servingWeights);
+  const guide = await loadOnnxFlowModel(guideCk.spec, guideCk.servingWeights);
+  const labels = Array.from({ length: 40 }, () => null);
+  const time = async (m: FlowModel): Promise<number> => {
+    await eulerSample(m, { labels, steps: 2, guidance: 1, seed: 0 }); // warm-up
+    const started = performance.now();
+    await eulerSample(m, { labels, steps: 50, guidance: 1, seed: 0 });
+    return (performance.now() - started) / 1000;
+  };
+  const alone = await time(model);
+  const guided = await time(autoguided(model, guide, AUTOGUIDANCE_WEIGHT));
+  await model.dispose();
+  await guide.dispose();
+  console.log(`  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×)`);
 }

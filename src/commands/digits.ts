@@ -1,6 +1,7 @@
 // /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
 // classifier-free guidance, or some of every digit.
-import { MAX_DIGITS } from '../engine/flow/digits.js';
+import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
+import { CFG_SCALE, MAX_DIGITS } from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { CommandError } from './errors.js';
 import { num, str } from './options.js';
@@ -15,7 +16,7 @@ export const command: JobCommand = {
     options: [
       { name: 'digit', type: 'integer', description: 'the digit to draw (omitted: some of every digit)', min: 0, max: 9 },
       { name: 'count', type: 'integer', description: `how many (of each digit when none is given; default 8 or 4)`, min: 1, max: MAX_DIGITS },
-      { name: 'guidance', type: 'number', description: 'classifier-free guidance scale γ (default 5)', min: 0, max: 30 },
+      { name: 'guidance', type: 'number', description: `γ of a class model (default ${CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`, min: 0, max: 30 },
       { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
       { name: 'model', type: 'string', description: 'a checkpoint name from /checkpoints (default: the class model)', maxLength: 64 },
       seedOption,
@@ -33,12 +34,20 @@ export const command: JobCommand = {
     if (perDigit && count * 10 > MAX_DIGITS) {
       throw new CommandError('invalid-option', `count ${count} of each of the 10 digits is ${count * 10} images; the limit is ${MAX_DIGITS}`, `count: 1 to ${MAX_DIGITS / 10} without digit, 1 to ${MAX_DIGITS} with one`);
     }
+    // A time model is autoguided by the weaker model committed beside it, when there is one.
+    const guide = resolved.kind === 'time' ? guideBeside(resolved.checkpoint.path) : undefined;
+    const asked = num(options, 'guidance');
+    if (resolved.kind === 'time' && guide === undefined && asked !== undefined) {
+      throw new CommandError('invalid-option', `${resolved.model} has no guide model, so guidance does not apply to it`, 'drop guidance: it is a class model\'s classifier-free scale, or the weight of a time model\'s committed guide');
+    }
+    const guidance = asked ?? (resolved.kind === 'class' ? CFG_SCALE : guide !== undefined ? AUTOGUIDANCE_WEIGHT : 1);
     return {
       params: {
         kind: resolved.kind,
         digit,
         count,
-        guidance: num(options, 'guidance') ?? 5,
+        guidance,
+        guidePath: guidance === 1 ? undefined : guide,
         steps: num(options, 'steps') ?? 50,
         checkpoint: resolved.checkpoint.name,
         checkpointPath: resolved.checkpoint.path,

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { loadDataset } from '../engine/data/load.js';
 import { spreadSubset } from '../engine/data/dataset.js';
+import { autoguided } from '../engine/flow/autoguidance.js';
 import { generateDigits } from '../engine/flow/digits.js';
 import type { FlowModel } from '../engine/flow/euler.js';
 import { lossCurvePng } from '../engine/flow/figures.js';
@@ -95,12 +96,25 @@ async function partA(command: PartACommand, params: unknown, seed: number, ctx: 
 
 // --- digits (Part B) ---
 
-export interface DigitsParams { kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string }
+/**
+ * `guidance` is the classifier-free guidance scale for the class model, and the autoguidance weight
+ * for the time model when `guidePath` names its guide (weight 1 leaves the guide unused).
+ */
+export interface DigitsParams { kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined }
 
 const RANGE = [-1, 1] as const;
 
-async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
+/** The model the sampler runs: the checkpoint, autoguided by its guide where the job has one. */
+async function digitsModel(params: DigitsParams): Promise<FlowModel> {
   const model = await flowModel(params.checkpointPath);
+  if (params.kind !== 'time' || params.guidePath === undefined || params.guidance === 1) return model;
+  const guide = await flowModel(params.guidePath);
+  if (guide.spec.kind !== 'time') throw new Error(`the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`);
+  return autoguided(model, guide, params.guidance);
+}
+
+async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
+  const model = await digitsModel(params);
   let step = 0;
   const counted: FlowModel = {
     conditional: model.conditional,
@@ -117,9 +131,9 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
       return u;
     },
   };
-  const { kind, digit, count, guidance, steps, checkpointPath } = params;
+  const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, labels: result.labels, seconds: result.seconds };
+  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { tinyClassRun } from '../helpers/tiny-mnist.js';
+import { tinyClassRun, tinyRun } from '../helpers/tiny-mnist.js';
 import { openStore } from '../../src/store/index.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
@@ -132,4 +132,60 @@ test('digits --checkpoint N uses checkpoint #N of the store', () => {
   const r = cli(['digits', '--checkpoint', String(id), '--digit', '1', '--count', '1', '--steps', '2', '--seed', '0', '--out', out]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(readFileSync(join(out, 'job.json'), 'utf8'), /tiny-class|checkpoint-epoch-001\.safetensors/);
+});
+
+test('export-model --guide commits a time model with its guide, and digits --kind time is autoguided by default', async () => {
+  const time = await tinyRun('time', 4);
+  const guide = await tinyRun('time', 2);
+  const models = mkdtempSync(join(tmpdir(), 'illusionist-models-'));
+  const env = { ILLUSIONIST_MODELS: models };
+  const r = cli(['export-model', '--run', time.runDir, '--guide', guide.checkpoint], env);
+  assert.equal(r.code, 0, r.stderr);
+  const dir = join(models, 'mnist-time');
+  assert.ok(readdirSync(dir).includes('guide.safetensors'));
+  const card = readFileSync(join(dir, 'card.md'), 'utf8');
+  assert.match(card, /## Guide \(autoguidance\)/);
+  assert.match(card, /illusionist train --kind time --hidden 2 --epochs 1 --batch 16/, 'the guide\'s own train command');
+
+  const sample = (extra: string[]) => {
+    const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+    const d = cli(['digits', '--kind', 'time', '--count', '4', '--steps', '3', '--seed', '9', '--out', out, ...extra], env);
+    assert.equal(d.code, 0, d.stderr);
+    return { job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')), grid: readFileSync(join(out, 'grid.png')) };
+  };
+  const guided = sample([]);
+  assert.equal(guided.job.guide, join(dir, 'guide.safetensors'));
+  assert.equal(guided.job.guidance, 3);
+  assert.ok(sample([]).grid.equals(guided.grid), 'same seed, same guided digits');
+  const alone = sample(['--guide', 'none']);
+  assert.equal(alone.job.guide, null);
+  assert.equal(alone.job.guidance, 1);
+  assert.ok(!alone.grid.equals(guided.grid), 'the guide changes the digits');
+  const weightOne = sample(['--guidance', '1']);
+  assert.equal(weightOne.job.guide, null, 'weight 1 leaves the guide unused');
+  assert.ok(weightOne.grid.equals(alone.grid));
+  const other = sample(['--guide', guide.runDir, '--guidance', '2']);
+  assert.equal(other.job.guidance, 2);
+  assert.match(other.job.guide, /checkpoint-epoch-001\.safetensors$/);
+
+  // Exported again without a guide, the old guide goes: it was chosen for another model.
+  assert.equal(cli(['export-model', '--run', time.runDir], env).code, 0);
+  assert.ok(!readdirSync(dir).includes('guide.safetensors'));
+});
+
+test('guide mistakes are one line and exit 2, naming what is allowed', async () => {
+  const time = await tinyRun('time', 4);
+  const cases: Array<[string[], RegExp]> = [
+    [['digits', '--guide', time.runDir, '--out', 'x'], /--guide applies to --kind time; the class model is guided by its own null-class pass/],
+    [['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guidance', '2', '--out', 'x'], /--guidance for the time model weighs its guide, and .* has none beside it; pass --guide CHECKPOINT/],
+    [['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guide', runDir, '--out', 'x'], /--guide .* holds a class model; a time model is guided by another time model/],
+    [['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guide', 'no-such-guide', '--out', 'x'], /no checkpoint 'no-such-guide'/],
+    [['export-model', '--run', runDir, '--guide', time.runDir], /--guide is for a time model; .* trained a class model/],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli(args, { ILLUSIONIST_MODELS: mkdtempSync(join(tmpdir(), 'illusionist-models-')) });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line, got: ${r.stderr}`);
+  }
 });

@@ -1,6 +1,9 @@
 // Each command's parse step on its own: the option checks and every command-specific refusal,
 // with a fake context (no queue, no worker); the message and the "allowed" text are asserted.
 import { test } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { CommandContext, ImageRef } from '../../src/commands/command.js';
 import { defaultInputLimits, isJobCommand } from '../../src/commands/command.js';
@@ -37,10 +40,10 @@ const ctx = {
   saveImage: async (_a: Attachment, _o: string): Promise<ImageRef> => ({ sha256: 'x', path: '/a.png', width: 40, height: 30 }),
 } as unknown as CommandContext;
 
-async function parse(name: string, options: Record<string, unknown>) {
+async function parse(name: string, options: Record<string, unknown>, context: CommandContext = ctx) {
   const command = commands.get(name)!;
   assert.ok(isJobCommand(command));
-  return command.parse(validateOptions(command.definition, options as never), ctx);
+  return command.parse(validateOptions(command.definition, options as never), context);
 }
 
 async function refusal(name: string, options: Record<string, unknown>, message: RegExp, allowed?: RegExp): Promise<void> {
@@ -83,6 +86,7 @@ test('generic option checks: unknown option, wrong type, range, choices, length'
 
 test('command-specific refusals name what is wrong and what is allowed', async () => {
   await refusal('digits', { digit: 3, model: 'mnist-time' }, /time-conditioned model: it cannot draw a chosen digit/, /drop digit/);
+  await refusal('digits', { model: 'mnist-time', guidance: 2 }, /mnist-time has no guide model, so guidance does not apply to it/, /classifier-free scale, or the weight of a time model's committed guide/);
   await refusal('digits', { count: 20 }, /count 20 of each of the 10 digits is 200 images; the limit is 100/, /1 to 10 without digit/);
   await refusal('imagine', { prompt: 'a cat' }, /"a cat" is not a digit, and mnist-flow draws digits only/, /deepfloyd-if/);
   await refusal('imagine', { prompt: '7', model: 'sdxl' }, /there is no model "sdxl"/);
@@ -113,4 +117,21 @@ test('valid requests become job parameters with defaults filled in', async () =>
   const t = await parse('train', { epochs: '2' });
   assert.equal(t.kind, 'training');
   assert.equal(t.params.storePath, '/data/illusionist.db');
+});
+
+test('/digits on a time model committed with a guide is autoguided (weight 3 by default, 1 = off)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'illusionist-guided-'));
+  writeFileSync(join(dir, 'model.safetensors'), '');
+  writeFileSync(join(dir, 'guide.safetensors'), '');
+  const guidedCkpt = { id: 3, name: 'guided-time', modelKind: 'mnist-time', path: join(dir, 'model.safetensors') } as Checkpoint;
+  const guidedCtx = { ...ctx, models: { ...models, resolveFlow: () => ({ model: 'guided-time', checkpoint: guidedCkpt, kind: 'time' }) } } as CommandContext;
+  const parseGuided = (options: Record<string, unknown>) => parse('digits', options, guidedCtx);
+  const d = await parseGuided({});
+  assert.deepEqual([d.params.kind, d.params.guidance, d.params.guidePath], ['time', 3, join(dir, 'guide.safetensors')]);
+  const w = await parseGuided({ guidance: 2 });
+  assert.deepEqual([w.params.guidance, w.params.guidePath], [2, join(dir, 'guide.safetensors')]);
+  const off = await parseGuided({ guidance: 1 });
+  assert.deepEqual([off.params.guidance, off.params.guidePath], [1, undefined]);
+  const plain = await parse('digits', { model: 'mnist-time' });
+  assert.deepEqual([plain.params.guidance, plain.params.guidePath], [1, undefined], 'no guide beside it: the model alone');
 });

@@ -1,11 +1,12 @@
-// The one tiny MNIST fixture: a class-spread slice of the embedded digits and a class-conditioned
-// flow checkpoint trained on it in the test process (D = 4, 1 epoch, a few seconds on wasm).
+// The one tiny MNIST fixture: a class-spread slice of the embedded digits and flow checkpoints
+// trained on it in the test process (D = 4 or less, 1 epoch, a few seconds on wasm).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spreadSubset, type Dataset } from '../../src/engine/data/dataset.js';
 import { loadEmbeddedMnist } from '../../src/engine/data/mnist.js';
 import { defaultSettings, latestCheckpoint, train } from '../../src/engine/flow/trainer.js';
+import type { UNetKind } from '../../src/engine/flow/unet.js';
 
 /** `n` digits spread evenly over the embedded set, so every class is present. */
 export function mnistSlice(n: number): Dataset {
@@ -19,20 +20,26 @@ export interface TinyRun {
   readonly checkpoint: string;
 }
 
-const trained = new Map<number, Promise<TinyRun>>();
+const trained = new Map<string, Promise<TinyRun>>();
+
+/** A tiny model of `kind` and hidden size `hidden` trained on `digits` digits, once per process. */
+export function tinyRun(kind: UNetKind, hidden = 4, digits = 64): Promise<TinyRun> {
+  const key = `${kind}:${hidden}:${digits}`;
+  let run = trained.get(key);
+  if (!run) {
+    run = (async () => {
+      const runDir = mkdtempSync(join(tmpdir(), `illusionist-tiny-${kind}-`));
+      await train({ settings: { ...defaultSettings(kind), hidden, batch: 16, epochs: 1 }, dataset: mnistSlice(digits), runDir, backend: 'wasm' });
+      return { runDir, checkpoint: latestCheckpoint(runDir)! };
+    })();
+    trained.set(key, run);
+  }
+  return run;
+}
 
 /** A tiny class model trained on `digits` digits, once per process and size. */
 export function tinyClassRun(digits = 64): Promise<TinyRun> {
-  let run = trained.get(digits);
-  if (!run) {
-    run = (async () => {
-      const runDir = mkdtempSync(join(tmpdir(), 'illusionist-tiny-mnist-'));
-      await train({ settings: { ...defaultSettings('class'), hidden: 4, batch: 16, epochs: 1 }, dataset: mnistSlice(digits), runDir, backend: 'wasm' });
-      return { runDir, checkpoint: latestCheckpoint(runDir)! };
-    })();
-    trained.set(digits, run);
-  }
-  return run;
+  return tinyRun('class', 4, digits);
 }
 
 /** Path of the 64-digit checkpoint file. */

@@ -4,22 +4,24 @@ import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
-import { MAX_DIGITS } from '../../engine/flow/digits.js';
+import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
+import { CFG_SCALE, MAX_DIGITS } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
 
-interface DigitsCliOptions { digit?: string; count?: string; guidance: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
+interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 
 export function registerDigits(program: Command): void {
   program
     .command('digits')
-    .description('generate MNIST digits with the flow-matching model (Euler sampler, classifier-free guidance)')
+    .description('generate MNIST digits with the flow-matching model (Euler sampler; classifier-free guidance, or autoguidance for the time model)')
     .option('--digit <0-9>', 'the digit to draw (omitted: some of every digit)')
     .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
-    .option('--guidance <g>', 'classifier-free guidance scale γ (class model)', '5')
+    .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
+    .option('--guide <ref>', 'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)')
     .option('--steps <T>', 'Euler steps', '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
@@ -34,21 +36,39 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   if (digit !== undefined && o.kind === 'time') throw new UsageError('--digit needs the class model; the time model draws unconditional digits (drop --digit or use --kind class)');
   const perDigit = o.kind === 'class' && digit === undefined;
   const count = o.count === undefined ? (perDigit ? 4 : o.kind === 'time' ? 40 : 8) : parseIntOption('count', o.count, 1, perDigit ? MAX_DIGITS / 10 : MAX_DIGITS);
-  const guidance = parseFloatOption('guidance', o.guidance, 0, 30);
+  const asked = o.guidance === undefined ? undefined : parseFloatOption('guidance', o.guidance, 0, 30);
+  if (o.guide !== undefined && o.kind !== 'time') throw new UsageError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
   const steps = parseIntOption('steps', o.steps, 1, 1000);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
   try {
     const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, o.checkpoint), o.kind);
     if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
-    const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path) };
+    const guidePath = o.kind === 'time' ? resolveGuide(store, o.guide, path) : undefined;
+    if (o.kind === 'time' && guidePath === undefined && asked !== undefined) {
+      throw new UsageError(o.guide === 'none'
+        ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
+        : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`);
+    }
+    const guidance = asked !== undefined ? asked : o.kind === 'class' ? CFG_SCALE : guidePath ? AUTOGUIDANCE_WEIGHT : 1;
+    const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path), guidePath: guidance === 1 ? undefined : guidePath };
     const out = o.out!;
     const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
     const seconds = result.metrics.seconds ?? 0;
-    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
+    const guided = params.guidePath ? `, guided by ${params.guidePath} with w ${guidance}` : '';
+    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
   } finally {
     store.close();
   }
+}
+
+/** The guide of a time model: --guide's checkpoint, none, or the one committed beside the model. */
+function resolveGuide(store: Store, ref: string | undefined, modelPath: string): string | undefined {
+  if (ref === 'none') return undefined;
+  if (ref === undefined) return guideBeside(modelPath);
+  const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, ref), 'time');
+  if (checkpoint.spec.kind !== 'time') throw new UsageError(`--guide ${ref} holds a ${checkpoint.spec.kind} model; a time model is guided by another time model`);
+  return resolve(path);
 }
 
 /** A bare number is a checkpoint id in the store (as /checkpoints lists them); anything else passes through. */

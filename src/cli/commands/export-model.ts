@@ -5,8 +5,9 @@ import type { Command } from 'commander';
 import { exportModel, readRunForExport } from '../../engine/flow/model-card.js';
 import { loadCheckpoint } from '../../engine/flow/trainer.js';
 import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
-import { generateDigits } from '../../engine/flow/digits.js';
-import { committedModelName } from '../../engine/flow/checkpoints.js';
+import { CFG_SCALE, generateDigits } from '../../engine/flow/digits.js';
+import { AUTOGUIDANCE_WEIGHT, autoguided } from '../../engine/flow/autoguidance.js';
+import { committedModelName, resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { modelsDir } from '../../engine/paths.js';
 import { UsageError, parseIntOption } from '../errors.js';
 
@@ -17,7 +18,8 @@ export function registerExportModel(program: Command): void {
     .requiredOption('--run <dir>', 'training run folder')
     .option('--name <name>', 'model name (default mnist-<kind>)')
     .option('--epoch <n>', 'which completed epoch to export (default: the last)')
-    .action(async (o: { run: string; name?: string; epoch?: string }) => {
+    .option('--guide <ref>', 'time model: a weaker time checkpoint committed beside it as its autoguidance guide')
+    .action(async (o: { run: string; name?: string; epoch?: string; guide?: string }) => {
       let picked;
       try {
         picked = readRunForExport(o.run, o.epoch === undefined ? undefined : parseIntOption('epoch', o.epoch, 1, 1000));
@@ -27,18 +29,24 @@ export function registerExportModel(program: Command): void {
       const { run, epoch, checkpoint } = picked;
       if (run.settings.kind === 'denoiser') throw new UsageError('only flow models (time, class) are served as committed models');
       const name = o.name ?? committedModelName(run.settings.kind);
+      const kind = run.settings.kind;
+      if (o.guide !== undefined && kind !== 'time') throw new UsageError(`--guide is for a time model; ${o.run} trained a ${kind} model`);
+      const guide = o.guide === undefined ? undefined : resolveCheckpoint(o.guide, 'time');
+      if (guide && guide.checkpoint.spec.kind !== 'time') throw new UsageError(`--guide ${o.guide} holds a ${guide.checkpoint.spec.kind} model; a time model is guided by another time model`);
       const ck = loadCheckpoint(checkpoint);
       const model = await loadOnnxFlowModel(ck.spec, ck.servingWeights);
-      const kind = run.settings.kind;
-      const req = { count: kind === 'class' ? 4 : 40, guidance: 5, steps: 50, seed: 0 };
-      const samples = await generateDigits(model, kind, req);
+      const guideModel = guide ? await loadOnnxFlowModel(guide.checkpoint.spec, guide.checkpoint.servingWeights) : undefined;
+      const req = { count: kind === 'class' ? 4 : 40, guidance: kind === 'class' ? CFG_SCALE : guideModel ? AUTOGUIDANCE_WEIGHT : 1, steps: 50, seed: 0 };
+      const samples = await generateDigits(guideModel ? autoguided(model, guideModel, req.guidance) : model, kind, req);
       await model.dispose();
+      await guideModel?.dispose();
       const out = await exportModel(o.run, join(modelsDir(), name), {
         name,
         epoch,
         samplesPng: samples.gridPng,
         samplesCommand: `illusionist digits --kind ${kind} --count ${req.count} --seed 0 --checkpoint ${name} --out DIR`,
         samplesSeconds: samples.seconds,
+        ...(guide ? { guide: { checkpoint: guide.path, weight: AUTOGUIDANCE_WEIGHT } } : {}),
       });
       process.stdout.write(`${out.checkpoint}\n${out.card}\n`);
     });

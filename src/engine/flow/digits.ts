@@ -25,6 +25,9 @@ export interface DigitsResult {
 
 export const MAX_DIGITS = 100;
 
+/** The class model's default classifier-free guidance scale γ (seed B.2.6). */
+export const CFG_SCALE = 5;
+
 export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number | null> {
   if (kind !== 'class') return Array.from({ length: req.count }, () => null);
   if (req.digit !== undefined) return Array.from({ length: req.count }, () => req.digit!);

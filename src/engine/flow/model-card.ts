@@ -1,8 +1,9 @@
 // Turns a finished training run into a committed model: the last checkpoint without optimizer
 // state, its sample grid and loss curve, and a card with the command and figures that made it.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadCheckpoint, epochCheckpointName, type RunRecord, type TrainSettings, defaultSettings } from './trainer.js';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadCheckpoint, epochCheckpointName, type LoadedCheckpoint, type RunRecord, type TrainSettings, defaultSettings } from './trainer.js';
+import { GUIDE_FILE } from './autoguidance.js';
 import { writeSafetensors, type TensorEntry } from './safetensors.js';
 import { paramInfos } from './unet.js';
 import { lossCurvePng } from './figures.js';
@@ -38,18 +39,54 @@ export function readRunForExport(runDir: string, epoch?: number): { run: RunReco
   return { run, epoch: e, checkpoint: join(runDir, epochCheckpointName(e)) };
 }
 
-export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number }): Promise<ExportedModel> {
-  const { run, epoch, checkpoint: last } = readRunForExport(runDir, opts.epoch);
-  const ck = loadCheckpoint(last);
-  const globalStep = ck.position?.globalStep ?? run.losses.length;
-  mkdirSync(outDir, { recursive: true });
+/** A checkpoint's serving weights (its average where it has one) as a plain model file, without optimizer state. */
+function writeServingModel(ck: LoadedCheckpoint, path: string): Record<string, string> {
   const tensors = new Map<string, TensorEntry>();
   for (const p of paramInfos(ck.spec)) tensors.set(p.name, { shape: p.shape, data: ck.servingWeights.get(p.name)! });
   const meta = { ...ck.metadata };
   delete meta.position;
   delete meta.adam_iterations;
+  writeSafetensors(path, tensors, meta);
+  return meta;
+}
+
+/** The autoguidance guide committed beside a time model: its checkpoint file and the default weight. */
+export interface ExportGuide { checkpoint: string; weight: number }
+
+function guideSection(guide: ExportGuide, ck: LoadedCheckpoint): string {
+  const s = ck.settings;
+  const epoch = ck.metadata.epochs_done ?? '?';
+  const lastLoss = ck.metadata.last_loss === undefined ? '' : `, last step's loss ${Number(ck.metadata.last_loss).toFixed(4)}`;
+  const made = s
+    ? `The guide is epoch ${epoch} of the run that this\n\`train\` command made${lastLoss}:\n\n\`\`\`sh\n${trainCommandFor(s, dirname(guide.checkpoint))}\n\`\`\``
+    : `It is ${guide.checkpoint}.`;
+  return `
+## Guide (autoguidance)
+
+\`${GUIDE_FILE}\` is a weaker time model, D = ${ck.spec.hidden}, that guides this one when digits are
+sampled: u = u_guide + w (u_model − u_guide) with w = ${guide.weight} by default (\`--guidance\`; 1 or
+\`--guide none\` samples this model alone). This is autoguidance (Karras et al. 2024): the guide's
+errors show where this model is unsure, and sampling steps away from them.
+${made}
+`;
+}
+
+export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number; guide?: ExportGuide }): Promise<ExportedModel> {
+  const { run, epoch, checkpoint: last } = readRunForExport(runDir, opts.epoch);
+  const ck = loadCheckpoint(last);
+  const globalStep = ck.position?.globalStep ?? run.losses.length;
+  mkdirSync(outDir, { recursive: true });
   const checkpoint = join(outDir, COMMITTED_MODEL_FILE);
-  writeSafetensors(checkpoint, tensors, meta);
+  const meta = writeServingModel(ck, checkpoint);
+  let guideText = '';
+  if (opts.guide) {
+    const guideCk = loadCheckpoint(opts.guide.checkpoint);
+    if (run.settings.kind !== 'time' || guideCk.spec.kind !== 'time') throw new Error(`a guide is for a time model, by a time model (here ${run.settings.kind}, guided by ${guideCk.spec.kind})`);
+    writeServingModel(guideCk, join(outDir, GUIDE_FILE));
+    guideText = guideSection(opts.guide, guideCk);
+  } else {
+    rmSync(join(outDir, GUIDE_FILE), { force: true }); // a guide left from an earlier export would guide a model it was not chosen for
+  }
   const losses = run.losses.slice(0, globalStep);
   const stepsPerEpoch = globalStep / epoch;
   const epochs = run.epochs.slice(0, epoch);
@@ -96,7 +133,7 @@ Per-epoch grids drawn during training: ${grids.map((g) => `[${g}](${g})`).join('
 
 \`model.safetensors\` holds the weights and BatchNorm statistics (safetensors format; metadata:
 spec, settings, pixel range). It is exported to ONNX in memory when loaded.
-`;
+${guideText}`;
   const cardPath = join(outDir, 'card.md');
   writeFileSync(cardPath, card);
   return { dir: outDir, checkpoint, card: cardPath };

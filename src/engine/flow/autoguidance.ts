@@ -1,0 +1,41 @@
+// Autoguidance (Karras et al., "Guiding a diffusion model with a bad version of itself", 2024):
+// an unconditional model has no empty class to guide against, so it is guided by a weaker model
+// of the same kind (smaller, trained for less): u = u_guide + w (u_model − u_guide). The guide's
+// errors point where the good model is unsure, and stepping away from them sharpens the samples.
+// w = 1 is the model alone. The committed time model keeps its guide beside it (guide.safetensors).
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DIGIT_PIXELS } from '../data/dataset.js';
+import { COMMITTED_MODEL_FILE } from './checkpoints.js';
+import type { FlowModel } from './euler.js';
+
+/** The guide's file in a committed model folder, beside model.safetensors. */
+export const GUIDE_FILE = 'guide.safetensors';
+
+/** The default weight w, chosen by eye on the committed time model (2, 2.5 and 3 tried; see models/mnist-time/card.md). */
+export const AUTOGUIDANCE_WEIGHT = 3;
+
+/** u = u_guide + w (u_model − u_guide), the two models run one after the other on the same batch. */
+export function autoguided(model: FlowModel, guide: FlowModel, weight: number): FlowModel {
+  if (model.conditional || guide.conditional) {
+    throw new Error('autoguidance is for unconditional (time) models; a class model is guided by its own null-class pass');
+  }
+  if (!Number.isFinite(weight)) throw new Error(`autoguidance weight must be a finite number, got ${weight}`);
+  return {
+    conditional: false,
+    async velocity(x, t, classes, batch) {
+      const u = await model.velocity(x, t, classes, batch);
+      const g = await guide.velocity(x, t, classes, batch);
+      const out = new Float32Array(batch * DIGIT_PIXELS);
+      for (let i = 0; i < out.length; i++) out[i] = g[i]! + weight * (u[i]! - g[i]!);
+      return out;
+    },
+  };
+}
+
+/** The guide committed beside a model file (models/NAME/model.safetensors → models/NAME/guide.safetensors), if any. */
+export function guideBeside(checkpointPath: string): string | undefined {
+  if (basename(checkpointPath) !== COMMITTED_MODEL_FILE) return undefined;
+  const guide = join(dirname(checkpointPath), GUIDE_FILE);
+  return existsSync(guide) ? guide : undefined;
+}

@@ -1,0 +1,80 @@
+// Autoguidance on real tiny time models served by onnxruntime: the blend is g + w (u − g) of the
+// two models' own velocities, w = 1 is the model alone, and the guide is found beside a model file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { autoguided, guideBeside, GUIDE_FILE } from '../../../src/engine/flow/autoguidance.js';
+import { eulerSample } from '../../../src/engine/flow/euler.js';
+import { loadOnnxFlowModel, type OnnxFlowModel } from '../../../src/engine/flow/onnx-flow-model.js';
+import { loadCheckpoint } from '../../../src/engine/flow/trainer.js';
+import { Rng } from '../../../src/engine/random.js';
+import { tinyRun } from '../../helpers/tiny-mnist.js';
+
+async function served(checkpoint: string): Promise<OnnxFlowModel> {
+  const ck = loadCheckpoint(checkpoint);
+  return loadOnnxFlowModel(ck.spec, ck.servingWeights);
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+test('the guided velocity is u_guide + w (u_model − u_guide) of the two models on the same batch', async () => {
+  const model = await served((await tinyRun('time', 4)).checkpoint);
+  const guide = await served((await tinyRun('time', 2)).checkpoint);
+  try {
+    const batch = 3;
+    const x = new Rng(7).normals(batch * 784);
+    const t = Float32Array.from([0, 0.4, 0.9]);
+    const classes = new Int32Array(batch).fill(-1);
+    const u = await model.velocity(x, t, classes, batch);
+    const g = await guide.velocity(x, t, classes, batch);
+    assert.ok(maxAbsDiff(u, g) > 1e-3, 'the two tiny models differ, so the blend is visible');
+    for (const w of [0, 1, 3]) {
+      const blended = await autoguided(model, guide, w).velocity(x, t, classes, batch);
+      const expected = u.map((ui, i) => g[i]! + w * (ui - g[i]!));
+      assert.ok(maxAbsDiff(blended, expected) < 1e-6, `w = ${w}`);
+    }
+    assert.ok(maxAbsDiff(await autoguided(model, guide, 1).velocity(x, t, classes, batch), u) < 1e-5, 'w = 1 is the model alone');
+    assert.ok(maxAbsDiff(await autoguided(model, guide, 0).velocity(x, t, classes, batch), g) < 1e-6, 'w = 0 is the guide alone');
+
+    // A guided sample is seeded like any other: the same seed gives the same digits, and the guide changes them.
+    const guided = autoguided(model, guide, 3);
+    const a = await eulerSample(guided, { labels: [null, null], steps: 4, guidance: 1, seed: 5 });
+    const b = await eulerSample(guided, { labels: [null, null], steps: 4, guidance: 1, seed: 5 });
+    const alone = await eulerSample(model, { labels: [null, null], steps: 4, guidance: 1, seed: 5 });
+    assert.deepEqual(a, b);
+    assert.ok(maxAbsDiff(a, alone) > 1e-3);
+  } finally {
+    await model.dispose();
+    await guide.dispose();
+  }
+});
+
+test('autoguidance refuses a class model: it has its own null class to guide against', async () => {
+  const time = await served((await tinyRun('time', 2)).checkpoint);
+  const cls = await served((await tinyRun('class', 4)).checkpoint);
+  try {
+    assert.throws(() => autoguided(cls, time, 3), /autoguidance is for unconditional \(time\) models/);
+    assert.throws(() => autoguided(time, cls, 3), /autoguidance is for unconditional \(time\) models/);
+    assert.throws(() => autoguided(time, time, Number.NaN), /weight must be a finite number/);
+  } finally {
+    await time.dispose();
+    await cls.dispose();
+  }
+});
+
+test('guideBeside finds guide.safetensors next to a committed model file, and nothing else', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'illusionist-guide-'));
+  writeFileSync(join(dir, 'model.safetensors'), '');
+  assert.equal(guideBeside(join(dir, 'model.safetensors')), undefined, 'no guide committed');
+  writeFileSync(join(dir, GUIDE_FILE), '');
+  assert.equal(guideBeside(join(dir, 'model.safetensors')), join(dir, GUIDE_FILE));
+  writeFileSync(join(dir, 'checkpoint-epoch-001.safetensors'), '');
+  assert.equal(guideBeside(join(dir, 'checkpoint-epoch-001.safetensors')), undefined, 'a run checkpoint has no committed guide');
+});
