@@ -13,7 +13,9 @@ export interface OnnxFlowModel extends FlowModel {
 
 export async function loadOnnxFlowModel(spec: UNetSpec, weights: Map<string, Float32Array>, opts: SessionOptions = {}): Promise<OnnxFlowModel> {
   const bytes = exportUNetToOnnx(spec, weights);
-  const session = await OnnxSession.load(`mnist-${spec.kind}-d${spec.hidden}`, bytes, { log: () => {}, ...opts });
+  // Not spinning: a worker holds several of these small models, and a guided time model takes turns
+  // with its guide every step; sampling one model alone costs the same either way (measured).
+  const session = await OnnxSession.load(`mnist-${spec.kind}-d${spec.hidden}`, bytes, { log: () => {}, spinning: false, ...opts });
   return {
     spec,
     session,

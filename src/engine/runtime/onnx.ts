@@ -30,6 +30,12 @@ export interface SessionOptions {
   /** Where the chosen provider is said; default console.error (stdout may carry data). */
   log?: (message: string) => void;
   intraOpThreads?: number;
+  /**
+   * false: the session's threads sleep when idle instead of spinning (onnxruntime's
+   * session.intra_op/inter_op.allow_spinning = 0). For sessions that take turns with another in the
+   * same process: a guided time model and its guide sample in 8.0 s instead of 11.4 s (40 digits).
+   */
+  spinning?: boolean;
 }
 
 export class MissingModelError extends Error {
@@ -85,6 +91,7 @@ export class OnnxSession {
     const log = opts.log ?? ((m: string) => console.error(m));
     const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
+    if (opts.spinning === false) base.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     const choice = opts.provider ?? 'auto';
     if (choice === 'cuda' || (choice === 'auto' && cudaInstalled())) {
       try {
