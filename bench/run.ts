@@ -1,13 +1,15 @@
-// `npm run bench [part-a|part-b|queue]`: every benchmark of the project, printing figures and
+// `npm run bench [part-a|part-b|queue|quality]`: every benchmark of the project, printing figures and
 // ratios against the targets. Benchmarks measure; tests assert behaviour. Run on an idle machine.
 import { benchPartA } from './part-a.js';
 import { benchPartB } from './part-b.js';
+import { benchQuality } from './quality.js';
 import { benchQueue, formatQueueBench } from './queue.js';
 
 const suites: Record<string, () => Promise<unknown>> = {
   'part-b': () => benchPartB(),
   'part-a': () => benchPartA(),
   queue: async () => console.log(formatQueueBench(await benchQueue())),
+  quality: () => benchQuality(),
 };
 
 const only = process.argv[2];
