@@ -9,7 +9,7 @@ import { CFG_SCALE } from '../src/engine/flow/digits.js';
 import { eulerSample, type FlowModel } from '../src/engine/flow/euler.js';
 import { qualityOf, trainDigitJudge, type DigitJudge, type QualityFigures } from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
-import { loadCheckpoint } from '../src/engine/flow/trainer.js';
+import { loadCheckpoint, pixelRange } from '../src/engine/flow/trainer.js';
 
 const THRESHOLD = 0.9;
 /** Samples per measurement: BATCHES batches of 100 with seeds 0, 1, …; the class model asks 10 of each digit per batch. */
@@ -25,7 +25,8 @@ async function measure(judge: DigitJudge, model: FlowModel, conditional: boolean
   for (let b = 0; b < BATCHES; b++) {
     const labels = Array.from({ length: 100 }, (_, i) => (conditional ? i % 10 : null));
     const x = await eulerSample(model, { labels, steps: 50, guidance, seed: b });
-    verdicts.push(...(await judge.judge(x.map((v) => Math.min(1, Math.max(0, (v + 1) / 2))))));
+    const [lo, hi] = pixelRange(conditional ? 'class' : 'time');
+    verdicts.push(...(await judge.judge(x.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo)))))));
     asked.push(...labels);
   }
   return qualityOf(verdicts, asked, THRESHOLD);

@@ -133,7 +133,8 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
   };
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
+  const guided = kind === 'time' && guidePath !== undefined && guidance !== 1;
+  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, guide: guided ? guidePath : null, labels: result.labels, seconds: result.seconds };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },
