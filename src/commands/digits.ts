@@ -1,7 +1,7 @@
 // /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
-import { CFG_SCALE, MAX_DIGITS } from '../engine/flow/digits.js';
+import { CFG_SCALE, digitsGuidance, MAX_DIGITS } from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { CommandError } from './errors.js';
 import { num, str } from './options.js';
@@ -40,14 +40,12 @@ export const command: JobCommand = {
     if (resolved.kind === 'time' && guide === undefined && asked !== undefined) {
       throw new CommandError('invalid-option', `${resolved.model} has no guide model, so guidance does not apply to it`, 'drop guidance: it is a class model\'s classifier-free scale, or the weight of a time model\'s committed guide');
     }
-    const guidance = asked ?? (resolved.kind === 'class' ? CFG_SCALE : guide !== undefined ? AUTOGUIDANCE_WEIGHT : 1);
     return {
       params: {
         kind: resolved.kind,
         digit,
         count,
-        guidance,
-        guidePath: guidance === 1 ? undefined : guide,
+        ...digitsGuidance(resolved.kind, guide, asked),
         steps: num(options, 'steps') ?? 50,
         checkpoint: resolved.checkpoint.name,
         checkpointPath: resolved.checkpoint.path,

@@ -98,7 +98,7 @@ async function partA(command: PartACommand, params: unknown, seed: number, ctx: 
 
 /**
  * `guidance` is the classifier-free guidance scale for the class model, and the autoguidance weight
- * for the time model when `guidePath` names its guide (weight 1 leaves the guide unused).
+ * for the time model when `guidePath` names its guide (digitsGuidance leaves it out at weight 1).
  */
 export interface DigitsParams { kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined }
 
@@ -107,7 +107,7 @@ const RANGE = [-1, 1] as const;
 /** The model the sampler runs: the checkpoint, autoguided by its guide where the job has one. */
 async function digitsModel(params: DigitsParams): Promise<FlowModel> {
   const model = await flowModel(params.checkpointPath);
-  if (params.kind !== 'time' || params.guidePath === undefined || params.guidance === 1) return model;
+  if (params.kind !== 'time' || params.guidePath === undefined) return model;
   const guide = await flowModel(params.guidePath);
   if (guide.spec.kind !== 'time') throw new Error(`the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`);
   return autoguided(model, guide, params.guidance);
@@ -133,8 +133,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
   };
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed });
-  const guided = kind === 'time' && guidePath !== undefined && guidance !== 1;
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, guide: guided ? guidePath : null, labels: result.labels, seconds: result.seconds };
+  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },

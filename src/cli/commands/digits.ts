@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
-import { CFG_SCALE, MAX_DIGITS } from '../../engine/flow/digits.js';
+import { CFG_SCALE, digitsGuidance, MAX_DIGITS } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
@@ -50,12 +50,11 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
         ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
         : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`);
     }
-    const guidance = asked !== undefined ? asked : o.kind === 'class' ? CFG_SCALE : guidePath ? AUTOGUIDANCE_WEIGHT : 1;
-    const params: DigitsParams = { kind: o.kind, digit, count, guidance, steps, checkpointPath: resolve(path), guidePath: guidance === 1 ? undefined : guidePath };
+    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked) };
     const out = o.out!;
     const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
     const seconds = result.metrics.seconds ?? 0;
-    const guided = params.guidePath ? `, guided by ${params.guidePath} with w ${guidance}` : '';
+    const guided = params.guidePath ? `, guided by ${params.guidePath} with w ${params.guidance}` : '';
     process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
   } finally {
     store.close();

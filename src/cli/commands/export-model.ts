@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { exportModel, readRunForExport } from '../../engine/flow/model-card.js';
 import { loadCheckpoint } from '../../engine/flow/trainer.js';
 import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
-import { CFG_SCALE, generateDigits } from '../../engine/flow/digits.js';
+import { digitsGuidance, generateDigits } from '../../engine/flow/digits.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided } from '../../engine/flow/autoguidance.js';
 import { committedModelName, resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { modelsDir } from '../../engine/paths.js';
@@ -36,7 +36,7 @@ export function registerExportModel(program: Command): void {
       const ck = loadCheckpoint(checkpoint);
       const model = await loadOnnxFlowModel(ck.spec, ck.servingWeights);
       const guideModel = guide ? await loadOnnxFlowModel(guide.checkpoint.spec, guide.checkpoint.servingWeights) : undefined;
-      const req = { count: kind === 'class' ? 4 : 40, guidance: kind === 'class' ? CFG_SCALE : guideModel ? AUTOGUIDANCE_WEIGHT : 1, steps: 50, seed: 0 };
+      const req = { count: kind === 'class' ? 4 : 40, guidance: digitsGuidance(kind, guide?.path, undefined).guidance, steps: 50, seed: 0 };
       const samples = await generateDigits(guideModel ? autoguided(model, guideModel, req.guidance) : model, kind, req);
       await model.dispose();
       await guideModel?.dispose();

@@ -1,5 +1,6 @@
 // Class-requested digits (or unconditional ones from the time model): the engine side of the
 // `digits` command, from a checkpoint to PNG files, seeded and reproducible.
+import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
 import { eulerSample, type FlowModel } from './euler.js';
 import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
 import { pixelRange } from './trainer.js';
@@ -27,6 +28,16 @@ export const MAX_DIGITS = 100;
 
 /** The class model's default classifier-free guidance scale γ (seed B.2.6). */
 export const CFG_SCALE = 5;
+
+/**
+ * The guidance a digits request runs with, for the CLI and chat alike: the one asked for, else the
+ * class model's γ, or a time model's guide weight when it has a guide (1, the model alone, when not);
+ * and the guide it uses (none at weight 1).
+ */
+export function digitsGuidance(kind: 'class' | 'time', guidePath: string | undefined, asked: number | undefined): { guidance: number; guidePath: string | undefined } {
+  const guidance = asked ?? (kind === 'class' ? CFG_SCALE : guidePath !== undefined ? AUTOGUIDANCE_WEIGHT : 1);
+  return { guidance, guidePath: kind === 'time' && guidance !== 1 ? guidePath : undefined };
+}
 
 export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number | null> {
   if (kind !== 'class') return Array.from({ length: req.count }, () => null);
