@@ -46,7 +46,7 @@ export function registerExportModel(program: Command): void {
         samplesPng: samples.gridPng,
         samplesCommand: `illusionist digits --kind ${kind} --count ${req.count} --seed 0 --checkpoint ${name} --out DIR`,
         samplesSeconds: samples.seconds,
-        ...(guide ? { guide: { checkpoint: guide.path, weight: AUTOGUIDANCE_WEIGHT } } : {}),
+        ...(guide ? { guide: { checkpoint: guide.path, loaded: guide.checkpoint, weight: AUTOGUIDANCE_WEIGHT } } : {}),
       });
       process.stdout.write(`${out.checkpoint}\n${out.card}\n`);
     });

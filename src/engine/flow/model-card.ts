@@ -50,8 +50,8 @@ function writeServingModel(ck: LoadedCheckpoint, path: string): Record<string, s
   return meta;
 }
 
-/** The autoguidance guide committed beside a time model: its checkpoint file and the default weight. */
-export interface ExportGuide { checkpoint: string; weight: number }
+/** The autoguidance guide committed beside a time model: its checkpoint file (as given, and loaded) and the default weight. */
+export interface ExportGuide { checkpoint: string; loaded: LoadedCheckpoint; weight: number }
 
 function guideSection(guide: ExportGuide, ck: LoadedCheckpoint): string {
   const s = ck.settings;
@@ -80,7 +80,7 @@ export async function exportModel(runDir: string, outDir: string, opts: { name: 
   const meta = writeServingModel(ck, checkpoint);
   let guideText = '';
   if (opts.guide) {
-    const guideCk = loadCheckpoint(opts.guide.checkpoint);
+    const guideCk = opts.guide.loaded;
     if (run.settings.kind !== 'time' || guideCk.spec.kind !== 'time') throw new Error(`a guide is for a time model, by a time model (here ${run.settings.kind}, guided by ${guideCk.spec.kind})`);
     writeServingModel(guideCk, join(outDir, GUIDE_FILE));
     guideText = guideSection(opts.guide, guideCk);

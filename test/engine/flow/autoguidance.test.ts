@@ -11,17 +11,11 @@ import { loadOnnxFlowModel, type OnnxFlowModel } from '../../../src/engine/flow/
 import { loadCheckpoint } from '../../../src/engine/flow/trainer.js';
 import { Rng } from '../../../src/engine/random.js';
 import { tinyRun } from '../../helpers/tiny-mnist.js';
+import { maxAbsDiff } from '../../helpers/arrays.js';
 
 async function served(checkpoint: string): Promise<OnnxFlowModel> {
   const ck = loadCheckpoint(checkpoint);
   return loadOnnxFlowModel(ck.spec, ck.servingWeights);
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 test('the guided velocity is u_guide + w (u_model − u_guide) of the two models on the same batch', async () => {

@@ -5,19 +5,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { initTf, tf, wantedWasmThreads } from '../../../src/engine/runtime/tf.js';
+import { maxAbsDiff } from '../../helpers/arrays.js';
 
 type Pad = 'same' | 'valid' | number;
 
 async function onBackend<T>(name: string, f: () => Promise<T>): Promise<T> {
   assert.ok(await tf.setBackend(name), `backend ${name} did not start`);
   return f();
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 test('initTf starts wasm with the project kernels and says so', async () => {
