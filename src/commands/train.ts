@@ -15,6 +15,8 @@ export const command: JobCommand = {
       { name: 'hidden', type: 'integer', description: 'UNet width D (default 64)', min: 2, max: 256 },
       { name: 'batch', type: 'integer', description: 'batch size (default 64)', min: 2, max: 1024 },
       { name: 'lr', type: 'number', description: 'Adam learning rate (default 0.01)', min: 1e-6, max: 1 },
+      { name: 'scheduler', type: 'boolean', description: 'decay the learning rate to a tenth over the run (default true; false = constant)' },
+      { name: 'ema', type: 'number', description: 'keep an average of the weights with this decay and sample with it, e.g. 0.999 (default none)', min: 0, max: 0.9999 },
       { name: 'images', type: 'integer', description: 'training digits to use (default all 10,000 embedded)', min: 16, max: 60_000 },
       { name: 'make_default', type: 'boolean', description: 'make the final checkpoint the default model of its kind' },
       seedOption,
@@ -29,6 +31,8 @@ export const command: JobCommand = {
         hidden: num(options, 'hidden') ?? 64,
         batch: num(options, 'batch') ?? 64,
         lr: num(options, 'lr') ?? 1e-2,
+        scheduler: bool(options, 'scheduler') ?? true,
+        ema: num(options, 'ema'),
         images: num(options, 'images'),
         makeDefault: bool(options, 'make_default') ?? false,
         dataDir: ctx.dataDir,
@@ -38,5 +42,5 @@ export const command: JobCommand = {
       kind: 'training',
     };
   },
-  describe: (p) => describeParams(p, ['kind', 'epochs', 'hidden', 'batch', 'lr', 'images']),
+  describe: (p) => describeParams(p, ['kind', 'epochs', 'hidden', 'batch', 'lr', 'scheduler', 'ema', 'images']),
 };

@@ -146,7 +146,8 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
 
 // --- training (Part B) ---
 
-interface TrainParams { kind: UNetKind; epochs: number; hidden: number; batch: number; lr: number; images?: number; makeDefault: boolean; dataDir: string; storePath: string }
+// scheduler and ema are optional: jobs queued before they existed resume without them.
+interface TrainParams { kind: UNetKind; epochs: number; hidden: number; batch: number; lr: number; scheduler?: boolean; ema?: number; images?: number; makeDefault: boolean; dataDir: string; storePath: string }
 
 async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeState: unknown, ctx: JobContext): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
   const modelKind = `mnist-${p.kind}`;
@@ -154,7 +155,10 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
   const runDir = state?.runDir ?? join(p.dataDir, 'runs', `${p.kind}-job${jobId}`);
   const resume = state?.runDir !== undefined && latestCheckpoint(runDir) !== undefined;
   const dataset = p.images ? spreadSubset(loadDataset(null), p.images) : loadDataset(null);
-  const settings = { ...defaultSettings(p.kind), epochs: p.epochs, hidden: p.hidden, batch: p.batch, lr: p.lr, seed };
+  const settings = {
+    ...defaultSettings(p.kind), epochs: p.epochs, hidden: p.hidden, batch: p.batch, lr: p.lr, seed,
+    scheduler: p.scheduler ?? true, ...(p.ema ? { ema: p.ema } : {}),
+  };
   // Its own connection: the worker thread cannot share the main thread's, and WAL lets both write.
   const store = openStore(p.storePath);
   let runId = state?.runId;

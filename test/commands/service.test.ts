@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { Attachment, Reply, Requester } from '../../src/commands/contract.js';
+import { loadCheckpoint } from '../../src/engine/flow/trainer.js';
 import { startBotStack } from '../helpers/bot-stack.js';
 import { recordingSink } from '../helpers/reply-sink.js';
 
@@ -184,6 +185,23 @@ test('every user mistake gets a private error saying what was wrong and what is 
   assert.match((cancel.last() as { text: string }).text, /is cancelled/);
   await pending;
   assert.deepEqual(first.last().type === 'failed' && first.last(), { type: 'failed', jobId: (first.replies[0] as { jobId: number }).jobId, outcome: 'cancelled', message: `job #${(first.replies[0] as { jobId: number }).jobId} was cancelled` });
+});
+
+test('/train passes scheduler and ema to the trainer: the checkpoint keeps the weight average', async (t) => {
+  const { service, store } = await startBotStack(t, { store: { users: { admins: ['discord:root'] } } });
+  const sink = recordingSink();
+  await service.handle({ command: 'train', options: { kind: 'time', epochs: 1, hidden: 4, batch: 16, images: 32, seed: 3, scheduler: 'false', ema: 0.9 }, requester: admin }, sink);
+  const r = result(sink.last());
+  const made = store.training.listCheckpoints('mnist-time').find((c) => c.name === `time-job${r.jobId}-e1`);
+  assert.ok(made, 'checkpoint registered');
+  const loaded = loadCheckpoint(made.path);
+  assert.equal(loaded.settings?.scheduler, false);
+  assert.equal(loaded.settings?.ema, 0.9);
+  assert.ok(loaded.ema, 'the checkpoint holds the weight average');
+  assert.notDeepEqual(loaded.servingWeights, loaded.weights);
+  const bad = recordingSink();
+  await service.handle({ command: 'train', options: { ema: 1 }, requester: admin }, bad);
+  assert.match(error(bad.last()).message, /ema must be a number from 0 to 0\.9999, got "1"/);
 });
 
 test('a model that is not installed is refused before anything is queued', async (t) => {
