@@ -43,6 +43,7 @@ export function registerExportModel(program: Command): void {
       const out = await exportModel(o.run, join(modelsDir(), name), {
         name,
         epoch,
+        loaded: ck,
         samplesPng: samples.gridPng,
         samplesCommand: `illusionist digits --kind ${kind} --count ${req.count} --seed 0 --checkpoint ${name} --out DIR`,
         samplesSeconds: samples.seconds,

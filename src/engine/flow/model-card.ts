@@ -71,9 +71,9 @@ ${made}
 `;
 }
 
-export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number; guide?: ExportGuide }): Promise<ExportedModel> {
+export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number; guide?: ExportGuide; loaded?: LoadedCheckpoint }): Promise<ExportedModel> {
   const { run, epoch, checkpoint: last } = readRunForExport(runDir, opts.epoch);
-  const ck = loadCheckpoint(last);
+  const ck = opts.loaded ?? loadCheckpoint(last); // `loaded`: the caller has already read this epoch's checkpoint
   const globalStep = ck.position?.globalStep ?? run.losses.length;
   mkdirSync(outDir, { recursive: true });
   const checkpoint = join(outDir, COMMITTED_MODEL_FILE);
