@@ -31,7 +31,7 @@ export const command: JobCommand = {
         hidden: num(options, 'hidden') ?? 64,
         batch: num(options, 'batch') ?? 64,
         lr: num(options, 'lr') ?? 1e-2,
-        scheduler: bool(options, 'scheduler') ?? true,
+        scheduler: bool(options, 'scheduler'),
         ema: num(options, 'ema'),
         images: num(options, 'images'),
         makeDefault: bool(options, 'make_default') ?? false,

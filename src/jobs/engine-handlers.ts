@@ -146,7 +146,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
 
 // --- training (Part B) ---
 
-// scheduler and ema are optional: jobs queued before they existed resume without them.
+// scheduler and ema are optional (the trainer's defaults): unset, and in jobs queued before they existed.
 interface TrainParams { kind: UNetKind; epochs: number; hidden: number; batch: number; lr: number; scheduler?: boolean; ema?: number; images?: number; makeDefault: boolean; dataDir: string; storePath: string }
 
 async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeState: unknown, ctx: JobContext): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
@@ -157,7 +157,7 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
   const dataset = p.images ? spreadSubset(loadDataset(null), p.images) : loadDataset(null);
   const settings = {
     ...defaultSettings(p.kind), epochs: p.epochs, hidden: p.hidden, batch: p.batch, lr: p.lr, seed,
-    scheduler: p.scheduler ?? true, ...(p.ema ? { ema: p.ema } : {}),
+    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}), ...(p.ema ? { ema: p.ema } : {}),
   };
   // Its own connection: the worker thread cannot share the main thread's, and WAL lets both write.
   const store = openStore(p.storePath);
