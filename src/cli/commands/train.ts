@@ -136,8 +136,18 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
 }
 
 function progressLine(p: TrainProgress): string {
-  const eta = Number.isFinite(p.etaSeconds) ? `${Math.floor(p.etaSeconds / 60)}m${String(Math.round(p.etaSeconds % 60)).padStart(2, '0')}s` : '?';
+  const eta = Number.isFinite(p.etaSeconds) ? formatEta(p.etaSeconds) : '?';
   return `epoch ${p.epoch + 1} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(5)} lr ${p.lr.toExponential(2)} ${p.imagesPerSecond.toFixed(1)} img/s ETA ${eta}`;
+}
+
+/** Whole seconds as `45s`, `12m05s` or `3h07m40s` (rounded first, so never `60s`). */
+export function formatEta(seconds: number): string {
+  const total = Math.max(0, Math.round(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m${s}s`;
+  return m > 0 ? `${m}m${s}s` : `${total}s`;
 }
 
 export const SIGMA_SWEEP = [0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0];
