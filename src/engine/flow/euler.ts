@@ -1,5 +1,6 @@
 // Euler sampling of the flow ODE dx/dt = u(x, t, c) from noise (t = 0) to data (t = 1), with
-// classifier-free guidance for the class model (seed B.2.3 / B.2.6). Runtime-agnostic.
+// classifier-free guidance for the class model (seed B.2.3 / B.2.6), and optionally stochastic
+// "churn" (Karras et al. 2022, EDM's stochastic sampler, in flow time). Runtime-agnostic.
 import { Rng } from '../random.js';
 
 import { DIGIT_PIXELS } from '../data/dataset.js';
@@ -17,6 +18,14 @@ export interface EulerOptions {
   steps: number;
   guidance: number;
   seed: number;
+  /**
+   * Stochastic churn γ ≥ 0 (default 0, the plain ODE). Before each step from t, x is noised back
+   * to t' = max(0, t − γ/steps) along the forward process, x_t' = (t'/t)·x_t + c·ε with
+   * c² = (1 − t')² − (t'(1 − t)/t)², which keeps the marginal at t' exact, and the Euler step goes
+   * from t' to t + 1/steps. The fresh noise corrects errors of an imperfect model (the time model's
+   * malformed strokes) at no extra model calls; ε comes from its own stream of `seed`.
+   */
+  churn?: number;
   onStep?(step: number, steps: number, x: Float32Array): void | Promise<void>;
 }
 
@@ -24,8 +33,11 @@ export interface EulerOptions {
 export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise<Float32Array> {
   const n = opts.labels.length;
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new Error(`steps must be a positive integer, got ${opts.steps}`);
+  const churn = opts.churn ?? 0;
+  if (!Number.isFinite(churn) || churn < 0) throw new Error(`churn must be a number ≥ 0, got ${churn}`);
   const rng = new Rng(opts.seed);
   const x = rng.normals(n * DIGIT_PIXELS);
+  const churnNoise = churn > 0 ? new Rng((opts.seed ^ CHURN_STREAM) >>> 0) : undefined;
   const guided = model.conditional && opts.guidance !== 1 && opts.labels.some((l) => l !== null);
   const batch = guided ? 2 * n : n;
   const xIn = new Float32Array(batch * DIGIT_PIXELS);
@@ -36,12 +48,13 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
     if (guided) classes[n + i] = -1;
   }
   for (let step = 0; step < opts.steps; step++) {
-    const t = step / opts.steps;
+    const t0 = step / opts.steps;
+    const t = churnNoise && t0 > 0 ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
     xIn.set(x);
     if (guided) xIn.set(x, n * DIGIT_PIXELS);
     tIn.fill(t);
     const u = await model.velocity(xIn, tIn, classes, batch);
-    const dt = 1 / opts.steps;
+    const dt = t === t0 ? 1 / opts.steps : (step + 1) / opts.steps - t;
     if (guided) {
       const g = opts.guidance;
       for (let i = 0; i < n * DIGIT_PIXELS; i++) {
@@ -54,4 +67,16 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
     await opts.onStep?.(step + 1, opts.steps, x);
   }
   return x;
+}
+
+/** Seeds the churn noise apart from the starting noise. */
+const CHURN_STREAM = 0x2545f491;
+
+/** Noises x from time t back to tBack ≤ t along the forward process x_t = t·x1 + (1 − t)·x0; returns tBack. */
+function renoise(x: Float32Array, t: number, tBack: number, rng: Rng): number {
+  const a = tBack / t;
+  const c = Math.sqrt(Math.max(0, (1 - tBack) ** 2 - (a * (1 - t)) ** 2));
+  const eps = rng.normals(x.length);
+  for (let i = 0; i < x.length; i++) x[i] = a * x[i]! + c * eps[i]!;
+  return tBack;
 }
