@@ -1,11 +1,12 @@
 // Sample quality of the committed Part B models, read by the digit judge (a CNN trained here on 9 in
 // 10 real digits; see src/engine/flow/judge.ts): the share of samples it reads as one digit with
 // confidence ≥ 0.9 (for the class model, the requested digit), against the same share of real
-// held-out digits. The time model is measured alone and autoguided at several weights.
+// held-out digits. The time model is measured alone and autoguided at several weights, each with
+// the plain ODE and with the sampler's churn.
 import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
-import { CFG_SCALE } from '../src/engine/flow/digits.js';
+import { CFG_SCALE, TIME_CHURN } from '../src/engine/flow/digits.js';
 import { eulerSample, type FlowModel } from '../src/engine/flow/euler.js';
 import { qualityOf, trainDigitJudge, type DigitJudge, type QualityFigures } from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
@@ -16,15 +17,21 @@ const THRESHOLD = 0.9;
 const BATCHES = 4;
 
 function format(q: QualityFigures): string {
-  return `${(100 * q.readable).toFixed(1)}% readable of ${q.samples}; read as 0–9: ${q.histogram.join(' ')}`;
+  // Variety: a sampler can read well by drawing mostly easy digits (1s), so show the spread of the
+  // judge's best guesses too.
+  const total = q.histogram.reduce((a, b) => a + b, 0);
+  const share = (n: number) => `${((100 * n) / Math.max(1, total)).toFixed(0)}%`;
+  const most = q.histogram.indexOf(Math.max(...q.histogram));
+  const least = q.histogram.indexOf(Math.min(...q.histogram));
+  return `${(100 * q.readable).toFixed(1)}% readable of ${q.samples}; read as 0–9: ${q.histogram.join(' ')} (commonest ${most}: ${share(q.histogram[most]!)}, rarest ${least}: ${share(q.histogram[least]!)})`;
 }
 
-async function measure(judge: DigitJudge, model: FlowModel, conditional: boolean, guidance: number): Promise<QualityFigures> {
+async function measure(judge: DigitJudge, model: FlowModel, conditional: boolean, guidance: number, churn = 0): Promise<QualityFigures> {
   const verdicts = [];
   const asked: Array<number | null> = [];
   for (let b = 0; b < BATCHES; b++) {
     const labels = Array.from({ length: 100 }, (_, i) => (conditional ? i % 10 : null));
-    const x = await eulerSample(model, { labels, steps: 50, guidance, seed: b });
+    const x = await eulerSample(model, { labels, steps: 50, guidance, seed: b, churn });
     const [lo, hi] = pixelRange(conditional ? 'class' : 'time');
     verdicts.push(...(await judge.judge(x.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo)))))));
     asked.push(...labels);
@@ -54,12 +61,16 @@ export async function benchQuality(): Promise<void> {
   const timePath = committed.get('mnist-time');
   if (timePath) {
     const model = await served(timePath);
-    console.log(`  mnist-time alone: ${format(await measure(judge, model, false, 1))}`);
+    const churns = [0, TIME_CHURN];
+    const named = (c: number) => `churn ${c}${c === TIME_CHURN ? ' (default)' : ''}`;
+    for (const c of churns) console.log(`  mnist-time alone, ${named(c)}: ${format(await measure(judge, model, false, 1, c))}`);
     const guidePath = guideBeside(timePath);
     if (guidePath) {
       const guide = await served(guidePath);
       for (const w of [2, AUTOGUIDANCE_WEIGHT, 4]) {
-        console.log(`  mnist-time autoguided, w = ${w}${w === AUTOGUIDANCE_WEIGHT ? ' (default)' : ''}: ${format(await measure(judge, autoguided(model, guide, w), false, 1))}`);
+        for (const c of churns) {
+          console.log(`  mnist-time autoguided, w = ${w}${w === AUTOGUIDANCE_WEIGHT ? ' (default)' : ''}, ${named(c)}: ${format(await measure(judge, autoguided(model, guide, w), false, 1, c))}`);
+        }
       }
       await guide.dispose();
     }

@@ -1,7 +1,7 @@
 // /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
-import { CFG_SCALE, digitsGuidance, MAX_DIGITS } from '../engine/flow/digits.js';
+import { CFG_SCALE, digitsChurn, digitsGuidance, MAX_CHURN, MAX_DIGITS, TIME_CHURN } from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { CommandError } from './errors.js';
 import { num, str } from './options.js';
@@ -17,6 +17,7 @@ export const command: JobCommand = {
       { name: 'digit', type: 'integer', description: 'the digit to draw (omitted: some of every digit)', min: 0, max: 9 },
       { name: 'count', type: 'integer', description: `how many (of each digit when none is given; default 8 or 4)`, min: 1, max: MAX_DIGITS },
       { name: 'guidance', type: 'number', description: `γ of a class model (default ${CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`, min: 0, max: 30 },
+      { name: 'churn', type: 'number', description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, 0 class model)`, min: 0, max: MAX_CHURN },
       { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
       { name: 'model', type: 'string', description: 'a checkpoint name from /checkpoints (default: the class model)', maxLength: 64 },
       seedOption,
@@ -46,6 +47,7 @@ export const command: JobCommand = {
         digit,
         count,
         ...digitsGuidance(resolved.kind, guide, asked),
+        churn: digitsChurn(resolved.kind, num(options, 'churn')),
         steps: num(options, 'steps') ?? 50,
         checkpoint: resolved.checkpoint.name,
         checkpointPath: resolved.checkpoint.path,
@@ -55,6 +57,6 @@ export const command: JobCommand = {
       checkpointId: resolved.checkpoint.id,
     };
   },
-  describe: (p) => describeParams(p, ['digit', 'count', 'steps', 'guidance', 'checkpoint']),
+  describe: (p) => describeParams(p, ['digit', 'count', 'steps', 'guidance', 'churn', 'checkpoint']),
   moreSteps: (p) => doubleSteps(p, 50, DIGITS_MAX_STEPS),
 };

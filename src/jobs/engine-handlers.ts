@@ -100,7 +100,11 @@ async function partA(command: PartACommand, params: unknown, seed: number, ctx: 
  * `guidance` is the classifier-free guidance scale for the class model, and the autoguidance weight
  * for the time model when `guidePath` names its guide (digitsGuidance leaves it out at weight 1).
  */
-export interface DigitsParams { kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined }
+export interface DigitsParams {
+  kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined;
+  /** The sampler's churn γ; absent in jobs queued before it existed (the plain ODE they were asked with). */
+  churn?: number | undefined;
+}
 
 const RANGE = [-1, 1] as const;
 
@@ -132,8 +136,9 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     },
   };
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
-  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
+  const churn = params.churn ?? 0;
+  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn });
+  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },

@@ -57,6 +57,7 @@ test('digits --digit 7 --count 3 draws three sevens', () => {
 const mistakes: Array<[string[], RegExp]> = [
   [['digits', '--digit', '12', '--out', 'x'], /--digit must be an integer from 0 to 9, got '12'/],
   [['digits', '--guidance', 'lots', '--out', 'x'], /--guidance must be a number from 0 to 30/],
+  [['digits', '--churn', '-1', '--out', 'x'], /--churn must be a number from 0 to 20, got '-1'/],
   [['digits', '--kind', 'time', '--digit', '3', '--out', 'x'], /--digit needs the class model/],
   [['digits', '--checkpoint', 'no-such-model', '--out', 'x'], /no checkpoint 'no-such-model'/],
   [['digits', '--checkpoint', '999', '--out', 'x'], /there is no checkpoint #999 in the store/],
@@ -156,7 +157,13 @@ test('export-model --guide commits a time model with its guide, and digits --kin
   const guided = sample([]);
   assert.equal(guided.job.guide, join(dir, 'guide.safetensors'));
   assert.equal(guided.job.guidance, 3);
+  assert.equal(guided.job.churn, 3, 'the time model samples with churn by default');
   assert.ok(sample([]).grid.equals(guided.grid), 'same seed, same guided digits');
+  assert.ok(readFileSync(join(dir, 'card.md'), 'utf8').includes("the sampler's default churn 3 re-noises each step"));
+  const plain = sample(['--churn', '0']);
+  assert.equal(plain.job.churn, 0);
+  assert.ok(!plain.grid.equals(guided.grid), 'churn changes the digits');
+  assert.ok(sample(['--churn', '0']).grid.equals(plain.grid), 'same seed, same plain digits');
   const alone = sample(['--guide', 'none']);
   assert.equal(alone.job.guide, null);
   assert.equal(alone.job.guidance, 1);

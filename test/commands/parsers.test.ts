@@ -76,6 +76,7 @@ test('generic option checks: unknown option, wrong type, range, choices, length'
   await refusal('digits', { digit: 'seven' }, /digit must be an integer from 0 to 9, got "seven"/);
   await refusal('digits', { digit: 3.5 }, /digit must be an integer/);
   await refusal('digits', { guidance: 31 }, /guidance must be a number from 0 to 30/);
+  await refusal('digits', { churn: 21 }, /churn must be a number from 0 to 20/);
   await refusal('imagine', { prompt: '7', count: 9 }, /count must be an integer from 1 to 4/);
   await refusal('anagram', { prompt1: '6', prompt2: '9', view: 'spin' }, /view "spin" is not one of the choices/, /flip/);
   await refusal('anagram', { prompt1: '6' }, /needs prompt2/);
@@ -108,7 +109,8 @@ test('valid requests become job parameters with defaults filled in', async () =>
   assert.equal(a.seed, 1234);
   assert.equal(a.params.checkpointPath, '/m/class.safetensors');
   const d = await parse('digits', {});
-  assert.deepEqual([d.params.count, d.params.steps, d.params.guidance, d.params.kind], [4, 50, 5, 'class']);
+  assert.deepEqual([d.params.count, d.params.steps, d.params.guidance, d.params.churn, d.params.kind], [4, 50, 5, 0, 'class']);
+  assert.equal((await parse('digits', { churn: 1.5 })).params.churn, 1.5);
   const i = await parse('inpaint', { image, box: '0 0 10 10', seed: 5 });
   assert.deepEqual(i.params.box, { x: 0, y: 0, width: 10, height: 10 });
   assert.equal(i.seed, 5);
@@ -134,4 +136,5 @@ test('/digits on a time model committed with a guide is autoguided (weight 3 by 
   assert.deepEqual([off.params.guidance, off.params.guidePath], [1, undefined]);
   const plain = await parse('digits', { model: 'mnist-time' });
   assert.deepEqual([plain.params.guidance, plain.params.guidePath], [1, undefined], 'no guide beside it: the model alone');
+  assert.deepEqual([d.params.churn, plain.params.churn, (await parseGuided({ churn: 0 })).params.churn], [3, 3, 0], 'a time model samples with churn 3 unless asked otherwise');
 });

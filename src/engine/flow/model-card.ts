@@ -71,7 +71,7 @@ ${made}
 `;
 }
 
-export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number; guide?: ExportGuide; loaded?: LoadedCheckpoint }): Promise<ExportedModel> {
+export async function exportModel(runDir: string, outDir: string, opts: { name: string; epoch?: number; samplesPng: Buffer; samplesCommand: string; samplesSeconds: number; samplesChurn?: number; guide?: ExportGuide; loaded?: LoadedCheckpoint }): Promise<ExportedModel> {
   const { run, epoch, checkpoint: last } = readRunForExport(runDir, opts.epoch);
   const ck = opts.loaded ?? loadCheckpoint(last); // `loaded`: the caller has already read this epoch's checkpoint
   const globalStep = ck.position?.globalStep ?? run.losses.length;
@@ -126,7 +126,7 @@ Per-epoch mean loss: ${epochs.map((e) => `${e.epoch}: ${e.meanLoss.toFixed(4)}`)
 
 ![samples](samples.png)
 
-\`${opts.samplesCommand}\` (${opts.samplesSeconds.toFixed(1)} s with onnxruntime on the same CPU).
+\`${opts.samplesCommand}\` (${opts.samplesSeconds.toFixed(1)} s with onnxruntime on the same CPU${opts.samplesChurn ? `; the sampler's default churn ${opts.samplesChurn} re-noises each step, \`--churn 0\` is the plain ODE` : ''}).
 Per-epoch grids drawn during training: ${grids.map((g) => `[${g}](${g})`).join(', ')}.
 
 ![loss](loss.png)
