@@ -8,6 +8,7 @@ import { eulerSample, type FlowModel } from '../src/engine/flow/euler.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { loadCheckpoint } from '../src/engine/flow/trainer.js';
 import { Rng } from '../src/engine/random.js';
+import { TIME_CHURN } from '../src/engine/flow/digits.js';
 import { listCommittedModels, resolveCheckpoint } from '../src/engine/flow/checkpoints.js';
 
 /** This machine's fp32 peak on 2 cores (DESIGN.md). */
@@ -92,15 +93,16 @@ async function benchTimeModel(): Promise<void> {
   const model = await loadOnnxFlowModel(main.spec, main.servingWeights);
   const guide = await loadOnnxFlowModel(guideCk.spec, guideCk.servingWeights);
   const labels = Array.from({ length: 40 }, () => null);
-  const time = async (m: FlowModel): Promise<number> => {
+  const time = async (m: FlowModel, churn = 0): Promise<number> => {
     await eulerSample(m, { labels, steps: 2, guidance: 1, seed: 0 }); // warm-up
     const started = performance.now();
-    await eulerSample(m, { labels, steps: 50, guidance: 1, seed: 0 });
+    await eulerSample(m, { labels, steps: 50, guidance: 1, seed: 0, churn });
     return (performance.now() - started) / 1000;
   };
   const alone = await time(model);
   const guided = await time(autoguided(model, guide, AUTOGUIDANCE_WEIGHT));
+  const churned = await time(autoguided(model, guide, AUTOGUIDANCE_WEIGHT), TIME_CHURN);
   await model.dispose();
   await guide.dispose();
-  console.log(`  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×)`);
+  console.log(`  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×), ${churned.toFixed(2)} s autoguided with churn ${TIME_CHURN} (the default)`);
 }

@@ -156,7 +156,7 @@ test('export-model --guide commits a time model with its guide, and digits --kin
   };
   const guided = sample([]);
   assert.equal(guided.job.guide, join(dir, 'guide.safetensors'));
-  assert.equal(guided.job.guidance, 3);
+  assert.equal(guided.job.guidance, 2);
   assert.equal(guided.job.churn, 3, 'the time model samples with churn by default');
   assert.ok(sample([]).grid.equals(guided.grid), 'same seed, same guided digits');
   assert.ok(readFileSync(join(dir, 'card.md'), 'utf8').includes("the sampler's default churn 3 re-noises each step"));
@@ -171,8 +171,8 @@ test('export-model --guide commits a time model with its guide, and digits --kin
   const weightOne = sample(['--guidance', '1']);
   assert.equal(weightOne.job.guide, null, 'weight 1 leaves the guide unused');
   assert.ok(weightOne.grid.equals(alone.grid));
-  const other = sample(['--guide', guide.runDir, '--guidance', '2']);
-  assert.equal(other.job.guidance, 2);
+  const other = sample(['--guide', guide.runDir, '--guidance', '3']);
+  assert.equal(other.job.guidance, 3);
   assert.match(other.job.guide, /checkpoint-epoch-001\.safetensors$/);
 
   // Exported again without a guide, the old guide goes: it was chosen for another model.

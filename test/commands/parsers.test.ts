@@ -121,7 +121,7 @@ test('valid requests become job parameters with defaults filled in', async () =>
   assert.equal(t.params.storePath, '/data/illusionist.db');
 });
 
-test('/digits on a time model committed with a guide is autoguided (weight 3 by default, 1 = off)', async () => {
+test('/digits on a time model committed with a guide is autoguided (weight 2 by default, 1 = off)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'illusionist-guided-'));
   writeFileSync(join(dir, 'model.safetensors'), '');
   writeFileSync(join(dir, 'guide.safetensors'), '');
@@ -129,9 +129,9 @@ test('/digits on a time model committed with a guide is autoguided (weight 3 by 
   const guidedCtx = { ...ctx, models: { ...models, resolveFlow: () => ({ model: 'guided-time', checkpoint: guidedCkpt, kind: 'time' }) } } as CommandContext;
   const parseGuided = (options: Record<string, unknown>) => parse('digits', options, guidedCtx);
   const d = await parseGuided({});
-  assert.deepEqual([d.params.kind, d.params.guidance, d.params.guidePath], ['time', 3, join(dir, 'guide.safetensors')]);
-  const w = await parseGuided({ guidance: 2 });
-  assert.deepEqual([w.params.guidance, w.params.guidePath], [2, join(dir, 'guide.safetensors')]);
+  assert.deepEqual([d.params.kind, d.params.guidance, d.params.guidePath], ['time', 2, join(dir, 'guide.safetensors')]);
+  const w = await parseGuided({ guidance: 3 });
+  assert.deepEqual([w.params.guidance, w.params.guidePath], [3, join(dir, 'guide.safetensors')]);
   const off = await parseGuided({ guidance: 1 });
   assert.deepEqual([off.params.guidance, off.params.guidePath], [1, undefined]);
   const plain = await parse('digits', { model: 'mnist-time' });

@@ -73,7 +73,7 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
 /**
  * Churn stops after this time: the last steps only sharpen, and noise added there is left in the
  * image as grain. On the committed time model the judge reads the same share with churn up to 0.9
- * as all the way (93.0% of 200 at w 3, γ 3), and the background stays black.
+ * as all the way (93.0% of 200 at w 3, γ 3; a one-off script), and the background stays black.
  */
 export const CHURN_UNTIL = 0.9;
 
