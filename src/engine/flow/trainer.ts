@@ -123,7 +123,8 @@ function epochOrder(seed: number, epoch: number, count: number): Int32Array {
   return order;
 }
 
-interface Position { epoch: number; step: number; globalStep: number; rng: number[] }
+/** Where a run stands; `epochSeconds`: time already spent in a stopped epoch (its record counts it). */
+interface Position { epoch: number; step: number; globalStep: number; rng: number[]; epochSeconds?: number }
 
 /** Trains a new run in `runDir` or resumes the one there. */
 export async function train(opts: {
@@ -221,8 +222,9 @@ export async function train(opts: {
     for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
       const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
       const order = epochOrder(s.seed, epoch, dataset.count);
-      const epochStart = performance.now();
       const firstStep = epoch === pos.epoch ? pos.step : 0;
+      // A resumed epoch counts the time it ran before the stop.
+      const epochStart = performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
       for (let step = firstStep; step < stepsPerEpoch; step++) {
         await hooks.yieldPoint?.();
         // Batch assembly in plain arrays: x1 (data), x0 ~ N(0, I), t ~ U(0, 1).
@@ -266,7 +268,7 @@ export async function train(opts: {
         });
         if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
           run.trainSeconds = (performance.now() - started) / 1000;
-          await save(join(runDir, LAST), { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state() });
+          await save(join(runDir, LAST), { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state(), epochSeconds: (performance.now() - epochStart) / 1000 });
           writeFileSync(runFile, JSON.stringify(run));
           stopped = true;
           break;
@@ -276,7 +278,8 @@ export async function train(opts: {
       const done = epoch + 1;
       run.trainSeconds = (performance.now() - started) / 1000;
       const ckptName = epochCheckpointName(done);
-      const epochLosses = run.losses.slice(run.losses.length - (stepsPerEpoch - firstStep));
+      // The whole epoch's losses, those before a stop included (a resumed run keeps them).
+      const epochLosses = run.losses.slice(run.losses.length - stepsPerEpoch);
       const summary: EpochSummary = {
         epoch: done,
         meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length,

@@ -45,6 +45,7 @@ for (const backend of ['onnxruntime', 'wasm'] as const) {
     const first = await train({ settings, dataset: data, runDir: broken, backend, hooks: { onProgress: () => { steps++; }, shouldStop: () => steps >= 8 } });
     assert.equal(first.stopped, true);
     assert.match(latestCheckpoint(broken)!, /last\.safetensors$/);
+    const before = loadCheckpoint(join(broken, 'last.safetensors')).position?.epochSeconds ?? 0;
     const resumed = await train({ settings, dataset: data, runDir: broken, resume: true, backend });
     assert.equal(resumed.stopped, false);
     assert.equal(resumed.run.losses.length, 12);
@@ -53,6 +54,9 @@ for (const backend of ['onnxruntime', 'wasm'] as const) {
     const b = loadCheckpoint(join(broken, 'checkpoint-epoch-002.safetensors'));
     for (const [name, w] of a.weights) assert.deepEqual(b.weights.get(name), w, `tensor ${name} differs after resume`);
     assert.equal(a.metadata.adam_iterations, b.metadata.adam_iterations);
+    // The stopped epoch's record is the whole epoch's: its mean loss and the time before the stop.
+    assert.equal(resumed.run.epochs[1]!.meanLoss, JSON.parse(readFileSync(join(straight, 'run.json'), 'utf8')).epochs[1].meanLoss);
+    assert.ok(before > 0 && resumed.run.epochs[1]!.seconds >= before, `epoch 2 took ${resumed.run.epochs[1]!.seconds} s in all, ${before} s before the stop`);
   });
 }
 
