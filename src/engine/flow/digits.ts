@@ -68,7 +68,7 @@ export async function generateDigits(model: FlowModel, kind: UNetKind, req: Digi
   const started = performance.now();
   const labels = digitsLabels(kind, req);
   if (labels.length > MAX_DIGITS) throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
-  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, churn: req.churn ?? 0, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
+  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, churn: req.churn, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
   const [lo, hi] = pixelRange(kind);
   const images = raw.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
   const cols = kind === 'class' && req.digit === undefined ? 10 : Math.min(10, labels.length);

@@ -75,7 +75,7 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
  * image as grain. On the committed time model the judge reads the same share with churn up to 0.9
  * as all the way (93.0% of 200 at w 3, γ 3; a one-off script), and the background stays black.
  */
-export const CHURN_UNTIL = 0.9;
+const CHURN_UNTIL = 0.9;
 
 /** Seeds the churn noise apart from the starting noise. */
 const CHURN_STREAM = 0x2545f491;
