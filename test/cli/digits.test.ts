@@ -89,21 +89,6 @@ test('train --init refuses a checkpoint of another kind or hidden size, naming b
   assert.match(wide.stderr, /--init .* has hidden size 4; --hidden is 8/);
 });
 
-test('train --coupling / --t-sampling: unknown values, the denoiser and a resumed run are refused in one line', () => {
-  const bad = cli(['train', '--kind', 'time', '--coupling', 'sinkhorn']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--coupling must be one of independent, ot, got 'sinkhorn'/);
-  const badT = cli(['train', '--kind', 'class', '--t-sampling', 'beta']);
-  assert.equal(badT.code, 2);
-  assert.match(badT.stderr, /--t-sampling must be one of uniform, logit-normal, got 'beta'/);
-  const den = cli(['train', '--kind', 'denoiser', '--coupling', 'ot']);
-  assert.equal(den.code, 2);
-  assert.match(den.stderr, /apply to the flow models/);
-  const resumed = cli(['train', '--resume', runDir, '--t-sampling', 'logit-normal']);
-  assert.equal(resumed.code, 2);
-  assert.match(resumed.stderr, /fixed when a run starts/);
-});
-
 test('digits without a committed model says how to train one', () => {
   const r = cli(['digits', '--out', 'x'], { ILLUSIONIST_MODELS: join(tmpdir(), 'no-models-here') });
   assert.equal(r.code, 2);

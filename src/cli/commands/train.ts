@@ -2,7 +2,7 @@
 // sample grid per epoch, and Ctrl-C that saves and tells how to resume.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { defaultSettings, train, pixelRange, TIME_SAMPLINGS, COUPLINGS, type TrainSettings, type TrainProgress, type TimeSampling, type Coupling } from '../../engine/flow/trainer.js';
+import { defaultSettings, train, pixelRange, type TrainSettings, type TrainProgress } from '../../engine/flow/trainer.js';
 import { UNET_KINDS, type UNetKind, type UNetSpec } from '../../engine/flow/unet.js';
 import { eulerSample } from '../../engine/flow/euler.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
@@ -17,7 +17,7 @@ import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 interface TrainCliOptions {
   kind?: string; epochs?: string; hidden?: string; batch?: string; lr?: string; scheduler?: boolean;
   sigma?: string; pureNoise?: boolean; data?: string; seed?: string; runDir?: string; resume?: string; backend?: string;
-  ema?: string; init?: string; tSampling?: string; coupling?: string;
+  ema?: string; init?: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -36,8 +36,6 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
     .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as the seed)')
-    .option('--t-sampling <how>', `flow models: how t is drawn, ${TIME_SAMPLINGS.join(' | ')}`, 'uniform')
-    .option('--coupling <how>', `flow models: how noise is paired with digits, ${COUPLINGS.join(' | ')} (ot = minibatch optimal transport)`, 'independent')
     .option('--init <checkpoint>', 'start from this checkpoint\'s weights (committed model name or folder, .safetensors file or run folder) with a fresh optimizer and schedule')
     .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
     .option('--backend <name>', `${TRAIN_BACKENDS.join(' | ')} (auto = onnxruntime)`, 'auto')
@@ -52,9 +50,6 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
   if (o.resume) {
     if (o.init) throw new UsageError('--init starts a new run; a resumed run keeps its own weights (drop --init or --resume)');
     if (o.ema) throw new UsageError('--ema is fixed when a run starts; a resumed run keeps its own');
-    if ((o.tSampling ?? 'uniform') !== 'uniform' || (o.coupling ?? 'independent') !== 'independent') {
-      throw new UsageError('--t-sampling and --coupling are fixed when a run starts; a resumed run keeps its own');
-    }
     runDir = o.resume;
     settings = defaultSettings('class'); // replaced by the run's own settings on resume
   } else {
@@ -75,14 +70,6 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       ema: o.ema ? parseFloatOption('ema', o.ema, 0, 0.99999) : 0,
     };
     if (settings.ema && kind === 'denoiser') throw new UsageError('--ema applies to the flow models (--kind time or class)');
-    const tSampling = o.tSampling ?? 'uniform';
-    if (!(TIME_SAMPLINGS as readonly string[]).includes(tSampling)) throw new UsageError(`--t-sampling must be one of ${TIME_SAMPLINGS.join(', ')}, got '${tSampling}'`);
-    const coupling = o.coupling ?? 'independent';
-    if (!(COUPLINGS as readonly string[]).includes(coupling)) throw new UsageError(`--coupling must be one of ${COUPLINGS.join(', ')}, got '${coupling}'`);
-    if (kind === 'denoiser' && (tSampling !== 'uniform' || coupling !== 'independent')) throw new UsageError('--t-sampling and --coupling apply to the flow models (--kind time or class)');
-    // Recorded only when not the seed's, so that runs made before these options read the same.
-    if (tSampling !== 'uniform') settings.timeSampling = tSampling as TimeSampling;
-    if (coupling !== 'independent') settings.coupling = coupling as Coupling;
     if (o.init) {
       let found;
       try {

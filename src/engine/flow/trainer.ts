@@ -2,9 +2,8 @@
 // class-conditioned flow matching. Checkpoints every epoch and on request, resumable bit-for-bit.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import munkres from 'munkres';
 import { Rng } from '../random.js';
-import { DIGIT_PIXELS, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { initialWeights, paramInfos, NUM_CLASSES, type UNetKind, type UNetSpec } from './unet.js';
 import type { AdamState } from './adam.js';
 import { createTrainEngine, type TrainBackendChoice } from './train-engine.js';
@@ -42,23 +41,7 @@ export interface TrainSettings {
   ema?: number;
   /** Checkpoint the run's weights started from (a fine-tuning run), as given to --init. */
   init?: string;
-  /**
-   * Flow models: how t is drawn. 'uniform' (the seed's, and unset) or 'logit-normal'
-   * (t = sigmoid(n), n ~ N(0, 1): Esser et al. 2024, more steps where the digit's shape forms).
-   */
-  timeSampling?: TimeSampling;
-  /**
-   * Flow models: how noise is paired with the batch's digits. 'independent' (the seed's, and unset)
-   * or 'ot': the batch's noise rows are reassigned to its digits by an exact minimum-cost matching of
-   * squared distances (minibatch optimal transport, Tong et al. 2023 / Pooladian et al. 2023).
-   */
-  coupling?: Coupling;
 }
-
-export const TIME_SAMPLINGS = ['uniform', 'logit-normal'] as const;
-export type TimeSampling = (typeof TIME_SAMPLINGS)[number];
-export const COUPLINGS = ['independent', 'ot'] as const;
-export type Coupling = (typeof COUPLINGS)[number];
 
 /** The seed's hyper-parameters (REFERENCES.md, Part B). */
 export function defaultSettings(kind: UNetKind): TrainSettings {
@@ -223,7 +206,12 @@ export async function train(opts: {
   };
 
   const B = s.batch;
-  const batch = newBatch(B);
+  const P = 28 * 28;
+  const [lo, hi] = pixelRange(s.kind);
+  const xIn = new Float32Array(B * P);
+  const target = new Float32Array(B * P);
+  const tIn = new Float32Array(B);
+  const cIn = new Float32Array(B * NUM_CLASSES);
   let stopped = false;
   const started = performance.now() - run.trainSeconds * 1000;
   let windowStart = performance.now();
@@ -239,8 +227,29 @@ export async function train(opts: {
       const epochStart = performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
       for (let step = firstStep; step < stepsPerEpoch; step++) {
         await hooks.yieldPoint?.();
-        assembleBatch(s, dataset, order.subarray(step * B, (step + 1) * B), rng, batch);
-        const loss = await engine.step(batch, lr);
+        // Batch assembly in plain arrays: x1 (data), x0 ~ N(0, I), t ~ U(0, 1).
+        for (let b = 0; b < B; b++) {
+          const idx = order[step * B + b]!;
+          const src = dataset.images.subarray(idx * P, (idx + 1) * P);
+          const t = rng.uniform();
+          tIn[b] = t;
+          const dropClass = rng.uniform() < s.pUncond;
+          cIn.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
+          if (!dropClass) cIn[b * NUM_CLASSES + dataset.labels[idx]!] = 1;
+          for (let i = 0; i < P; i++) {
+            const x1 = lo + (hi - lo) * src[i]!;
+            const e = rng.normal();
+            const o = b * P + i;
+            if (s.kind === 'denoiser') {
+              xIn[o] = s.pureNoise ? e : x1 + s.sigma * e;
+              target[o] = x1;
+            } else {
+              xIn[o] = (1 - t) * e + t * x1; // x_t = (1 − t)x0 + t·x1 (B.3)
+              target[o] = x1 - e; // u = x1 − x0 (B.4)
+            }
+          }
+        }
+        const loss = await engine.step({ x: xIn, target, t: tIn, c: cIn }, lr);
         if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
         run.losses.push(loss);
         if (ema) updateEma(ema, await engine.weights(), emaDecay, pos.globalStep);
@@ -304,96 +313,6 @@ function validateSettings(s: TrainSettings): void {
   if (!(s.sigma >= 0 && s.sigma <= 10)) bad(`--sigma must be in [0, 10], got ${s.sigma}`);
   if (!(s.pUncond >= 0 && s.pUncond < 1)) bad(`p_uncond must be in [0, 1), got ${s.pUncond}`);
   if (s.ema !== undefined && !(s.ema >= 0 && s.ema < 1)) bad(`--ema must be a decay in [0, 1), got ${s.ema}`);
-  if (s.timeSampling !== undefined && !TIME_SAMPLINGS.includes(s.timeSampling)) bad(`--t-sampling must be one of ${TIME_SAMPLINGS.join(', ')}, got '${s.timeSampling}'`);
-  if (s.coupling !== undefined && !COUPLINGS.includes(s.coupling)) bad(`--coupling must be one of ${COUPLINGS.join(', ')}, got '${s.coupling}'`);
-  if (s.kind === 'denoiser' && (s.timeSampling ?? 'uniform') !== 'uniform') bad('--t-sampling applies to the flow models (time, class); the denoiser has no t');
-  if (s.kind === 'denoiser' && (s.coupling ?? 'independent') !== 'independent') bad('--coupling applies to the flow models (time, class); the denoiser has no noise-to-data path');
-}
-
-/** One training batch: the engine's inputs, and the drawn noise and digits they were made from. */
-export interface Batch {
-  x: Float32Array;
-  target: Float32Array;
-  t: Float32Array;
-  c: Float32Array;
-  /** The batch's noise rows as drawn, and its digits in the model's pixel range (doubles). */
-  noise: Float64Array;
-  x1: Float64Array;
-  /** Flow models with coupling 'ot': the noise row each digit was given; unset = row b for digit b. */
-  pairing?: Int32Array;
-}
-
-export function newBatch(B: number): Batch {
-  const P = DIGIT_PIXELS;
-  return {
-    x: new Float32Array(B * P), target: new Float32Array(B * P), t: new Float32Array(B), c: new Float32Array(B * NUM_CLASSES),
-    noise: new Float64Array(B * P), x1: new Float64Array(B * P),
-  };
-}
-
-/**
- * Fills `batch` from the data set's images `rows`: per row, t, the class dropout and the noise, in
- * that order from `rng` (a run's stream, so a resumed run draws the same). Flow models get
- * x_t = (1 − t)x0 + t·x1 and the target u = x1 − x0 (B.3, B.4); the denoiser x1 + σε (or ε) and x1.
- */
-export function assembleBatch(s: TrainSettings, dataset: Dataset, rows: Int32Array, rng: Rng, batch: Batch): void {
-  const B = rows.length;
-  const P = DIGIT_PIXELS;
-  const [lo, hi] = pixelRange(s.kind);
-  const { x, target, t, c, noise, x1 } = batch;
-  const tExact = new Float64Array(B); // the mixing uses t before its rounding to float32
-  for (let b = 0; b < B; b++) {
-    tExact[b] = s.timeSampling === 'logit-normal' ? 1 / (1 + Math.exp(-rng.normal())) : rng.uniform();
-    t[b] = tExact[b]!;
-    const dropClass = rng.uniform() < s.pUncond;
-    c.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
-    if (!dropClass) c[b * NUM_CLASSES + dataset.labels[rows[b]!]!] = 1;
-    for (let i = 0; i < P; i++) noise[b * P + i] = rng.normal();
-    const src = dataset.images.subarray(rows[b]! * P);
-    for (let i = 0; i < P; i++) x1[b * P + i] = lo + (hi - lo) * src[i]!;
-  }
-  batch.pairing = s.kind !== 'denoiser' && s.coupling === 'ot' ? otPairing(noise, x1, B, P) : undefined;
-  for (let b = 0; b < B; b++) {
-    const e0 = (batch.pairing ? batch.pairing[b]! : b) * P;
-    const tb = tExact[b]!;
-    for (let i = 0; i < P; i++) {
-      const o = b * P + i;
-      const e = noise[e0 + i]!;
-      if (s.kind === 'denoiser') {
-        x[o] = s.pureNoise ? e : x1[o]! + s.sigma * e;
-        target[o] = x1[o]!;
-      } else {
-        x[o] = (1 - tb) * e + tb * x1[o]!;
-        target[o] = x1[o]! - e;
-      }
-    }
-  }
-}
-
-/**
- * Minibatch optimal transport: which noise row each of the batch's B digits gets, the assignment
- * minimising the summed squared distances ‖x0 − x1‖² (exact, Hungarian algorithm). Rows of `noise`
- * and `data` are P values each. Returns pairing[digit] = noise row.
- */
-export function otPairing(noise: Float64Array, data: Float64Array, B: number, P: number): Int32Array {
-  // ‖x0‖² is the same along a row, so −2·x0·x1 + ‖x1‖² orders each row's costs alike.
-  const cost: number[][] = [];
-  for (let j = 0; j < B; j++) {
-    const x1 = data.subarray(j * P, (j + 1) * P);
-    let n1 = 0;
-    for (let i = 0; i < P; i++) n1 += x1[i]! * x1[i]!;
-    const row = new Array<number>(B);
-    for (let k = 0; k < B; k++) {
-      const x0 = noise.subarray(k * P, (k + 1) * P);
-      let dot = 0;
-      for (let i = 0; i < P; i++) dot += x0[i]! * x1[i]!;
-      row[k] = n1 - 2 * dot;
-    }
-    cost.push(row);
-  }
-  const pairing = new Int32Array(B);
-  for (const [digit, noiseRow] of munkres(cost)) pairing[digit] = noiseRow;
-  return pairing;
 }
 
 /**

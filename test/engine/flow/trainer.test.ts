@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultSettings, train, loadCheckpoint, latestCheckpoint, updateEma, withEma, assembleBatch, newBatch, otPairing, type TrainSettings, type RunRecord } from '../../../src/engine/flow/trainer.js';
-import { Rng } from '../../../src/engine/random.js';
+import { defaultSettings, train, loadCheckpoint, latestCheckpoint, updateEma, withEma, type TrainSettings, type RunRecord } from '../../../src/engine/flow/trainer.js';
 import { paramInfos } from '../../../src/engine/flow/unet.js';
 import { exportModel } from '../../../src/engine/flow/model-card.js';
 import { mnistSlice as slice } from '../../helpers/tiny-mnist.js';
@@ -184,101 +183,4 @@ test('initWeights: a new run starts from another run\'s weights instead of a fre
   }
   assert.ok(fromInit < 1e-6, `started from the given weights: max |Δ| ${fromInit}`);
   assert.ok(fromFresh > 1e-2, `not from a fresh initialisation: max |Δ| ${fromFresh}`);
-});
-
-/** Summed ‖x0 − x1‖² of a pairing (noise row pairing[j] with digit j). */
-function pairedCost(noise: Float64Array, data: Float64Array, pairing: ArrayLike<number>, P: number): number {
-  let sum = 0;
-  for (let j = 0; j < pairing.length; j++) for (let i = 0; i < P; i++) sum += (noise[pairing[j]! * P + i]! - data[j * P + i]!) ** 2;
-  return sum;
-}
-
-function permutations(n: number): number[][] {
-  if (n === 0) return [[]];
-  return permutations(n - 1).flatMap((p) => Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)]));
-}
-
-test('otPairing finds the cheapest of all pairings (checked against every permutation)', () => {
-  const rng = new Rng(11);
-  const B = 6;
-  const P = 5;
-  for (let trial = 0; trial < 5; trial++) {
-    const noise = Float64Array.from(rng.normals(B * P));
-    const data = Float64Array.from(rng.normals(B * P), (v) => 2 * v + 1);
-    const pairing = otPairing(noise, data, B, P);
-    assert.deepEqual([...pairing].sort(), [0, 1, 2, 3, 4, 5], 'a permutation of the noise rows');
-    const best = Math.min(...permutations(B).map((p) => pairedCost(noise, data, p, P)));
-    assert.ok(Math.abs(pairedCost(noise, data, pairing, P) - best) < 1e-9, `cost ${pairedCost(noise, data, pairing, P)}, best ${best}`);
-  }
-});
-
-test('--coupling ot: the batch draws the same noise and t, then gives each digit its matched noise row', () => {
-  const data = slice(64);
-  const rows = Int32Array.from({ length: 32 }, (_, i) => 2 * i);
-  const plain = newBatch(32);
-  const ot = newBatch(32);
-  assembleBatch(tiny('time'), data, rows, new Rng(3), plain);
-  assembleBatch(tiny('time', { coupling: 'ot' }), data, rows, new Rng(3), ot);
-  assert.equal(plain.pairing, undefined);
-  assert.deepEqual(ot.noise, plain.noise);
-  assert.deepEqual(ot.t, plain.t);
-  const pairing = ot.pairing!;
-  assert.deepEqual([...pairing].sort((a, b) => a - b), Array.from(rows, (_, i) => i));
-  assert.ok(pairing.some((k, j) => k !== j), 'some digit got another row than its own');
-  const P = 784;
-  const identity = Array.from(rows, (_, i) => i);
-  assert.ok(pairedCost(ot.noise, ot.x1, pairing, P) < pairedCost(ot.noise, ot.x1, identity, P));
-  // Inputs and targets are the straight path between each digit and its matched noise.
-  for (const j of [0, 7, 31]) {
-    const t = ot.t[j]!;
-    for (const i of [0, 300, 783]) {
-      const x0 = ot.noise[pairing[j]! * P + i]!;
-      const x1 = ot.x1[j * P + i]!;
-      assert.ok(Math.abs(ot.x[j * P + i]! - ((1 - t) * x0 + t * x1)) < 1e-5);
-      assert.ok(Math.abs(ot.target[j * P + i]! - (x1 - x0)) < 1e-5);
-    }
-  }
-});
-
-test('--t-sampling logit-normal draws t = sigmoid(n), n ~ N(0, 1): more of it near the middle than uniform', () => {
-  const data = slice(64);
-  const rows = Int32Array.from({ length: 64 }, (_, i) => i);
-  const share = (s: TrainSettings): { middle: number; mean: number } => {
-    const rng = new Rng(9);
-    const batch = newBatch(64);
-    const ts: number[] = [];
-    for (let k = 0; k < 40; k++) { assembleBatch(s, data, rows, rng, batch); ts.push(...batch.t); }
-    assert.ok(ts.every((t) => t >= 0 && t <= 1));
-    return { middle: ts.filter((t) => t > 0.25 && t < 0.75).length / ts.length, mean: ts.reduce((a, b) => a + b, 0) / ts.length };
-  };
-  const uniform = share(tiny('time'));
-  const logitNormal = share(tiny('time', { timeSampling: 'logit-normal' }));
-  // P(0.25 < t < 0.75) is 0.5 for U(0, 1) and P(|n| < ln 3) = 0.73 for the logit-normal.
-  assert.ok(Math.abs(uniform.middle - 0.5) < 0.03, `uniform: ${uniform.middle}`);
-  assert.ok(Math.abs(logitNormal.middle - 0.727) < 0.03, `logit-normal: ${logitNormal.middle}`);
-  assert.ok(Math.abs(logitNormal.mean - 0.5) < 0.02);
-});
-
-test('a flow run with --coupling ot and --t-sampling logit-normal trains, records both and resumes with them', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'illusionist-ot-'));
-  const settings = tiny('time', { coupling: 'ot', timeSampling: 'logit-normal', lr: 5e-3, epochs: 3 });
-  let steps = 0;
-  await train({ settings, dataset: slice(64), runDir: dir, hooks: { onProgress: () => { steps++; }, shouldStop: () => steps >= 6 } });
-  const out = await train({ settings: tiny('time'), dataset: slice(64), runDir: dir, resume: true });
-  assert.equal(out.run.settings.coupling, 'ot');
-  assert.equal(out.run.settings.timeSampling, 'logit-normal');
-  assert.equal(loadCheckpoint(join(dir, 'checkpoint-epoch-003.safetensors')).settings?.coupling, 'ot');
-  assert.equal(out.run.losses.length, 12);
-  assert.ok(out.run.losses.every(Number.isFinite));
-  const straight = mkdtempSync(join(tmpdir(), 'illusionist-ot-straight-'));
-  const whole = await train({ settings, dataset: slice(64), runDir: straight });
-  assert.deepEqual(out.run.losses, whole.run.losses, 'the resumed run drew the same batches');
-});
-
-test('--coupling and --t-sampling: unknown values and the denoiser are refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'illusionist-bad-ot-'));
-  await assert.rejects(train({ settings: tiny('time', { coupling: 'sinkhorn' as never }), dataset: slice(32), runDir: dir }), /--coupling must be one of independent, ot, got 'sinkhorn'/);
-  await assert.rejects(train({ settings: tiny('class', { timeSampling: 'beta' as never }), dataset: slice(32), runDir: dir }), /--t-sampling must be one of uniform, logit-normal, got 'beta'/);
-  await assert.rejects(train({ settings: tiny('denoiser', { coupling: 'ot' }), dataset: slice(32), runDir: dir }), /--coupling applies to the flow models/);
-  await assert.rejects(train({ settings: tiny('denoiser', { timeSampling: 'logit-normal' }), dataset: slice(32), runDir: dir }), /--t-sampling applies to the flow models/);
 });
