@@ -67,7 +67,9 @@ class Tape {
     const list = this.grads.get(v);
     if (!list || list.length === 0) return undefined;
     if (list.length > 1) {
-      const sum = this.g.op('Sum', list);
+      // A chain of Adds, not Sum: onnxruntime's WebGPU provider placed this graph's Sum nodes on
+      // CPU, copying activations off the GPU and back mid-step; Add runs there.
+      const sum = list.slice(1).reduce((acc, grad) => this.g.op('Add', [acc, grad]), list[0]!);
       this.grads.set(v, [sum]);
       return sum;
     }
