@@ -89,6 +89,17 @@ test('train --init refuses a checkpoint of another kind or hidden size, naming b
   assert.match(wide.stderr, /--init .* has hidden size 4; --hidden is 8/);
 });
 
+test('train --backend webgpu without a usable Vulkan driver stops with one line saying what it needs', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'illusionist-webgpu-run-'));
+  const none = '/nonexistent/vulkan-icd.json'; // the loader finds no driver, as on a machine without one
+  const r = cli(['train', '--kind', 'time', '--hidden', '4', '--epochs', '1', '--backend', 'webgpu', '--run-dir', runDir], { VK_DRIVER_FILES: none, VK_ICD_FILENAMES: none });
+  assert.equal(r.code, 1, r.stderr);
+  const ours = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+  assert.equal(ours.length, 1, r.stderr);
+  assert.match(ours[0]!, /cannot load train-step-time-d4 on WebGPU: .*adapter.*; it needs a Vulkan driver that Dawn accepts: NVIDIA's, or Mesa 25 or newer/);
+  assert.doesNotMatch(r.stderr, /at (async )?file:|at .*\.js:\d+/, 'no JavaScript stack trace (Dawn prints its own warnings)');
+});
+
 test('digits without a committed model says how to train one', () => {
   const r = cli(['digits', '--out', 'x'], { ILLUSIONIST_MODELS: join(tmpdir(), 'no-models-here') });
   assert.equal(r.code, 2);

@@ -10,7 +10,7 @@ import { lossCurvePng } from './figures.js';
 import { COMMITTED_MODEL_FILE } from './checkpoints.js';
 
 /** The `train` command line that reproduces these settings (every non-default flag spelled out). */
-export function trainCommandFor(s: TrainSettings, runDir: string): string {
+export function trainCommandFor(s: TrainSettings, runDir: string, backend = ''): string {
   const d = defaultSettings(s.kind);
   const firstEpochs = s.lrDecayEpochs ?? s.epochs;
   const parts = ['illusionist train', `--kind ${s.kind}`, `--hidden ${s.hidden}`, `--epochs ${firstEpochs}`, `--batch ${s.batch}`, `--lr ${s.lr}`];
@@ -20,6 +20,8 @@ export function trainCommandFor(s: TrainSettings, runDir: string): string {
   if (s.data) parts.push(`--data ${s.data}`);
   if (s.ema) parts.push(`--ema ${s.ema}`);
   if (s.init) parts.push(`--init ${s.init}`);
+  // The engine is no setting (a run may resume on another); a run that trained on WebGPU says so.
+  if (backend.includes('WebGPU')) parts.push('--backend webgpu');
   parts.push(`--seed ${s.seed}`, `--run-dir ${runDir}`);
   const first = parts.join(' ');
   return firstEpochs === s.epochs ? first : `${first}\nillusionist train --resume ${runDir} --epochs ${s.epochs}`;
@@ -104,7 +106,7 @@ The ${run.settings.kind === 'class' ? 'class-conditioned' : run.settings.kind ==
 ## How it was made
 
 \`\`\`sh
-${trainCommandFor(run.settings, runDir)}
+${trainCommandFor(run.settings, runDir, run.backend)}
 \`\`\`
 
 | | |
@@ -116,7 +118,7 @@ ${trainCommandFor(run.settings, runDir)}
 | pixel range | ${meta.pixel_range ?? '?'} |
 | class dropout (CFG) | ${run.settings.kind === 'class' ? `p = ${run.settings.pUncond}` : '—'} |
 | backend | ${run.backend} |
-| machine | 2-core CPU (no GPU), shared with other work while it trained |
+| machine | ${run.machine ?? '2-core CPU (no GPU), shared with other work while it trained'} |
 | wall time | ${(trainSeconds / 60).toFixed(1)} min of training (${epochs.map((e) => `${(e.seconds / 60).toFixed(1)}`).join(' + ')} min per epoch) |
 | final loss | ${lastEpoch.meanLoss.toFixed(5)} (mean MSE of the last epoch) |
 

@@ -1,5 +1,5 @@
 // The two ways a training step runs: one onnxruntime session per step (the project's own
-// gradient graph, onnx-train.ts; the default) or TensorFlow.js autodiff (tf.ts backends: a
+// gradient graph, onnx-train.ts; the default, on CPU or on a GPU through WebGPU) or TensorFlow.js autodiff (tf.ts backends: a
 // native TensorFlow binding when installed, else wasm). Both keep weights, Adam state and
 // BatchNorm statistics in the checkpoint layout, so a run can be resumed on either.
 import { initTf, tf, type TfBackendName } from '../runtime/tf.js';
@@ -8,9 +8,10 @@ import { Adam, type AdamState } from './adam.js';
 import { buildTrainStepGraph, bnMeanName, bnVarName, gradName, STEP_INPUTS, STEP_LOSS } from './onnx-train.js';
 import { UNet, foldBnStats, paramInfos, NUM_CLASSES, type BnUpdate, type UNetSpec } from './unet.js';
 
-export type TrainBackendName = 'onnxruntime' | TfBackendName;
+/** 'webgpu' is the onnxruntime engine with the WebGPU provider (the same graph, on a GPU). */
+export type TrainBackendName = 'onnxruntime' | 'webgpu' | TfBackendName;
 export type TrainBackendChoice = 'auto' | TrainBackendName;
-export const TRAIN_BACKENDS: readonly TrainBackendChoice[] = ['auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'];
+export const TRAIN_BACKENDS: readonly TrainBackendChoice[] = ['auto', 'onnxruntime', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** One batch in plain arrays: x and target [B·784], t [B], c one-hot [B·10] (zeros = null class). */
 export interface StepBatch {
@@ -40,7 +41,8 @@ export interface EngineOptions {
 
 /** 'auto' is onnxruntime: on the 2-core machine it trains 2.0× (D = 32) to 3.1× (D = 64) as fast as TensorFlow.js wasm. */
 export async function createTrainEngine(choice: TrainBackendChoice, opts: EngineOptions): Promise<TrainEngine> {
-  if (choice === 'auto' || choice === 'onnxruntime') return OnnxTrainEngine.create(opts);
+  if (choice === 'auto' || choice === 'onnxruntime') return OnnxTrainEngine.create(opts, 'cpu');
+  if (choice === 'webgpu') return OnnxTrainEngine.create(opts, 'webgpu');
   return TfTrainEngine.create(choice, opts);
 }
 
@@ -49,9 +51,8 @@ function copyWeights(weights: Map<string, Float32Array>): Map<string, Float32Arr
 }
 
 class OnnxTrainEngine implements TrainEngine {
-  readonly backend = 'onnxruntime' as const;
-
   private constructor(
+    readonly backend: 'onnxruntime' | 'webgpu',
     readonly description: string,
     private readonly spec: UNetSpec,
     private readonly batch: number,
@@ -62,11 +63,11 @@ class OnnxTrainEngine implements TrainEngine {
     private readonly shapes = new Map(paramInfos(spec).map((p) => [p.name, p.shape] as const)),
   ) {}
 
-  static async create(opts: EngineOptions): Promise<OnnxTrainEngine> {
+  static async create(opts: EngineOptions, provider: 'cpu' | 'webgpu'): Promise<OnnxTrainEngine> {
     const graph = buildTrainStepGraph(opts.spec, opts.batch);
-    const session = await OnnxSession.load(`train-step-${opts.spec.kind}-d${opts.spec.hidden}`, graph.bytes, { provider: 'cpu', log: () => {} });
-    const description = "onnxruntime (CPU, the project's gradient graph)";
-    return new OnnxTrainEngine(description, opts.spec, opts.batch, session, graph, copyWeights(opts.weights), new Adam(opts.adam && cloneAdam(opts.adam)));
+    const session = await OnnxSession.load(`train-step-${opts.spec.kind}-d${opts.spec.hidden}`, graph.bytes, { provider, log: () => {} });
+    const description = `onnxruntime (${provider === 'cpu' ? 'CPU' : 'WebGPU'}, the project's gradient graph)`;
+    return new OnnxTrainEngine(provider === 'cpu' ? 'onnxruntime' : 'webgpu', description, opts.spec, opts.batch, session, graph, copyWeights(opts.weights), new Adam(opts.adam && cloneAdam(opts.adam)));
   }
 
   async step(b: StepBatch, lr: number): Promise<number> {

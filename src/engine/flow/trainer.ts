@@ -1,5 +1,6 @@
 // Part B trainers: the one-step denoiser (σ-noised or pure-noise input), time-conditioned and
 // class-conditioned flow matching. Checkpoints every epoch and on request, resumable bit-for-bit.
+import { cpus } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../random.js';
@@ -78,6 +79,8 @@ export interface RunRecord {
   settings: TrainSettings;
   spec: UNetSpec;
   backend: string;
+  /** Where it trained: core count and CPU model, as os.cpus() says (runs from before 2026-11-26 lack it). */
+  machine?: string;
   dataSource: string;
   createdAt: string;
   /** Loss of every step, in order. */
@@ -195,6 +198,8 @@ export async function train(opts: {
   const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights, adam: adamState });
   // A run resumed on another engine keeps the record of both.
   run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
+  const machine = machineDescription();
+  run.machine = run.machine && run.machine !== machine ? `${run.machine}; then ${machine}` : machine;
   hooks.onStart?.(engine.description);
   const emaDecay = s.ema ?? 0;
   if (emaDecay > 0 && !ema) ema = new Map(paramInfos(run.spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
@@ -432,4 +437,11 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     position: metadata.position ? (JSON.parse(metadata.position) as Position) : undefined,
     adam,
   };
+}
+
+/** This machine in a few words: '16-core CPU (AMD EPYC 9454)'. */
+export function machineDescription(): string {
+  const list = cpus();
+  const model = list[0]?.model.replace(/\s+/g, ' ').trim();
+  return `${list.length}-core CPU${model ? ` (${model})` : ''}`;
 }

@@ -1,5 +1,6 @@
 // The ONLY importer of onnxruntime-node: named sessions loaded by path from a model folder, feeds checked
-// against the session's inputs, readable errors, fp16/fp32 tensors, CUDA when the build has it, else CPU.
+// against the session's inputs, readable errors, fp16/fp32 tensors, CUDA when the build has it, else CPU;
+// WebGPU (Dawn, on Vulkan under Linux) when asked for by name.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -21,11 +22,22 @@ export interface Fetched {
   data: FeedData;
 }
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 export type ProviderChoice = 'auto' | ExecutionProvider;
 
+/**
+ * What onnxruntime-node's WebGPU provider needs: its Dawn finds GPUs through Vulkan on Linux. Mesa
+ * 22 (Debian 12's own) lacks a feature Dawn asks for; Mesa 25's software lavapipe and NVIDIA's
+ * driver work.
+ */
+export const WEBGPU_NEEDS =
+  "a Vulkan driver that Dawn accepts: NVIDIA's, or Mesa 25 or newer (Debian 12: apt-get install -t bookworm-backports mesa-vulkan-drivers)";
+
 export interface SessionOptions {
-  /** 'auto' (default) tries CUDA when this onnxruntime build has it, then CPU. */
+  /**
+   * 'auto' (default) tries CUDA when this onnxruntime build has it, then CPU. 'webgpu' is never
+   * chosen by 'auto': nodes it lacks run on CPU, and it fails rather than fall back as a whole.
+   */
   provider?: ProviderChoice;
   /** Where the chosen provider is said; default console.error (stdout may carry data). */
   log?: (message: string) => void;
@@ -93,6 +105,16 @@ export class OnnxSession {
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
     if (opts.spinning === false) base.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     const choice = opts.provider ?? 'auto';
+    if (choice === 'webgpu') {
+      try {
+        const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['webgpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['webgpu'] }));
+        log(`onnx: ${name} on WebGPU (${path})`);
+        return new OnnxSession(name, path, 'webgpu', s);
+      } catch (err) {
+        const first = (err as Error).message.split('\n')[0]!.replace(/^.*? was false\. /, '');
+        throw new OnnxRunError(`cannot load ${name} on WebGPU: ${first}; it needs ${WEBGPU_NEEDS}`, err);
+      }
+    }
     if (choice === 'cuda' || (choice === 'auto' && cudaInstalled())) {
       try {
         const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }));
