@@ -25,7 +25,7 @@ export interface PartBFigures {
   sampleGflops: number;
 }
 
-async function trainingRate(backend: TrainBackendName, spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number; description: string }> {
+export async function trainingRate(backend: TrainBackendName, spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number; description: string }> {
   const B = 64;
   const engine = await createTrainEngine(backend, { spec, batch: B, weights: initialWeights(spec, 0) });
   const rng = new Rng(0);
