@@ -30,7 +30,7 @@ export type ProviderChoice = 'auto' | ExecutionProvider;
  * 22 (Debian 12's own) lacks a feature Dawn asks for; Mesa 25's software lavapipe and NVIDIA's
  * driver work.
  */
-export const WEBGPU_NEEDS =
+const WEBGPU_NEEDS =
   "a Vulkan driver that Dawn accepts: NVIDIA's, or Mesa 25 or newer (Debian 12: apt-get install -t bookworm-backports mesa-vulkan-drivers)";
 
 export interface SessionOptions {
