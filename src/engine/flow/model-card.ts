@@ -20,8 +20,9 @@ export function trainCommandFor(s: TrainSettings, runDir: string, backend = ''):
   if (s.data) parts.push(`--data ${s.data}`);
   if (s.ema) parts.push(`--ema ${s.ema}`);
   if (s.init) parts.push(`--init ${s.init}`);
-  // The engine is no setting (a run may resume on another); a run that trained on WebGPU says so.
-  if (backend.includes('WebGPU')) parts.push('--backend webgpu');
+  // The engine is no setting (a run may resume on another: 'A; then B'); the first command names
+  // the engine it started on when that was WebGPU.
+  if (backend.split('; then ')[0]!.includes('WebGPU')) parts.push('--backend webgpu');
   parts.push(`--seed ${s.seed}`, `--run-dir ${runDir}`);
   const first = parts.join(' ');
   return firstEpochs === s.epochs ? first : `${first}\nillusionist train --resume ${runDir} --epochs ${s.epochs}`;

@@ -104,10 +104,13 @@ export class OnnxSession {
     const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
     if (opts.spinning === false) base.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    // The two overloads (path, bytes) cannot take a union argument.
+    const create = (executionProviders: string[]): Promise<ort.InferenceSession> =>
+      typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders }) : ort.InferenceSession.create(source, { ...base, executionProviders });
     const choice = opts.provider ?? 'auto';
     if (choice === 'webgpu') {
       try {
-        const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['webgpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['webgpu'] }));
+        const s = await create(['webgpu']);
         log(`onnx: ${name} on WebGPU (${path})`);
         return new OnnxSession(name, path, 'webgpu', s);
       } catch (err) {
@@ -117,7 +120,7 @@ export class OnnxSession {
     }
     if (choice === 'cuda' || (choice === 'auto' && cudaInstalled())) {
       try {
-        const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['cuda', 'cpu'] }));
+        const s = await create(['cuda', 'cpu']);
         log(`onnx: ${name} on CUDA (${path})`);
         return new OnnxSession(name, path, 'cuda', s);
       } catch (err) {
@@ -127,7 +130,7 @@ export class OnnxSession {
       }
     }
     try {
-      const s = await (typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders: ['cpu'] }) : ort.InferenceSession.create(source, { ...base, executionProviders: ['cpu'] }));
+      const s = await create(['cpu']);
       log(`onnx: ${name} on CPU (${path})`);
       return new OnnxSession(name, path, 'cpu', s);
     } catch (err) {
