@@ -1,6 +1,7 @@
 // A mistake by the person at the keyboard: printed as one line, exit code 2, never a stack trace.
 // Anything else is a bug or an environment problem and exits 1.
 import { CheckpointNotFoundError } from '../engine/flow/checkpoints.js';
+import { RunExistsError } from '../engine/flow/trainer.js';
 import { InputError } from '../engine/techniques/errors.js';
 
 export class UsageError extends Error {
@@ -9,10 +10,11 @@ export class UsageError extends Error {
 
 /**
  * What the CLI prints as one line with exit code 2: its own UsageError, and the engine's errors about
- * what was asked for (InputError: bad view, image, i_start…; CheckpointNotFoundError).
+ * what was asked for (InputError: bad view, image, i_start…; CheckpointNotFoundError; RunExistsError:
+ * a new run pointed at another run's folder).
  */
 export function isUserMistake(err: unknown): err is Error {
-  return err instanceof UsageError || err instanceof InputError || err instanceof CheckpointNotFoundError;
+  return err instanceof UsageError || err instanceof InputError || err instanceof CheckpointNotFoundError || err instanceof RunExistsError;
 }
 
 export function parseIntOption(name: string, value: string, min: number, max: number): number {

@@ -3,7 +3,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,7 +90,7 @@ test('train --init refuses a checkpoint of another kind or hidden size, naming b
 });
 
 test('train --backend webgpu without a usable Vulkan driver stops with one line saying what it needs', () => {
-  const runDir = mkdtempSync(join(tmpdir(), 'illusionist-webgpu-run-'));
+  const runDir = join(mkdtempSync(join(tmpdir(), 'illusionist-webgpu-run-')), 'run');
   const none = '/nonexistent/vulkan-icd.json'; // the loader finds no driver, as on a machine without one
   const r = cli(['train', '--kind', 'time', '--hidden', '4', '--epochs', '1', '--backend', 'webgpu', '--run-dir', runDir], { VK_DRIVER_FILES: none, VK_ICD_FILENAMES: none });
   assert.equal(r.code, 1, r.stderr);
@@ -98,6 +98,15 @@ test('train --backend webgpu without a usable Vulkan driver stops with one line 
   assert.equal(ours.length, 1, r.stderr);
   assert.match(ours[0]!, /cannot load train-step-time-d4 on WebGPU: .*adapter.*; it needs a Vulkan driver that Dawn accepts: NVIDIA's, or Mesa 25 or newer/);
   assert.doesNotMatch(r.stderr, /at (async )?file:|at .*\.js:\d+/, 'no JavaScript stack trace (Dawn prints its own warnings)');
+  assert.equal(existsSync(runDir), false, 'a run that could not start leaves no empty folder');
+});
+
+test('a new run pointed at a folder that holds a run is refused, and the run there is untouched', () => {
+  const before = readdirSync(runDir).map((f) => [f, readFileSync(join(runDir, f)).toString('base64')]);
+  const r = cli(['train', '--kind', 'class', '--hidden', '4', '--epochs', '1', '--run-dir', runDir]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, `error: ${runDir} already holds a training run; continue it with --resume ${runDir}, or choose another --run-dir\n`);
+  assert.deepEqual(readdirSync(runDir).map((f) => [f, readFileSync(join(runDir, f)).toString('base64')]), before);
 });
 
 test('digits without a committed model says how to train one', () => {

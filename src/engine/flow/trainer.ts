@@ -126,6 +126,14 @@ function epochOrder(seed: number, epoch: number, count: number): Int32Array {
   return order;
 }
 
+/** A new run was pointed at a folder that already holds one. */
+export class RunExistsError extends Error {
+  override name = 'RunExistsError';
+  constructor(readonly runDir: string) {
+    super(`${runDir} already holds a training run; continue it with --resume ${runDir}, or choose another --run-dir`);
+  }
+}
+
 /** Where a run stands; `epochSeconds`: time already spent in a stopped epoch (its record counts it). */
 interface Position { epoch: number; step: number; globalStep: number; rng: number[]; epochSeconds?: number }
 
@@ -145,7 +153,6 @@ export async function train(opts: {
 }): Promise<TrainOutcome> {
   const hooks = opts.hooks ?? {};
   const { dataset, runDir } = opts;
-  mkdirSync(runDir, { recursive: true });
 
   let run: RunRecord;
   let weights: Map<string, Float32Array>;
@@ -174,6 +181,8 @@ export async function train(opts: {
     ema = loaded.ema;
     run.losses = run.losses.slice(0, pos.globalStep);
   } else {
+    // A new run never writes over another's checkpoints.
+    if (existsSync(runFile) || latestCheckpoint(runDir)) throw new RunExistsError(runDir);
     const spec: UNetSpec = { kind: opts.settings.kind, hidden: opts.settings.hidden };
     run = {
       settings: opts.settings,
@@ -200,6 +209,8 @@ export async function train(opts: {
   run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
   const machine = machineDescription();
   run.machine = run.machine && run.machine !== machine ? `${run.machine}; then ${machine}` : machine;
+  // Made only once the engine runs, so a run that cannot start leaves no empty folder behind.
+  mkdirSync(runDir, { recursive: true });
   hooks.onStart?.(engine.description);
   const emaDecay = s.ema ?? 0;
   if (emaDecay > 0 && !ema) ema = new Map(paramInfos(run.spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
