@@ -67,7 +67,9 @@ export async function benchQuality(): Promise<void> {
     const guidePath = guideBeside(timePath);
     if (guidePath) {
       const guide = await served(guidePath);
-      for (const w of [2, AUTOGUIDANCE_WEIGHT, 4]) {
+      // The default weight and its neighbours, each once (the default has been 3 and is now 2).
+      const weights = [...new Set([2, 3, 4, AUTOGUIDANCE_WEIGHT])].sort((a, b) => a - b);
+      for (const w of weights) {
         for (const c of churns) {
           console.log(`  mnist-time autoguided, w = ${w}${w === AUTOGUIDANCE_WEIGHT ? ' (default)' : ''}, ${named(c)}: ${format(await measure(judge, autoguided(model, guide, w), false, 1, c))}`);
         }
