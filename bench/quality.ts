@@ -67,7 +67,7 @@ export async function benchQuality(): Promise<void> {
     const guidePath = guideBeside(timePath);
     if (guidePath) {
       const guide = await served(guidePath);
-      // The default weight and its neighbours, each once (the default has been 3 and is now 2).
+      // 2, 3, 4 and the default, each once, whatever the default is.
       const weights = [...new Set([2, 3, 4, AUTOGUIDANCE_WEIGHT])].sort((a, b) => a - b);
       for (const w of weights) {
         for (const c of churns) {
