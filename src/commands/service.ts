@@ -490,10 +490,30 @@ export function createCommandService(options: ServiceOptions): CommandService {
     }
   }
 
+  async function recentJobs(requester: Requester, opts: { limit?: number | undefined; beforeId?: number | undefined } = {}): Promise<Reply[]> {
+    const rows = store.jobs.list({ who: whoOf(requester), limit: Math.min(Math.max(opts.limit ?? 20, 1), 50), beforeId: opts.beforeId });
+    return rows.map((row): Reply => {
+      const command = commands.get(row.command);
+      const params = (row.params ?? {}) as Record<string, unknown>;
+      if (row.status === 'done' && command && isJobCommand(command) && row.result) return resultReply(command, row.id, row.result as JobResult);
+      if (row.status === 'done' || row.status === 'failed' || row.status === 'cancelled') {
+        const outcome = row.status === 'cancelled' ? 'cancelled' : 'failed';
+        return { type: 'failed', jobId: row.id, outcome, message: `job #${row.id} (/${row.command}) ${row.status}${row.error ? `: ${row.error}` : ''}` };
+      }
+      if (row.status === 'running') {
+        return { type: 'progress', jobId: row.id, step: row.progressStep ?? 0, total: row.progressTotal ?? 1, message: row.progressMessage ?? 'running' };
+      }
+      const described = command && isJobCommand(command) ? command.describe(params) : '';
+      const summary = `/${row.command}${described ? ` ${described}` : ''} · seed ${row.seed}`;
+      return { type: 'queued', jobId: row.id, command: row.command, position: store.jobs.position(row.id) ?? 1, summary };
+    });
+  }
+
   return {
     definitions: (): readonly CommandDefinition[] => [...commands.values()].map(withServerLimits),
     handle,
     handleAction,
+    recentJobs,
   };
 }
 
