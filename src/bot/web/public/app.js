@@ -158,7 +158,7 @@ function render(card, reply) {
         loadGallery();
       }
       card.replaceChildren(reply.title ? el('strong', {}, reply.title) : '',
-        reply.fields ? el('dl', { class: 'fields' }, reply.fields.map((f) => [el('dt', {}, f.name), el('dd', {}, f.value)])) : '',
+        reply.fields ? el('dl', { class: 'fields' }, reply.fields.flatMap((f) => [el('dt', {}, f.name), el('dd', {}, f.value)])) : '',
         el('pre', { class: 'info' }, reply.text),
         reply.files ? el('div', { class: 'files' }, reply.files.map(fileView)) : '');
       if (/gallery|vote|Post #/i.test(reply.text)) loadGallery();
