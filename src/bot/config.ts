@@ -1,5 +1,6 @@
 // The bot's configuration, read from the environment only (tokens never come from files in the
 // repository and are never logged); every variable is documented in .env.example.
+import { readFileSync } from 'node:fs';
 import { dataDir } from '../store/data-dir.js';
 
 export interface BotConfig {
@@ -7,6 +8,10 @@ export interface BotConfig {
   readonly host: string;
   readonly port: number;
   readonly accessToken: string | undefined;
+  /** Web console accounts: WEB_USERS and WEB_USERS_FILE entries, and ACCESS_TOKEN as the account "shared". */
+  readonly webAccounts: readonly { readonly name: string; readonly token: string }[];
+  /** Signs the console's session cookies; unset = random per start (everyone signs in again after a restart). */
+  readonly sessionSecret: string | undefined;
   /** `platform:userId` of admins. */
   readonly admins: readonly string[];
   readonly dailyQuota: number;
@@ -38,6 +43,38 @@ function list(raw: string | undefined): string[] {
   return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** `name:token` entries; a name is what others see and what ADMINS names (web:<name>). */
+function webAccounts(env: Readonly<Record<string, string | undefined>>): { name: string; token: string }[] {
+  const entries: Array<[where: string, entry: string]> = list(env.WEB_USERS).map((e) => ['WEB_USERS', e]);
+  const file = env.WEB_USERS_FILE?.trim();
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`WEB_USERS_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    text.split('\n').forEach((line, i) => {
+      const entry = line.trim();
+      if (entry && !entry.startsWith('#')) entries.push([`WEB_USERS_FILE line ${i + 1}`, entry]);
+    });
+  }
+  const accessToken = env.ACCESS_TOKEN?.trim();
+  if (accessToken) entries.push(['ACCESS_TOKEN', `shared:${accessToken}`]);
+  const accounts: { name: string; token: string }[] = [];
+  for (const [where, entry] of entries) {
+    const colon = entry.indexOf(':');
+    const name = entry.slice(0, colon);
+    const token = entry.slice(colon + 1);
+    if (colon < 0 || !/^[a-z0-9_.-]{1,32}$/.test(name)) throw new ConfigError(`${where}: entries look like alice:<token>, with a name of 1-32 lower-case letters, digits, . _ -; got "${entry.slice(0, 40)}"`);
+    if (token.length < 16) throw new ConfigError(`${where}: the token of ${name} has ${token.length} characters; use at least 16 (e.g. openssl rand -hex 16)`);
+    if (accounts.some((a) => a.name === name)) throw new ConfigError(`${where}: the web account ${name} is given twice${name === 'shared' ? ' (ACCESS_TOKEN is the account "shared")' : ''}`);
+    if (accounts.some((a) => a.token === token)) throw new ConfigError(`${where}: ${name} has the same token as another account; each person needs their own`);
+    accounts.push({ name, token });
+  }
+  return accounts;
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): BotConfig {
   const host = env.HOST?.trim() || '127.0.0.1';
   const admins = list(env.ADMINS);
@@ -48,6 +85,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     host,
     port: int(env, 'PORT', 8080, 0, 65_535),
     accessToken: env.ACCESS_TOKEN?.trim() || undefined,
+    webAccounts: webAccounts(env),
+    sessionSecret: env.SESSION_SECRET?.trim() || undefined,
     admins,
     dailyQuota: int(env, 'DAILY_QUOTA', 200, 1, 1_000_000),
     maxActiveJobs: int(env, 'MAX_ACTIVE_JOBS', 3, 1, 1000),

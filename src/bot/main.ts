@@ -49,8 +49,9 @@ const engineHandlers = fileURLToPath(new URL('../jobs/engine-handlers.js', impor
 export async function startBot(config: BotConfig, options: { starters?: readonly FrontEndStarter[]; log?: (line: string) => void } = {}): Promise<RunningBot> {
   const log = options.log ?? ((line: string) => console.log(line));
   mkdirSync(config.dataDir, { recursive: true });
-  // The local console's user is the operator, so an unexposed console is admin (/train works).
-  const admins = isLoopback(config.host) ? [...config.admins, 'web:local'] : config.admins;
+  // Without accounts the console's one user is the operator at this machine: admin (/train works).
+  const localOnly = config.webAccounts.length === 0;
+  const admins = localOnly ? [...config.admins, 'web:local'] : config.admins;
   const store = openStore(join(config.dataDir, 'illusionist.db'), {
     users: { admins, defaults: { dailyQuota: config.dailyQuota, maxActiveJobs: config.maxActiveJobs } },
   });
@@ -70,8 +71,11 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
     blocklist: config.blocklist,
     rateLimit: { max: config.ratePerMinute, windowMs: 60_000 },
   });
-  const web = await startWebConsole({ service, store, host: config.host, port: config.port, accessToken: config.accessToken });
-  log(`web console: ${web.url}${config.accessToken ? ' (open /?token=<ACCESS_TOKEN> once)' : ''}`);
+  const web = await startWebConsole({
+    service, store, host: config.host, port: config.port,
+    accounts: config.webAccounts, sessionSecret: config.sessionSecret, maxBodyBytes: 2 * config.maxUploadBytes + 1024 * 1024,
+  });
+  log(`web console: ${web.url}${localOnly ? '' : ` (${config.webAccounts.length} account(s); each signs in once at /?token=<their token>)`}`);
 
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
   for (const fe of options.starters ?? frontEnds) {
@@ -134,8 +138,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  if (!isLoopback(config.host) && !config.accessToken) {
-    console.error(`configuration: HOST=${config.host} exposes the console to other machines; set ACCESS_TOKEN too (see .env.example)`);
+  if (!isLoopback(config.host) && config.webAccounts.length === 0) {
+    console.error(`configuration: HOST=${config.host} exposes the console to other machines; set WEB_USERS (or ACCESS_TOKEN) too (see .env.example)`);
     process.exit(2);
   }
   const bot = await startBot(config);

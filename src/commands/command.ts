@@ -19,13 +19,20 @@ export interface InputLimits {
 
 export const defaultInputLimits: InputLimits = { maxPromptLength: 200, maxUploadBytes: 8 * 1024 * 1024, maxUploadPixels: 4096 * 4096 };
 
-/** An uploaded image after checks: re-encoded as PNG and kept as an artifact the worker reads. */
+/**
+ * An uploaded image after checks: shrunk to the bot's working size (UPLOAD_WORKING_SIZE), re-encoded
+ * as PNG and kept as an artifact the worker reads.
+ */
 export interface ImageRef {
   readonly sha256: string;
   /** Absolute path of the artifact file. */
   readonly path: string;
+  /** Of the stored PNG. */
   readonly width: number;
   readonly height: number;
+  /** Of the upload as the user sent it (what a box in "pixels of your image" refers to). */
+  readonly sourceWidth: number;
+  readonly sourceHeight: number;
 }
 
 export interface CommandContext {

@@ -230,8 +230,10 @@ export interface GalleryEntry {
   readonly prompt: string;
   readonly seed: number;
   readonly votes: number;
-  /** `platform:userId` of the author. */
+  /** `platform:userId` of the author, for chat platforms to mention them; the web console does not pass it on. */
   readonly author: string;
+  /** The author's display name (never an id), for front ends that show it to other people. */
+  readonly authorName: string;
   readonly publishedAt: number;
   /** The first output (thumbnail); absent if the file is gone. */
   readonly file?: ReplyFile | undefined;
@@ -281,6 +283,11 @@ export interface CommandService {
   handle(request: CommandRequest, sink: ReplySink): Promise<void>;
   /** A button press (`ReplyAction.id`); same reply stream and same guarantees as `handle`. */
   handleAction(actionId: string, requester: Requester, sink: ReplySink): Promise<void>;
+  /**
+   * The requester's own recent jobs, newest first, each as the reply that shows it now: `result`
+   * (finished), `failed`, or `queued`/`progress` (still waiting or running). For a page's history.
+   */
+  recentJobs(requester: Requester, options?: { limit?: number | undefined; beforeId?: number | undefined }): Promise<Reply[]>;
 }
 
 /** The action id of a gallery vote for a job's published post (Discord reactions use it). */

@@ -2,7 +2,11 @@
 import type { ReplyCommand } from './command.js';
 import { CommandError } from './errors.js';
 import { num } from './options.js';
-import { promptOf } from './presentation.js';
+import { displayNameOf, promptOf } from './presentation.js';
+
+function isUpload(v: unknown): v is { width: number; height: number; sourceWidth?: number; sourceHeight?: number } {
+  return typeof v === 'object' && v !== null && typeof (v as { width?: unknown }).width === 'number';
+}
 
 export const command: ReplyCommand = {
   definition: {
@@ -19,14 +23,17 @@ export const command: ReplyCommand = {
       { name: 'command', value: `/${job.command}` },
       { name: 'status', value: job.status + (job.position !== undefined ? ` (position ${job.position})` : '') },
       { name: 'seed', value: String(job.seed) },
-      { name: 'by', value: `${job.platform}:${job.userId}` },
+      { name: 'by', value: displayNameOf(ctx.store, { platform: job.platform, userId: job.userId }) },
     ];
     const prompt = promptOf(job.params);
     if (prompt) fields.push({ name: 'prompt', value: prompt });
     if (job.model) fields.push({ name: 'model', value: job.model });
     if (job.progressStep !== null) fields.push({ name: 'progress', value: `${job.progressStep}/${job.progressTotal}` });
     if (job.error) fields.push({ name: 'error', value: job.error });
-    const { checkpointPath: _path, storePath: _store, dataDir: _data, ...shown } = (job.params ?? {}) as Record<string, unknown>;
-    return { type: 'info', title: `Job #${id}`, text: JSON.stringify(shown), fields, private: true };
+    // Server paths and upload hashes are not for the asker (who may not be the author): uploads show their size only.
+    const { checkpointPath: _path, storePath: _store, dataDir: _data, image, mask, ...shown } = (job.params ?? {}) as Record<string, unknown>;
+    const lines = Object.entries(shown).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map(String).join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
+    for (const [k, v] of Object.entries({ image, mask })) if (isUpload(v)) lines.push(`${k}: an upload (${v.sourceWidth ?? v.width}×${v.sourceHeight ?? v.height})`);
+    return { type: 'info', title: `Job #${id}`, text: lines.join('\n'), fields, private: true };
   },
 };

@@ -37,6 +37,11 @@ export function resultActions(jobId: number, options: { moreSteps: boolean; vari
   return actions;
 }
 
+/** How a person is shown to others: their display name, never their platform id. */
+export function displayNameOf(store: Store, who: Who): string {
+  return store.users.get(who).displayName ?? `a ${who.platform} user`;
+}
+
 export function galleryEntry(store: Store, post: GalleryPost, viewer: Who, viewerIsAdmin: boolean, withFile = true): GalleryEntry {
   const job = store.jobs.get(post.jobId);
   const author = { platform: post.platform, userId: post.userId };
@@ -50,6 +55,7 @@ export function galleryEntry(store: Store, post: GalleryPost, viewer: Who, viewe
     seed: post.seed,
     votes: post.votes,
     author: formatWho(author),
+    authorName: displayNameOf(store, author),
     publishedAt: post.publishedAt,
     file: withFile && post.artifactSha256 ? fileFromArtifact(store, post.artifactSha256, `gallery-${post.id}.${store.artifacts.get(post.artifactSha256)?.ext ?? 'png'}`) : undefined,
     actions,

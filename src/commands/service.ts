@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { decodeImage, encodePng, ImageDecodeError } from '../engine/images/encode.js';
+import { UPLOAD_WORKING_SIZE } from '../engine/techniques/inputs.js';
 import { MAX_SEED } from '../engine/random.js';
 import { QueueRejectedError, type JobEvent, type JobResult, type QueueClient } from '../jobs/index.js';
 import { GalleryError, type Store, type Who } from '../store/index.js';
@@ -39,6 +40,29 @@ export interface ServiceOptions {
 }
 
 export const defaultRateLimit: RateLimit = { max: 10, windowMs: 60_000 };
+
+/**
+ * Uploads decoded at once: each holds the file's bytes and sharp's working memory (libuv has four
+ * threads by default), so more would only add memory, not speed.
+ */
+const MAX_DECODES = 2;
+
+/** At most `n` of the tasks run at once; the others wait in order. */
+function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (task) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  };
+}
 
 /** i_start of the "variations" button: noisy enough to change, close enough to keep the picture. */
 const VARIATION_I_START = 10;
@@ -98,13 +122,15 @@ export function createCommandService(options: ServiceOptions): CommandService {
   const newSeed = options.newSeed ?? (() => randomInt(0, MAX_SEED));
   const pollMs = options.pollMs ?? 5000;
   const recent = new Map<string, number[]>();
+  const decoding = semaphore(MAX_DECODES);
 
   function whoOf(requester: Requester): Who {
     return { platform: requester.platform, userId: requester.userId };
   }
 
-  function checkRate(who: Who, isAdmin: boolean): void {
-    if (isAdmin) return;
+  /** Takes one of the person's turns (or refuses); the returned function gives it back. */
+  function checkRate(who: Who, isAdmin: boolean): () => void {
+    if (isAdmin) return () => {};
     const key = `${who.platform}:${who.userId}`;
     const now = Date.now();
     const times = (recent.get(key) ?? []).filter((t) => now - t < rateLimit.windowMs);
@@ -119,6 +145,11 @@ export function createCommandService(options: ServiceOptions): CommandService {
     }
     times.push(now);
     recent.set(key, times);
+    return () => {
+      const list = recent.get(key);
+      const at = list?.lastIndexOf(now) ?? -1;
+      if (at >= 0) list!.splice(at, 1);
+    };
   }
 
   function checkPrompts(command: JobCommand, values: Readonly<Record<string, unknown>>): void {
@@ -146,21 +177,24 @@ export function createCommandService(options: ServiceOptions): CommandService {
     if (attachment.width && attachment.height && attachment.width * attachment.height > limits.maxUploadPixels) {
       throw new CommandError('too-large', `${option} (${attachment.name}) is ${attachment.width}×${attachment.height} pixels; the limit is ${limits.maxUploadPixels.toLocaleString('en')}`, `${option}: ${allowed}`);
     }
-    const bytes = await attachment.fetch();
-    let raster;
-    try {
-      raster = await decodeImage(bytes, { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxUploadPixels });
-    } catch (error) {
-      if (error instanceof ImageDecodeError) {
-        const code: ErrorCode = error.code === 'not-an-image' ? 'not-an-image' : 'too-large';
-        throw new CommandError(code, `${option} (${attachment.name}): ${error.message}`, `${option}: ${allowed}`);
+    return decoding(async () => {
+      const bytes = await attachment.fetch();
+      let raster;
+      try {
+        // Shrunk inside sharp: the full-size picture never becomes a JS array on this thread.
+        raster = await decodeImage(bytes, { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxUploadPixels }, { fitInside: UPLOAD_WORKING_SIZE });
+      } catch (error) {
+        if (error instanceof ImageDecodeError) {
+          const code: ErrorCode = error.code === 'not-an-image' ? 'not-an-image' : 'too-large';
+          throw new CommandError(code, `${option} (${attachment.name}): ${error.message}`, `${option}: ${allowed}`);
+        }
+        throw error;
       }
-      throw error;
-    }
-    // Re-encoded, so the worker only ever reads a PNG this process has already decoded.
-    const png = await encodePng(raster.data, raster.width, raster.height, raster.channels);
-    const artifact = store.artifacts.save(png, 'png');
-    return { sha256: artifact.sha256, path: artifact.path, width: raster.width, height: raster.height };
+      // Re-encoded, so the worker only ever reads a PNG this process has already decoded.
+      const png = await encodePng(raster.data, raster.width, raster.height, raster.channels);
+      const artifact = store.artifacts.save(png, 'png');
+      return { sha256: artifact.sha256, path: artifact.path, width: raster.width, height: raster.height, sourceWidth: raster.sourceWidth, sourceHeight: raster.sourceHeight };
+    });
   }
 
   function contextFor(requester: Requester): CommandContext {
@@ -179,6 +213,14 @@ export function createCommandService(options: ServiceOptions): CommandService {
       saveImage,
       newSeed,
     };
+  }
+
+  /** A command's definition with this server's prompt limit, so forms and Discord refuse what the service would. */
+  function withServerLimits(c: Command): CommandDefinition {
+    const prompts = new Set(isJobCommand(c) ? (c.promptOptions ?? []) : []);
+    if (prompts.size === 0) return c.definition;
+    const options = c.definition.options.map((o) => (prompts.has(o.name) ? { ...o, maxLength: Math.min(o.maxLength ?? Infinity, limits.maxPromptLength) } : o));
+    return { ...c.definition, options };
   }
 
   async function safeSend(sink: ReplySink, reply: Reply): Promise<void> {
@@ -337,10 +379,17 @@ export function createCommandService(options: ServiceOptions): CommandService {
       }
       const values = validateOptions(command.definition, request.options);
       if (isJobCommand(command)) {
+        // The cheap refusals first (prompts, rate, queue), so a refused request decodes and stores nothing.
         checkPrompts(command, values);
-        const plan = await command.parse(values, ctx);
-        // Counted once the request is valid: a typo should not cost a turn.
-        checkRate(ctx.who, ctx.isAdmin);
+        const giveBack = checkRate(ctx.who, ctx.isAdmin);
+        await queue.checkAdmission?.(ctx.who);
+        let plan: JobPlan;
+        try {
+          plan = await command.parse(values, ctx);
+        } catch (error) {
+          giveBack(); // a typo (a bad value, an unreadable upload) should not cost a turn
+          throw error;
+        }
         await runJob(command, plan, request.requester, sink);
       } else {
         await safeSend(sink, await command.execute(values, ctx));
@@ -412,8 +461,12 @@ export function createCommandService(options: ServiceOptions): CommandService {
           const row = job();
           const isOwner = row.platform === ctx.who.platform && row.userId === ctx.who.userId;
           if (!isOwner && !ctx.isAdmin) throw new CommandError('not-allowed', `only the author of job #${id} can delete it`);
-          const post = store.gallery.getByJob(id);
-          if (post && post.removedAt === null) store.gallery.remove(post.id, ctx.who, { isAdmin: ctx.isAdmin, reason: 'deleted by its author' });
+          if (row.kind === 'training') throw new CommandError('not-allowed', `job #${id} is a training run; it is kept because its checkpoints refer to it`);
+          if (row.status === 'queued' || row.status === 'running') throw new CommandError('invalid-option', `job #${id} is still ${row.status}`, `/cancel id:${id} first, then delete it`);
+          // The row, its gallery post and votes go; files go too unless another job made the same bytes.
+          const referenced = store.jobs.deleteFinished(id);
+          if (referenced === undefined) throw new CommandError('not-found', `there is no finished job #${id}`);
+          store.artifacts.removeUnreferenced(referenced);
           return await safeSend(sink, { type: 'info', text: `Job #${id} deleted.`, private: true, deleteResultOf: id });
         }
         case 'vote':
@@ -437,10 +490,30 @@ export function createCommandService(options: ServiceOptions): CommandService {
     }
   }
 
+  async function recentJobs(requester: Requester, opts: { limit?: number | undefined; beforeId?: number | undefined } = {}): Promise<Reply[]> {
+    const rows = store.jobs.list({ who: whoOf(requester), limit: Math.min(Math.max(opts.limit ?? 20, 1), 50), beforeId: opts.beforeId });
+    return rows.map((row): Reply => {
+      const command = commands.get(row.command);
+      const params = (row.params ?? {}) as Record<string, unknown>;
+      if (row.status === 'done' && command && isJobCommand(command) && row.result) return resultReply(command, row.id, row.result as JobResult);
+      if (row.status === 'done' || row.status === 'failed' || row.status === 'cancelled') {
+        const outcome = row.status === 'cancelled' ? 'cancelled' : 'failed';
+        return { type: 'failed', jobId: row.id, outcome, message: `job #${row.id} (/${row.command}) ${row.status}${row.error ? `: ${row.error}` : ''}` };
+      }
+      if (row.status === 'running') {
+        return { type: 'progress', jobId: row.id, step: row.progressStep ?? 0, total: row.progressTotal ?? 1, message: row.progressMessage ?? 'running' };
+      }
+      const described = command && isJobCommand(command) ? command.describe(params) : '';
+      const summary = `/${row.command}${described ? ` ${described}` : ''} · seed ${row.seed}`;
+      return { type: 'queued', jobId: row.id, command: row.command, position: store.jobs.position(row.id) ?? 1, summary };
+    });
+  }
+
   return {
-    definitions: (): readonly CommandDefinition[] => [...commands.values()].map((c) => c.definition),
+    definitions: (): readonly CommandDefinition[] => [...commands.values()].map(withServerLimits),
     handle,
     handleAction,
+    recentJobs,
   };
 }
 

@@ -28,6 +28,8 @@ export type CancelOutcome =
 /** What front ends and commands use. */
 export interface QueueClient {
   enqueue(spec: JobSpec): Promise<EnqueueReceipt>;
+  /** Refuses (QueueRejectedError) as enqueue would for this person now; lets costly checks wait until it passes. */
+  checkAdmission?(who: Who): Promise<void>;
   get(jobId: number): Promise<JobView | undefined>;
   position(jobId: number): Promise<number | undefined>;
   /** Allowed to the job's owner and to admins. */

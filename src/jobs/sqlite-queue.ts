@@ -58,6 +58,40 @@ export class SqliteQueue implements Queue {
   }
 
   /**
+   * The checks enqueue makes before it writes a row (ban, queue length, the user's active jobs and
+   * daily quota), for a caller that must refuse early: the service runs them before it decodes uploads.
+   */
+  async checkAdmission(who: Who): Promise<void> {
+    this.refuseIfNotAdmitted(who);
+  }
+
+  private refuseIfNotAdmitted(who: Who): void {
+    const { store } = this;
+    const user = store.users.get(who);
+    if (user.banned) {
+      throw new QueueRejectedError('banned', `you are banned from making images here${user.banReason ? ` (${user.banReason})` : ''}`);
+    }
+    const queued = store.jobs.countQueued();
+    if (queued >= this.maxQueued) {
+      throw new QueueRejectedError('queue-full', `the queue is full (${queued} jobs waiting); please try again in a few minutes`);
+    }
+    if (!user.isAdmin) {
+      const active = store.jobs.countActive(who);
+      if (active >= user.limits.maxActiveJobs) {
+        throw new QueueRejectedError(
+          'user-limit',
+          `you already have ${active} job${active === 1 ? '' : 's'} waiting or running (the limit is ${user.limits.maxActiveJobs}); ` +
+            `wait for one to finish or cancel one`,
+        );
+      }
+      const today = store.jobs.countCreatedSince(who, Date.now() - 24 * 3_600_000);
+      if (today >= user.limits.dailyQuota) {
+        throw new QueueRejectedError('quota', `you have used your ${user.limits.dailyQuota} jobs for the last 24 hours; try again later`);
+      }
+    }
+  }
+
+  /**
    * Admits a job or refuses it with a QueueRejectedError saying why.
    *
    * @example
@@ -66,28 +100,7 @@ export class SqliteQueue implements Queue {
   async enqueue(spec: JobSpec): Promise<EnqueueReceipt> {
     const { store } = this;
     const admit = (): EnqueueReceipt => {
-      const user = store.users.get(spec.who);
-      if (user.banned) {
-        throw new QueueRejectedError('banned', `you are banned from making images here${user.banReason ? ` (${user.banReason})` : ''}`);
-      }
-      const queued = store.jobs.countQueued();
-      if (queued >= this.maxQueued) {
-        throw new QueueRejectedError('queue-full', `the queue is full (${queued} jobs waiting); please try again in a few minutes`);
-      }
-      if (!user.isAdmin) {
-        const active = store.jobs.countActive(spec.who);
-        if (active >= user.limits.maxActiveJobs) {
-          throw new QueueRejectedError(
-            'user-limit',
-            `you already have ${active} job${active === 1 ? '' : 's'} waiting or running (the limit is ${user.limits.maxActiveJobs}); ` +
-              `wait for one to finish or cancel one`,
-          );
-        }
-        const today = store.jobs.countCreatedSince(spec.who, Date.now() - 24 * 3_600_000);
-        if (today >= user.limits.dailyQuota) {
-          throw new QueueRejectedError('quota', `you have used your ${user.limits.dailyQuota} jobs for the last 24 hours; try again later`);
-        }
-      }
+      this.refuseIfNotAdmitted(spec.who);
       const checkpoint = spec.checkpointId === undefined ? undefined : store.training.getCheckpoint(spec.checkpointId);
       if (spec.checkpointId !== undefined && checkpoint === undefined) {
         throw new QueueRejectedError('not-found', `there is no checkpoint #${spec.checkpointId}`);

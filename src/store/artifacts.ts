@@ -55,7 +55,7 @@ export class ArtifactsStore {
   private readonly outputsStmt;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     readonly dir: string,
   ) {
     this.getStmt = db.prepare<[string], RawArtifact>('SELECT * FROM artifacts WHERE sha256 = ?');
@@ -121,6 +121,33 @@ export class ArtifactsStore {
   private toArtifact(r: RawArtifact): Artifact {
     const file = path.resolve(this.dir, r.path);
     return { sha256: r.sha256, ext: r.ext, mime: r.mime, bytes: r.bytes, path: file, createdAt: r.created_at };
+  }
+
+  /** The jobs that have this artifact among their outputs (equal bytes are shared). */
+  jobsWithOutput(sha256: string): number[] {
+    return this.db.prepare<[string], number>('SELECT DISTINCT job_id FROM job_outputs WHERE artifact_sha256 = ? ORDER BY job_id').pluck().all(sha256);
+  }
+
+  /**
+   * Deletes the rows and files of these artifacts that nothing refers to any more (no job output,
+   * training sample grid, seed record or job's parameters, as uploads are); returns those removed.
+   * Equal bytes share one artifact, so another job's identical picture keeps the file.
+   */
+  removeUnreferenced(sha256s: readonly string[]): string[] {
+    const used = this.db.prepare<{ sha: string }, number>(`SELECT
+      EXISTS (SELECT 1 FROM job_outputs WHERE artifact_sha256 = @sha) OR
+      EXISTS (SELECT 1 FROM sample_grids WHERE artifact_sha256 = @sha) OR
+      EXISTS (SELECT 1 FROM seeds WHERE output_sha256 = @sha) OR
+      EXISTS (SELECT 1 FROM jobs WHERE instr(params, @sha) > 0)`).pluck();
+    const removed: string[] = [];
+    for (const sha of sha256s) {
+      const artifact = this.get(sha);
+      if (artifact === undefined || used.get({ sha }) !== 0) continue;
+      this.db.prepare('DELETE FROM artifacts WHERE sha256 = ?').run(sha);
+      fs.rmSync(artifact.path, { force: true });
+      removed.push(sha);
+    }
+    return removed;
   }
 
   /**

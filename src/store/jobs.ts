@@ -440,4 +440,26 @@ export class JobsStore {
     });
     return recover.immediate();
   }
+
+  /**
+   * Deletes a finished job with what hangs off it (output links, seed record, gallery post and its
+   * votes; re-runs of it keep their rows, unlinked). Training jobs are kept: runs and checkpoints
+   * refer to them. Returns the artifacts it referenced (outputs and uploads), for
+   * ArtifactsStore.removeUnreferenced, or undefined when there is no such finished job.
+   */
+  deleteFinished(id: number): string[] | undefined {
+    return this.db.transaction(() => {
+      const raw = this.db.prepare<[number], { params: string; status: JobStatus; kind: JobKind }>('SELECT params, status, kind FROM jobs WHERE id = ?').get(id);
+      if (raw === undefined || raw.kind === 'training' || !finalStatuses.includes(raw.status)) return undefined;
+      const outputs = this.db.prepare<[number], string>('SELECT artifact_sha256 FROM job_outputs WHERE job_id = ?').pluck().all(id);
+      const uploads = [...raw.params.matchAll(/"sha256":"([0-9a-f]{64})"/g)].map((m) => m[1]!);
+      this.db.prepare('DELETE FROM gallery_votes WHERE post_id IN (SELECT id FROM gallery_posts WHERE job_id = ?)').run(id);
+      this.db.prepare('DELETE FROM gallery_posts WHERE job_id = ?').run(id);
+      this.db.prepare('DELETE FROM job_outputs WHERE job_id = ?').run(id);
+      this.db.prepare('DELETE FROM seeds WHERE job_id = ?').run(id);
+      this.db.prepare('UPDATE jobs SET rerun_of = NULL WHERE rerun_of = ?').run(id);
+      this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+      return [...new Set([...outputs, ...uploads])];
+    }).immediate();
+  }
 }

@@ -37,7 +37,7 @@ const ctx = {
   dataDir: '/data',
   store: { path: '/data/illusionist.db' },
   newSeed: () => 1234,
-  saveImage: async (_a: Attachment, _o: string): Promise<ImageRef> => ({ sha256: 'x', path: '/a.png', width: 40, height: 30 }),
+  saveImage: async (_a: Attachment, _o: string): Promise<ImageRef> => ({ sha256: 'x', path: '/a.png', width: 40, height: 30, sourceWidth: 40, sourceHeight: 30 }),
 } as unknown as CommandContext;
 
 async function parse(name: string, options: Record<string, unknown>, context: CommandContext = ctx) {

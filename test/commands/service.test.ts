@@ -2,6 +2,7 @@
 // engine worker thread running the bot's handlers on a tiny MNIST checkpoint trained here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Attachment, Reply, Requester } from '../../src/commands/contract.js';
 import { loadCheckpoint } from '../../src/engine/flow/trainer.js';
@@ -225,4 +226,40 @@ test('/train (admin) trains in the worker and registers each epoch\'s checkpoint
   const d = recordingSink();
   await service.handle({ command: 'digits', options: { digit: 4, count: 1, steps: 2, model: made.name }, requester: alice }, d);
   assert.equal(result(d.last()).model, made.name);
+});
+
+test('a refused request (rate limit, full queue, ban) decodes and stores nothing; a kept upload is shrunk, its box scaled', async (t) => {
+  const { service, store, queue } = await startBotStack(t, { runner: false, service: { rateLimit: { max: 1, windowMs: 60_000 } }, queue: { maxQueued: 1 } });
+  const files = (): string[] => (existsSync(store.artifacts.dir) ? readdirSync(store.artifacts.dir) : []);
+  const photo = upload('photo.png', await sharp({ create: { width: 1024, height: 512, channels: 3, background: '#808080' } }).png().toBuffer(), 'image/png');
+  const ask = async (options: Record<string, unknown>, who: Requester): Promise<Reply> => {
+    const sink = recordingSink();
+    void service.handle({ command: 'inpaint', options: options as never, requester: who }, sink);
+    for (let i = 0; i < 200 && sink.replies.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    return sink.replies[0]!;
+  };
+
+  // Carol's inpaint is queued: its upload is stored at the working size, the box in its pixels.
+  const carol: Requester = { platform: 'slack', userId: 'carol' };
+  const queued = await ask({ image: photo, box: '512,0,512,512', prompt: '1' }, carol);
+  assert.equal(queued.type, 'queued', JSON.stringify(queued));
+  const jobId = (queued as { jobId: number }).jobId;
+  const params = store.jobs.get(jobId)!.params as { image: { width: number; height: number; sourceWidth: number }; box: unknown };
+  assert.deepEqual([params.image.width, params.image.height, params.image.sourceWidth], [256, 128, 1024]);
+  assert.deepEqual(params.box, { x: 128, y: 0, width: 128, height: 128 });
+  const stored = files();
+  assert.equal(stored.length, 1);
+
+  const other = upload('other.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ff0000' } }).png().toBuffer(), 'image/png');
+  const full = await ask({ image: other, box: '0,0,8,8' }, { platform: 'web', userId: 'dave' });
+  assert.equal(error(full).code, 'queue-full');
+  const limited = await ask({ image: other, box: '0,0,8,8' }, carol);
+  assert.equal(error(limited).code, 'rate-limited');
+  const mallory: Requester = { platform: 'discord', userId: 'mallory' };
+  store.users.ensure(mallory);
+  store.users.ban(mallory, { platform: 'discord', userId: 'root' }, 'spam');
+  assert.equal(error(await ask({ image: other, box: '0,0,8,8' }, mallory)).code, 'banned');
+  assert.deepEqual(files(), stored, 'refused requests left no file');
+
+  await queue.cancel(jobId, carol);
 });

@@ -1,25 +1,44 @@
 // The local web console (the embedded default front end): one page that runs any command, shows
-// queue position and progress live over SSE, results with their buttons, and the gallery.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+// queue position and progress live over SSE, results with their buttons, your recent jobs, and the
+// gallery. Who is asking comes only from the server: the one local user on an unexposed console, or
+// a signed session (or a bearer token) of an account from the configuration.
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { bodyLimit } from 'hono/body-limit';
+import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
+import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
-import type { Attachment, CommandService, OptionValue, Reply, ReplyFile, Requester } from '../../commands/contract.js';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Attachment, CommandService, ErrorCode, OptionValue, Reply, ReplyFile, Requester } from '../../commands/contract.js';
 import { projectRoot } from '../../engine/paths.js';
-import type { Store } from '../../store/index.js';
+import { isSameWho, type Store, type Who } from '../../store/index.js';
+
+/** A person who may use an exposed console: `name` becomes their id (`web:<name>`) and shown name. */
+export interface WebAccount {
+  readonly name: string;
+  readonly token: string;
+}
 
 export interface WebConsoleOptions {
   readonly service: CommandService;
   readonly store: Store;
-  /** 127.0.0.1 unless the operator exposes the console (then `accessToken` is required). */
+  /** 127.0.0.1 unless the operator exposes the console (then `accounts` are required). */
   readonly host: string;
   readonly port: number;
-  readonly accessToken?: string | undefined;
+  /**
+   * Who may sign in (WEB_USERS, and ACCESS_TOKEN as `shared`). None: only the one local user,
+   * and only on loopback. Some: everyone signs in, wherever the console listens.
+   */
+  readonly accounts?: readonly WebAccount[] | undefined;
+  /** Signs session cookies (SESSION_SECRET); default a random one, so sessions end with the process. */
+  readonly sessionSecret?: string | undefined;
+  /** Largest request body; default 20 MiB (two uploads at the default 8 MiB limit, and the form). */
+  readonly maxBodyBytes?: number | undefined;
 }
 
 /** A reply as the page receives it: files become URLs (artifacts) or data URLs (previews). */
@@ -27,8 +46,14 @@ type WireFile = { name: string; contentType: string; url: string };
 
 const FINAL = new Set<Reply['type']>(['error', 'result', 'failed', 'info', 'gallery']);
 const RUN_TTL_MS = 10 * 60_000;
+const SESSION_COOKIE = 'illusionist_session';
+const SESSION_MAX_AGE_S = 30 * 86_400;
+const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
 const STATIC = ['index.html', 'app.js', 'app.css'] as const;
 const STATIC_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+/** The one person of an unexposed console: the operator at this machine. */
+export const LOCAL_REQUESTER: Requester = { platform: 'web', userId: 'local', displayName: 'operator' };
+const SIGN_IN_HELP = 'sign in: open this console once with your link, /?token=<your token> (the bot\'s WEB_USERS or ACCESS_TOKEN), or send "Authorization: Bearer <your token>"';
 
 export function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1';
@@ -39,7 +64,7 @@ function wireFile(f: ReplyFile): WireFile {
   return { name: f.name, contentType: f.contentType, url };
 }
 
-/** JSON-safe copy of a reply with its files as URLs. */
+/** JSON-safe copy of a reply with its files as URLs; gallery authors by name only (ids stay on the server). */
 export function toWire(reply: Reply): unknown {
   switch (reply.type) {
     case 'progress':
@@ -49,24 +74,48 @@ export function toWire(reply: Reply): unknown {
     case 'info':
       return { ...reply, files: reply.files?.map(wireFile) };
     case 'gallery':
-      return { ...reply, entries: reply.entries.map((e) => ({ ...e, file: e.file ? wireFile(e.file) : undefined })) };
+      return { ...reply, entries: reply.entries.map(({ author: _id, ...e }) => ({ ...e, file: e.file ? wireFile(e.file) : undefined })) };
     default:
       return reply;
   }
 }
 
+/** The HTTP status of a refused request, so API clients need not read the body to tell. */
+function statusOf(code: ErrorCode): ContentfulStatusCode {
+  const map: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+    'not-allowed': 403,
+    banned: 403,
+    'not-found': 404,
+    'too-large': 413,
+    'rate-limited': 429,
+    quota: 429,
+    'queue-full': 503,
+    'model-not-installed': 503,
+    internal: 500,
+  };
+  return map[code] ?? 400;
+}
+
 interface Run {
+  readonly owner: Who;
   readonly replies: unknown[];
   done: boolean;
   finishedAt: number;
   readonly listeners: Set<() => void>;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** The account whose token this is; compared as digests in constant time, every account each time. */
+function accountByToken(accounts: readonly WebAccount[], token: string): WebAccount | undefined {
+  const given = digest(token);
+  let found: WebAccount | undefined;
+  for (const a of accounts) if (timingSafeEqual(digest(a.token), given)) found = a;
+  return found;
 }
+
+/** Part of the token's digest in the session, so a changed or removed token ends its sessions. */
+const fingerprint = (account: WebAccount): string => digest(`session:${account.token}`).toString('hex').slice(0, 16);
 
 /**
  * The console's routes. Mutating requests must carry `X-Illusionist: 1`, which a cross-site form
@@ -77,53 +126,110 @@ function sameSecret(a: string, b: string): boolean {
  */
 export function createWebApp(options: WebConsoleOptions): Hono {
   const { service, store } = options;
-  const exposed = !isLoopback(options.host);
-  if (exposed && !options.accessToken) throw new Error(`the web console on ${options.host} needs ACCESS_TOKEN (it is reachable from other machines)`);
+  const accounts = options.accounts ?? [];
+  const signIn = accounts.length > 0;
+  const loopback = isLoopback(options.host);
+  if (!loopback && !signIn) throw new Error(`the web console on ${options.host} needs accounts (WEB_USERS or ACCESS_TOKEN): it is reachable from other machines`);
+  const names = new Set<string>();
+  for (const a of accounts) {
+    if (names.has(a.name)) throw new Error(`web account "${a.name}" is listed twice`);
+    names.add(a.name);
+  }
+  const secret = options.sessionSecret ?? randomBytes(32).toString('hex');
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const staticDir = join(projectRoot(), 'src', 'bot', 'web', 'public');
   const runs = new Map<string, Run>();
-  const app = new Hono();
+  const app = new Hono<{ Variables: { requester: Requester } }>();
+
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+      referrerPolicy: 'no-referrer',
+      xFrameOptions: 'DENY',
+      // Plain HTTP on a LAN is the usual case; HSTS would only matter behind TLS, which the proxy sets.
+      strictTransportSecurity: false,
+    }),
+  );
 
   app.use('*', async (c, next) => {
-    if (!exposed) {
+    if (loopback) {
       const host = (c.req.header('host') ?? '').replace(/:\d+$/, '');
       if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return c.text('this console only answers on localhost', 403);
-    } else {
-      const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? getCookie(c, 'illusionist_token') ?? c.req.query('token');
-      if (!given || !sameSecret(given, options.accessToken!)) return c.text('access token required: open /?token=<ACCESS_TOKEN> once', 401);
-      if (c.req.query('token')) {
-        setCookie(c, 'illusionist_token', given, { httpOnly: true, sameSite: 'Strict', path: '/' });
-        return c.redirect('/');
-      }
     }
-    if (c.req.method !== 'GET' && c.req.header('x-illusionist') !== '1') return c.text('missing X-Illusionist header', 403);
+    if (!signIn) {
+      c.set('requester', LOCAL_REQUESTER);
+    } else {
+      const link = c.req.query('token');
+      if (link !== undefined) {
+        const account = accountByToken(accounts, link);
+        if (!account) return c.text(`that sign-in link's token is not one this console knows; ${SIGN_IN_HELP}`, 401);
+        await setSignedCookie(c, SESSION_COOKIE, `${account.name}:${fingerprint(account)}:${Math.floor(Date.now() / 1000)}`, secret, {
+          httpOnly: true,
+          sameSite: 'Strict',
+          path: '/',
+          maxAge: SESSION_MAX_AGE_S,
+        });
+        return c.redirect(c.req.path); // drops the token from the address bar and history
+      }
+      const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
+      let account: WebAccount | undefined;
+      if (bearer !== undefined) {
+        account = accountByToken(accounts, bearer);
+        if (!account) return c.text(`that bearer token is not one this console knows; ${SIGN_IN_HELP}`, 401);
+      } else {
+        const session = await getSignedCookie(c, secret, SESSION_COOKIE);
+        const [name, print, issued] = typeof session === 'string' ? session.split(':') : [];
+        account = accounts.find((a) => a.name === name);
+        const fresh = Number(issued) > Date.now() / 1000 - SESSION_MAX_AGE_S;
+        if (!account || print !== fingerprint(account) || !fresh) {
+          if (session !== undefined) deleteCookie(c, SESSION_COOKIE, { path: '/' });
+          const why = session === undefined ? 'you are not signed in' : 'your session is not valid any more (expired, signed by another server secret, or its token changed)';
+          return c.text(`${why}; ${SIGN_IN_HELP}`, 401);
+        }
+      }
+      c.set('requester', { platform: 'web', userId: account.name, displayName: account.name });
+    }
+    if (c.req.method !== 'GET' && c.req.header('x-illusionist') !== '1') return c.text('missing X-Illusionist header: the console\'s own page sends it; API clients must too', 403);
     await next();
-    c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Referrer-Policy', 'no-referrer');
-    c.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'");
   });
 
-  /** Each browser is a person; on loopback the operator's browser is `web:local`. */
-  function requesterOf(c: Context): Requester {
-    if (!exposed) return { platform: 'web', userId: 'local', displayName: 'you' };
-    let uid = getCookie(c, 'illusionist_uid');
-    if (!uid || !/^[0-9a-f-]{36}$/.test(uid)) {
-      uid = randomUUID();
-      setCookie(c, 'illusionist_uid', uid, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: 365 * 86_400 });
-    }
-    return { platform: 'web', userId: uid };
-  }
+  const limitBody = bodyLimit({
+    maxSize: maxBody,
+    onError: (c) => c.json({ error: `the request is larger than this console accepts (${(maxBody / 1024 / 1024).toFixed(1)} MiB)` }, 413),
+  });
 
-  function startRun(work: (sink: { send(reply: Reply): Promise<void>; progressIntervalMs: number; previews: boolean }) => Promise<void>): string {
+  const requesterOf = (c: Context<{ Variables: { requester: Requester } }>): Requester => c.get('requester');
+  const whoOf = (r: Requester): Who => ({ platform: r.platform, userId: r.userId });
+
+  /**
+   * Starts a command or button run and waits for its first reply (the queued one, once the job row
+   * is committed, or the refusal), so a client that gets an answer has a job id or a reason.
+   */
+  async function startRun(
+    owner: Who,
+    work: (sink: { send(reply: Reply): Promise<void>; progressIntervalMs: number; previews: boolean }) => Promise<void>,
+  ): Promise<{ runId: string; first: Reply | undefined }> {
     const now = Date.now();
     for (const [id, r] of runs) if (r.done && now - r.finishedAt > RUN_TTL_MS) runs.delete(id);
     const id = randomUUID();
-    const run: Run = { replies: [], done: false, finishedAt: 0, listeners: new Set() };
+    const run: Run = { owner, replies: [], done: false, finishedAt: 0, listeners: new Set() };
     runs.set(id, run);
     const notify = (): void => run.listeners.forEach((l) => l());
+    let first: (reply: Reply | undefined) => void = () => {};
+    const firstReply = new Promise<Reply | undefined>((resolve) => (first = resolve));
     void work({
       progressIntervalMs: 150,
       previews: true,
       async send(reply) {
+        first(reply);
         run.replies.push(toWire(reply));
         if (FINAL.has(reply.type)) {
           run.done = true;
@@ -132,13 +238,21 @@ export function createWebApp(options: WebConsoleOptions): Hono {
         notify();
       },
     }).finally(() => {
+      first(undefined);
       if (!run.done) {
         run.done = true;
         run.finishedAt = Date.now();
       }
       notify();
     });
-    return id;
+    return { runId: id, first: await firstReply };
+  }
+
+  function answerRun(c: Context, started: { runId: string; first: Reply | undefined }): Response {
+    const { runId, first } = started;
+    if (!first) return c.json({ error: 'the request ended without an answer (it was logged)', runId }, 500);
+    const jobId = 'jobId' in first ? first.jobId : undefined;
+    return c.json({ runId, jobId, reply: toWire(first) }, first.type === 'error' ? statusOf(first.code) : 200);
   }
 
   for (const file of STATIC) {
@@ -149,15 +263,41 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     });
   }
 
-  app.get('/api/commands', (c) => c.json({ commands: service.definitions(), requester: requesterOf(c) }));
+  app.get('/api/commands', (c) => {
+    const r = requesterOf(c);
+    return c.json({ commands: service.definitions(), me: { name: r.displayName ?? r.userId, admin: store.users.isAdmin(whoOf(r)) } });
+  });
 
-  app.post('/api/run', async (c) => {
-    const requester = requesterOf(c);
-    const form = await c.req.formData();
-    const command = String(form.get('command') ?? '');
+  /** Options from a form (multipart or urlencoded) or a JSON object; the command is in the path. */
+  async function readOptions(c: Context): Promise<Record<string, OptionValue> | Response> {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const opts: Record<string, OptionValue> = {};
+    if (type === 'application/json') {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch (error) {
+        return c.json({ error: `the JSON body could not be read (${(error as Error).message}); send an object of option values, e.g. {"digit": 7}` }, 400);
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return c.json({ error: 'the JSON body must be an object of option values, e.g. {"digit": 7}' }, 400);
+      for (const [key, value] of Object.entries(body)) {
+        if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+          return c.json({ error: `option ${key.slice(0, 40)} must be a string, number or boolean in JSON; send images as multipart/form-data` }, 400);
+        }
+        opts[key] = value;
+      }
+      return opts;
+    }
+    if (type !== 'multipart/form-data' && type !== 'application/x-www-form-urlencoded') {
+      return c.json({ error: `send the options as multipart/form-data (needed for images), application/x-www-form-urlencoded or application/json, not ${type || 'no body'}` }, 415);
+    }
+    let form: FormData;
+    try {
+      form = await c.req.formData();
+    } catch (error) {
+      return c.json({ error: `the form could not be read as ${type} (${(error as Error).message})` }, 400);
+    }
     for (const [key, value] of form.entries()) {
-      if (key === 'command') continue;
       if (typeof value === 'string') {
         if (value !== '') opts[key] = value;
       } else if (value.size > 0) {
@@ -166,22 +306,31 @@ export function createWebApp(options: WebConsoleOptions): Hono {
         opts[key] = attachment;
       }
     }
-    const runId = startRun((sink) => service.handle({ command, options: opts, requester }, sink));
-    return c.json({ runId });
+    return opts;
+  }
+
+  app.post('/api/run', (c) => c.json({ error: 'name the command in the path: POST /api/run/<command>, with its options as form fields or JSON' }, 404));
+
+  app.post('/api/run/:command', limitBody, async (c) => {
+    const requester = requesterOf(c);
+    const command = c.req.param('command');
+    const opts = await readOptions(c);
+    if (opts instanceof Response) return opts;
+    return answerRun(c, await startRun(whoOf(requester), (sink) => service.handle({ command, options: opts, requester }, sink)));
   });
 
-  app.post('/api/action', async (c) => {
+  app.post('/api/action', limitBody, async (c) => {
     const requester = requesterOf(c);
     const body = (await c.req.json().catch(() => ({}))) as { actionId?: unknown };
-    if (typeof body.actionId !== 'string' || body.actionId.length > 100) return c.json({ error: 'actionId (a string) is required' }, 400);
+    if (typeof body?.actionId !== 'string' || body.actionId.length > 100) return c.json({ error: 'send JSON {"actionId": "<a button id, at most 100 characters>"}' }, 400);
     const actionId = body.actionId;
-    const runId = startRun((sink) => service.handleAction(actionId, requester, sink));
-    return c.json({ runId });
+    return answerRun(c, await startRun(whoOf(requester), (sink) => service.handleAction(actionId, requester, sink)));
   });
 
   app.get('/api/runs/:id/events', (c) => {
     const run = runs.get(c.req.param('id'));
-    if (!run) return c.json({ error: 'no such run (they are kept 10 minutes)' }, 404);
+    // Another person's run is "not found" too: run ids are not meant to be shared.
+    if (!run || !isSameWho(run.owner, whoOf(requesterOf(c)))) return c.json({ error: 'no such run of yours (they are kept 10 minutes)' }, 404);
     return streamSSE(c, async (stream) => {
       let sent = 0;
       let wake: (() => void) | undefined;
@@ -217,26 +366,48 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     });
   });
 
+  app.get('/api/jobs', async (c) => {
+    const limit = Number(c.req.query('limit') ?? 20);
+    const before = c.req.query('before');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50) return c.json({ error: 'limit must be an integer from 1 to 50' }, 400);
+    if (before !== undefined && !/^\d{1,15}$/.test(before)) return c.json({ error: 'before must be a job number' }, 400);
+    const replies = await service.recentJobs(requesterOf(c), { limit, beforeId: before === undefined ? undefined : Number(before) });
+    return c.json({ jobs: replies.map(toWire) });
+  });
+
   app.get('/api/gallery', async (c) => {
     const requester = requesterOf(c);
     const opts: Record<string, OptionValue> = { filter: c.req.query('filter') ?? 'recent', limit: 30 };
     const only = c.req.query('command');
     if (only) opts.command = only;
-    let answer: unknown;
-    await service.handle({ command: 'gallery', options: opts, requester }, { send: async (r) => void (answer = toWire(r)) });
-    return c.json(answer);
+    let answer: Reply | undefined;
+    await service.handle({ command: 'gallery', options: opts, requester }, { send: async (r) => void (answer = r) });
+    if (!answer) return c.json({ error: 'the gallery gave no answer (it was logged)' }, 500);
+    return c.json(toWire(answer), answer.type === 'error' ? statusOf(answer.code) : 200);
   });
+
+  /** A file is yours (an output of your job), public (an output of a visible gallery post), or an admin's to see. */
+  function maySee(sha: string, who: Who): boolean {
+    if (store.users.isAdmin(who)) return true;
+    return store.artifacts.jobsWithOutput(sha).some((jobId) => {
+      const job = store.jobs.get(jobId);
+      if (job && job.platform === who.platform && job.userId === who.userId) return true;
+      const post = store.gallery.getByJob(jobId);
+      return post !== undefined && post.removedAt === null;
+    });
+  }
 
   app.get('/api/files/:sha', (c) => {
     const sha = c.req.param('sha');
-    if (!/^[0-9a-f]{64}$/.test(sha)) return c.text('bad file id', 400);
+    if (!/^[0-9a-f]{64}$/.test(sha)) return c.text('bad file id: 64 hexadecimal digits', 400);
     const artifact = store.artifacts.get(sha);
-    if (!artifact || !existsSync(artifact.path)) return c.text('no such file', 404);
+    // Not 403: whether someone else's file exists is not for others to learn.
+    if (!artifact || !existsSync(artifact.path) || !maySee(sha, whoOf(requesterOf(c)))) return c.text('no such file of yours or in the gallery', 404);
     const body = Readable.toWeb(createReadStream(artifact.path)) as ReadableStream;
-    return c.body(body, 200, { 'content-type': artifact.mime, 'content-length': String(artifact.bytes), 'cache-control': 'private, max-age=31536000, immutable' });
+    return c.body(body, 200, { 'content-type': artifact.mime, 'content-length': String(artifact.bytes), 'cache-control': 'private, no-cache' });
   });
 
-  return app;
+  return app as unknown as Hono;
 }
 
 export interface WebConsole {

@@ -108,7 +108,21 @@ const SUPPORTED_FORMATS = 'PNG, JPEG, WebP, GIF, TIFF or AVIF';
  * and the result is grey when the file is grey, RGB otherwise. Only the first frame of an
  * animation is read.
  */
-export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<RasterImage> {
+export interface DecodeOptions {
+  /**
+   * Shrinks the picture inside sharp (on libuv's threads) so neither side exceeds this many pixels
+   * (never enlarges): a huge upload then never exists as a full-size raster in JS.
+   */
+  fitInside?: number;
+}
+
+/** A decoded upload, with the size it had (after EXIF orientation) before any `fitInside` shrink. */
+export interface DecodedImage extends RasterImage {
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+export async function decodeImage(buf: Buffer, limits: DecodeLimits, opts: DecodeOptions = {}): Promise<DecodedImage> {
   const { maxBytes, maxPixels } = limits;
   if (buf.length > maxBytes) {
     throw new ImageDecodeError('too-many-bytes', `image is ${buf.length} bytes; the limit is ${maxBytes} bytes`);
@@ -132,9 +146,9 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<Ra
   try {
     // limitInputPixels again: the header check above can be fooled by formats whose frames
     // are larger than the canvas they declare.
-    const { data, info } = await sharp(buf, { limitInputPixels: maxPixels })
-      .autoOrient()
-      .flatten({ background: '#ffffff' })
+    let pipeline = sharp(buf, { limitInputPixels: maxPixels }).autoOrient().flatten({ background: '#ffffff' });
+    if (opts.fitInside !== undefined) pipeline = pipeline.resize({ width: opts.fitInside, height: opts.fitInside, fit: 'inside', withoutEnlargement: true });
+    const { data, info } = await pipeline
       .toColourspace(grey ? 'b-w' : 'srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -143,7 +157,8 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits): Promise<Ra
     }
     const out = new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) out[i] = data[i]! / 255;
-    return { data: out, width: info.width, height: info.height, channels: info.channels };
+    const source = meta.autoOrient ?? { width, height };
+    return { data: out, width: info.width, height: info.height, channels: info.channels, sourceWidth: source.width, sourceHeight: source.height };
   } catch (err) {
     const message = (err as Error).message;
     if (/pixel limit/i.test(message)) {

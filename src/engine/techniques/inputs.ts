@@ -2,7 +2,7 @@
 // white-on-black digits or 64×64 RGB, masks from a mask image (white = repaint) or a box, demo digits.
 import { loadEmbeddedMnist } from '../data/mnist.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
-import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodeLimits, type RasterImage } from '../images/encode.js';
+import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodedImage, type DecodeLimits, type DecodeOptions } from '../images/encode.js';
 import { boxMask } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { InputError, asInputError } from './errors.js';
@@ -25,10 +25,17 @@ export interface PreparedImage {
 
 const toSigned = (v: number): number => 2 * v - 1;
 
+/**
+ * The longest side an upload is kept at by the bot: four times the largest model input (64 px),
+ * so cropping, fitting and digit centring still work from detail, while a 4096×4096 photo costs
+ * the process a 256×256 raster instead of a 200 MB one.
+ */
+export const UPLOAD_WORKING_SIZE = 256;
+
 /** Decodes an upload under `limits`; an unreadable or oversized file is an InputError naming it. */
-export async function decodeUpload(bytes: Buffer, name: string, limits: DecodeLimits = UPLOAD_LIMITS): Promise<RasterImage> {
+export async function decodeUpload(bytes: Buffer, name: string, limits: DecodeLimits = UPLOAD_LIMITS, opts: DecodeOptions = {}): Promise<DecodedImage> {
   try {
-    return await decodeImage(bytes, limits);
+    return await decodeImage(bytes, limits, opts);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw new InputError(`${name}: ${err.message}`);
     throw err;

@@ -1,5 +1,6 @@
 // The web console in a real browser (Debian's chromium via playwright-core) against `startBot`,
-// the code `npm start` runs: /anagram 6 9 with a flip, /digits 7, a drawn sketch, the gallery.
+// the code `npm start` runs: /anagram 6 9 with a flip, /digits 7, a drawn sketch, the gallery;
+// the form's limits, one job per double click, /job as fields, history after a reload, Delete.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -27,7 +28,7 @@ async function run(page: Page, command: string, fill: Record<string, string>): P
   await page.locator('.card').nth(before).waitFor({ state: 'attached' });
 }
 
-test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see it in the gallery', { timeout: 120_000 }, async (t) => {
+test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see it in the gallery', { timeout: 180_000 }, async (t) => {
   // Not a skip: a missing browser fails and says how to install it.
   assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (Debian) or set CHROMIUM_PATH`);
   const shots = mkdtempSync(join(tmpdir(), 'illusionist-browser-shots-'));
@@ -84,9 +85,47 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
   await digits.locator('button[data-action^="publish:"]').click();
   await page.locator('#gallery .entry', { hasText: 'digit 7' }).waitFor({ timeout: 20_000 });
   const entry = page.locator('#gallery .entry').first();
-  assert.match(await entry.innerText(), /seed 3 · 0 votes · web:local/);
+  assert.match(await entry.innerText(), /seed 3 · 0 votes · operator/);
   await entry.locator('button[data-action^="vote:"]').click();
   await page.locator('#gallery .entry', { hasText: '1 vote' }).waitFor({ timeout: 20_000 });
   await page.screenshot({ path: join(shots, '3-gallery.png'), fullPage: true });
+
+  // The form's limits are the server's (MAX_PROMPT_LENGTH 200, not the definitions' 1000).
+  await page.selectOption('#command', 'imagine');
+  assert.equal(await page.getAttribute('#fields [name="prompt"]', 'maxlength'), '200');
+
+  // A double click on Run queues one job.
+  const jobsBefore = bot.store.jobs.list({ limit: 100 }).length;
+  await page.selectOption('#command', 'digits');
+  await page.locator('#fields [name="digit"]').fill('2');
+  await page.locator('#fields [name="count"]').fill('1');
+  await page.locator('#fields [name="steps"]').fill('2');
+  await page.dblclick('#run');
+  await page.locator('.card').first().locator('.caption', { hasText: 'digit 2' }).waitFor({ timeout: 60_000 });
+  assert.equal(bot.store.jobs.list({ limit: 100 }).length, jobsBefore + 1, 'one job for a double click');
+  const two = await page.locator('.card').first().getAttribute('data-job');
+
+  // /job reads as fields that fit the card.
+  await run(page, 'job', { id: two! });
+  const info = page.locator('.card').first();
+  await info.locator('dl.fields').waitFor({ timeout: 20_000 });
+  assert.match(await info.innerText(), /by\s+operator/);
+  assert.ok(await info.evaluate((e) => e.scrollWidth <= e.clientWidth + 1), '/job fits its card');
+  await page.screenshot({ path: join(shots, '4-job.png'), fullPage: true });
+
+  // A reload keeps your results: the page lists your recent jobs.
+  await page.reload();
+  await page.waitForSelector('body[data-ready="1"]');
+  await page.locator(`.card[data-job="${two}"] .caption`, { hasText: 'digit 2' }).waitFor({ timeout: 20_000 });
+  assert.ok((await page.locator('.card[data-job] .files img').count()) >= 4, 'earlier results come back with their pictures');
+
+  // Delete takes the job away, also after a reload.
+  await page.locator(`.card[data-job="${two}"] button[data-action^="delete:"]`).click();
+  await page.locator('.card', { hasText: `Job #${two} deleted.` }).waitFor({ timeout: 20_000 });
+  assert.equal(await page.locator(`.card[data-job="${two}"]`).count(), 0);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="1"]');
+  assert.equal(await page.locator(`.card[data-job="${two}"]`).count(), 0, 'a deleted job stays deleted');
+  await page.screenshot({ path: join(shots, '5-after-delete.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no script errors on the page');
 });

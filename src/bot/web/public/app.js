@@ -1,5 +1,6 @@
-// The web console's script: builds a form per command from its definition, posts runs, follows
-// their replies over SSE (queue position, progress, result), and shows the gallery.
+// The web console's script: builds a form per command from its definition (the server's limits),
+// posts runs, follows their replies over SSE (queue position, progress, result), lists your recent
+// jobs on load, and shows the gallery.
 const $ = (sel) => document.querySelector(sel);
 const HEADERS = { 'X-Illusionist': '1' };
 let definitions = [];
@@ -63,7 +64,6 @@ function showForm(name) {
 async function formData() {
   const form = $('#run-form');
   const data = new FormData(form);
-  data.set('command', $('#command').value);
   for (const canvas of form.querySelectorAll('canvas[data-sketch]')) {
     const name = canvas.dataset.sketch;
     const file = data.get(name);
@@ -90,12 +90,29 @@ function newCard(text) {
   return card;
 }
 
+/** The server's answer as JSON, or its text (a sign-in message) as an error reply. */
+async function answerOf(res) {
+  const text = await res.text();
+  try { return JSON.parse(text); } catch { return { reply: { type: 'error', message: text || `HTTP ${res.status}` } }; }
+}
+
 async function start(url, body, label) {
   const card = newCard(label);
-  const res = await fetch(url, { method: 'POST', headers: body instanceof FormData ? HEADERS : { ...HEADERS, 'Content-Type': 'application/json' }, body: body instanceof FormData ? body : JSON.stringify(body) });
-  if (!res.ok) { render(card, { type: 'error', message: await res.text() }); return; }
-  follow((await res.json()).runId, card);
+  let res;
+  try {
+    res = await fetch(url, { method: 'POST', headers: body instanceof FormData ? HEADERS : { ...HEADERS, 'Content-Type': 'application/json' }, body: body instanceof FormData ? body : JSON.stringify(body) });
+  } catch (e) {
+    render(card, { type: 'error', message: `the console did not answer (${e.message})` });
+    return;
+  }
+  const answer = await answerOf(res);
+  // The answer already holds the first reply (queued, once the job exists, or the refusal).
+  render(card, answer.reply ?? { type: 'error', message: answer.error ?? `HTTP ${res.status}` });
+  if (answer.runId && answer.reply && !FINAL.has(answer.reply.type)) follow(answer.runId, card);
+  else if (answer.reply?.type === 'info' && answer.reply.deleteResultOf === undefined) loadGallery();
 }
+
+const FINAL = new Set(['error', 'result', 'failed', 'info', 'gallery']);
 
 function actionButton(action) {
   return el('button', { type: 'button', class: action.style, 'data-action': action.id, onclick: () => start('/api/action', { actionId: action.id }, action.label + '…') }, action.label);
@@ -136,9 +153,13 @@ function render(card, reply) {
       card.replaceChildren(el('div', { class: 'status' }, reply.message), reply.allowed ? el('div', { class: 'allowed' }, 'Allowed: ' + reply.allowed) : '');
       break;
     case 'info':
-      if (reply.deleteResultOf !== undefined) document.querySelectorAll(`.card[data-job="${reply.deleteResultOf}"]`).forEach((c) => c.remove());
-      card.replaceChildren(reply.title ? el('strong', {}, reply.title) : '', el('pre', { class: 'info' }, reply.text),
-        reply.fields ? el('div', { class: 'caption' }, reply.fields.map((f) => `${f.name}: ${f.value}`).join(' · ')) : '',
+      if (reply.deleteResultOf !== undefined) {
+        document.querySelectorAll(`.card[data-job="${reply.deleteResultOf}"]`).forEach((c) => c.remove());
+        loadGallery();
+      }
+      card.replaceChildren(reply.title ? el('strong', {}, reply.title) : '',
+        reply.fields ? el('dl', { class: 'fields' }, reply.fields.flatMap((f) => [el('dt', {}, f.name), el('dd', {}, f.value)])) : '',
+        el('pre', { class: 'info' }, reply.text),
         reply.files ? el('div', { class: 'files' }, reply.files.map(fileView)) : '');
       if (/gallery|vote|Post #/i.test(reply.text)) loadGallery();
       break;
@@ -155,24 +176,54 @@ async function loadGallery() {
   const params = new URLSearchParams({ filter: $('#gallery-filter').value });
   if ($('#gallery-command').value) params.set('command', $('#gallery-command').value);
   const res = await fetch(`/api/gallery?${params}`);
-  const page = await res.json();
+  const page = (await answerOf(res));
   const box = $('#gallery');
-  if (page.type !== 'gallery') { box.replaceChildren(el('p', { class: 'empty' }, page.message ?? 'could not load the gallery')); return; }
+  if (page.type !== 'gallery') { box.replaceChildren(el('p', { class: 'empty' }, page.message ?? page.error ?? page.reply?.message ?? 'could not load the gallery')); return; }
   if (page.entries.length === 0) { box.replaceChildren(el('p', { class: 'empty' }, 'Nothing here yet: publish a result with its button.')); return; }
   box.replaceChildren(...page.entries.map((e) => el('div', { class: 'entry', 'data-post': e.postId },
     e.file ? fileView(e.file) : '',
     el('div', { class: 'prompt' }, `/${e.command} ${e.prompt}`),
-    el('div', { class: 'meta' }, `seed ${e.seed} · ${e.votes} vote${e.votes === 1 ? '' : 's'} · ${e.author}`),
+    el('div', { class: 'meta' }, `seed ${e.seed} · ${e.votes} vote${e.votes === 1 ? '' : 's'} · ${e.authorName}`),
     el('div', { class: 'actions' }, e.actions.map((a) => el('button', { type: 'button', class: a.style, 'data-action': a.id, onclick: async () => { await start('/api/action', { actionId: a.id }, a.label + '…'); setTimeout(loadGallery, 300); } }, a.label))),
   )));
+}
+
+// --- your recent jobs ---
+
+/** Cards of your jobs from the server (newest first); waiting or running ones are refreshed until they end. */
+async function loadHistory() {
+  const res = await fetch('/api/jobs?limit=20');
+  if (!res.ok) return;
+  const { jobs } = await res.json();
+  let active = false;
+  for (const reply of jobs) {
+    let card = document.querySelector(`.card[data-job="${reply.jobId}"]`);
+    if (card && card.dataset.history !== '1') continue; // followed live over SSE already
+    if (!card) {
+      card = el('div', { class: 'card', 'data-job': reply.jobId, 'data-history': '1' });
+      $('#results').append(card);
+    }
+    if (reply.type === 'queued' || reply.type === 'progress') active = true;
+    if (card.dataset.shown !== JSON.stringify(reply)) {
+      render(card, reply);
+      card.dataset.job = reply.jobId;
+      card.dataset.shown = JSON.stringify(reply);
+    }
+  }
+  if (active) setTimeout(loadHistory, 3000);
 }
 
 // --- start ---
 
 async function main() {
   const res = await fetch('/api/commands');
+  if (!res.ok) {
+    document.body.replaceChildren(el('p', { class: 'signin' }, await res.text()));
+    return;
+  }
   const body = await res.json();
   definitions = body.commands;
+  $('#me').textContent = `signed in as ${body.me.name}${body.me.admin ? ' (admin)' : ''}`;
   $('#command').replaceChildren(...definitions.map((d) => el('option', { value: d.name }, '/' + d.name)));
   const galleryCommands = definitions.find((d) => d.name === 'gallery')?.options.find((o) => o.name === 'command')?.choices ?? [];
   $('#gallery-command').append(...galleryCommands.map((c) => el('option', { value: c.value }, c.name)));
@@ -181,11 +232,21 @@ async function main() {
   showForm($('#command').value);
   $('#run-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    await start('/api/run', await formData(), `/${$('#command').value} sent…`);
+    const button = $('#run');
+    // One request per click: a double click must not queue the job twice.
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      const name = $('#command').value;
+      await start(`/api/run/${encodeURIComponent(name)}`, await formData(), `/${name} sent…`);
+    } finally {
+      button.disabled = false;
+    }
   });
   $('#gallery-filter').addEventListener('change', loadGallery);
   $('#gallery-command').addEventListener('change', loadGallery);
   $('#gallery-refresh').addEventListener('click', loadGallery);
+  await loadHistory();
   document.body.dataset.ready = '1';
   loadGallery();
 }
