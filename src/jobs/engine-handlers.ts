@@ -11,7 +11,7 @@ import { loadOnnxFlowModel, type OnnxFlowModel } from '../engine/flow/onnx-flow-
 import { defaultSettings, latestCheckpoint, loadCheckpoint, train, type TrainProgress } from '../engine/flow/trainer.js';
 import type { UNetKind } from '../engine/flow/unet.js';
 import { gridPng } from '../engine/images/grid.js';
-import { loadModel, type LoadedModel } from '../engine/techniques/models.js';
+import { modelEntry, type LoadedModel } from '../engine/models/registry.js';
 import { jobJson, previewPng, type OutputRole, type StepCallback, type TechniqueResult } from '../engine/techniques/outputs.js';
 import { openStore, dataDir, databasePath, type Store } from '../store/index.js';
 import { storeEmbeddingCache } from './embedding-cache.js';
@@ -51,8 +51,7 @@ function embeddingCache(): EmbeddingCache {
 }
 
 function denoiserFor(p: PartAParams): Promise<LoadedModel> {
-  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () =>
-    loadModel(p.model, p.checkpointPath !== undefined ? { checkpoint: p.checkpointPath } : p.model === 'deepfloyd-if' ? { embeddingCache: embeddingCache() } : {}));
+  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () => modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache }));
 }
 
 // --- progress and outputs ---
