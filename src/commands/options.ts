@@ -56,7 +56,7 @@ function coerce(def: OptionDef, raw: OptionValue): string | number | boolean | A
 
 /**
  * A technique option as every chat front end shows it: an 'image' is an attachment, a list of
- * integers is text ("1,3,5"); the description carries the default.
+ * integers is text ("1,3,5", which its help says); the description carries the default.
  */
 export function toOptionDef(o: TechniqueOption): OptionDef {
   const type = o.kind === 'image' ? 'attachment' : o.kind === 'integers' ? 'string' : o.kind;
@@ -64,7 +64,7 @@ export function toOptionDef(o: TechniqueOption): OptionDef {
   return {
     name: o.name,
     type,
-    description: helpWithDefault(o) + (o.kind === 'integers' ? ' (one, or a comma-separated list)' : ''),
+    description: helpWithDefault(o),
     ...(o.required ? { required: true } : {}),
     ...(o.choices ? { choices: o.choices } : {}),
     ...(o.kind === 'integer' || o.kind === 'number' ? { min: o.min, max: o.max } : {}),

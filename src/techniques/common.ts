@@ -18,8 +18,8 @@ export const PROMPT_CEILING = 1000;
 
 export const modelOption: TechniqueOption = {
   name: 'model', kind: 'string', maxLength: 64,
-  help: `${MODEL_IDS.join(', ')}, or a checkpoint name from /checkpoints`,
-  defaultText: `the first installed of ${MODEL_IDS.join(', ')}`,
+  help: `${MODEL_IDS.join(', ')} or a /checkpoints name`,
+  defaultText: 'the first installed',
 };
 
 export const guidanceOption: TechniqueOption = {
@@ -27,7 +27,7 @@ export const guidanceOption: TechniqueOption = {
 };
 
 export const stepsOption: TechniqueOption = {
-  name: 'steps', kind: 'integer', min: STEPS.min, max: STEPS.max, default: STEPS.default, help: 'denoising steps over t = 990 … 0 (33: the write-up\'s 990, 960, …, 0)',
+  name: 'steps', kind: 'integer', min: STEPS.min, max: STEPS.max, default: STEPS.default, help: 'denoising steps from t = 990 to 0 (33: the write-up\'s stride of 30)',
 };
 
 export const seedOption: TechniqueOption = {

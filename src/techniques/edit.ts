@@ -11,7 +11,7 @@ const image: TechniqueOption = { name: 'image', kind: 'image', required: true, h
 const prompt = promptOption('prompt', 'what it should become (mnist-flow: a digit)', false, true);
 const iStart: TechniqueOption = {
   name: 'i_start', kind: 'integers', min: 0, max: STEPS.max - 1, maxItems: MAX_EDITS, default: DEFAULT_I_STARTS,
-  help: 'noise levels to start from, one edit each (0 = pure noise; higher = closer)',
+  help: 'start indices, comma-separated, one edit each (0 = noise; higher = closer)',
 };
 
 export const edit = defineTechnique<EditParams>({

@@ -8,7 +8,7 @@ import { defineTechnique } from './technique.js';
 
 const far = promptOption('far', 'what it shows from a distance (mnist-flow: a digit)', true);
 const near = promptOption('near', 'what it shows up close', true);
-const sigma: TechniqueOption = { name: 'sigma', kind: 'number', min: 0.1, max: 16, help: 'low-pass blur σ in pixels, at most a quarter of the side', defaultText: '2 at 64 px, scaled' };
+const sigma: TechniqueOption = { name: 'sigma', kind: 'number', min: 0.1, max: 16, help: 'low-pass blur σ in pixels (at most side/4)', defaultText: '2 at 64 px, scaled' };
 
 export const hybrid = defineTechnique<HybridParams>({
   name: 'hybrid',

@@ -15,7 +15,7 @@ export interface TechniqueOption {
   /** Chat name, `[a-z0-9_]`; the CLI flag is the same with `-` for `_` (i_start → --i-start). */
   readonly name: string;
   readonly kind: OptionKind;
-  /** What it is, without the default (that is added from `default` / `defaultText`). */
+  /** What it is, without the default (added from `default` / `defaultText`); with it at most 100 characters (Discord's rule). */
   readonly help: string;
   readonly required?: boolean | undefined;
   /** Numbers: the range of the value; 'integers': of each value. */

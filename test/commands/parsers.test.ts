@@ -105,7 +105,7 @@ test('command-specific refusals name what is wrong and what is allowed', async (
 
 test('valid requests become job parameters with defaults filled in', async () => {
   const a = await parse('anagram', { prompt1: '6', prompt2: '9', prompt3: 'seven' });
-  assert.deepEqual(a.params.views, ['identity', 'rotate_cw', 'rotate_ccw']);
+  assert.deepEqual(a.params.views, ['rotate_cw', 'rotate_ccw']);
   assert.equal(a.seed, 1234);
   assert.equal(a.params.checkpointPath, '/m/class.safetensors');
   const d = await parse('digits', {});
