@@ -49,7 +49,7 @@ export function techniqueCommand(name: PartACommand): JobCommand {
         checkpointId: resolved.checkpoint?.id,
       };
     },
-    describe: (p) => describeParams(p, t.describeKeys),
+    describe: (p) => describeParams(t.captionParams ? t.captionParams(p) : p, t.describeKeys),
     moreSteps: (p) => doubleSteps(p),
   };
 }

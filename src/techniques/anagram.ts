@@ -23,6 +23,8 @@ export const anagram = defineTechnique<AnagramParams>({
   options: [prompt1, prompt2, prompt3, view, view3, maxDisp, modelOption, guidanceOption, stepsOption, seedOption],
   variations: false,
   describeKeys: ['prompts', 'views', 'maxDisp', 'model', 'steps', 'guidance'],
+  // One view per prompt in the caption ("identity" / "flip" under "6" / "9").
+  captionParams: (p) => (Array.isArray(p.views) ? { ...p, views: ['identity', ...(p.views as unknown[])] } : p),
   normalize(values, model) {
     const p1 = text(values, prompt1, model)!;
     const p2 = text(values, prompt2, model)!;

@@ -14,6 +14,8 @@ export interface Technique<P extends PartAParams = PartAParams> {
   readonly variations: boolean;
   /** The parameters worth showing in a caption, in order. */
   readonly describeKeys: readonly string[];
+  /** The parameters as a caption shows them, where that differs from the job's shape. */
+  captionParams?(params: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
   /**
    * Values (already checked against the options' types and ranges) → the job's parameters, with every
    * default filled in; throws an InputError naming what is wrong and what is allowed. Uploads are not
