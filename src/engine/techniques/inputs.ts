@@ -8,11 +8,11 @@ import { tensor, type Tensor } from '../tensor.js';
 import { InputError, asInputError } from './errors.js';
 
 /**
- * What one upload may be, for the bot (its operator may change them: MAX_UPLOAD_BYTES,
- * MAX_UPLOAD_PIXELS) and the CLI alike: Discord's upload limit for bots, and 4096 × 4096 pixels; every
- * image is fitted to 28 or 64 px, so a larger one only costs memory to decode.
+ * What one upload may be, for the bot (whose operator may change them: MAX_UPLOAD_BYTES,
+ * MAX_UPLOAD_PIXELS) and the CLI alike: 8 MiB and 4096 × 4096 pixels. Every image is fitted to 28 or
+ * 64 px, so a larger one would only cost memory to decode.
  */
-export const UPLOAD_LIMITS: DecodeLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 4096 * 4096 };
+export const UPLOAD_LIMITS: DecodeLimits = { maxBytes: 8 * 1024 * 1024, maxPixels: 4096 * 4096 };
 
 /**
  * An uploaded file, or (digit model only) a digit of the embedded MNIST set, handy for demos. `limits`
