@@ -72,7 +72,7 @@ export function createModelCatalog(store: Store, options: { deepFloydDir?: strin
       return { model: checkpoint.name, checkpoint };
     },
     resolveFlow(name) {
-      if (name === undefined || name === 'mnist-flow') {
+      if (name === undefined || name === checkpointModel().id) {
         const checkpoint = classDefault() ?? store.training.getDefaultCheckpoint(MNIST_KINDS.time);
         if (!checkpoint) throw new CommandError('model-not-installed', NO_MNIST, 'see /checkpoints');
         return { model: checkpoint.name, checkpoint, kind: checkpoint.modelKind === MNIST_KINDS.time ? 'time' : 'class' };

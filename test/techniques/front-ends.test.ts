@@ -15,6 +15,7 @@ import { databasePath, openStore } from '../../src/store/index.js';
 import { recordingSink } from '../helpers/reply-sink.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { tinyClassCheckpoint } from '../helpers/tiny-mnist.js';
+import { TECHNIQUES } from '../../src/techniques/registry.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const requester = { platform: 'web', userId: 'alice' } as const;
@@ -105,5 +106,34 @@ test('chat and CLI: same command, seed and options → the same job parameters a
     const local = cliFiles(out);
     assert.deepEqual([...local.keys()].sort(), [...chat.keys()].sort(), `${c.command}: the same files`);
     for (const [name, bytes] of chat) assert.ok(bytes.equals(local.get(name)!), `${c.command}: ${name} differs between chat and the CLI`);
+  }
+});
+
+test('chat and CLI refuse the same values with the same message: one range per option', { timeout: 300_000 }, async (t) => {
+  const stack = await startBotStack(t, { runner: false });
+  const root = makeTempDir(t, 'illusionist-limits-');
+  const env = { DATA_DIR: join(root, 'cli-data'), ILLUSIONIST_MODELS: join(root, 'no-models') };
+  const checkpoint = await tinyClassCheckpoint();
+  const required: Record<string, Record<string, string>> = {
+    imagine: { prompt: '7' }, anagram: { prompt1: '6', prompt2: '9' }, hybrid: { far: '1', near: '8' },
+  };
+  // One value above each numeric limit (the seed aside); /digits' steps too, which disagreed before.
+  const cases: Array<[string, string, string]> = [['digits', 'steps', '301']];
+  for (const tech of TECHNIQUES) {
+    if (!required[tech.name]) continue;
+    for (const o of tech.options) if ((o.kind === 'integer' || o.kind === 'number') && o.name !== 'seed' && o.max !== undefined) cases.push([tech.name, o.name, String(o.max + 1)]);
+  }
+  assert.ok(cases.length >= 10, `${cases.length} cases`);
+  for (const [command, option, value] of cases) {
+    const sink = recordingSink();
+    await stack.service.handle({ command, options: { ...required[command], [option]: value }, requester }, sink);
+    const reply = sink.last();
+    assert.equal(reply.type, 'error', `${command} ${option}:${value} in chat`);
+    const message = (reply as Extract<Reply, { type: 'error' }>).message;
+    const args = [command, ...flags(required[command] ?? {}, {}), `--${option.replace(/_/g, '-')}`, value, '--checkpoint', checkpoint, '--out', join(root, 'out')];
+    const r = await cli(args, env);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    if (command === 'digits') assert.match(r.stderr, /--steps must be an integer from 1 to 300/);
+    else assert.ok(r.stderr.includes(message), `${args.join(' ')}: chat says "${message}", the CLI "${r.stderr.trim()}"`);
   }
 });
