@@ -10,7 +10,7 @@ import type { Attachment, CommandDefinition, OptionValue } from '../commands/con
 import { techniqueDefinition } from '../commands/part-a.js';
 import { validateOptions } from '../commands/options.js';
 import { takesImage, withInputs, type TechniqueInputs } from '../techniques/inputs.js';
-import { describeDefault, helpWithDefault, type TechniqueOption } from '../techniques/options.js';
+import { describeDefault, type TechniqueOption } from '../techniques/options.js';
 import type { Technique } from '../techniques/technique.js';
 import { openCliStore, runCliJob, storeUpload } from './job-client.js';
 import { UsageError, parseIntOption } from './errors.js';
@@ -23,9 +23,10 @@ function flagOf(o: TechniqueOption): string {
 
 function cliHelp(o: TechniqueOption): string {
   if (o.name === 'model') return `${MODEL_IDS.join(' | ')} (default ${describeDefault(o)}; with --checkpoint: ${checkpointModel().id})`;
-  const range = o.kind === 'integers' ? `, comma-separated, each ${o.min}–${o.max}` : (o.kind === 'integer' || o.kind === 'number') && o.min !== undefined ? `, ${o.min}–${o.max}` : '';
+  const range = o.kind === 'integers' ? `, each ${o.min}–${o.max}` : (o.kind === 'integer' || o.kind === 'number') && o.min !== undefined ? `, ${o.min}–${o.max}` : '';
+  const d = describeDefault(o);
   const choices = o.choices ? `: ${o.choices.map((c) => c.value).join(', ')}` : '';
-  return helpWithDefault(o) + range + choices;
+  return `${o.help}${range}${d !== undefined ? ` (default ${d})` : ''}${choices}`;
 }
 
 function readFileOption(flag: string, path: string): Buffer {
@@ -46,7 +47,7 @@ interface Flags { [attribute: string]: string | undefined }
 /** `illusionist <technique>`: its flags, generated from the options list. */
 export function registerTechnique(program: Command, t: Technique): void {
   const cmd = program.command(t.name).description(t.description);
-  const flags = t.options.map((o) => ({ o, flag: new Option(`${flagOf(o)} ${VALUE_NAMES[o.kind]}`, cliHelp(o)) }));
+  const flags = t.options.map((o) => ({ o, flag: new Option(`${flagOf(o)} ${o.choices || o.name === 'model' ? '<name>' : VALUE_NAMES[o.kind]}`, cliHelp(o)) }));
   for (const { flag } of flags) cmd.addOption(flag);
   const checkpoints = checkpointModel();
   if (takesImage(t)) cmd.option('--digit-index <n>', `${checkpoints.id} without --image: digit n of the embedded MNIST set (0–9999)`);

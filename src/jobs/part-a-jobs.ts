@@ -111,6 +111,7 @@ export async function runPartAJob(command: PartACommand, params: unknown, seed: 
     }
     case 'denoise': {
       const p = params as DenoiseParams;
+      if (!Array.isArray(p.ts) || !Array.isArray(p.methods)) throw new RangeError('a denoise job needs ts and methods; a job queued in the older shape (iStart) must be asked for again');
       return runDenoise(model, { image: imageSource(p), ts: [...p.ts], methods: [...p.methods], prompt: p.prompt, steps: p.steps, seed }, opts);
     }
     case 'edit': {
