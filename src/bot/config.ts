@@ -1,6 +1,7 @@
 // The bot's configuration, read from the environment only (tokens never come from files in the
 // repository and are never logged); every variable is documented in .env.example.
 import { readFileSync } from 'node:fs';
+import { defaultInputLimits } from '../commands/command.js';
 import { dataDir } from '../store/data-dir.js';
 
 export interface BotConfig {
@@ -93,8 +94,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxQueued: int(env, 'MAX_QUEUED', 100, 1, 100_000),
     ratePerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 10, 1, 10_000),
     maxPromptLength: int(env, 'MAX_PROMPT_LENGTH', 200, 1, 1000),
-    maxUploadBytes: int(env, 'MAX_UPLOAD_BYTES', 8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
-    maxUploadPixels: int(env, 'MAX_UPLOAD_PIXELS', 4096 * 4096, 64, 268_435_456),
+    maxUploadBytes: int(env, 'MAX_UPLOAD_BYTES', defaultInputLimits.maxUploadBytes, 1024, 512 * 1024 * 1024),
+    maxUploadPixels: int(env, 'MAX_UPLOAD_PIXELS', defaultInputLimits.maxUploadPixels, 64, 268_435_456),
     jobTimeLimitMs: timeLimit > 0 ? timeLimit * 1000 : undefined,
     blocklist: list(env.PROMPT_BLOCKLIST),
     env,

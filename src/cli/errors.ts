@@ -3,6 +3,7 @@
 import { CheckpointNotFoundError } from '../engine/flow/checkpoints.js';
 import { RunExistsError } from '../engine/flow/trainer.js';
 import { InputError } from '../engine/techniques/errors.js';
+import { CommandError } from '../commands/errors.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -11,10 +12,10 @@ export class UsageError extends Error {
 /**
  * What the CLI prints as one line with exit code 2: its own UsageError, and the engine's errors about
  * what was asked for (InputError: bad view, image, i_start…; CheckpointNotFoundError; RunExistsError:
- * a new run pointed at another run's folder).
+ * a new run pointed at another run's folder), and the option checks shared with chat (CommandError).
  */
 export function isUserMistake(err: unknown): err is Error {
-  return err instanceof UsageError || err instanceof InputError || err instanceof CheckpointNotFoundError || err instanceof RunExistsError;
+  return err instanceof UsageError || err instanceof InputError || err instanceof CommandError || err instanceof CheckpointNotFoundError || err instanceof RunExistsError;
 }
 
 export function parseIntOption(name: string, value: string, min: number, max: number): number {

@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePng } from '../engine/images/encode.js';
-import { decodeUpload } from '../engine/techniques/inputs.js';
+import { decodeUpload, UPLOAD_WORKING_SIZE } from '../engine/techniques/inputs.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import type { StoredImage } from '../jobs/part-a-jobs.js';
 import { SqliteQueue } from '../jobs/sqlite-queue.js';
@@ -42,9 +42,10 @@ export function openCliStore(): Store {
 
 /** An input file checked like a chat upload (decoded under limits, re-encoded as PNG) and kept as an artifact, so a rerun finds it. */
 export async function storeUpload(store: Store, bytes: Buffer, name: string): Promise<StoredImage & { name: string }> {
-  const raster = await decodeUpload(bytes, name);
+  // Shrunk inside sharp as the bot does (the same stored bytes, so the same job gives the same image).
+  const raster = await decodeUpload(bytes, name, undefined, { fitInside: UPLOAD_WORKING_SIZE });
   const artifact = store.artifacts.save(await encodePng(raster.data, raster.width, raster.height, raster.channels), 'png');
-  return { path: artifact.path, width: raster.width, height: raster.height, name };
+  return { path: artifact.path, width: raster.width, height: raster.height, sourceWidth: raster.sourceWidth, sourceHeight: raster.sourceHeight, name };
 }
 
 export class JobFailedError extends Error {

@@ -5,12 +5,8 @@ import { registerTrain } from './commands/train.js';
 import { registerDigits } from './commands/digits.js';
 import { registerExportModel } from './commands/export-model.js';
 import { registerEmbed } from './commands/embed.js';
-import { registerImagine } from './commands/imagine.js';
-import { registerDenoise } from './commands/denoise.js';
-import { registerEdit } from './commands/edit.js';
-import { registerInpaint } from './commands/inpaint.js';
-import { registerAnagram } from './commands/anagram.js';
-import { registerHybrid } from './commands/hybrid.js';
+import { TECHNIQUES } from '../techniques/registry.js';
+import { registerTechnique } from './technique-options.js';
 import { registerGallery, registerJobs } from './commands/jobs.js';
 import { isUserMistake } from './errors.js';
 
@@ -23,12 +19,7 @@ export function buildProgram(): Command {
   registerDigits(program);
   registerExportModel(program);
   registerEmbed(program);
-  registerImagine(program);
-  registerDenoise(program);
-  registerEdit(program);
-  registerInpaint(program);
-  registerAnagram(program);
-  registerHybrid(program);
+  for (const t of TECHNIQUES) registerTechnique(program, t);
   registerJobs(program);
   registerGallery(program);
   return program;
@@ -45,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (isUserMistake(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      const allowed = 'allowed' in err && typeof err.allowed === 'string' ? ` — allowed: ${err.allowed}` : '';
+      process.stderr.write(`error: ${err.message}${allowed}\n`);
       return 2;
     }
     const e = err as Error;

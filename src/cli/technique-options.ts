@@ -1,110 +1,109 @@
-// Options every Part A command shares (--model, --checkpoint, --seed, --out, sampling settings,
-// input images) and the one runner that enqueues the job, runs it in the engine worker and writes the files.
+// The Part A commands (imagine, denoise, edit, inpaint, anagram, hybrid) on the command line, made from
+// their technique definitions (src/techniques): one flag per option (i_start → --i-start), checked by
+// the same validation as chat, normalized by the same function, then run as a job in this process.
+// CLI-only: --checkpoint (a file or run folder), --digit-index (an embedded MNIST digit as input), --out.
 import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import type { Command } from 'commander';
-import { MAX_SEED } from '../engine/random.js';
-import type { ImageSource } from '../engine/techniques/inputs.js';
-import { locateModel, MODEL_IDS, parseModelId, type ModelId } from '../engine/techniques/models.js';
-import type { PartACommand } from '../jobs/part-a-jobs.js';
+import { Option, type Command } from 'commander';
+import { checkpointModel, modelEntry, MODEL_IDS, parseModelId, preferredModel, type ModelEntry } from '../engine/models/registry.js';
+import type { Attachment, CommandDefinition, OptionValue } from '../commands/contract.js';
+import { techniqueDefinition } from '../commands/part-a.js';
+import { validateOptions } from '../commands/options.js';
+import { takesImage, withInputs, type TechniqueInputs } from '../techniques/inputs.js';
+import { describeDefault, type TechniqueOption } from '../techniques/options.js';
+import type { Technique } from '../techniques/technique.js';
 import { openCliStore, runCliJob, storeUpload } from './job-client.js';
-import { DEFAULT_STEPS, MAX_STEPS } from '../engine/techniques/timesteps.js';
-import { UsageError, parseFloatOption, parseIntOption } from './errors.js';
+import { UsageError, parseIntOption } from './errors.js';
 
-export interface CommonCliOptions {
-  model: string;
-  checkpoint?: string;
-  seed?: string;
-  out: string;
+const VALUE_NAMES: Record<TechniqueOption['kind'], string> = { string: '<text>', integer: '<n>', number: '<x>', integers: '<list>', image: '<file>' };
+
+function flagOf(o: TechniqueOption): string {
+  return `--${o.name.replace(/_/g, '-')}`;
 }
 
-export interface SamplingCliOptions {
-  steps: string;
-  guidance: string;
+function cliHelp(o: TechniqueOption): string {
+  if (o.name === 'model') return `${MODEL_IDS.join(' | ')} (default ${describeDefault(o)}; with --checkpoint: ${checkpointModel().id})`;
+  const range = o.kind === 'integers' ? `, each ${o.min}–${o.max}` : (o.kind === 'integer' || o.kind === 'number') && o.min !== undefined ? `, ${o.min}–${o.max}` : '';
+  const d = describeDefault(o);
+  const choices = o.choices ? `: ${o.choices.map((c) => c.value).join(', ')}` : '';
+  return `${o.help}${range}${d !== undefined ? ` (default ${d})` : ''}${choices}`;
 }
 
-export function addCommonOptions(cmd: Command): Command {
-  return cmd
-    .option('--model <name>', `denoiser: ${MODEL_IDS.join(' | ')}`, 'mnist-flow')
-    .option('--checkpoint <ref>', 'mnist-flow: committed model name, .safetensors file or training run folder')
-    .option('--seed <n>', 'random seed (default: a new one, printed and recorded in job.json)')
-    .requiredOption('--out <dir>', 'output folder');
-}
-
-export function addSamplingOptions(cmd: Command, guidance = true): Command {
-  cmd.option('--steps <n>', `denoising steps from t = 990 to 0 (${DEFAULT_STEPS} = the seed's stride of 30)`, String(DEFAULT_STEPS));
-  if (guidance) cmd.option('--guidance <g>', 'classifier-free guidance scale γ', '7');
-  return cmd;
-}
-
-export function addImageOptions(cmd: Command): Command {
-  return cmd
-    .option('--image <file>', 'input image (PNG, JPEG, WebP, GIF, TIFF or AVIF)')
-    .option('--digit-index <n>', 'mnist-flow without --image: digit n of the embedded MNIST set (0–9999)');
-}
-
-export function parseSeed(text: string | undefined): number {
-  return text === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', text, 0, MAX_SEED);
-}
-
-export function parseSampling(o: SamplingCliOptions): { steps: number; guidance: number } {
-  return { steps: parseIntOption('steps', o.steps, 1, MAX_STEPS), guidance: parseFloatOption('guidance', o.guidance, 0, 50) };
-}
-
-/** "1,3,5" → [1, 3, 5], each checked against [min, max]. */
-export function parseIntList(name: string, text: string, min: number, max: number): number[] {
-  const parts = text.split(',').map((s) => s.trim());
-  if (parts.some((p) => p === '')) throw new UsageError(`--${name} must be a comma-separated list of integers from ${min} to ${max}, got '${text}'`);
-  return parts.map((p) => parseIntOption(name, p, min, max));
-}
-
-export function readFileOption(name: string, path: string): Buffer {
+function readFileOption(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsageError(`cannot read --${name} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
-/** --image, or for mnist-flow --digit-index; one of them is required (no silent default input). */
-export function parseImageSource(model: ModelId, o: { image?: string; digitIndex?: string }): ImageSource {
-  if (o.image !== undefined && o.digitIndex !== undefined) throw new UsageError('give --image or --digit-index, not both');
-  if (o.image !== undefined) return { bytes: readFileOption('image', o.image), name: o.image };
-  if (o.digitIndex !== undefined) {
-    if (model !== 'mnist-flow') throw new UsageError('--digit-index picks an MNIST digit for --model mnist-flow; with deepfloyd-if give --image');
-    return { digitIndex: parseIntOption('digit-index', o.digitIndex, 0, 9999) };
-  }
-  throw new UsageError(model === 'mnist-flow' ? 'give an input: --image FILE or --digit-index N (a digit of the embedded MNIST set)' : 'give an input image: --image FILE');
+/** A file named on the command line as the chat's upload, so the same validation reads it. */
+function fileAttachment(path: string, bytes: Buffer): Attachment {
+  return { name: path, size: bytes.length, fetch: async () => bytes };
 }
 
-export function parseModelOption(o: CommonCliOptions): ModelId {
-  return parseModelId(o.model);
+interface Flags { [attribute: string]: string | undefined }
+
+/** `illusionist <technique>`: its flags, generated from the options list. */
+export function registerTechnique(program: Command, t: Technique): void {
+  const cmd = program.command(t.name).description(t.description);
+  const flags = t.options.map((o) => ({ o, flag: new Option(`${flagOf(o)} ${o.choices || o.name === 'model' ? '<name>' : VALUE_NAMES[o.kind]}`, cliHelp(o)) }));
+  for (const { flag } of flags) cmd.addOption(flag);
+  const checkpoints = checkpointModel();
+  if (takesImage(t)) cmd.option('--digit-index <n>', `${checkpoints.id} without --image: digit n of the embedded MNIST set (0–9999)`);
+  cmd.option('--checkpoint <ref>', `${checkpoints.id}: committed model name, .safetensors file or training run folder`);
+  cmd.requiredOption('--out <dir>', 'output folder');
+  cmd.action(async (o: Flags) => {
+    const raw: Record<string, OptionValue> = {};
+    for (const { o: option, flag } of flags) {
+      const v = o[flag.attributeName()];
+      if (v === undefined) continue;
+      raw[option.name] = option.kind === 'image' ? fileAttachment(v, readFileOption(flagOf(option), v)) : v;
+    }
+    await runTechnique(t, raw, { digitIndex: o.digitIndex, checkpoint: o.checkpoint, out: o.out! });
+  });
 }
 
-/** The picture and mask files a job reads, as given on the command line. */
-export interface CliInputs {
-  image?: ImageSource;
-  mask?: { bytes: Buffer; name?: string };
+/** The model asked for: --model, else the checkpoint model with --checkpoint, else the first installed. */
+function cliModel(name: string | undefined, checkpoint: string | undefined): ModelEntry {
+  if (name !== undefined) return modelEntry(parseModelId(name));
+  if (checkpoint !== undefined) return checkpointModel();
+  return preferredModel((m) => m.installed());
 }
 
 /**
- * Runs a Part A command as a job: checks the model is there, stores the input files as artifacts
- * (so `jobs rerun` finds them), enqueues the job with the resolved checkpoint, runs it, and writes
- * its files and job.json to --out.
+ * Checks the options as chat does, resolves the model and checks it is there, stores the input files
+ * as artifacts (so `jobs rerun` finds them), enqueues the normalized job, runs it and writes its
+ * files and job.json to --out.
  */
-export async function runTechnique(command: PartACommand, model: ModelId, o: CommonCliOptions, seed: number, params: Record<string, unknown>, inputs: CliInputs = {}): Promise<void> {
-  const source = locateModel(model, o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {});
+export async function runTechnique(t: Technique, raw: Record<string, OptionValue>, cli: { digitIndex?: string | undefined; checkpoint?: string | undefined; out: string }): Promise<void> {
+  let definition: CommandDefinition = techniqueDefinition(t);
+  if (takesImage(t)) {
+    if (raw.image !== undefined && cli.digitIndex !== undefined) throw new UsageError('give --image or --digit-index, not both');
+    if (raw.image === undefined && cli.digitIndex === undefined) {
+      throw new UsageError(checkpointModel().supports.digitInputs ? 'give an input: --image FILE or --digit-index N (a digit of the embedded MNIST set)' : 'give an input image: --image FILE');
+    }
+    // The embedded digit stands in for the required upload.
+    definition = { ...definition, options: definition.options.map((d) => (d.name === 'image' ? { ...d, required: false } : d)) };
+  }
+  const values = validateOptions(definition, raw);
+  const model = cliModel(typeof values.model === 'string' ? values.model : undefined, cli.checkpoint);
+  const source = model.locate({ checkpoint: cli.checkpoint });
+  const params = t.normalize(values, model);
+  const digitIndex = cli.digitIndex !== undefined ? parseIntOption('digit-index', cli.digitIndex, 0, 9999) : undefined;
+  if (digitIndex !== undefined && !model.supports.digitInputs) throw new UsageError(`--digit-index picks an MNIST digit for --model ${checkpointModel().id}; with ${model.id} give --image`);
+  const seed = typeof values.seed === 'number' ? values.seed : randomInt(0, 2 ** 31);
   const store = openCliStore();
   try {
-    const files: Record<string, unknown> = {};
-    const { image, mask } = inputs;
-    if (image && 'digitIndex' in image) files.digitIndex = image.digitIndex;
-    else if (image) files.image = await storeUpload(store, image.bytes, image.name ?? 'image');
-    if (mask) files.mask = await storeUpload(store, mask.bytes, mask.name ?? 'mask');
-    const full = { ...params, ...files, model, ...(model === 'mnist-flow' ? { checkpointPath: source } : {}) };
-    const { jobId, result, paths } = await runCliJob(store, { command, params: full, seed, model }, o.out);
+    const upload = async (name: string): Promise<TechniqueInputs['mask']> => {
+      const a = raw[name] as Attachment | undefined;
+      return a ? storeUpload(store, await a.fetch(), a.name) : undefined;
+    };
+    const inputs: TechniqueInputs = { image: digitIndex !== undefined ? { digitIndex } : await upload('image'), mask: await upload('mask') };
+    const full = { ...withInputs(t, params, model, inputs), ...(model.supports.checkpoints ? { checkpointPath: source } : {}) };
+    const { jobId, result, paths } = await runCliJob(store, { command: t.name, params: full, seed, model: model.id }, cli.out);
     const s = result.metrics.seconds;
-    process.stdout.write(`${command} (${model}, seed ${seed})${s !== undefined ? ` in ${s.toFixed(2)} s` : ''} → ${paths.join(', ')} · job #${jobId}\n`);
+    process.stdout.write(`${t.name} (${model.id}, seed ${seed})${s !== undefined ? ` in ${s.toFixed(2)} s` : ''} → ${paths.join(', ')} · job #${jobId}\n`);
   } finally {
     store.close();
   }

@@ -4,8 +4,9 @@ import type { JobKind, QueueClient } from '../jobs/index.js';
 import type { Store, Who } from '../store/index.js';
 import type { Attachment, CommandDefinition, OptionDef, Reply, Requester } from './contract.js';
 import type { ModelCatalog } from './models.js';
-import type { ParsedOptions } from './options.js';
-import { MAX_SEED } from '../engine/random.js';
+import { toOptionDef, type ParsedOptions } from './options.js';
+import { seedOption as techniqueSeedOption, STEPS } from '../techniques/common.js';
+import { UPLOAD_LIMITS } from '../engine/techniques/inputs.js';
 
 /** Limits on what users may send; configured by the operator (see .env.example). */
 export interface InputLimits {
@@ -17,7 +18,7 @@ export interface InputLimits {
   readonly maxUploadPixels: number;
 }
 
-export const defaultInputLimits: InputLimits = { maxPromptLength: 200, maxUploadBytes: 8 * 1024 * 1024, maxUploadPixels: 4096 * 4096 };
+export const defaultInputLimits: InputLimits = { maxPromptLength: 200, maxUploadBytes: UPLOAD_LIMITS.maxBytes, maxUploadPixels: UPLOAD_LIMITS.maxPixels };
 
 /**
  * An uploaded image after checks: shrunk to the bot's working size (UPLOAD_WORKING_SIZE), re-encoded
@@ -87,30 +88,8 @@ export function isJobCommand(command: Command): command is JobCommand {
   return 'parse' in command;
 }
 
-// Options shared by the generating commands, so every front end shows them alike.
-
-export const seedOption: OptionDef = {
-  name: 'seed', type: 'integer', description: 'random seed (same seed + same options = same image)', min: 0, max: MAX_SEED,
-};
-
-export const modelOption: OptionDef = {
-  name: 'model', type: 'string', description: 'mnist-flow, deepfloyd-if, or a checkpoint name from /checkpoints', maxLength: 64,
-};
-
-export const guidanceOption: OptionDef = {
-  name: 'guidance', type: 'number', description: 'classifier-free guidance scale γ (default 5 mnist-flow, 7 deepfloyd-if)', min: 0, max: 30,
-};
-
-export const MAX_STEPS = 200;
-export const DEFAULT_STEPS = 33;
-
-export const stepsOption: OptionDef = {
-  name: 'steps', type: 'integer', description: `denoising steps (default ${DEFAULT_STEPS}: timesteps 990, 960, …, 0)`, min: 2, max: MAX_STEPS,
-};
-
-export function promptOption(name: string, description: string, required: boolean, maxLength: number): OptionDef {
-  return { name, type: 'string', description, required, maxLength };
-}
+/** The seed option of every generating command, as the techniques define it. */
+export const seedOption: OptionDef = toOptionDef(techniqueSeedOption);
 
 /** The seed option's value or a fresh one. */
 export function seedOf(options: ParsedOptions, ctx: CommandContext): number {
@@ -119,7 +98,7 @@ export function seedOf(options: ParsedOptions, ctx: CommandContext): number {
 }
 
 /** "same seed, more steps": doubles `steps` up to the limit; undefined once at the limit. */
-export function doubleSteps(params: Readonly<Record<string, unknown>>, fallback = DEFAULT_STEPS, max = MAX_STEPS): Record<string, unknown> | undefined {
+export function doubleSteps(params: Readonly<Record<string, unknown>>, fallback: number = STEPS.default, max: number = STEPS.max): Record<string, unknown> | undefined {
   const steps = typeof params.steps === 'number' ? params.steps : fallback;
   if (steps >= max) return undefined;
   return { ...params, steps: Math.min(max, steps * 2) };

@@ -1,9 +1,7 @@
-// Which models a command may use: the Part A denoisers (mnist-flow from a class checkpoint,
-// deepfloyd-if when its export is installed) and the Part B checkpoints registered in the store.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { DEEPFLOYD_FILES, EXPORT_HINT } from '../engine/denoisers/deepfloyd-if.js';
-import { modelsDir } from '../engine/paths.js';
+// Which models a command may use: the Part A denoisers of the model registry (those with checkpoints
+// from the store's class checkpoints, the others when their files are installed) and the Part B
+// checkpoints registered in the store.
+import { checkpointModel, isModelId, modelEntry, MODEL_IDS, MODELS, preferredModel, type ModelEntry, type ModelId } from '../engine/models/registry.js';
 import type { Checkpoint, Store } from '../store/index.js';
 import { CommandError } from './errors.js';
 
@@ -11,7 +9,7 @@ import { CommandError } from './errors.js';
 export const MNIST_KINDS = { class: 'mnist-class', time: 'mnist-time', denoiser: 'mnist-denoiser' } as const;
 
 export interface ResolvedModel {
-  /** 'mnist-flow' | 'deepfloyd-if' | a flow checkpoint name. */
+  /** A registered model id, or a flow checkpoint name. */
   readonly model: string;
   readonly checkpoint?: Checkpoint | undefined;
 }
@@ -19,7 +17,7 @@ export interface ResolvedModel {
 export interface ModelCatalog {
   /** Part A models installed now, default first. */
   denoisers(): string[];
-  /** `name` omitted: deepfloyd-if when installed, else mnist-flow. A class checkpoint name means mnist-flow on it. */
+  /** `name` omitted: the first installed model of the registry. A class checkpoint name means the checkpoint model on it. */
   resolveDenoiser(name: string | undefined): ResolvedModel;
   /** A flow checkpoint (class or time model) for /digits; omitted: the default class model. */
   resolveFlow(name: string | undefined): ResolvedModel & { readonly checkpoint: Checkpoint; readonly kind: 'class' | 'time' };
@@ -27,8 +25,9 @@ export interface ModelCatalog {
   checkpoints(): Checkpoint[];
 }
 
-export function deepFloydInstalled(dir = join(modelsDir(), 'deepfloyd-if')): boolean {
-  return [DEEPFLOYD_FILES.tokenizer, DEEPFLOYD_FILES.textEncoder, DEEPFLOYD_FILES.stageI].every((f) => existsSync(join(dir, f)));
+/** The registry entry a resolution runs on: a checkpoint means the model whose weights are checkpoints. */
+export function denoiserOf(resolved: ResolvedModel): ModelEntry {
+  return resolved.checkpoint ? checkpointModel() : modelEntry(resolved.model as ModelId);
 }
 
 const NO_MNIST =
@@ -36,38 +35,44 @@ const NO_MNIST =
   'models/mnist-class/model.safetensors in place and restart';
 
 export function createModelCatalog(store: Store, options: { deepFloydDir?: string } = {}): ModelCatalog {
-  const hasDeepFloyd = (): boolean => deepFloydInstalled(options.deepFloydDir);
   const flowCheckpoints = (): Checkpoint[] =>
     store.training.listCheckpoints().filter((c) => c.modelKind === MNIST_KINDS.class || c.modelKind === MNIST_KINDS.time);
   const classDefault = (): Checkpoint | undefined => store.training.getDefaultCheckpoint(MNIST_KINDS.class);
+  // The bot's checkpoints are the store's (committed models are registered there at start-up).
+  const installed = (m: ModelEntry): boolean => (m.supports.checkpoints ? classDefault() !== undefined : m.installed({ dir: options.deepFloydDir }));
+  const installedList = (): string => MODELS.filter(installed).map((m) => m.id).join(', ') || 'none';
 
   const catalog: ModelCatalog = {
-    denoisers() {
-      const out: string[] = [];
-      if (hasDeepFloyd()) out.push('deepfloyd-if');
-      if (classDefault()) out.push('mnist-flow');
-      return out;
-    },
+    denoisers: () => MODELS.filter(installed).map((m) => m.id),
     resolveDenoiser(name) {
-      const wanted = name ?? (hasDeepFloyd() ? 'deepfloyd-if' : 'mnist-flow');
-      if (wanted === 'deepfloyd-if') {
-        if (!hasDeepFloyd()) throw new CommandError('model-not-installed', 'model deepfloyd-if is not installed on this bot', `installed: ${catalog.denoisers().join(', ') || 'none'}. ${EXPORT_HINT}`);
-        return { model: 'deepfloyd-if' };
-      }
-      if (wanted === 'mnist-flow') {
-        const checkpoint = classDefault();
-        if (!checkpoint) throw new CommandError('model-not-installed', NO_MNIST, `installed: ${catalog.denoisers().join(', ') || 'none'}`);
-        return { model: 'mnist-flow', checkpoint };
+      const wanted = name ?? preferredModel(installed).id;
+      if (isModelId(wanted)) {
+        const entry = modelEntry(wanted);
+        if (entry.supports.checkpoints) {
+          const checkpoint = classDefault();
+          if (!checkpoint) throw new CommandError('model-not-installed', NO_MNIST, `installed: ${installedList()}`);
+          return { model: entry.id, checkpoint };
+        }
+        if (!installed(entry)) {
+          let how = '';
+          try {
+            entry.locate({ dir: options.deepFloydDir });
+          } catch (err) {
+            how = ` ${(err as Error).message}`;
+          }
+          throw new CommandError('model-not-installed', `model ${entry.id} is not installed on this bot`, `installed: ${installedList()}.${how}`);
+        }
+        return { model: entry.id };
       }
       const checkpoint = store.training.findCheckpoint(MNIST_KINDS.class, wanted);
       if (!checkpoint) {
         const names = store.training.listCheckpoints(MNIST_KINDS.class).map((c) => c.name);
-        throw new CommandError('model-not-installed', `there is no model "${wanted}"`, `models: ${['mnist-flow', 'deepfloyd-if', ...names].join(', ')} (deepfloyd-if only when installed)`);
+        throw new CommandError('model-not-installed', `there is no model "${wanted}"`, `models: ${[...MODEL_IDS, ...names].join(', ')} (each only when installed)`);
       }
       return { model: checkpoint.name, checkpoint };
     },
     resolveFlow(name) {
-      if (name === undefined || name === 'mnist-flow') {
+      if (name === undefined || name === checkpointModel().id) {
         const checkpoint = classDefault() ?? store.training.getDefaultCheckpoint(MNIST_KINDS.time);
         if (!checkpoint) throw new CommandError('model-not-installed', NO_MNIST, 'see /checkpoints');
         return { model: checkpoint.name, checkpoint, kind: checkpoint.modelKind === MNIST_KINDS.time ? 'time' : 'class' };

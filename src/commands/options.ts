@@ -2,6 +2,7 @@
 // text, like Slack and web forms, are coerced here), required options, ranges, choices, lengths.
 import type { Attachment, CommandDefinition, OptionDef, OptionValue } from './contract.js';
 import { CommandError } from './errors.js';
+import { helpWithDefault, type TechniqueOption } from '../techniques/options.js';
 
 export type ParsedOptions = Readonly<Record<string, string | number | boolean | Attachment>>;
 
@@ -38,8 +39,9 @@ function coerce(def: OptionDef, raw: OptionValue): string | number | boolean | A
       return n;
     }
     case 'string': {
-      if (typeof raw !== 'string') return bad('text');
-      const s = raw.trim();
+      // A number is text too: typed front ends send integers where a list of them may be given ("5" or "1,3,5").
+      if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) return bad('text');
+      const s = String(raw).trim();
       if (def.maxLength !== undefined && s.length > def.maxLength) {
         throw new CommandError(
           'prompt-too-long',
@@ -50,6 +52,24 @@ function coerce(def: OptionDef, raw: OptionValue): string | number | boolean | A
       return s;
     }
   }
+}
+
+/**
+ * A technique option as every chat front end shows it: an 'image' is an attachment, a list of
+ * integers is text ("1,3,5", which its help says); the description carries the default.
+ */
+export function toOptionDef(o: TechniqueOption): OptionDef {
+  const type = o.kind === 'image' ? 'attachment' : o.kind === 'integers' ? 'string' : o.kind;
+  const listLength = o.kind === 'integers' ? { maxLength: 64 } : {};
+  return {
+    name: o.name,
+    type,
+    description: helpWithDefault(o),
+    ...(o.required ? { required: true } : {}),
+    ...(o.choices ? { choices: o.choices } : {}),
+    ...(o.kind === 'integer' || o.kind === 'number' ? { min: o.min, max: o.max } : {}),
+    ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : listLength),
+  };
 }
 
 /**

@@ -1,59 +1,55 @@
-// What the Part A commands (imagine, denoise, edit, inpaint, anagram, hybrid) share: the model
-// choice, digit prompts for mnist-flow, steps and guidance, and the i_start range.
-import { parseDigitPrompt } from '../engine/denoisers/mnist-flow.js';
-import type { CommandContext, JobPlan } from './command.js';
-import { DEFAULT_STEPS, seedOf } from './command.js';
+// The Part A commands (imagine, denoise, edit, inpaint, anagram, hybrid) as chat commands, made from
+// their technique definitions (src/techniques): the options shown, and parse = resolve the model,
+// normalize, store the uploads.
+import { InputError } from '../engine/techniques/errors.js';
+import type { PartACommand } from '../jobs/part-a-jobs.js';
+import { withInputs, takesImage } from '../techniques/inputs.js';
+import { technique } from '../techniques/registry.js';
+import type { Technique } from '../techniques/technique.js';
+import { describeParams, doubleSteps, seedOf, type CommandContext, type JobCommand } from './command.js';
+import type { CommandDefinition } from './contract.js';
 import { CommandError } from './errors.js';
-import { num, str, type ParsedOptions } from './options.js';
+import { denoiserOf } from './models.js';
+import { file, str, toOptionDef } from './options.js';
 
-/** Longest prompt any definition accepts; the operator's (lower) limit is checked by the service. */
-export const PROMPT_CEILING = 1000;
+/** The technique's chat definition: what Discord registers, Slack parses and the web form shows. */
+export function techniqueDefinition(t: Technique): CommandDefinition {
+  return { name: t.name, description: t.description, replies: 'public', options: t.options.map(toOptionDef) };
+}
 
-export function checkIStartOption(iStart: number, steps: number): void {
-  if (iStart > steps - 1) {
-    throw new CommandError(
-      'invalid-option',
-      `i_start ${iStart} leaves no step to take with ${steps} steps`,
-      `i_start: 0 to ${steps - 1} (0 = pure noise; higher = closer to your image); or raise steps`,
-    );
+/** Runs `f`, turning the technique layer's InputError into the reply the requester sees. */
+export async function asCommandError<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof InputError) throw new CommandError(err.code, err.message, err.allowed);
+    throw err;
   }
 }
 
-/**
- * Resolves the model, checks the prompts make sense for it (mnist-flow draws digits only) and
- * returns the job with the shared parameters merged into `extra`.
- */
-export function planPartA(options: ParsedOptions, ctx: CommandContext, prompts: readonly (readonly [option: string, text: string])[], extra: Record<string, unknown>): JobPlan {
-  const resolved = ctx.models.resolveDenoiser(str(options, 'model'));
-  const isMnist = resolved.model !== 'deepfloyd-if';
-  if (isMnist) {
-    for (const [option, text] of prompts) {
-      try {
-        parseDigitPrompt(text);
-      } catch {
-        throw new CommandError(
-          'invalid-option',
-          `${option} "${text}" is not a digit, and ${resolved.model} draws digits only`,
-          'a digit 0–9 or its word ("7", "seven", "a 7"); for text prompts use model deepfloyd-if if the bot has it',
-        );
-      }
-    }
-  }
-  const steps = num(options, 'steps') ?? DEFAULT_STEPS;
-  const guidance = num(options, 'guidance') ?? (isMnist ? 5 : 7);
+export function techniqueCommand(name: PartACommand): JobCommand {
+  const t = technique(name);
   return {
-    params: {
-      ...extra,
-      model: isMnist ? 'mnist-flow' : 'deepfloyd-if',
-      checkpoint: resolved.checkpoint?.name,
-      checkpointPath: resolved.checkpoint?.path,
-      steps,
-      guidance,
+    definition: techniqueDefinition(t),
+    promptOptions: t.options.filter((o) => o.prompt).map((o) => o.name),
+    variations: t.variations,
+    async parse(options, ctx: CommandContext) {
+      const resolved = ctx.models.resolveDenoiser(str(options, 'model'));
+      const model = denoiserOf(resolved);
+      const params = await asCommandError(() => t.normalize(options, model));
+      const upload = file(options, 'image');
+      const image = takesImage(t) && upload ? await ctx.saveImage(upload, 'image') : undefined;
+      const maskUpload = file(options, 'mask');
+      const mask = maskUpload ? await ctx.saveImage(maskUpload, 'mask') : undefined;
+      const full = await asCommandError(() => withInputs(t, params, model, { image, mask }));
+      return {
+        params: { ...full, checkpoint: resolved.checkpoint?.name, checkpointPath: resolved.checkpoint?.path },
+        seed: seedOf(options, ctx),
+        model: resolved.model,
+        checkpointId: resolved.checkpoint?.id,
+      };
     },
-    seed: seedOf(options, ctx),
-    model: resolved.model,
-    checkpointId: resolved.checkpoint?.id,
+    describe: (p) => describeParams(t.captionParams ? t.captionParams(p) : p, t.describeKeys),
+    moreSteps: (p) => doubleSteps(p),
   };
 }
-
-export const partADescribeKeys = ['model', 'steps', 'guidance'] as const;

@@ -1,12 +1,8 @@
 // The loader: command name → module, in the order /help and the front ends list them. Adding a
-// command is one file and one line here.
+// command is one file and one line here; the Part A techniques come from src/techniques.
 import type { Command } from './command.js';
-import { command as imagine } from './imagine.js';
-import { command as denoise } from './denoise.js';
-import { command as edit } from './edit.js';
-import { command as inpaint } from './inpaint.js';
-import { command as anagram } from './anagram.js';
-import { command as hybrid } from './hybrid.js';
+import { TECHNIQUES } from '../techniques/registry.js';
+import { techniqueCommand } from './part-a.js';
 import { command as digits } from './digits.js';
 import { command as train } from './train.js';
 import { command as checkpoints } from './checkpoints.js';
@@ -16,7 +12,9 @@ import { command as queue } from './queue.js';
 import { command as cancel } from './cancel.js';
 import { command as help } from './help.js';
 
-const ALL: readonly Command[] = [imagine, denoise, edit, inpaint, anagram, hybrid, digits, train, checkpoints, gallery, job, queue, cancel, help];
+const ALL: readonly Command[] = [
+  ...TECHNIQUES.map((t) => techniqueCommand(t.name)),
+  digits, train, checkpoints, gallery, job, queue, cancel, help];
 
 export function loadCommands(): ReadonlyMap<string, Command> {
   return new Map(ALL.map((c) => [c.definition.name, c]));

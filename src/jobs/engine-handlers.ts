@@ -11,13 +11,13 @@ import { loadOnnxFlowModel, type OnnxFlowModel } from '../engine/flow/onnx-flow-
 import { defaultSettings, latestCheckpoint, loadCheckpoint, train, type TrainProgress } from '../engine/flow/trainer.js';
 import type { UNetKind } from '../engine/flow/unet.js';
 import { gridPng } from '../engine/images/grid.js';
-import { loadModel, type LoadedModel } from '../engine/techniques/models.js';
+import { modelEntry, type LoadedModel } from '../engine/models/registry.js';
 import { jobJson, previewPng, type OutputRole, type StepCallback, type TechniqueResult } from '../engine/techniques/outputs.js';
 import { openStore, dataDir, databasePath, type Store } from '../store/index.js';
 import { storeEmbeddingCache } from './embedding-cache.js';
 import type { EmbeddingCache } from '../engine/denoisers/deepfloyd-if.js';
-import { defineHandlers, JobStoppedError, type HandlerOutput, type JobContext, type OutputFile } from './handler.js';
-import { runPartAJob, type PartACommand, type PartAParams } from './part-a-jobs.js';
+import { defineHandlers, JobStoppedError, type HandlerOutput, type JobContext, type JobHandler, type OutputFile } from './handler.js';
+import { PART_A_COMMANDS, runPartAJob, type PartACommand, type PartAParams } from './part-a-jobs.js';
 
 // --- models, loaded lazily and kept for the worker's lifetime (one per checkpoint) ---
 
@@ -44,15 +44,14 @@ function flowModel(path: string): Promise<OnnxFlowModel> {
 
 let embeddingStore: Store | undefined;
 
-/** The worker's own connection to the bot's database (DATA_DIR), opened on the first DeepFloyd job. */
-function embeddingCache(): EmbeddingCache {
+/** The worker's own connection to the bot's database (DATA_DIR), opened on the first job of a text model. */
+function embeddingCache(model: string): EmbeddingCache {
   embeddingStore ??= openStore(databasePath(dataDir()));
-  return storeEmbeddingCache(embeddingStore.embeddings, 'deepfloyd-if');
+  return storeEmbeddingCache(embeddingStore.embeddings, model);
 }
 
 function denoiserFor(p: PartAParams): Promise<LoadedModel> {
-  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () =>
-    loadModel(p.model, p.checkpointPath !== undefined ? { checkpoint: p.checkpointPath } : p.model === 'deepfloyd-if' ? { embeddingCache: embeddingCache() } : {}));
+  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () => modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache: () => embeddingCache(p.model) }));
 }
 
 // --- progress and outputs ---
@@ -217,11 +216,6 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
 
 export const handlers = defineHandlers({
   digits: async (input, ctx) => digits(input.params as DigitsParams, input.seed, ctx),
-  imagine: async (input, ctx) => partA('imagine', input.params, input.seed, ctx),
-  denoise: async (input, ctx) => partA('denoise', input.params, input.seed, ctx),
-  edit: async (input, ctx) => partA('edit', input.params, input.seed, ctx),
-  inpaint: async (input, ctx) => partA('inpaint', input.params, input.seed, ctx),
-  anagram: async (input, ctx) => partA('anagram', input.params, input.seed, ctx),
-  hybrid: async (input, ctx) => partA('hybrid', input.params, input.seed, ctx),
+  ...(Object.fromEntries(PART_A_COMMANDS.map((c) => [c, async (input, ctx) => partA(c, input.params, input.seed, ctx)])) as Record<PartACommand, JobHandler>),
   train: async (input, ctx) => trainHandler(input.params as TrainParams, input.seed, input.jobId, input.resumeState, ctx),
 });

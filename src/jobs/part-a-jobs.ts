@@ -1,18 +1,17 @@
-// The Part A commands as queued jobs: their parameters as the chat commands and the CLI enqueue them
-// (JSON; uploads are stored artifacts), turned into the techniques' jobs, which make the output files.
+// The Part A commands as queued jobs: their parameters in the one shape both front ends enqueue
+// (JSON; uploads are stored artifacts), run as the techniques' jobs, which make the output files.
 import { readFileSync } from 'node:fs';
 import type { DecodeLimits } from '../engine/images/encode.js';
 import { encodePng } from '../engine/images/encode.js';
 import { runAnagram } from '../engine/techniques/anagram.js';
-import { DENOISE_METHODS, runDenoise, type DenoiseMethod } from '../engine/techniques/denoise.js';
+import { runDenoise, type DenoiseMethod } from '../engine/techniques/denoise.js';
 import { runEdit } from '../engine/techniques/edit.js';
 import { runHybrid } from '../engine/techniques/hybrid.js';
 import { runImagine } from '../engine/techniques/imagine.js';
 import { runInpaint } from '../engine/techniques/inpaint.js';
 import type { Box, ImageSource, MaskSource } from '../engine/techniques/inputs.js';
-import { neutralPrompt, type LoadedModel, type ModelId } from '../engine/techniques/models.js';
+import type { LoadedModel, ModelId } from '../engine/models/registry.js';
 import type { RunOptions, TechniqueResult } from '../engine/techniques/outputs.js';
-import { timestepsForSteps } from '../engine/techniques/timesteps.js';
 
 export const PART_A_COMMANDS = ['imagine', 'denoise', 'edit', 'inpaint', 'anagram', 'hybrid'] as const;
 export type PartACommand = (typeof PART_A_COMMANDS)[number];
@@ -26,48 +25,57 @@ export interface StoredImage {
   readonly path: string;
   readonly width: number;
   readonly height: number;
+  /** The size before it was shrunk for storing (uploads are kept at most UPLOAD_WORKING_SIZE a side). */
+  readonly sourceWidth?: number | undefined;
+  readonly sourceHeight?: number | undefined;
   /** What the user called it (the CLI's file path), for messages and job.json. */
   readonly name?: string | undefined;
 }
 
+/**
+ * The one shape of a Part A job's parameters, as src/techniques' normalize makes them when the job is
+ * enqueued (chat and CLI alike); the worker runs them as they are.
+ */
 export interface PartAParams {
   readonly model: ModelId;
-  /** mnist-flow: the checkpoint file, resolved when the job was enqueued (so a rerun uses the same one). */
+  /** Models with checkpoints: the checkpoint file, resolved when the job was enqueued (so a rerun uses the same one). */
   readonly checkpointPath?: string | undefined;
+  /** Its name in the store, for captions (chat). */
+  readonly checkpoint?: string | undefined;
   readonly steps: number;
-  readonly guidance: number;
+  /** Guided techniques (all but denoise). */
+  readonly guidance?: number | undefined;
 }
 
-/** The input picture: an upload, or (mnist-flow) a digit of the embedded MNIST set. */
+/** The input picture: an upload, or (models with digit inputs) a digit of the embedded MNIST set. */
 export interface InputParams {
   readonly image?: StoredImage | undefined;
   readonly digitIndex?: number | undefined;
 }
 
-export interface ImagineParams extends PartAParams { readonly prompt: string; readonly count: number }
+export interface ImagineParams extends PartAParams { readonly prompt: string; readonly count: number; readonly guidance: number }
 
-/** Chat gives one i_start (t = timesteps[iStart]); the CLI gives noise levels `ts` and methods. */
+/** The input noised to each t in `ts`, then denoised by each method. */
 export interface DenoiseParams extends PartAParams, InputParams {
   readonly prompt: string;
-  readonly iStart?: number | undefined;
-  readonly ts?: readonly number[] | undefined;
-  readonly methods?: readonly DenoiseMethod[] | undefined;
+  readonly ts: readonly number[];
+  readonly methods: readonly DenoiseMethod[];
 }
 
-export interface EditParams extends PartAParams, InputParams { readonly prompt: string; readonly iStarts: readonly number[] }
+export interface EditParams extends PartAParams, InputParams { readonly prompt: string; readonly iStarts: readonly number[]; readonly guidance: number }
 
-/** The region: a mask upload, a box in the upload's pixels (chat), or a box in the model's pixels (CLI). */
+/** The region: a mask upload (white = repaint), or a box in the input image's pixels. */
 export interface InpaintParams extends PartAParams, InputParams {
   readonly prompt: string;
+  readonly guidance: number;
   readonly mask?: StoredImage | undefined;
   readonly box?: Box | undefined;
-  readonly modelBox?: Box | undefined;
 }
 
-/** `views` may start with 'identity' (as chat lists them, one per prompt). */
-export interface AnagramParams extends PartAParams { readonly prompts: readonly string[]; readonly views: readonly string[]; readonly maxDisp?: number | undefined }
+/** `views`: the view of each prompt after the first (which is seen as it is). */
+export interface AnagramParams extends PartAParams { readonly prompts: readonly string[]; readonly views: readonly string[]; readonly maxDisp?: number | undefined; readonly guidance: number }
 
-export interface HybridParams extends PartAParams { readonly far: string; readonly near: string; readonly sigma?: number | undefined }
+export interface HybridParams extends PartAParams { readonly far: string; readonly near: string; readonly sigma?: number | undefined; readonly guidance: number }
 
 /** Stored uploads were checked by the front end against its configured limits; these only guard against a swapped file. */
 const STORED_LIMITS: DecodeLimits = { maxBytes: 512 * 1024 * 1024, maxPixels: 268_435_456 };
@@ -89,11 +97,12 @@ async function uploadBoxMask(image: StoredImage, box: Box): Promise<MaskSource> 
   return { bytes: await encodePng(data, image.width, image.height, 1), name: 'box', limits: STORED_LIMITS };
 }
 
+/** An embedded digit is already in the model's pixels, so its box is the model's box. */
 async function maskSource(p: InpaintParams): Promise<MaskSource> {
-  if (p.modelBox) return { box: p.modelBox };
   if (p.mask) return readStored(p.mask, 'mask');
   if (p.box && p.image) return uploadBoxMask(p.image, p.box);
-  throw new RangeError('an inpaint job needs mask, box (with image) or modelBox');
+  if (p.box && p.digitIndex !== undefined) return { box: p.box };
+  throw new RangeError('an inpaint job needs mask, or box with image or digitIndex');
 }
 
 /** Runs a Part A job on a loaded model: the technique's named files and its job record. */
@@ -105,8 +114,8 @@ export async function runPartAJob(command: PartACommand, params: unknown, seed: 
     }
     case 'denoise': {
       const p = params as DenoiseParams;
-      const ts = p.ts ?? [timestepsForSteps(p.steps)[p.iStart ?? 0]!];
-      return runDenoise(model, { image: imageSource(p), ts: [...ts], methods: [...(p.methods ?? DENOISE_METHODS)], prompt: p.prompt || neutralPrompt(p.model), steps: p.steps, seed }, opts);
+      if (!Array.isArray(p.ts) || !Array.isArray(p.methods)) throw new RangeError('a denoise job needs ts and methods; a job queued in the older shape (iStart) must be asked for again');
+      return runDenoise(model, { image: imageSource(p), ts: [...p.ts], methods: [...p.methods], prompt: p.prompt, steps: p.steps, seed }, opts);
     }
     case 'edit': {
       const p = params as EditParams;
@@ -118,8 +127,7 @@ export async function runPartAJob(command: PartACommand, params: unknown, seed: 
     }
     case 'anagram': {
       const p = params as AnagramParams;
-      const views = p.views[0] === 'identity' && p.views.length === p.prompts.length ? p.views.slice(1) : p.views;
-      return runAnagram(model, { prompts: [...p.prompts], views: [...views], ...(p.maxDisp !== undefined ? { maxDisp: p.maxDisp } : {}), steps: p.steps, guidance: p.guidance, seed }, opts);
+      return runAnagram(model, { prompts: [...p.prompts], views: [...p.views], ...(p.maxDisp !== undefined ? { maxDisp: p.maxDisp } : {}), steps: p.steps, guidance: p.guidance, seed }, opts);
     }
     case 'hybrid': {
       const p = params as HybridParams;

@@ -175,19 +175,20 @@ test('hybrid: image, sizes strip and a zoom-out GIF', async () => {
 
 test('bad input: one line naming what is allowed, exit code 2', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [['anagram', '--prompt1', '6', '--prompt2', '9', '--view', 'spin'], /unknown view "spin"; allowed: identity, flip, .*jigsaw/],
-    [['anagram', '--prompt1', '6', '--prompt2', 'dog'], /--prompt2: mnist-flow draws digits only; prompt "dog".*Allowed: a digit 0–9/],
-    [['anagram', '--prompt1', '6', '--prompt2', '9', '--prompt3', '1', '--view', 'flip'], /3 prompts need 2 views/],
+    [['anagram', '--prompt1', '6', '--prompt2', '9', '--view', 'spin'], /view "spin" is not one of the choices — allowed: view: flip, .*jigsaw/],
+    [['anagram', '--prompt1', '6', '--prompt2', 'dog'], /prompt2 "dog" is not a digit, and mnist-flow draws digits only — allowed: a digit 0–9/],
+    [['anagram', '--prompt1', '6', '--prompt2', '9', '--view3', 'negate'], /view3 is for prompt3, which is missing/],
     [['imagine', '--prompt', 'a cat'], /draws digits only/],
-    [['imagine', '--prompt', '3', '--model', 'sdxl'], /unknown model "sdxl"; allowed: mnist-flow, deepfloyd-if/],
-    [['edit', '--digit-index', '3', '--i-start', '1,40'], /i_start 40 is out of range: .* from 0 to 32/],
+    [['imagine', '--prompt', '3', '--model', 'sdxl'], /there is no model "sdxl" — allowed: models: deepfloyd-if, mnist-flow/],
+    [['imagine', '--prompt', '3', '--steps', '201'], /steps must be an integer from 1 to 200, got "201"/],
+    [['edit', '--digit-index', '3', '--i-start', '1,40'], /i_start 40 leaves no step to take with 33 steps: it must be an integer from 0 to 32/],
     [['edit', '--image', join(checkpoint, 'run.json')], /not a readable image.*send a PNG, JPEG/],
     [['edit', '--image', join(root, 'missing.png')], /cannot read --image .*ENOENT/],
     [['edit'], /give an input: --image FILE or --digit-index N/],
-    [['denoise', '--digit-index', '3', '--method', 'median'], /unknown method "median"; allowed: blur, one-step, iterative, all/],
-    [['denoise', '--digit-index', '3', '--t', '250,1000'], /--t must be an integer from 1 to 999/],
-    [['inpaint', '--digit-index', '3'], /exactly one of --mask FILE .* or --box x,y,w,h/],
-    [['inpaint', '--digit-index', '3', '--box', '20,20,10,10'], /inside the 28×28 image/],
+    [['denoise', '--digit-index', '3', '--method', 'median'], /method "median" is not one of the choices — allowed: method: all, blur, one-step, iterative/],
+    [['denoise', '--digit-index', '3', '--t', '250,1000'], /t "250,1000": 1000 is not an integer from 1 to 999/],
+    [['inpaint', '--digit-index', '3'], /\/inpaint needs the region to repaint — allowed: box: "x,y,width,height"/],
+    [['inpaint', '--digit-index', '3', '--box', '20,20,10,10'], /box 20,20,10,10 does not fit inside your 28×28 image/],
     [['hybrid', '--far', '1', '--near', '2', '--sigma', '9'], /sigma must be .* at most 7/],
   ];
   for (const [args, message] of cases) {

@@ -105,7 +105,7 @@ test('command-specific refusals name what is wrong and what is allowed', async (
 
 test('valid requests become job parameters with defaults filled in', async () => {
   const a = await parse('anagram', { prompt1: '6', prompt2: '9', prompt3: 'seven' });
-  assert.deepEqual(a.params.views, ['identity', 'rotate_cw', 'rotate_ccw']);
+  assert.deepEqual(a.params.views, ['rotate_cw', 'rotate_ccw']);
   assert.equal(a.seed, 1234);
   assert.equal(a.params.checkpointPath, '/m/class.safetensors');
   const d = await parse('digits', {});
@@ -137,4 +137,20 @@ test('/digits on a time model committed with a guide is autoguided (weight 2 by 
   const plain = await parse('digits', { model: 'mnist-time' });
   assert.deepEqual([plain.params.guidance, plain.params.guidePath], [1, undefined], 'no guide beside it: the model alone');
   assert.deepEqual([d.params.churn, plain.params.churn, (await parseGuided({ churn: 0 })).params.churn], [3, 3, 0], 'a time model samples with churn 3 unless asked otherwise');
+});
+
+test('the Part A job shapes: defaults from the definitions, lists, one t for denoise', async () => {
+  const d = await parse('denoise', { image });
+  assert.deepEqual([d.params.ts, d.params.methods, d.params.prompt, d.params.guidance], [[250, 500, 750], ['blur', 'one-step', 'iterative'], '', undefined]);
+  const one = await parse('denoise', { image, i_start: 10, method: 'iterative' });
+  assert.deepEqual([one.params.ts, one.params.methods], [[690], ['iterative']], 'i_start 10 of 33 steps is t = 690');
+  await refusal('denoise', { image, t: '250', i_start: 3 }, /give t or i_start, not both/);
+  await refusal('denoise', { image, t: '250,1000' }, /t "250,1000": 1000 is not an integer from 1 to 999/, /comma-separated/);
+  const e = await parse('edit', { image, i_start: '5, 10' });
+  assert.deepEqual([e.params.iStarts, e.params.guidance, e.params.model], [[5, 10], 5, 'mnist-flow']);
+  assert.deepEqual((await parse('edit', { image, i_start: 7 })).params.iStarts, [7], 'a number where a list may go');
+  await refusal('edit', { image, i_start: '1,x' }, /i_start "1,x": x is not an integer from 0 to 199/);
+  const h = await parse('hybrid', { far: '1', near: '8', guidance: 2 });
+  assert.deepEqual([h.params.guidance, h.params.steps, 'sigma' in h.params], [2, 33, false]);
+  await refusal('imagine', { prompt: '7', steps: 201 }, /steps must be an integer from 1 to 200/);
 });

@@ -11,6 +11,7 @@ import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
+import { DIGITS_MAX_STEPS } from '../../commands/digits.js';
 
 interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 
@@ -23,7 +24,7 @@ export function registerDigits(program: Command): void {
     .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
     .option('--guide <ref>', 'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)')
     .option('--churn <γ>', `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, 0 = the plain ODE for the class model; 0–${MAX_CHURN})`)
-    .option('--steps <T>', 'Euler steps', '50')
+    .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
     .option('--checkpoint <ref>', 'checkpoint id from the store (`/checkpoints`), committed model name, .safetensors file or training run folder')
@@ -40,7 +41,7 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   const asked = o.guidance === undefined ? undefined : parseFloatOption('guidance', o.guidance, 0, 30);
   if (o.guide !== undefined && o.kind !== 'time') throw new UsageError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
   const churn = o.churn === undefined ? undefined : parseFloatOption('churn', o.churn, 0, MAX_CHURN);
-  const steps = parseIntOption('steps', o.steps, 1, 1000);
+  const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
   try {

@@ -2,7 +2,7 @@
 // cache, e.g. on the GPU machine before a party, so jobs with those prompts skip the encoder.
 import type { Command } from 'commander';
 import { DeepFloydIF } from '../../engine/denoisers/deepfloyd-if.js';
-import { locateModel } from '../../engine/techniques/models.js';
+import { deepFloydIF } from '../../engine/models/deepfloyd-if.js';
 import { storeEmbeddingCache } from '../../jobs/embedding-cache.js';
 import { openStore, dataDir, databasePath } from '../../store/index.js';
 
@@ -12,7 +12,7 @@ export function registerEmbed(program: Command): void {
     .description('precompute DeepFloyd IF prompt embeddings into the cache (T5 then runs once per prompt)')
     .requiredOption('--prompt <text...>', 'one or more prompts ("" is the unconditional one, always added)')
     .action(async (o: { prompt: string[] }) => {
-      const dir = locateModel('deepfloyd-if');
+      const dir = deepFloydIF.locate();
       const store = openStore(databasePath(dataDir()));
       try {
         const cache = storeEmbeddingCache(store.embeddings, 'deepfloyd-if');

@@ -2,15 +2,14 @@
 // writes the image, a strip of every view captioned with its prompt, and a GIF of the illusion turning.
 import { Rng } from '../random.js';
 import { anagram } from '../sampling/anagram.js';
-import { DEFAULT_GUIDANCE_SCALE } from '../sampling/cfg.js';
 import { initialNoise } from '../sampling/iterative.js';
 import { createView, isViewName, VIEW_NAMES } from '../views/registry.js';
 import type { View } from '../views/view.js';
 import { anagramAnimation } from './animation.js';
 import { asInputError, InputError } from './errors.js';
-import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
+import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
-import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+import { timestepsForSteps } from './timesteps.js';
 
 export interface AnagramJob {
   /** Two or three prompts; prompt 1 is seen as is. */
@@ -24,33 +23,29 @@ export interface AnagramJob {
   seed: number;
 }
 
-export function anagramDefaults(prompts: number): Pick<AnagramJob, 'views' | 'steps' | 'guidance'> {
-  return { views: prompts === 3 ? ['rotate_cw', 'rotate_ccw'] : ['flip'], steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE };
-}
-
 /** The identity then the named views, for the model's image size. */
-export function anagramViews(model: ModelId, job: Pick<AnagramJob, 'prompts' | 'views' | 'maxDisp'>): View[] {
-  const [, height, width] = MODEL_SHAPES[model];
+export function anagramViews(model: ModelEntry, job: Pick<AnagramJob, 'prompts' | 'views' | 'maxDisp'>): View[] {
+  const [, height, width] = model.shape;
   if (job.prompts.length < 2 || job.prompts.length > 3) throw new InputError(`an anagram takes 2 or 3 prompts, got ${job.prompts.length}`);
   if (job.views.length !== job.prompts.length - 1) {
-    throw new InputError(`${job.prompts.length} prompts need ${job.prompts.length - 1} view${job.prompts.length > 2 ? 's' : ''} (the first prompt is seen as is), got ${job.views.length}: e.g. --view ${job.prompts.length > 2 ? 'rotate_cw,rotate_ccw' : 'flip'}`);
+    throw new InputError(`${job.prompts.length} prompts need ${job.prompts.length - 1} view${job.prompts.length > 2 ? 's' : ''} (the first prompt is seen as is), got ${job.views.length}: e.g. ${job.prompts.length > 2 ? 'rotate_cw, rotate_ccw' : 'flip'}`);
   }
   for (const v of job.views) if (!isViewName(v)) throw new InputError(`unknown view "${v}"; allowed: ${VIEW_NAMES.join(', ')}`);
   if (job.maxDisp !== undefined && (!Number.isInteger(job.maxDisp) || job.maxDisp < 1 || job.maxDisp > width)) {
-    throw new InputError(`max-disp must be an integer from 1 to ${width} (the image width), got ${job.maxDisp}`);
+    throw new InputError(`max_disp must be an integer from 1 to ${width} (the image width), got ${job.maxDisp}`);
   }
   const ctx = { height, width, ...(job.maxDisp !== undefined ? { maxDisp: job.maxDisp } : {}) };
   return asInputError(() => [createView('identity', ctx), ...job.views.map((v) => createView(v, ctx))]);
 }
 
-export function checkAnagram(model: ModelId, job: AnagramJob): View[] {
-  job.prompts.forEach((p, i) => checkPrompt(model, p, `--prompt${i + 1}`));
+export function checkAnagram(model: ModelEntry, job: AnagramJob): View[] {
+  job.prompts.forEach((p, i) => model.checkPrompt(p, `prompt${i + 1}`));
   timestepsForSteps(job.steps);
   return anagramViews(model, job);
 }
 
 export async function runAnagram(model: LoadedModel, job: AnagramJob, opts: RunOptions = {}): Promise<TechniqueResult> {
-  const views = checkAnagram(model.id, job);
+  const views = checkAnagram(model.entry, job);
   const started = performance.now();
   const rng = new Rng(job.seed);
   const result = await anagram(model.denoiser, initialNoise(model.denoiser, 1, rng), {

@@ -8,7 +8,7 @@ import { oneStepDenoise } from '../sampling/one-step.js';
 import type { Tensor } from '../tensor.js';
 import { InputError } from './errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
-import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
+import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type StripCell, type TechniqueResult } from './outputs.js';
 import { timestepsForSteps, timestepsFrom } from './timesteps.js';
@@ -16,7 +16,7 @@ import { timestepsForSteps, timestepsFrom } from './timesteps.js';
 export const DENOISE_METHODS = ['blur', 'one-step', 'iterative'] as const;
 export type DenoiseMethod = (typeof DENOISE_METHODS)[number];
 export const DEFAULT_DENOISE_TS = [250, 500, 750] as const;
-const MAX_TS = 10;
+export const MAX_TS = 10;
 /** The schedule has T = 1000 steps; t = 0 would add no noise. */
 const T_MAX = 999;
 
@@ -38,8 +38,8 @@ export function parseDenoiseMethod(text: string): DenoiseMethod[] {
   throw new InputError(`unknown method "${text}"; allowed: ${DENOISE_METHODS.join(', ')}, all`);
 }
 
-export function checkDenoise(model: ModelId, job: Omit<DenoiseJob, 'image'>): void {
-  checkPrompt(model, job.prompt, '--prompt');
+export function checkDenoise(model: ModelEntry, job: Omit<DenoiseJob, 'image'>): void {
+  model.checkPrompt(job.prompt, 'prompt');
   timestepsForSteps(job.steps);
   if (job.ts.length < 1 || job.ts.length > MAX_TS) throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
   for (const t of job.ts) {
@@ -52,7 +52,7 @@ const LABELS: Record<DenoiseMethod, string> = { blur: 'blur', 'one-step': 'one-s
 
 /** One row per t: original, noisy, then each method's estimate of the original. */
 export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunOptions = {}): Promise<TechniqueResult> {
-  checkDenoise(model.id, job);
+  checkDenoise(model.entry, job);
   const started = performance.now();
   const { denoiser } = model;
   const input = await prepareImage(job.image, denoiser.imageShape);

@@ -1,17 +1,15 @@
 // `edit`: SDEdit image-to-image (A.1.7): the input noised to timesteps[i_start] and denoised with CFG,
 // one edit per i_start; a higher i_start adds less noise and stays closer to the input.
 import { Rng } from '../random.js';
-import { DEFAULT_GUIDANCE_SCALE } from '../sampling/cfg.js';
-import { DEFAULT_I_STARTS, sdedit } from '../sampling/sdedit.js';
+import { sdedit } from '../sampling/sdedit.js';
 import { InputError } from './errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
-import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
+import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, type StripCell, type RunOptions, type TechniqueResult } from './outputs.js';
-import { checkIStarts, DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+import { checkIStarts, timestepsForSteps } from './timesteps.js';
 
-export { DEFAULT_I_STARTS };
-const MAX_EDITS = 12;
+export const MAX_EDITS = 12;
 
 export interface EditJob {
   image: ImageSource;
@@ -22,19 +20,15 @@ export interface EditJob {
   seed: number;
 }
 
-export function editDefaults(): Pick<EditJob, 'iStarts' | 'steps' | 'guidance'> {
-  return { iStarts: [...DEFAULT_I_STARTS], steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE };
-}
-
-export function checkEdit(model: ModelId, job: Omit<EditJob, 'image'>): void {
-  checkPrompt(model, job.prompt, '--prompt');
+export function checkEdit(model: ModelEntry, job: Omit<EditJob, 'image'>): void {
+  model.checkPrompt(job.prompt, 'prompt');
   if (job.iStarts.length < 1 || job.iStarts.length > MAX_EDITS) throw new InputError(`give 1 to ${MAX_EDITS} i_start values, got ${job.iStarts.length}`);
   checkIStarts(job.iStarts, timestepsForSteps(job.steps));
 }
 
 /** image.png is the row of edits at native size; strip.png shows the input and each edit captioned. */
 export async function runEdit(model: LoadedModel, job: EditJob, opts: RunOptions = {}): Promise<TechniqueResult> {
-  checkEdit(model.id, job);
+  checkEdit(model.entry, job);
   const started = performance.now();
   const input = await prepareImage(job.image, model.denoiser.imageShape);
   const timesteps = timestepsForSteps(job.steps);

@@ -3,6 +3,15 @@
 
 export class InputError extends Error {
   override name = 'InputError';
+  constructor(
+    message: string,
+    /** What is allowed instead ("i_start: 0 to 32 …"), shown after the message. */
+    readonly allowed?: string,
+    /** 'missing-option' when something required was not given. */
+    readonly code: 'invalid-option' | 'missing-option' = 'invalid-option',
+  ) {
+    super(message);
+  }
 }
 
 /** Runs `f`, turning the engine's RangeError (its validation errors list what is allowed) into an InputError. */

@@ -2,14 +2,13 @@
 // prompt's high ones; writes the image, a strip of it at shrinking sizes and a zoom-out GIF.
 import { Rng } from '../random.js';
 import { defaultKernelSize } from '../sampling/blur.js';
-import { DEFAULT_GUIDANCE_SCALE } from '../sampling/cfg.js';
 import { hybrid, hybridFilter } from '../sampling/hybrid.js';
 import { initialNoise } from '../sampling/iterative.js';
 import { hybridSizesPng, hybridZoomAnimation } from './animation.js';
 import { InputError } from './errors.js';
-import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
+import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
-import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+import { timestepsForSteps } from './timesteps.js';
 
 export interface HybridJob {
   far: string;
@@ -21,31 +20,27 @@ export interface HybridJob {
   seed: number;
 }
 
-export function hybridDefaults(): Pick<HybridJob, 'steps' | 'guidance'> {
-  return { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE };
-}
-
 /** The low-pass: the scaled default, or σ with the default's kernel-to-σ ratio (33 taps at σ 2). */
-export function hybridLowPass(model: ModelId, sigma?: number): { sigma: number; kernelSize: number } {
-  const [, h, w] = MODEL_SHAPES[model];
+export function hybridLowPass(model: ModelEntry, sigma?: number): { sigma: number; kernelSize: number } {
+  const [, h, w] = model.shape;
   if (sigma === undefined) return hybridFilter(Math.min(h, w));
   const k = Math.max(defaultKernelSize(sigma), Math.round(16 * sigma) + 1);
   return { sigma, kernelSize: k % 2 === 1 ? k : k + 1 };
 }
 
-export function checkHybrid(model: ModelId, job: HybridJob): void {
-  checkPrompt(model, job.far, '--far');
-  checkPrompt(model, job.near, '--near');
+export function checkHybrid(model: ModelEntry, job: HybridJob): void {
+  model.checkPrompt(job.far, 'far');
+  model.checkPrompt(job.near, 'near');
   timestepsForSteps(job.steps);
-  const side = MODEL_SHAPES[model][1];
+  const side = model.shape[1];
   if (job.sigma !== undefined && !(job.sigma > 0 && job.sigma <= side / 4)) throw new InputError(`sigma must be a number above 0 and at most ${side / 4} (a quarter of the ${side} px image), got ${job.sigma}`);
 }
 
 export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOptions = {}): Promise<TechniqueResult> {
-  checkHybrid(model.id, job);
+  checkHybrid(model.entry, job);
   const started = performance.now();
   const rng = new Rng(job.seed);
-  const filter = hybridLowPass(model.id, job.sigma);
+  const filter = hybridLowPass(model.entry, job.sigma);
   const result = await hybrid(model.denoiser, initialNoise(model.denoiser, 1, rng), {
     farPrompt: job.far, nearPrompt: job.near, filter, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps), onStep: stepCounter(job.steps, opts.onStep),
   });

@@ -1,13 +1,13 @@
 // `imagine`: text-to-image with classifier-free guidance (A.1.5/A.1.6) from pure noise drawn from the
 // job's seed; writes the image(s), their upscale and the progression every 5th step.
 import { Rng } from '../random.js';
-import { DEFAULT_GUIDANCE_SCALE, imagine } from '../sampling/cfg.js';
+import { imagine } from '../sampling/cfg.js';
 import { sliceBatch } from '../tensor.js';
 import { InputError } from './errors.js';
-import { checkPrompt, type LoadedModel, type ModelId } from './models.js';
+import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type TechniqueResult } from './outputs.js';
-import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+import { timestepsForSteps } from './timesteps.js';
 
 export const MAX_COUNT = 16;
 
@@ -19,13 +19,9 @@ export interface ImagineJob {
   seed: number;
 }
 
-export function imagineDefaults(): Omit<ImagineJob, 'prompt' | 'seed'> {
-  return { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE, count: 1 };
-}
-
 /** Checks the job for a model before loading it. */
-export function checkImagine(model: ModelId, job: ImagineJob): void {
-  checkPrompt(model, job.prompt, '--prompt');
+export function checkImagine(model: ModelEntry, job: ImagineJob): void {
+  model.checkPrompt(job.prompt, 'prompt');
   timestepsForSteps(job.steps);
   if (!Number.isInteger(job.count) || job.count < 1 || job.count > MAX_COUNT) throw new InputError(`count must be an integer from 1 to ${MAX_COUNT}, got ${job.count}`);
 }
@@ -35,7 +31,7 @@ export function checkImagine(model: ModelId, job: ImagineJob): void {
  * and image-<k>.png each one.
  */
 export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunOptions = {}): Promise<TechniqueResult> {
-  checkImagine(model.id, job);
+  checkImagine(model.entry, job);
   const started = performance.now();
   const timesteps = timestepsForSteps(job.steps);
   const result = await imagine(model.denoiser, { prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, batch: job.count, timesteps, onStep: stepCounter(job.steps, opts.onStep) });

@@ -1,14 +1,13 @@
 // `inpaint`: repaints where the mask is white (A.1.7.2): after every step the pixels outside the mask are
 // replaced by the input noised to the same t, so they end exactly equal to the input.
 import { Rng } from '../random.js';
-import { DEFAULT_GUIDANCE_SCALE } from '../sampling/cfg.js';
 import { inpaint } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { prepareImage, prepareMask, type ImageSource, type MaskSource } from './inputs.js';
-import { checkPrompt, MODEL_SHAPES, type LoadedModel, type ModelId } from './models.js';
+import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
-import { DEFAULT_STEPS, timestepsForSteps } from './timesteps.js';
+import { timestepsForSteps } from './timesteps.js';
 
 export interface InpaintJob {
   image: ImageSource;
@@ -19,14 +18,10 @@ export interface InpaintJob {
   seed: number;
 }
 
-export function inpaintDefaults(): Pick<InpaintJob, 'steps' | 'guidance'> {
-  return { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE_SCALE };
-}
-
-export async function checkInpaint(model: ModelId, job: Omit<InpaintJob, 'image'>): Promise<Tensor> {
-  checkPrompt(model, job.prompt, '--prompt');
+export async function checkInpaint(model: ModelEntry, job: Omit<InpaintJob, 'image'>): Promise<Tensor> {
+  model.checkPrompt(job.prompt, 'prompt');
   timestepsForSteps(job.steps);
-  return prepareMask(job.mask, MODEL_SHAPES[model]);
+  return prepareMask(job.mask, model.shape);
 }
 
 /** The mask as an image in [−1, 1] with the input's channels (white = repainted). */
@@ -38,7 +33,7 @@ function maskImage(mask: Tensor, channels: number): Tensor {
 }
 
 export async function runInpaint(model: LoadedModel, job: InpaintJob, opts: RunOptions = {}): Promise<TechniqueResult> {
-  const mask = await checkInpaint(model.id, job);
+  const mask = await checkInpaint(model.entry, job);
   const started = performance.now();
   // Not re-centred, so the mask (drawn on the upload, or a box) covers the pixels it was drawn on.
   const input = await prepareImage(job.image, model.denoiser.imageShape, { centerDigit: false });

@@ -7,8 +7,12 @@ import { boxMask } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { InputError, asInputError } from './errors.js';
 
-/** Discord's current bot upload limit, and a 24-megapixel camera photo. */
-export const UPLOAD_LIMITS: DecodeLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 24_000_000 };
+/**
+ * What one upload may be, for the bot (whose operator may change them: MAX_UPLOAD_BYTES,
+ * MAX_UPLOAD_PIXELS) and the CLI alike: 8 MiB and 4096 × 4096 pixels. Every image is fitted to 28 or
+ * 64 px, so a larger one would only cost memory to decode.
+ */
+export const UPLOAD_LIMITS: DecodeLimits = { maxBytes: 8 * 1024 * 1024, maxPixels: 4096 * 4096 };
 
 /**
  * An uploaded file, or (digit model only) a digit of the embedded MNIST set, handy for demos. `limits`
@@ -73,16 +77,6 @@ export interface Box {
   y: number;
   width: number;
   height: number;
-}
-
-/** "x,y,w,h" in the model's pixels (0,0 top-left). */
-export function parseBox(text: string): Box {
-  const parts = text.split(',').map((s) => s.trim());
-  if (parts.length !== 4 || !parts.every((p) => /^\d+$/.test(p))) {
-    throw new InputError(`--box must be four non-negative integers x,y,w,h (in the model's pixels, 0,0 top-left), got '${text}'`);
-  }
-  const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
-  return { x, y, width, height };
 }
 
 export type MaskSource = { box: Box } | { bytes: Buffer; name?: string; limits?: DecodeLimits };

@@ -4,6 +4,7 @@ import { stridedTimesteps } from '../schedules/timesteps.js';
 import { InputError } from './errors.js';
 
 export const DEFAULT_STEPS = 33;
+/** The most steps the 990 → 0 list can hold (distinct integer timesteps); what users may ask is src/techniques' STEPS. */
 export const MAX_STEPS = 990;
 const FIRST_T = 990;
 
@@ -19,12 +20,17 @@ export function timestepsFrom(t: number, steps: number): number[] {
   return [t, ...timestepsForSteps(steps).filter((s) => s < t)];
 }
 
-/** Checks i_start values against the job's timestep list, naming the allowed range. */
+/**
+ * Checks i_start values against the job's timestep list. Too large a value is reported as the largest
+ * one given, so raising steps above it fixes them all.
+ */
 export function checkIStarts(iStarts: readonly number[], timesteps: readonly number[]): void {
-  const max = timesteps.length - 2;
+  const steps = timesteps.length - 1;
+  const max = steps - 1;
+  const allowed = `i_start: 0 to ${max} (0 = pure noise, t ${timesteps[0]}; higher = closer to your image; ${max} = t ${timesteps[max]}); or raise steps`;
   for (const i of iStarts) {
-    if (!Number.isInteger(i) || i < 0 || i > max) {
-      throw new InputError(`i_start ${i} is out of range: with ${timesteps.length - 1} steps it must be an integer from 0 to ${max} (0 = pure noise, ${max} = t ${timesteps[max]})`);
-    }
+    if (!Number.isInteger(i) || i < 0) throw new InputError(`i_start ${i} is not an integer from 0 to ${max}`, allowed);
   }
+  const largest = Math.max(...iStarts);
+  if (largest > max) throw new InputError(`i_start ${largest} leaves no step to take with ${steps} steps: it must be an integer from 0 to ${max}`, allowed);
 }

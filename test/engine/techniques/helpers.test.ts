@@ -5,7 +5,8 @@ import { stridedTimesteps } from '../../../src/engine/schedules/timesteps.js';
 import { easeQuinticInOut, hybridSizes } from '../../../src/engine/techniques/animation.js';
 import { InputError } from '../../../src/engine/techniques/errors.js';
 import { hybridLowPass } from '../../../src/engine/techniques/hybrid.js';
-import { parseBox } from '../../../src/engine/techniques/inputs.js';
+import { modelEntry } from '../../../src/engine/models/registry.js';
+import { parseBox } from '../../../src/techniques/inpaint.js';
 import { checkIStarts, timestepsForSteps, timestepsFrom } from '../../../src/engine/techniques/timesteps.js';
 
 test('33 steps are exactly the seed list; other counts span 990 → 0 evenly', () => {
@@ -30,7 +31,7 @@ test('quintic ease runs 0 → 1 symmetrically', () => {
 test('boxes and hybrid filters', () => {
   assert.deepEqual(parseBox('1, 2,3,4'), { x: 1, y: 2, width: 3, height: 4 });
   assert.throws(() => parseBox('1,2,3'), /four non-negative integers/);
-  assert.deepEqual(hybridLowPass('deepfloyd-if'), { sigma: 2, kernelSize: 33 });
-  assert.deepEqual(hybridLowPass('mnist-flow', 2), { sigma: 2, kernelSize: 33 });
+  assert.deepEqual(hybridLowPass(modelEntry('deepfloyd-if')), { sigma: 2, kernelSize: 33 });
+  assert.deepEqual(hybridLowPass(modelEntry('mnist-flow'), 2), { sigma: 2, kernelSize: 33 });
   assert.deepEqual(hybridSizes(28), [196, 98, 49, 25]);
 });

@@ -1,0 +1,16 @@
+// The Part A techniques by name, in the order front ends list them. Adding one is a file beside this
+// one (its options and normalize), a line here, its engine run function and its case in part-a-jobs.
+import type { PartACommand } from '../jobs/part-a-jobs.js';
+import { anagram } from './anagram.js';
+import { denoise } from './denoise.js';
+import { edit } from './edit.js';
+import { hybrid } from './hybrid.js';
+import { imagine } from './imagine.js';
+import { inpaint } from './inpaint.js';
+import type { Technique } from './technique.js';
+
+export const TECHNIQUES: readonly Technique[] = [imagine, denoise, edit, inpaint, anagram, hybrid] as readonly Technique[];
+
+export function technique(name: PartACommand): Technique {
+  return TECHNIQUES.find((t) => t.name === name)!;
+}
