@@ -201,7 +201,7 @@ test('/train passes scheduler and ema to the trainer: the checkpoint keeps the w
   assert.notDeepEqual(loaded.servingWeights, loaded.weights);
   const bad = recordingSink();
   await service.handle({ command: 'train', options: { ema: 1 }, requester: admin }, bad);
-  assert.match(error(bad.last()).message, /ema must be a number from 0 to 0\.9999, got "1"/);
+  assert.match(error(bad.last()).message, /ema must be a number from 0 to 0\.99999, got "1"/);
 });
 
 test('a model that is not installed is refused before anything is queued', async (t) => {

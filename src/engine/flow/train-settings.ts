@@ -54,7 +54,7 @@ export const TRAIN_LIMITS = {
   epochs: { min: 1, max: 1000, integer: true },
   hidden: { min: 1, max: 512, integer: true },
   batch: { min: 2, max: 4096, integer: true },
-  lr: { min: 1e-8, max: 10, integer: false },
+  lr: { min: 1e-10, max: 10, integer: false },
   sigma: { min: 0, max: 10, integer: false },
   ema: { min: 0, max: 0.99999, integer: false },
 } as const satisfies Record<string, SettingLimit>;
