@@ -1,5 +1,6 @@
 // The engine handlers, run in the engine worker thread for the bot and the CLI alike: MNIST digits
 // and training (Part B), and the Part A techniques on mnist-flow or DeepFloyd IF, reporting each step.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../engine/data/load.js';
 import { spreadSubset } from '../engine/data/dataset.js';
@@ -171,12 +172,14 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
     if (runId === undefined) runId = store.training.startRun({ jobId, modelKind, settings }).id;
     ctx.saveState({ runDir, runId });
     let lastCheckpointId: number | undefined;
-    const totalSteps = p.epochs * Math.floor(dataset.count / p.batch);
+    const stepsPerEpoch = Math.floor(dataset.count / p.batch);
+    const totalSteps = p.epochs * stepsPerEpoch;
     const outcome = await train({
       settings,
       dataset,
       runDir,
       resume,
+      sampleGrids: true,
       hooks: {
         onProgress: (progress) => {
           latest = progress;
@@ -185,20 +188,26 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
           if (!latest) return ctx.yieldPoint();
           await ctx.progress(latest.globalStep, totalSteps, { message: `epoch ${latest.epoch + 1}/${p.epochs} · loss ${latest.loss.toFixed(4)}` });
         },
-        onEpoch: (summary) => {
+        onEpoch: async (summary, run) => {
           store.training.recordEpoch(runId!, summary.epoch, summary.meanLoss, summary.seconds);
           const checkpoint = store.training.addCheckpoint({ runId, modelKind, name: `${p.kind}-job${jobId}-e${summary.epoch}`, path: join(runDir, summary.checkpoint), epoch: summary.epoch });
           lastCheckpointId = checkpoint.id;
+          // The epoch's sample grid is the job's preview until the next one.
+          if (summary.samples) {
+            const preview = { data: readFileSync(join(runDir, summary.samples)), ext: 'png' };
+            await ctx.progress(summary.epoch * stepsPerEpoch, totalSteps, { message: `epoch ${summary.epoch}/${run.settings.epochs} · loss ${summary.meanLoss.toFixed(4)}`, preview });
+          }
         },
       },
     });
     store.training.finishRun(runId, 'done');
     const last = lastCheckpointId ?? store.training.listCheckpoints(modelKind).filter((c) => c.runId === runId).at(-1)?.id;
     if (p.makeDefault && last !== undefined) store.training.setDefaultCheckpoint(modelKind, last);
-    const stepsPerEpoch = Math.floor(dataset.count / p.batch);
     const losses = outcome.run.losses;
+    const samples = outcome.run.epochs.at(-1)?.samples;
     return {
       files: [
+        ...(samples ? [{ data: readFileSync(join(runDir, samples)), ext: 'png', caption: 'samples', name: 'samples.png' }] : []),
         { data: await lossCurvePng(losses, stepsPerEpoch, `${p.kind} model, job #${jobId}`), ext: 'png', caption: 'loss', name: 'loss.png' },
         { data: Buffer.from(JSON.stringify({ runDir, epochs: outcome.run.epochs, settings }, null, 2)), ext: 'json', caption: 'run', name: 'run.json' },
       ],

@@ -202,7 +202,7 @@ test('/train passes scheduler and ema to the trainer: the checkpoint keeps the w
   assert.notDeepEqual(loaded.servingWeights, loaded.weights);
   const bad = recordingSink();
   await service.handle({ command: 'train', options: { ema: 1 }, requester: admin }, bad);
-  assert.match(error(bad.last()).message, /ema must be a number from 0 to 0\.9999, got "1"/);
+  assert.match(error(bad.last()).message, /ema must be a number from 0 to 0\.99999, got "1"/);
 });
 
 test('a model that is not installed is refused before anything is queued', async (t) => {
@@ -219,7 +219,7 @@ test('/train (admin) trains in the worker and registers each epoch\'s checkpoint
   const sink = recordingSink();
   await service.handle({ command: 'train', options: { kind: 'class', epochs: 1, hidden: 4, batch: 16, images: 32, seed: 3, make_default: true }, requester: admin }, sink);
   const r = result(sink.last());
-  assert.deepEqual(r.files.map((f) => f.name.replace(/^job\d+-/, '')), ['loss.png', 'run.json']);
+  assert.deepEqual(r.files.map((f) => f.name.replace(/^job\d+-/, '')), ['samples.png', 'loss.png', 'run.json']);
   const made = store.training.listCheckpoints('mnist-class').find((c) => c.name === `class-job${r.jobId}-e1`);
   assert.ok(made, 'checkpoint registered');
   assert.equal(store.training.getDefaultCheckpoint('mnist-class')?.id, made.id);

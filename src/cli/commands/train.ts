@@ -2,15 +2,13 @@
 // sample grid per epoch, and Ctrl-C that saves and tells how to resume.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { defaultSettings, train, pixelRange, type TrainSettings, type TrainProgress } from '../../engine/flow/trainer.js';
-import { UNET_KINDS, type UNetKind, type UNetSpec } from '../../engine/flow/unet.js';
-import { eulerSample } from '../../engine/flow/euler.js';
-import { loadOnnxFlowModel, type OnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
-import { TRAIN_BACKENDS, type TrainBackendChoice } from '../../engine/flow/train-engine.js';
-import { digitGridPng, lossCurvePng } from '../../engine/flow/figures.js';
 import { writeFileSync } from 'node:fs';
+import { train, type TrainProgress } from '../../engine/flow/trainer.js';
+import { defaultSettings, TRAIN_LIMITS, type LimitedSetting, type TrainSettings } from '../../engine/flow/train-settings.js';
+import { UNET_KINDS, type UNetKind } from '../../engine/flow/unet.js';
+import { TRAIN_BACKENDS, type TrainBackendChoice } from '../../engine/flow/train-engine.js';
+import { lossCurvePng } from '../../engine/flow/figures.js';
 import { loadDataset } from '../../engine/data/load.js';
-import { Rng } from '../../engine/random.js';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
 
@@ -58,16 +56,16 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
     const d = defaultSettings(kind);
     settings = {
       ...d,
-      epochs: o.epochs ? parseIntOption('epochs', o.epochs, 1, 1000) : d.epochs,
-      hidden: o.hidden ? parseIntOption('hidden', o.hidden, 1, 512) : d.hidden,
-      batch: o.batch ? parseIntOption('batch', o.batch, 2, 4096) : d.batch,
-      lr: o.lr ? parseFloatOption('lr', o.lr, 1e-8, 10) : d.lr,
+      epochs: o.epochs ? parseSetting('epochs', o.epochs) : d.epochs,
+      hidden: o.hidden ? parseSetting('hidden', o.hidden) : d.hidden,
+      batch: o.batch ? parseSetting('batch', o.batch) : d.batch,
+      lr: o.lr ? parseSetting('lr', o.lr) : d.lr,
       scheduler: kind === 'denoiser' ? false : o.scheduler !== false,
-      sigma: parseFloatOption('sigma', o.sigma ?? '0.5', 0, 10),
+      sigma: parseSetting('sigma', o.sigma ?? '0.5'),
       pureNoise: Boolean(o.pureNoise),
       seed: parseIntOption('seed', o.seed ?? '0', 0, 2 ** 32 - 1),
       data: o.data ?? null,
-      ema: o.ema ? parseFloatOption('ema', o.ema, 0, 0.99999) : 0,
+      ema: o.ema ? parseSetting('ema', o.ema) : 0,
     };
     if (settings.ema && kind === 'denoiser') throw new UsageError('--ema applies to the flow models (--kind time or class)');
     if (o.init) {
@@ -104,8 +102,9 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       runDir,
       resume: Boolean(o.resume),
       initWeights,
-      extendTo: o.resume && o.epochs ? parseIntOption('epochs', o.epochs, 1, 1000) : undefined,
+      extendTo: o.resume && o.epochs ? parseSetting('epochs', o.epochs) : undefined,
       backend,
+      sampleGrids: true,
       hooks: {
         shouldStop: () => stopRequested,
         onStart: (description) => process.stderr.write(`training on ${description}; data: ${dataset.source}; run folder: ${runDir}\n`),
@@ -121,7 +120,6 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
           writeFileSync(join(runDir, 'loss.png'), await lossCurvePng(run.losses, Math.floor(dataset.count / run.settings.batch), `${run.settings.kind} UNet, D = ${run.settings.hidden}`));
           process.stderr.write(`${tty ? '\n' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(5)}, ${e.seconds.toFixed(0)} s → ${join(runDir, e.checkpoint)}${e.samples ? `, ${join(runDir, e.samples)}` : ''}\n`);
         },
-        renderSamples: (spec, weights, s) => renderSamples(spec, weights, s, dataset),
       },
     });
     if (outcome.stopped) {
@@ -150,46 +148,10 @@ export function formatEta(seconds: number): string {
   return m > 0 ? `${m}m${s}s` : `${total}s`;
 }
 
-export const SIGMA_SWEEP = [0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0];
-
-/**
- * Per-epoch figure: 4 of each digit in columns 0–9 (class), 40 samples (time), or for the
- * denoiser the σ sweep: for each σ in SIGMA_SWEEP a row of noisy inputs and a row of outputs.
- */
-async function renderSamples(spec: UNetSpec, weights: Map<string, Float32Array>, s: TrainSettings, dataset: { images: Float32Array; count: number }): Promise<Buffer> {
-  const range = pixelRange(s.kind);
-  const model = await loadOnnxFlowModel(spec, weights);
-  try {
-    return await drawSamples(model, s, dataset, range);
-  } finally {
-    await model.dispose();
-  }
-}
-
-async function drawSamples(model: OnnxFlowModel, s: TrainSettings, dataset: { images: Float32Array; count: number }, range: [number, number]): Promise<Buffer> {
-  if (s.kind === 'denoiser') {
-    const rng = new Rng(1234);
-    const n = 8;
-    const clean = new Float32Array(n * 784);
-    for (let i = 0; i < n; i++) {
-      const src = Math.floor(((i + 0.5) * dataset.count) / n);
-      clean.set(dataset.images.subarray(src * 784, (src + 1) * 784), i * 784);
-    }
-    const sigmas = s.pureNoise ? [1] : SIGMA_SWEEP;
-    const rows: Float32Array[] = [];
-    for (const sigma of sigmas) {
-      const noisy = clean.map((v) => (s.pureNoise ? rng.normal() : v + sigma * rng.normal()));
-      rows.push(noisy, Float32Array.from(await model.velocity(noisy, new Float32Array(n), new Int32Array(n).fill(-1), n)));
-    }
-    const all = new Float32Array(rows.length * n * 784);
-    rows.forEach((r, i) => all.set(r, i * n * 784));
-    const labels = sigmas.flatMap((sigma) => Array.from({ length: 2 * n }, (_, i) => (i % n === 0 ? (i < n ? `σ=${sigma}` : 'out') : '')));
-    return digitGridPng(all, { cols: n, range, scale: 2, labels });
-  }
-  const labels = [];
-  for (let r = 0; r < 4; r++) for (let d = 0; d < 10; d++) labels.push(d);
-  const x = await eulerSample(model, { labels: s.kind === 'class' ? labels : labels.map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
-  return digitGridPng(x, { cols: 10, range, scale: 2 });
+/** A flag of a setting in TRAIN_LIMITS, checked against its range there. */
+function parseSetting(name: LimitedSetting, value: string): number {
+  const { min, max, integer } = TRAIN_LIMITS[name];
+  return integer ? parseIntOption(name, value, min, max) : parseFloatOption(name, value, min, max);
 }
 
 function parseBackend(v: string): TrainBackendChoice {

@@ -3,7 +3,7 @@
 import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
 import { eulerSample, type FlowModel } from './euler.js';
 import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
-import { pixelRange } from './trainer.js';
+import { pixelRange } from './train-settings.js';
 import type { UNetKind } from './unet.js';
 
 export interface DigitsRequest {

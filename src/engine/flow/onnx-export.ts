@@ -1,7 +1,7 @@
 // Exports a trained Part B UNet to ONNX (NCHW, BatchNorm folded into the convolutions, opset 20
 // Gelu) so digits are sampled by onnxruntime, the same fast runtime DeepFloyd IF runs on.
 import { GraphBuilder } from '../onnx/graph-builder.js';
-import { BN_EPS, NUM_CLASSES, paramInfos, unetLayers, type UNetSpec } from './unet.js';
+import { BN_EPS, NUM_CLASSES, paramInfos, unetLayers, wireUNet, type UNetOps, type UNetSpec } from './unet.js';
 
 export const FLOW_INPUTS = { x: 'x', t: 't', c: 'c' } as const;
 export const FLOW_OUTPUT = 'u';
@@ -78,20 +78,19 @@ export function exportUNetToOnnx(spec: UNetSpec, weights: Map<string, Float32Arr
     return g.op('Unsqueeze', [o, spatial]); // [B, C, 1, 1]
   };
 
-  const conv0 = layer(layer(FLOW_INPUTS.x, 'conv0.a'), 'conv0.b');
-  const down1 = layer(layer(layer(conv0, 'down1.down'), 'down1.a'), 'down1.b');
-  const down2 = layer(layer(layer(down1, 'down2.down'), 'down2.a'), 'down2.b');
-  const flat = gelu(g.op('ReduceMean', [down2, g.initializer('reduce_axes', new BigInt64Array([2n, 3n]), [2])], { keepdims: 1 }));
-  let unflatten = layer(flat, 'unflatten');
-  if (spec.kind === 'time') unflatten = g.op('Mul', [unflatten, fc(FLOW_INPUTS.t, 'fc1_t')]);
-  if (spec.kind === 'class') unflatten = g.op('Add', [g.op('Mul', [fc(FLOW_INPUTS.c, 'fc1_c'), unflatten]), fc(FLOW_INPUTS.t, 'fc1_t')]);
-  let up1 = layer(layer(layer(g.op('Concat', [unflatten, down2], { axis: 1 }), 'up1.up'), 'up1.a'), 'up1.b');
-  if (spec.kind === 'time') up1 = g.op('Mul', [up1, fc(FLOW_INPUTS.t, 'fc2_t')]);
-  if (spec.kind === 'class') up1 = g.op('Add', [g.op('Mul', [fc(FLOW_INPUTS.c, 'fc2_c'), up1]), fc(FLOW_INPUTS.t, 'fc2_t')]);
-  const up2 = layer(layer(layer(g.op('Concat', [up1, down1], { axis: 1 }), 'up2.up'), 'up2.a'), 'up2.b');
-  const out = layer(layer(g.op('Concat', [up2, conv0], { axis: 1 }), 'out.a'), 'out.b');
-  const finalW = toOnnxLayout(get('final.w'), shapes.get('final.w')!, 'swap');
-  g.node('Conv', [out, g.initializer('final.weight', finalW, [1, spec.hidden, 3, 3]), g.initializer('final.bias', get('final.b'), [1])], [FLOW_OUTPUT], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+  const ops: UNetOps<string> = {
+    layer,
+    flatten: (x) => gelu(g.op('ReduceMean', [x, g.initializer('reduce_axes', new BigInt64Array([2n, 3n]), [2])], { keepdims: 1 })),
+    fc,
+    add: (a, b) => g.op('Add', [a, b]),
+    mul: (a, b) => g.op('Mul', [a, b]),
+    concat: (a, b) => g.op('Concat', [a, b], { axis: 1 }),
+    final: (x) => {
+      const finalW = toOnnxLayout(get('final.w'), shapes.get('final.w')!, 'swap');
+      return g.node('Conv', [x, g.initializer('final.weight', finalW, [1, spec.hidden, 3, 3]), g.initializer('final.bias', get('final.b'), [1])], [FLOW_OUTPUT], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })[0]!;
+    },
+  };
+  wireUNet(spec.kind, ops, { x: FLOW_INPUTS.x, t: FLOW_INPUTS.t, c: FLOW_INPUTS.c });
   g.output(FLOW_OUTPUT, 'float32', ['batch', 1, 28, 28]);
   return g.toBytes();
 }

@@ -4,7 +4,7 @@
 // Weights go in and gradients come out in the checkpoint (TensorFlow.js) layout, so Adam and the
 // checkpoints are shared with the TensorFlow.js trainer. Static shapes: one graph per batch size.
 import { GraphBuilder } from '../onnx/graph-builder.js';
-import { BN_EPS, NUM_CLASSES, paramInfos, unetLayers, type UNetSpec } from './unet.js';
+import { BN_EPS, NUM_CLASSES, paramInfos, unetLayers, wireUNet, type UNetSpec } from './unet.js';
 
 type Shape = readonly number[];
 
@@ -417,19 +417,15 @@ export function buildTrainStepGraph(spec: UNetSpec, batch: number): TrainStepGra
     return ops.reshape(o, [b, n, 1, 1]);
   };
 
-  const conv0 = layer(layer(x, 'conv0.a'), 'conv0.b');
-  const down1 = layer(layer(layer(conv0, 'down1.down'), 'down1.a'), 'down1.b');
-  const down2 = layer(layer(layer(down1, 'down2.down'), 'down2.a'), 'down2.b');
-  const flat = ops.gelu(ops.meanHW(down2));
-  let unflatten = layer(flat, 'unflatten');
-  if (spec.kind === 'time') unflatten = ops.mul(unflatten, fc(t!, 'fc1_t'));
-  if (spec.kind === 'class') unflatten = ops.add(ops.mul(fc(c!, 'fc1_c'), unflatten), fc(t!, 'fc1_t'));
-  let up1 = layer(layer(layer(ops.concatChannels(unflatten, down2), 'up1.up'), 'up1.a'), 'up1.b');
-  if (spec.kind === 'time') up1 = ops.mul(up1, fc(t!, 'fc2_t'));
-  if (spec.kind === 'class') up1 = ops.add(ops.mul(fc(c!, 'fc2_c'), up1), fc(t!, 'fc2_t'));
-  const up2 = layer(layer(layer(ops.concatChannels(up1, down1), 'up2.up'), 'up2.a'), 'up2.b');
-  const out = layer(layer(ops.concatChannels(up2, conv0), 'out.a'), 'out.b');
-  const u = ops.add(ops.conv(out, filter('final.w'), 1, 1), ops.reshape('final.b', [1, 1, 1, 1]));
+  const u = wireUNet(spec.kind, {
+    layer,
+    flatten: (z) => ops.gelu(ops.meanHW(z)),
+    fc,
+    add: (a, b) => ops.add(a, b),
+    mul: (a, b) => ops.mul(a, b),
+    concat: (a, b) => ops.concatChannels(a, b),
+    final: (z) => ops.add(ops.conv(z, filter('final.w'), 1, 1), ops.reshape('final.b', [1, 1, 1, 1])),
+  }, { x, t, c });
 
   // loss = mean((u − target)²); dloss/du = 2(u − target)/n.
   const diff = g.op('Sub', [u, target]);

@@ -5,56 +5,15 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { Rng } from '../random.js';
 import type { Dataset } from '../data/dataset.js';
-import { initialWeights, paramInfos, NUM_CLASSES, type UNetKind, type UNetSpec } from './unet.js';
+import { DIGIT_PIXELS } from '../data/dataset.js';
+import { initialWeights, paramInfos, NUM_CLASSES, type UNetSpec } from './unet.js';
 import type { AdamState } from './adam.js';
-import { createTrainEngine, type TrainBackendChoice } from './train-engine.js';
+import { createTrainEngine, type StepBatch, type TrainBackendChoice, type TrainEngine } from './train-engine.js';
 import { readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
+import { pixelRange, validateSettings, type TrainSettings } from './train-settings.js';
+import { renderSampleGrid, type SampleGridData } from './sample-grid.js';
 
-export interface TrainSettings {
-  kind: UNetKind;
-  epochs: number;
-  hidden: number;
-  batch: number;
-  lr: number;
-  /** ExponentialLR with γ = 0.1^(1/epochs), stepped per epoch (flow models); false = constant lr. */
-  scheduler: boolean;
-  /**
-   * Epochs over which ExponentialLR falls tenfold (γ = 0.1^(1/lrDecayEpochs)); unset = `epochs`.
-   * Set when a finished run is extended, so the schedule keeps its γ (as PyTorch's would).
-   */
-  lrDecayEpochs?: number;
-  /** Denoiser: noise level of z = x + σε. */
-  sigma: number;
-  /** Denoiser variant whose input is pure noise (collapses to the mean digit). */
-  pureNoise: boolean;
-  /** Class model: probability of dropping the one-hot to zeros (CFG's null class). */
-  pUncond: number;
-  seed: number;
-  /** Folder of IDX files, or null for the embedded 10,000 digits. */
-  data: string | null;
-  /** Digits of each class in the per-epoch sample grid, Euler steps and CFG scale used for it. */
-  sampleSteps: number;
-  guidance: number;
-  /**
-   * Decay of an exponential moving average of the trained weights (0 = none). With it, sample
-   * grids, exports and sampling use the average; the live weights keep training.
-   */
-  ema?: number;
-  /** Checkpoint the run's weights started from (a fine-tuning run), as given to --init. */
-  init?: string;
-}
-
-/** The seed's hyper-parameters (REFERENCES.md, Part B). */
-export function defaultSettings(kind: UNetKind): TrainSettings {
-  const common = { kind, sigma: 0.5, pureNoise: false, pUncond: 0.1, seed: 0, data: null, sampleSteps: 50, guidance: 5 };
-  if (kind === 'denoiser') return { ...common, epochs: 5, hidden: 128, batch: 256, lr: 1e-4, scheduler: false };
-  return { ...common, epochs: 10, hidden: 64, batch: 64, lr: 1e-2, scheduler: true };
-}
-
-/** Pixel range the model is trained in: flow models use [-1, 1] so that negation is a valid view. */
-export function pixelRange(kind: UNetKind): [number, number] {
-  return kind === 'denoiser' ? [0, 1] : [-1, 1];
-}
+export { defaultSettings, pixelRange, type TrainSettings } from './train-settings.js';
 
 export interface TrainProgress {
   epoch: number; // 0-based
@@ -94,13 +53,28 @@ export interface TrainHooks {
   /** Called once the step engine is running, with its description. */
   onStart?(backendDescription: string): void;
   onProgress?(p: TrainProgress): void;
+  /** After each epoch's checkpoint (and sample grid) is written. */
   onEpoch?(e: EpochSummary, run: RunRecord): void | Promise<void>;
   /** Polled after every step; true saves `last.safetensors` and returns early (Ctrl-C). */
   shouldStop?(): boolean;
-  /** Renders the sample grid for a checkpoint's weights (PNG bytes); omitted = no grids. */
-  renderSamples?(spec: UNetSpec, weights: Map<string, Float32Array>, settings: TrainSettings, epoch: number): Promise<Buffer | undefined>;
   /** Awaited between steps: lets a job system run interactive work first. */
   yieldPoint?(): Promise<void>;
+}
+
+export interface TrainOptions {
+  settings: TrainSettings;
+  dataset: Dataset;
+  runDir: string;
+  resume?: boolean;
+  /** With resume: train on to this many epochs in all (extends a finished run). */
+  extendTo?: number;
+  /** Where steps run: 'auto' (onnxruntime), 'onnxruntime', or a TensorFlow.js backend. */
+  backend?: TrainBackendChoice;
+  /** A new run starts from these weights (spec must match settings' kind and hidden) instead of a fresh initialisation. */
+  initWeights?: Map<string, Float32Array>;
+  /** Draw each epoch's sample grid (renderSampleGrid) beside its checkpoint as samples-epoch-NNN.png. */
+  sampleGrids?: boolean;
+  hooks?: TrainHooks;
 }
 
 export interface TrainOutcome {
@@ -117,6 +91,10 @@ export function epochCheckpointName(epoch: number): string {
   return `checkpoint-epoch-${String(epoch).padStart(3, '0')}.safetensors`;
 }
 
+function samplesName(epoch: number): string {
+  return `samples-epoch-${String(epoch).padStart(3, '0')}.png`;
+}
+
 /** Per-epoch shuffle, derived from the run seed so a resumed run visits the same order. */
 function epochOrder(seed: number, epoch: number, count: number): Int32Array {
   const rng = new Rng((seed * 1_000_003 + epoch * 7919 + 17) % 4_294_967_291);
@@ -124,6 +102,11 @@ function epochOrder(seed: number, epoch: number, count: number): Int32Array {
   for (let i = 0; i < count; i++) order[i] = i;
   rng.shuffle(order);
   return order;
+}
+
+/** ExponentialLR stepped per epoch (flow models), else constant. */
+function learningRate(s: TrainSettings, epoch: number): number {
+  return s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
 }
 
 /** A new run was pointed at a folder that already holds one. */
@@ -137,198 +120,243 @@ export class RunExistsError extends Error {
 /** Where a run stands; `epochSeconds`: time already spent in a stopped epoch (its record counts it). */
 interface Position { epoch: number; step: number; globalStep: number; rng: number[]; epochSeconds?: number }
 
-/** Trains a new run in `runDir` or resumes the one there. */
-export async function train(opts: {
-  settings: TrainSettings;
-  dataset: Dataset;
-  runDir: string;
-  resume?: boolean;
-  /** With resume: train on to this many epochs in all (extends a finished run). */
-  extendTo?: number;
-  /** Where steps run: 'auto' (onnxruntime), 'onnxruntime', or a TensorFlow.js backend. */
-  backend?: TrainBackendChoice;
-  /** A new run starts from these weights (spec must match settings' kind and hidden) instead of a fresh initialisation. */
-  initWeights?: Map<string, Float32Array>;
-  hooks?: TrainHooks;
-}): Promise<TrainOutcome> {
+/** A run ready to train: fresh (new weights, no optimizer state) or resumed from its latest checkpoint. */
+type OpenedRun =
+  | { from: 'new'; run: RunRecord; weights: Map<string, Float32Array>; position: Position }
+  | { from: 'checkpoint'; checkpoint: string; run: RunRecord; weights: Map<string, Float32Array>; position: Position; adam: AdamState | undefined; ema: Map<string, Float32Array> | undefined };
+
+/**
+ * Trains a new run in `runDir` or resumes the one there: open the run, start its step engine,
+ * then per step fill a batch, step, meter the rate (and stop on request), and per epoch finish
+ * it with a checkpoint, a sample grid and the run record.
+ */
+export async function train(opts: TrainOptions): Promise<TrainOutcome> {
   const hooks = opts.hooks ?? {};
   const { dataset, runDir } = opts;
-
-  let run: RunRecord;
-  let weights: Map<string, Float32Array>;
-  let pos: Position;
-  let adamState: AdamState | undefined;
-  let ema: Map<string, Float32Array> | undefined;
-  const runFile = join(runDir, RUN_FILE);
-  if (opts.resume) {
-    if (!existsSync(runFile)) throw new Error(`cannot resume: ${runFile} does not exist`);
-    run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
-    if (opts.extendTo !== undefined) {
-      if (!Number.isInteger(opts.extendTo) || opts.extendTo <= run.epochs.length) {
-        throw new Error(`--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${opts.extendTo}`);
-      }
-      run.settings.lrDecayEpochs ??= run.settings.epochs;
-      run.settings.epochs = opts.extendTo;
-      run.finished = false;
-    }
-    if (run.finished) throw new Error(`run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`);
-    const ckpt = latestCheckpoint(runDir);
-    if (!ckpt) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
-    const loaded = loadCheckpoint(ckpt);
-    weights = loaded.weights;
-    pos = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
-    adamState = adamStateOf(run.spec, loaded.adam);
-    ema = loaded.ema;
-    run.losses = run.losses.slice(0, pos.globalStep);
-  } else {
-    // A new run never writes over another's checkpoints.
-    if (existsSync(runFile) || latestCheckpoint(runDir)) throw new RunExistsError(runDir);
-    const spec: UNetSpec = { kind: opts.settings.kind, hidden: opts.settings.hidden };
-    run = {
-      settings: opts.settings,
-      spec,
-      backend: '',
-      dataSource: dataset.source,
-      createdAt: new Date().toISOString(),
-      losses: [],
-      epochs: [],
-      trainSeconds: 0,
-      finished: false,
-    };
-    weights = opts.initWeights ? new Map(opts.initWeights) : initialWeights(spec, opts.settings.seed);
-    // Batch noise uses its own stream, apart from the weight initialisation's.
-    pos = { epoch: 0, step: 0, globalStep: 0, rng: new Rng((opts.settings.seed ^ 0x9e3779b9) >>> 0).state() };
-  }
+  const opened = opts.resume ? resumeRun(runDir, opts.extendTo) : newRun(opts);
+  const { run, position: pos } = opened;
   const s = run.settings;
   validateSettings(s);
   const rng = Rng.fromState(pos.rng);
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
-  const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights, adam: adamState });
-  // A run resumed on another engine keeps the record of both.
-  run.backend = run.backend && !run.backend.endsWith(engine.description) ? `${run.backend}; then ${engine.description}` : engine.description;
-  const machine = machineDescription();
-  run.machine = run.machine && run.machine !== machine ? `${run.machine}; then ${machine}` : machine;
+  const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights: opened.weights, adam: opened.from === 'checkpoint' ? opened.adam : undefined });
+  recordWhereItTrains(run, engine.description);
   // Made only once the engine runs, so a run that cannot start leaves no empty folder behind.
   mkdirSync(runDir, { recursive: true });
   hooks.onStart?.(engine.description);
   const emaDecay = s.ema ?? 0;
-  if (emaDecay > 0 && !ema) ema = new Map(paramInfos(run.spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
-  /** Writes a checkpoint; returns the weights to sample with (the epoch's sample grid reuses them). */
-  const save = async (path: string, position: Position): Promise<Map<string, Float32Array>> => {
-    const weights = await engine.weights();
-    saveCheckpoint(path, run.spec, weights, await engine.adamState(), run, position, ema);
-    return withEma(weights, ema);
-  };
+  const ema = (opened.from === 'checkpoint' ? opened.ema : undefined) ?? (emaDecay > 0 ? freshEma(run.spec, opened.weights) : undefined);
+  const files = new RunFiles(runDir, run, engine, ema);
 
-  const B = s.batch;
-  const P = 28 * 28;
-  const [lo, hi] = pixelRange(s.kind);
-  const xIn = new Float32Array(B * P);
-  const target = new Float32Array(B * P);
-  const tIn = new Float32Array(B);
-  const cIn = new Float32Array(B * NUM_CLASSES);
-  let stopped = false;
+  const batch = emptyBatch(s.batch);
   const started = performance.now() - run.trainSeconds * 1000;
-  let windowStart = performance.now();
-  let windowImages = 0;
-  let rate = 0;
-
+  const meter = new RateMeter();
   try {
-    for (let epoch = pos.epoch; epoch < s.epochs && !stopped; epoch++) {
-      const lr = s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
+    for (let epoch = pos.epoch; epoch < s.epochs; epoch++) {
+      const lr = learningRate(s, epoch);
       const order = epochOrder(s.seed, epoch, dataset.count);
       const firstStep = epoch === pos.epoch ? pos.step : 0;
       // A resumed epoch counts the time it ran before the stop.
       const epochStart = performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
       for (let step = firstStep; step < stepsPerEpoch; step++) {
         await hooks.yieldPoint?.();
-        // Batch assembly in plain arrays: x1 (data), x0 ~ N(0, I), t ~ U(0, 1).
-        for (let b = 0; b < B; b++) {
-          const idx = order[step * B + b]!;
-          const src = dataset.images.subarray(idx * P, (idx + 1) * P);
-          const t = rng.uniform();
-          tIn[b] = t;
-          const dropClass = rng.uniform() < s.pUncond;
-          cIn.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
-          if (!dropClass) cIn[b * NUM_CLASSES + dataset.labels[idx]!] = 1;
-          for (let i = 0; i < P; i++) {
-            const x1 = lo + (hi - lo) * src[i]!;
-            const e = rng.normal();
-            const o = b * P + i;
-            if (s.kind === 'denoiser') {
-              xIn[o] = s.pureNoise ? e : x1 + s.sigma * e;
-              target[o] = x1;
-            } else {
-              xIn[o] = (1 - t) * e + t * x1; // x_t = (1 − t)x0 + t·x1 (B.3)
-              target[o] = x1 - e; // u = x1 − x0 (B.4)
-            }
-          }
-        }
-        const loss = await engine.step({ x: xIn, target, t: tIn, c: cIn }, lr);
+        fillBatch(batch, dataset, order, step, rng, s);
+        const loss = await engine.step(batch, lr);
         if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
         run.losses.push(loss);
         if (ema) updateEma(ema, await engine.weights(), emaDecay, pos.globalStep);
         pos.globalStep++;
-        windowImages += B;
-        const now = performance.now();
-        if (now - windowStart > 2000 || rate === 0) {
-          rate = (windowImages / (now - windowStart)) * 1000;
-          windowStart = now;
-          windowImages = 0;
-        }
+        const rate = meter.count(s.batch);
         const remaining = (s.epochs - epoch) * stepsPerEpoch - (step + 1);
         hooks.onProgress?.({
           epoch, step: step + 1, stepsPerEpoch, globalStep: pos.globalStep, loss, lr,
-          imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * B) / rate : NaN,
+          imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * s.batch) / rate : NaN,
         });
         if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
           run.trainSeconds = (performance.now() - started) / 1000;
-          await save(join(runDir, LAST), { epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state(), epochSeconds: (performance.now() - epochStart) / 1000 });
-          writeFileSync(runFile, JSON.stringify(run));
-          stopped = true;
-          break;
+          await files.saveStop({ epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state(), epochSeconds: (performance.now() - epochStart) / 1000 });
+          return outcome(runDir, run, true);
         }
       }
-      if (stopped) break;
-      const done = epoch + 1;
       run.trainSeconds = (performance.now() - started) / 1000;
-      const ckptName = epochCheckpointName(done);
-      // The whole epoch's losses, those before a stop included (a resumed run keeps them).
-      const epochLosses = run.losses.slice(run.losses.length - stepsPerEpoch);
-      const summary: EpochSummary = {
-        epoch: done,
-        meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length,
-        seconds: (performance.now() - epochStart) / 1000,
-        checkpoint: ckptName,
-      };
-      run.finished = done === s.epochs;
-      const saved = await save(join(runDir, ckptName), { epoch: done, step: 0, globalStep: pos.globalStep, rng: rng.state() });
-      const png = hooks.renderSamples ? await hooks.renderSamples(run.spec, saved, s, done) : undefined;
-      if (png) {
-        summary.samples = `samples-epoch-${String(done).padStart(3, '0')}.png`;
-        writeFileSync(join(runDir, summary.samples), png);
-      }
-      run.epochs.push(summary);
-      writeFileSync(runFile, JSON.stringify(run));
+      const position = { epoch: epoch + 1, step: 0, globalStep: pos.globalStep, rng: rng.state() };
+      const summary = await files.finishEpoch(position, stepsPerEpoch, (performance.now() - epochStart) / 1000, opts.sampleGrids ? dataset : undefined);
       await hooks.onEpoch?.(summary, run);
-      if (hooks.shouldStop?.() && !run.finished) { stopped = true; break; }
+      if (hooks.shouldStop?.() && !run.finished) return outcome(runDir, run, true);
     }
   } finally {
     await engine.dispose();
   }
+  return outcome(runDir, run, false);
+}
+
+function outcome(runDir: string, run: RunRecord, stopped: boolean): TrainOutcome {
   return { runDir, run, stopped, lastCheckpoint: latestCheckpoint(runDir) };
 }
 
-function validateSettings(s: TrainSettings): void {
-  const bad = (what: string): never => { throw new Error(what); };
-  if (!Number.isInteger(s.epochs) || s.epochs < 1 || s.epochs > 1000) bad(`--epochs must be an integer from 1 to 1000, got ${s.epochs}`);
-  if (!Number.isInteger(s.hidden) || s.hidden < 1 || s.hidden > 512) bad(`--hidden must be an integer from 1 to 512, got ${s.hidden}`);
-  if (!Number.isInteger(s.batch) || s.batch < 2 || s.batch > 4096) bad(`--batch must be an integer from 2 to 4096, got ${s.batch}`);
-  if (!(s.lr > 0 && s.lr < 10)) bad(`--lr must be a number in (0, 10), got ${s.lr}`);
-  if (!(s.sigma >= 0 && s.sigma <= 10)) bad(`--sigma must be in [0, 10], got ${s.sigma}`);
-  if (!(s.pUncond >= 0 && s.pUncond < 1)) bad(`p_uncond must be in [0, 1), got ${s.pUncond}`);
-  if (s.ema !== undefined && !(s.ema >= 0 && s.ema < 1)) bad(`--ema must be a decay in [0, 1), got ${s.ema}`);
+/** Opens a new run: refuses a folder that holds one, then fresh (or --init) weights and seeded streams. */
+function newRun(opts: TrainOptions): OpenedRun {
+  const { runDir, settings, dataset } = opts;
+  // A new run never writes over another's checkpoints.
+  if (existsSync(join(runDir, RUN_FILE)) || latestCheckpoint(runDir)) throw new RunExistsError(runDir);
+  const spec: UNetSpec = { kind: settings.kind, hidden: settings.hidden };
+  const run: RunRecord = {
+    settings,
+    spec,
+    backend: '',
+    dataSource: dataset.source,
+    createdAt: new Date().toISOString(),
+    losses: [],
+    epochs: [],
+    trainSeconds: 0,
+    finished: false,
+  };
+  const weights = opts.initWeights ? new Map(opts.initWeights) : initialWeights(spec, settings.seed);
+  // Batch noise uses its own stream, apart from the weight initialisation's.
+  const position = { epoch: 0, step: 0, globalStep: 0, rng: new Rng((settings.seed ^ 0x9e3779b9) >>> 0).state() };
+  return { from: 'new', run, weights, position };
+}
+
+/** Opens the run in `runDir` at its latest checkpoint; `extendTo` trains a finished run on. */
+function resumeRun(runDir: string, extendTo: number | undefined): OpenedRun {
+  const runFile = join(runDir, RUN_FILE);
+  if (!existsSync(runFile)) throw new Error(`cannot resume: ${runFile} does not exist`);
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
+  if (extendTo !== undefined) {
+    if (!Number.isInteger(extendTo) || extendTo <= run.epochs.length) {
+      throw new Error(`--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${extendTo}`);
+    }
+    run.settings.lrDecayEpochs ??= run.settings.epochs;
+    run.settings.epochs = extendTo;
+    run.finished = false;
+  }
+  if (run.finished) throw new Error(`run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`);
+  const checkpoint = latestCheckpoint(runDir);
+  if (!checkpoint) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
+  const loaded = loadCheckpoint(checkpoint);
+  const position = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
+  run.losses = run.losses.slice(0, position.globalStep);
+  return { from: 'checkpoint', checkpoint, run, weights: loaded.weights, position, adam: loaded.adam, ema: loaded.ema };
+}
+
+/** A run resumed on another engine or machine keeps the record of both. */
+function recordWhereItTrains(run: RunRecord, engineDescription: string): void {
+  run.backend = run.backend && !run.backend.endsWith(engineDescription) ? `${run.backend}; then ${engineDescription}` : engineDescription;
+  const machine = machineDescription();
+  run.machine = run.machine && run.machine !== machine ? `${run.machine}; then ${machine}` : machine;
+}
+
+function freshEma(spec: UNetSpec, weights: Map<string, Float32Array>): Map<string, Float32Array> {
+  return new Map(paramInfos(spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
+}
+
+function emptyBatch(B: number): StepBatch {
+  return { x: new Float32Array(B * DIGIT_PIXELS), target: new Float32Array(B * DIGIT_PIXELS), t: new Float32Array(B), c: new Float32Array(B * NUM_CLASSES) };
+}
+
+/**
+ * Fills the batch of step `step` in plain arrays: x1 (data, in the kind's pixel range),
+ * x0 ~ N(0, I), t ~ U(0, 1), the one-hot class (dropped with p_uncond), drawn from `rng` in a
+ * fixed order (a resumed run draws the same numbers).
+ */
+function fillBatch(batch: StepBatch, dataset: Dataset, order: Int32Array, step: number, rng: Rng, s: TrainSettings): void {
+  const B = s.batch;
+  const P = DIGIT_PIXELS;
+  const [lo, hi] = pixelRange(s.kind);
+  const { x, target, t: tIn, c: cIn } = batch;
+  for (let b = 0; b < B; b++) {
+    const idx = order[step * B + b]!;
+    const src = dataset.images.subarray(idx * P, (idx + 1) * P);
+    const t = rng.uniform();
+    tIn[b] = t;
+    const dropClass = rng.uniform() < s.pUncond;
+    cIn.fill(0, b * NUM_CLASSES, (b + 1) * NUM_CLASSES);
+    if (!dropClass) cIn[b * NUM_CLASSES + dataset.labels[idx]!] = 1;
+    for (let i = 0; i < P; i++) {
+      const x1 = lo + (hi - lo) * src[i]!;
+      const e = rng.normal();
+      const o = b * P + i;
+      if (s.kind === 'denoiser') {
+        x[o] = s.pureNoise ? e : x1 + s.sigma * e;
+        target[o] = x1;
+      } else {
+        x[o] = (1 - t) * e + t * x1; // x_t = (1 − t)x0 + t·x1 (B.3)
+        target[o] = x1 - e; // u = x1 − x0 (B.4)
+      }
+    }
+  }
+}
+
+/** Images per second over windows of about two seconds (the first step sets it at once). */
+class RateMeter {
+  private windowStart = performance.now();
+  private windowImages = 0;
+  private rate = 0;
+
+  count(images: number): number {
+    this.windowImages += images;
+    const now = performance.now();
+    if (now - this.windowStart > 2000 || this.rate === 0) {
+      this.rate = (this.windowImages / (now - this.windowStart)) * 1000;
+      this.windowStart = now;
+      this.windowImages = 0;
+    }
+    return this.rate;
+  }
+}
+
+/** What a run writes to its folder: checkpoints (with the weight average), sample grids, run.json. */
+class RunFiles {
+  constructor(
+    private readonly runDir: string,
+    private readonly run: RunRecord,
+    private readonly engine: TrainEngine,
+    private readonly ema: Map<string, Float32Array> | undefined,
+  ) {}
+
+  /** A stop mid-epoch: `last.safetensors` and the record, to resume from. */
+  async saveStop(position: Position): Promise<void> {
+    await this.saveCheckpoint(join(this.runDir, LAST), position);
+    this.writeRecord();
+  }
+
+  /**
+   * Ends the epoch that brought the run to `position`: its checkpoint, its sample grid when
+   * `samplesOf` gives the digits the denoiser's figure noises, and its summary in run.json.
+   */
+  async finishEpoch(position: Position, stepsPerEpoch: number, seconds: number, samplesOf: SampleGridData | undefined): Promise<EpochSummary> {
+    const run = this.run;
+    const done = position.epoch;
+    // The whole epoch's losses, those before a stop included (a resumed run keeps them).
+    const epochLosses = run.losses.slice(run.losses.length - stepsPerEpoch);
+    const summary: EpochSummary = {
+      epoch: done,
+      meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length,
+      seconds,
+      checkpoint: epochCheckpointName(done),
+    };
+    run.finished = done === run.settings.epochs;
+    const serving = await this.saveCheckpoint(join(this.runDir, summary.checkpoint), position);
+    if (samplesOf) {
+      summary.samples = samplesName(done);
+      writeFileSync(join(this.runDir, summary.samples), await renderSampleGrid(run.spec, serving, run.settings, samplesOf));
+    }
+    run.epochs.push(summary);
+    this.writeRecord();
+    return summary;
+  }
+
+  /** Writes a checkpoint; returns the weights to sample with (the epoch's sample grid reuses them). */
+  private async saveCheckpoint(path: string, position: Position): Promise<Map<string, Float32Array>> {
+    const weights = await this.engine.weights();
+    saveCheckpoint(path, this.run.spec, weights, await this.engine.adamState(), this.run, position, this.ema);
+    return withEma(weights, this.ema);
+  }
+
+  private writeRecord(): void {
+    writeFileSync(join(this.runDir, RUN_FILE), JSON.stringify(this.run));
+  }
 }
 
 /**
@@ -393,9 +421,12 @@ function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float
   });
 }
 
-/** A checkpoint's Adam state, or undefined when it has none for every trainable tensor (Adam starts afresh). */
-function adamStateOf(spec: UNetSpec, tensors: Map<string, TensorEntry>): AdamState | undefined {
-  const state: AdamState = { iterations: Number(tensors.get('__iterations__')?.data[0] ?? 0), m: new Map(), v: new Map() };
+/**
+ * A checkpoint's Adam state (moments as tensors, the step count in its metadata), or undefined
+ * when it lacks the moments of some trainable tensor (Adam starts afresh).
+ */
+function adamStateOf(spec: UNetSpec, tensors: Map<string, TensorEntry>, metadata: Record<string, string>): AdamState | undefined {
+  const state: AdamState = { iterations: Number(metadata.adam_iterations ?? 0), m: new Map(), v: new Map() };
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
     const m = tensors.get(`adam.m/${p.name}`);
     const v = tensors.get(`adam.v/${p.name}`);
@@ -419,7 +450,8 @@ export interface LoadedCheckpoint {
   servingWeights: Map<string, Float32Array>;
   metadata: Record<string, string>;
   position: Position | undefined;
-  adam: Map<string, TensorEntry>;
+  /** The optimizer state a resumed run continues with, when the checkpoint holds all of it. */
+  adam: AdamState | undefined;
 }
 
 /** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
@@ -436,7 +468,6 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     else if (name.startsWith(EMA_PREFIX)) ema.set(name.slice(EMA_PREFIX.length), t.data);
     else weights.set(name, t.data);
   }
-  adam.set('__iterations__', { shape: [1], data: new Float32Array([Number(metadata.adam_iterations ?? 0)]) });
   const average = ema.size > 0 ? ema : undefined;
   return {
     spec,
@@ -446,7 +477,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     servingWeights: withEma(weights, average),
     metadata,
     position: metadata.position ? (JSON.parse(metadata.position) as Position) : undefined,
-    adam,
+    adam: adamStateOf(spec, adam, metadata),
   };
 }
 

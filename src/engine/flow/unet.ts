@@ -56,6 +56,52 @@ function fcBlocks(spec: UNetSpec): Array<{ name: string; cin: number; cout: numb
   return blocks;
 }
 
+/**
+ * What the UNet is wired from. Each runtime implements these in its own layout: TensorFlow.js
+ * (NHWC, `UNet.forward`), the ONNX export (NCHW, BatchNorm folded) and the ONNX training step
+ * (NCHW, with gradients); `wireUNet` connects them once for all three.
+ */
+export interface UNetOps<V> {
+  /** Conv or transposed conv `name` (see `unetLayers`), its BatchNorm, then GELU. */
+  layer(x: V, name: string): V;
+  /** GELU of the spatial mean, kept as 1×1: the seed's Flatten. */
+  flatten(x: V): V;
+  /** The conditioning MLP `name` (Linear, GELU, Linear) on t or c, shaped to broadcast over a feature map. */
+  fc(x: V, name: string): V;
+  add(a: V, b: V): V;
+  mul(a: V, b: V): V;
+  /** Concatenation along the channel axis. */
+  concat(a: V, b: V): V;
+  /** The last 3×3 conv (with bias) to one channel: the output u. */
+  final(x: V): V;
+}
+
+/**
+ * The seed's UNet: conv0 → down1 → down2 → flatten → unflatten → up1 → up2 → out, with skip
+ * connections by concatenation. The time model scales unflatten and up1 by fc(t); the class
+ * model computes fc(c)·h + fc(t) there. Operations are issued in a fixed order (the ONNX graphs'
+ * node names follow it).
+ */
+export function wireUNet<V>(kind: UNetKind, ops: UNetOps<V>, inputs: { x: V; t?: V | undefined; c?: V | undefined }): V {
+  const { x, t, c } = inputs;
+  if (kind !== 'denoiser' && t === undefined) throw new Error(`a ${kind} UNet needs t`);
+  if (kind === 'class' && c === undefined) throw new Error('a class UNet needs c');
+  const layers = (input: V, ...names: string[]): V => names.reduce((z, name) => ops.layer(z, name), input);
+  const condition = (h: V, block: 1 | 2): V => {
+    if (kind === 'time') return ops.mul(h, ops.fc(t!, `fc${block}_t`));
+    if (kind === 'class') return ops.add(ops.mul(ops.fc(c!, `fc${block}_c`), h), ops.fc(t!, `fc${block}_t`));
+    return h;
+  };
+  const conv0 = layers(x, 'conv0.a', 'conv0.b');
+  const down1 = layers(conv0, 'down1.down', 'down1.a', 'down1.b');
+  const down2 = layers(down1, 'down2.down', 'down2.a', 'down2.b');
+  const unflatten = condition(ops.layer(ops.flatten(down2), 'unflatten'), 1);
+  const up1 = condition(layers(ops.concat(unflatten, down2), 'up1.up', 'up1.a', 'up1.b'), 2);
+  const up2 = layers(ops.concat(up1, down1), 'up2.up', 'up2.a', 'up2.b');
+  const out = layers(ops.concat(up2, conv0), 'out.a', 'out.b');
+  return ops.final(out);
+}
+
 /** Every parameter of the model described by `spec`. */
 export function paramInfos(spec: UNetSpec): ParamInfo[] {
   if (!Number.isInteger(spec.hidden) || spec.hidden < 1) throw new Error(`hidden size must be a positive integer, got ${spec.hidden}`);
@@ -142,8 +188,7 @@ export class UNet {
    */
   forward(x: Tensor4D, opts: { t?: Tensor2D; c?: Tensor2D; training: boolean; bnUpdates?: BnUpdate[] }): Tensor4D {
     const tf = this.tf;
-    const D = this.spec.hidden;
-    const layers = new Map(convLayers(D).map((l) => [l.name, l] as const));
+    const layers = new Map(convLayers(this.spec.hidden).map((l) => [l.name, l] as const));
     const gelu = (z: Tensor): Tensor => geluOp(tf, z);
     const bn = (z: Tensor4D, name: string): Tensor4D => {
       const gamma = this.v(`${name}.gamma`);
@@ -156,50 +201,34 @@ export class UNet {
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.v(`${name}.var`), BN_EPS)));
       return tf.add(tf.mul(tf.sub(z, this.v(`${name}.mean`)), scale), beta) as Tensor4D;
     };
-    const layer = (z: Tensor4D, name: string): Tensor4D => {
-      const l = layers.get(name)!;
-      const w = this.v(`${name}.w`) as unknown as TF.Tensor4D;
-      let y: Tensor4D;
-      if (l.op === 'conv') {
-        y = tf.conv2d(z, w, l.stride, l.pad === 0 ? 'valid' : [[0, 0], [l.pad, l.pad], [l.pad, l.pad], [0, 0]]);
-      } else {
-        const [b, h, wd] = z.shape;
-        const outH = (h - 1) * l.stride - 2 * l.pad + l.k;
-        const outW = (wd - 1) * l.stride - 2 * l.pad + l.k;
-        y = tf.conv2dTranspose(z, w, [b, outH, outW, l.cout], l.stride, l.pad === 0 ? 'valid' : l.pad);
-      }
-      return gelu(bn(y, name)) as Tensor4D;
+    const ops: UNetOps<Tensor> = {
+      layer: (input, name) => {
+        const z = input as Tensor4D;
+        const l = layers.get(name)!;
+        const w = this.v(`${name}.w`) as unknown as TF.Tensor4D;
+        let y: Tensor4D;
+        if (l.op === 'conv') {
+          y = tf.conv2d(z, w, l.stride, l.pad === 0 ? 'valid' : [[0, 0], [l.pad, l.pad], [l.pad, l.pad], [0, 0]]);
+        } else {
+          const [b, h, wd] = z.shape;
+          const outH = (h - 1) * l.stride - 2 * l.pad + l.k;
+          const outW = (wd - 1) * l.stride - 2 * l.pad + l.k;
+          y = tf.conv2dTranspose(z, w, [b, outH, outW, l.cout], l.stride, l.pad === 0 ? 'valid' : l.pad);
+        }
+        return gelu(bn(y, name));
+      },
+      flatten: (z) => gelu(tf.mean(z, [1, 2], true)),
+      fc: (z, name) => {
+        const h = gelu(tf.add(tf.matMul(z as Tensor2D, this.v(`${name}.l1.w`) as unknown as Tensor2D), this.v(`${name}.l1.b`)));
+        const o = tf.add(tf.matMul(h as Tensor2D, this.v(`${name}.l2.w`) as unknown as Tensor2D), this.v(`${name}.l2.b`));
+        return tf.reshape(o, [o.shape[0]!, 1, 1, o.shape[1]!]);
+      },
+      add: (a, b) => tf.add(a, b),
+      mul: (a, b) => tf.mul(a, b),
+      concat: (a, b) => tf.concat([a, b], 3),
+      final: (z) => tf.add(tf.conv2d(z as Tensor4D, this.v('final.w') as unknown as TF.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), this.v('final.b')),
     };
-    const fc = (z: Tensor2D, name: string): Tensor => {
-      const h = gelu(tf.add(tf.matMul(z, this.v(`${name}.l1.w`) as unknown as Tensor2D), this.v(`${name}.l1.b`)));
-      const o = tf.add(tf.matMul(h as Tensor2D, this.v(`${name}.l2.w`) as unknown as Tensor2D), this.v(`${name}.l2.b`));
-      return tf.reshape(o, [o.shape[0]!, 1, 1, o.shape[1]!]);
-    };
-
-    const conv0 = layer(layer(x, 'conv0.a'), 'conv0.b');
-    const down1 = layer(layer(layer(conv0, 'down1.down'), 'down1.a'), 'down1.b');
-    const down2 = layer(layer(layer(down1, 'down2.down'), 'down2.a'), 'down2.b');
-    const flat = gelu(tf.mean(down2, [1, 2], true)) as Tensor4D;
-    let unflatten = layer(flat, 'unflatten');
-    const kind = this.spec.kind;
-    if (kind !== 'denoiser') {
-      if (!opts.t) throw new Error(`a ${kind} UNet needs t`);
-      const t1 = fc(opts.t, 'fc1_t');
-      if (kind === 'class') {
-        if (!opts.c) throw new Error('a class UNet needs c');
-        unflatten = tf.add(tf.mul(fc(opts.c, 'fc1_c'), unflatten), t1) as Tensor4D;
-      } else {
-        unflatten = tf.mul(unflatten, t1) as Tensor4D;
-      }
-    }
-    let up1 = layer(layer(layer(tf.concat([unflatten, down2], 3), 'up1.up'), 'up1.a'), 'up1.b');
-    if (kind !== 'denoiser') {
-      const t2 = fc(opts.t!, 'fc2_t');
-      up1 = (kind === 'class' ? tf.add(tf.mul(fc(opts.c!, 'fc2_c'), up1), t2) : tf.mul(up1, t2)) as Tensor4D;
-    }
-    const up2 = layer(layer(layer(tf.concat([up1, down1], 3), 'up2.up'), 'up2.a'), 'up2.b');
-    const out = layer(layer(tf.concat([up2, conv0], 3), 'out.a'), 'out.b');
-    return tf.add(tf.conv2d(out, this.v('final.w') as unknown as TF.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), this.v('final.b')) as Tensor4D;
+    return wireUNet(this.spec.kind, ops, { x, t: opts.t, c: opts.c }) as Tensor4D;
   }
 
   /** Folds batch statistics into the running averages (PyTorch: momentum 0.1, unbiased variance). */
