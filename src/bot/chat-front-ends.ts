@@ -11,6 +11,20 @@ export class ChatConfigError extends Error {
   override readonly name = 'ChatConfigError';
 }
 
+/** An http(s) base URL from `name`, for pointing an SDK at a proxy or a test fake; unset = the SDK's default. */
+function baseUrl(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ChatConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ChatConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  return raw;
+}
+
 function positiveInt(env: Env, name: string): number | undefined {
   const raw = env[name]?.trim();
   if (!raw) return undefined;
@@ -27,6 +41,7 @@ export function discordOptionsFromEnv(env: Env, service: CommandService): Discor
   return {
     service,
     token,
+    restApi: baseUrl(env, 'DISCORD_API_URL'),
     uploadLimitBytes: positiveInt(env, 'DISCORD_UPLOAD_LIMIT'),
     voteEmoji: emoji.length ? emoji : undefined,
   };
@@ -50,6 +65,7 @@ export function slackOptionsFromEnv(env: Env, service: CommandService): SlackFro
     signingSecret,
     port,
     host: env.SLACK_HOST?.trim() || undefined,
+    slackApiUrl: baseUrl(env, 'SLACK_API_URL'),
     umbrellaCommand: env.SLACK_COMMAND?.trim().replace(/^\//, '') || undefined,
   };
 }
@@ -57,9 +73,9 @@ export function slackOptionsFromEnv(env: Env, service: CommandService): SlackFro
 export const discordFrontEnd: FrontEndStarter = {
   name: 'discord',
   enabled: (env) => Boolean(env.DISCORD_TOKEN?.trim()),
-  async start({ service, config }) {
+  async start({ service, config, signal }) {
     const { startDiscord } = await import('./discord.js');
-    return startDiscord(discordOptionsFromEnv(config.env, service));
+    return startDiscord({ ...discordOptionsFromEnv(config.env, service), signal });
   },
 };
 
@@ -67,8 +83,8 @@ export const slackFrontEnd: FrontEndStarter = {
   name: 'slack',
   // Enabled by the bot token alone, so a missing app token or signing secret is an error, not silence.
   enabled: (env) => Boolean(env.SLACK_BOT_TOKEN?.trim()),
-  async start({ service, config }) {
+  async start({ service, config, signal }) {
     const { startSlack } = await import('./slack.js');
-    return startSlack(slackOptionsFromEnv(config.env, service));
+    return startSlack({ ...slackOptionsFromEnv(config.env, service), signal });
   },
 };

@@ -1,6 +1,8 @@
-// The bot's configuration, read from the environment only (tokens never come from files in the
-// repository and are never logged); every variable is documented in .env.example.
-import { readFileSync } from 'node:fs';
+// The bot's configuration, read from the environment and an optional `.env` file in the working
+// directory (git-ignored; the environment wins over it). Tokens are never logged; every variable
+// is documented in .env.example.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { defaultInputLimits } from '../commands/command.js';
 import { dataDir } from '../store/data-dir.js';
 
@@ -30,6 +32,24 @@ export interface BotConfig {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/**
+ * Loads `path` (default `.env` in the working directory) into `process.env`, leaving every
+ * variable the environment already sets as it is. Returns the absolute path read, or undefined
+ * when there is no such file.
+ */
+export function loadEnvFile(path = '.env'): string | undefined {
+  const file = resolve(path);
+  if (!existsSync(file)) return undefined;
+  if (!statSync(file).isFile()) throw new ConfigError(`${file} is not a file; .env holds VARIABLE=value lines`);
+  try {
+    // Node's own parser: VAR=value lines, # comments, quoted values; set variables are kept.
+    process.loadEnvFile(file);
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  return file;
 }
 
 function int(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {

@@ -49,6 +49,8 @@ export interface DiscordFrontEndOptions {
   /** Reactions that count as a gallery vote. Default ⭐. */
   readonly voteEmoji?: readonly string[] | undefined;
   readonly log?: ((message: string) => void) | undefined;
+  /** Gives up connecting (the client is destroyed) when it fires: a shutdown during the start. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface DiscordFrontEnd {
@@ -357,8 +359,14 @@ export async function startDiscord(options: DiscordFrontEndOptions): Promise<Dis
   client.on(Events.Error, (error) => log(describeError(error)));
 
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-  await client.login(options.token);
-  await ready;
+  const giveUp = (): void => void client.destroy().catch(() => {});
+  options.signal?.addEventListener('abort', giveUp, { once: true });
+  try {
+    await client.login(options.token);
+    await ready;
+  } finally {
+    options.signal?.removeEventListener('abort', giveUp);
+  }
   log(`connected as ${client.user?.tag ?? 'the bot'}`);
   return {
     client,

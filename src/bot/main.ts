@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { CommandService } from '../commands/contract.js';
 import { createCommandService } from '../commands/service.js';
 import { listCommittedModels } from '../engine/flow/checkpoints.js';
-import { installShutdownHandlers, JobRunner, SqliteQueue } from '../jobs/index.js';
+import { JobRunner, onShutdownSignal, shutDown, SqliteQueue } from '../jobs/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { discordFrontEnd, slackFrontEnd } from './chat-front-ends.js';
-import { ConfigError, loadConfig, type BotConfig } from './config.js';
+import { ConfigError, loadConfig, loadEnvFile, type BotConfig } from './config.js';
 import { startWebConsole, isLoopback, type WebConsole } from './web/server.js';
 
 /** What a chat front end gets to start with. */
@@ -17,6 +17,8 @@ export interface FrontEndContext {
   readonly service: CommandService;
   readonly store: Store;
   readonly config: BotConfig;
+  /** Fires when a shutdown interrupts the start; a front end still connecting should give up. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -46,8 +48,38 @@ export interface RunningBot {
 
 const engineHandlers = fileURLToPath(new URL('../jobs/engine-handlers.js', import.meta.url));
 
-export async function startBot(config: BotConfig, options: { starters?: readonly FrontEndStarter[]; log?: (line: string) => void } = {}): Promise<RunningBot> {
+export interface StartOptions {
+  readonly starters?: readonly FrontEndStarter[];
+  readonly log?: (line: string) => void;
+  /** A shutdown during the start: what has started is stopped and the start rejects with StartInterrupted. */
+  readonly signal?: AbortSignal;
+}
+
+/** What has been opened so far, undone in reverse when the start fails or is interrupted. */
+type Opened = Array<() => Promise<void> | void>;
+
+export async function startBot(config: BotConfig, options: StartOptions = {}): Promise<RunningBot> {
+  const opened: Opened = [];
+  try {
+    return await openBot(config, options, opened);
+  } catch (error) {
+    for (const undo of opened.reverse()) {
+      try {
+        await undo();
+      } catch (undoError) {
+        (options.log ?? console.error)(`while stopping: ${(undoError as Error).message}`);
+      }
+    }
+    throw error;
+  }
+}
+
+async function openBot(config: BotConfig, options: StartOptions, opened: Opened): Promise<RunningBot> {
   const log = options.log ?? ((line: string) => console.log(line));
+  const { signal } = options;
+  const checkpoint = (): void => {
+    if (signal?.aborted) throw new StartInterrupted();
+  };
   mkdirSync(config.dataDir, { recursive: true });
   // Without accounts the console's one user is the operator at this machine: admin (/train works).
   const localOnly = config.webAccounts.length === 0;
@@ -55,6 +87,7 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
   const store = openStore(join(config.dataDir, 'illusionist.db'), {
     users: { admins, defaults: { dailyQuota: config.dailyQuota, maxActiveJobs: config.maxActiveJobs } },
   });
+  opened.push(() => store.close());
   const committed = listCommittedModels().map((m) => ({ modelKind: m.name, name: m.name, path: m.path }));
   const registered = store.training.registerCommittedModels(committed);
   if (registered.added.length) log(`registered committed models: ${registered.added.map((c) => c.name).join(', ')}`);
@@ -62,7 +95,10 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
 
   const queue = new SqliteQueue(store, { maxQueued: config.maxQueued, defaultTimeLimitMs: config.jobTimeLimitMs });
   const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
+  // Interrupted by a signal: the running job gets the usual grace; a failed start stops at once.
+  opened.push(() => runner.stop({ graceMs: signal?.aborted ? 10_000 : 0 }));
   await runner.start();
+  checkpoint();
   const service = createCommandService({
     store,
     queue,
@@ -75,23 +111,25 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
     service, store, host: config.host, port: config.port,
     accounts: config.webAccounts, sessionSecret: config.sessionSecret, maxBodyBytes: 2 * config.maxUploadBytes + 1024 * 1024,
   });
+  opened.push(() => web.close());
   log(`web console: ${web.url}${localOnly ? '' : ` (${config.webAccounts.length} account(s); each signs in once at /?token=<their token>)`}`);
+  checkpoint();
 
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
   for (const fe of options.starters ?? frontEnds) {
     if (!fe.enabled(config.env)) continue;
     try {
-      const handle = await fe.start({ service, store, config });
-      started.push({ name: fe.name, stop: () => handle.stop() });
+      const handle = await untilAborted(fe.start({ service, store, config, signal }), signal);
+      const entry = { name: fe.name, stop: () => handle.stop() };
+      started.push(entry);
+      opened.push(() => entry.stop());
     } catch (error) {
-      // A misconfigured front end stops the whole bot cleanly: nothing half-started stays behind.
-      for (const s of started.reverse()) await s.stop().catch(() => {});
-      await web.close();
-      await runner.stop({ graceMs: 0 });
-      store.close();
+      if (error instanceof StartInterrupted) throw error;
+      // A misconfigured front end stops the whole bot cleanly (startBot undoes what is open).
       throw new FrontEndStartError(fe.name, error);
     }
     log(`${fe.name}: connected`);
+    checkpoint();
   }
 
   let stopped = false;
@@ -119,6 +157,45 @@ export async function startBot(config: BotConfig, options: { starters?: readonly
   };
 }
 
+/** The start was cut short by `signal` (a SIGTERM while connecting); what it opened is closed. */
+export class StartInterrupted extends Error {
+  override readonly name = 'StartInterrupted';
+  constructor() {
+    super('the start was interrupted by a shutdown');
+  }
+}
+
+/**
+ * `start`, or a StartInterrupted as soon as `signal` fires: a front end still connecting (a
+ * socket-mode handshake that hangs) must not hold the shutdown up. If it connects later anyway,
+ * it is stopped then.
+ */
+function untilAborted<T extends { stop(): Promise<void> }>(start: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return start;
+  const stopLate = (): void => void start.then((late) => late.stop(), () => {}).catch(() => {});
+  if (signal.aborted) {
+    stopLate();
+    return Promise.reject(new StartInterrupted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      stopLate();
+      reject(new StartInterrupted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    start.then(
+      (handle) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(handle);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** A chat front end that could not start (bad token, missing secret): said in one line. */
 export class FrontEndStartError extends Error {
   override readonly name = 'FrontEndStartError';
@@ -130,6 +207,7 @@ export class FrontEndStartError extends Error {
 async function main(): Promise<void> {
   let config: BotConfig;
   try {
+    loadEnvFile();
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -142,8 +220,29 @@ async function main(): Promise<void> {
     console.error(`configuration: HOST=${config.host} exposes the console to other machines; set WEB_USERS (or ACCESS_TOKEN) too (see .env.example)`);
     process.exit(2);
   }
-  const bot = await startBot(config);
-  installShutdownHandlers(bot.runner, bot.store, { beforeClose: () => bot.closeFrontEnds() });
+  // Signals are handled from before the first connection: a SIGTERM while a front end is still
+  // connecting stops what has started (re-queueing a running job) instead of killing the process.
+  const interrupt = new AbortController();
+  const starting = startBot(config, { signal: interrupt.signal });
+  onShutdownSignal(async (signal) => {
+    console.error(`${signal}: finishing the running job, then closing the database`);
+    interrupt.abort();
+    let bot: RunningBot;
+    try {
+      bot = await starting;
+    } catch {
+      // The start was cut short (or failed) and has closed what it opened.
+      return 0;
+    }
+    return shutDown(bot.runner, bot.store, { beforeClose: () => bot.closeFrontEnds() });
+  });
+  try {
+    await starting;
+  } catch (error) {
+    // The signal handler exits once the interrupted start has closed everything.
+    if (error instanceof StartInterrupted) return;
+    throw error;
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

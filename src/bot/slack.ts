@@ -1,8 +1,8 @@
 // The Slack front end: a Bolt app (socket mode or HTTP with signature checks) that runs slash
 // commands, Block Kit buttons and @-mentions carrying a sketch through the CommandService.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, LogLevel, type RespondFn, type types } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, type RespondFn, type types } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Attachment, CommandDefinition, CommandService, OptionValue, Reply, ReplyAction, ReplyFile, ReplySink, Requester } from '../commands/contract.js';
 import { CommandTextError, parseCommandText, unescapeSlack } from './command-text.js';
@@ -10,6 +10,12 @@ import { fetchLimited } from './fetch-limited.js';
 
 /** The umbrella command (`/illusionist digits 7`) for workspaces where `/digits` is taken. */
 export const DEFAULT_UMBRELLA_COMMAND = 'illusionist';
+/**
+ * Bytes per request body in HTTP mode. Slack's slash commands, interactions and events are a few
+ * KB (a message with blocks stays far under this); anything bigger is refused with 413 before it
+ * is read in full or its signature checked.
+ */
+export const DEFAULT_SLACK_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface SlackFrontEndOptions {
   readonly service: CommandService;
@@ -29,6 +35,10 @@ export interface SlackFrontEndOptions {
   /** Least time between two chat.update calls of the status message. Default 1500. */
   readonly progressIntervalMs?: number | undefined;
   readonly log?: ((message: string) => void) | undefined;
+  /** HTTP mode: bytes per request body (default 1 MiB); bigger requests get 413. */
+  readonly maxBodyBytes?: number | undefined;
+  /** Gives up connecting (the app is stopped) when it fires: a shutdown during the start. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface SlackFrontEnd {
@@ -286,9 +296,12 @@ export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFr
   const umbrella = options.umbrellaCommand ?? DEFAULT_UMBRELLA_COMMAND;
   const interval = options.progressIntervalMs ?? 1500;
   const clientOptions = options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {};
+  // HTTP mode's receiver refuses oversized bodies. Both apps are initialised by hand (`init`,
+  // below) so that a refused token fails the start instead of surfacing at the first event.
+  const receiver = options.appToken ? undefined : limitBodies(new HTTPReceiver({ signingSecret: options.signingSecret!, logLevel: LogLevel.WARN }), options.maxBodyBytes ?? DEFAULT_SLACK_MAX_BODY_BYTES);
   const app = options.appToken
-    ? new App({ token: botToken, appToken: options.appToken, socketMode: true, logLevel: LogLevel.WARN, clientOptions })
-    : new App({ token: botToken, signingSecret: options.signingSecret!, logLevel: LogLevel.WARN, clientOptions });
+    ? new App({ token: botToken, appToken: options.appToken, socketMode: true, logLevel: LogLevel.WARN, clientOptions, installerOptions: { clientOptions }, deferInitialization: true })
+    : new App({ token: botToken, receiver, logLevel: LogLevel.WARN, clientOptions, deferInitialization: true });
 
   /** Runs one typed command; `name` may be the umbrella command, whose first word names the real one. */
   async function run(name: string, text: string, files: readonly Attachment[], requester: Requester, sink: ReplySink): Promise<void> {
@@ -343,14 +356,79 @@ export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFr
 
   app.error(async (error) => log(`${error.name}: ${error.message}`));
 
-  if (options.appToken) {
-    await app.start();
-    log('connected in socket mode');
-    return { app, stop: async () => void (await app.stop()) };
+  const { signal } = options;
+  const onAbort = (): void => void Promise.resolve(app.stop()).catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    try {
+      // auth.test with the bot token: a wrong or revoked token is an error now, not at the first event.
+      await app.init();
+    } catch (error) {
+      const code = (error as { data?: { error?: unknown } })?.data?.error;
+      if (typeof code === 'string') throw new Error(`Slack refused SLACK_BOT_TOKEN (auth.test: ${code})`);
+      throw new Error(`Slack's Web API did not answer auth.test: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (options.appToken) {
+      await app.start();
+      log('connected in socket mode');
+      return { app, stop: async () => void (await app.stop()) };
+    }
+    const port0 = options.port ?? 3000;
+    const server = (await app.start(options.host ? { port: port0, host: options.host } : port0)) as Server;
+    const port = (server.address() as AddressInfo).port;
+    log(`listening for Slack requests on port ${port} (POST /slack/events)`);
+    return { app, port, stop: async () => void (await app.stop()) };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
-  const port0 = options.port ?? 3000;
-  const server = (await app.start(options.host ? { port: port0, host: options.host } : port0)) as Server;
-  const port = (server.address() as AddressInfo).port;
-  log(`listening for Slack requests on port ${port} (POST /slack/events)`);
-  return { app, port, stop: async () => void (await app.stop()) };
+}
+
+/**
+ * Makes `receiver` refuse request bodies over `maxBytes` with 413, by Content-Length before
+ * reading anything, or as soon as a chunked body passes the limit. Bodies under it are buffered
+ * here and handed on as Bolt's BufferedIncomingMessage (`rawBody`), which Bolt reads as is.
+ */
+function limitBodies(receiver: HTTPReceiver, maxBytes: number): HTTPReceiver {
+  const next = receiver.requestListener;
+  const tooLarge = (res: ServerResponse): void => {
+    res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+    res.end(`Request body over ${maxBytes} bytes: Slack's requests are far smaller.\n`);
+  };
+  receiver.requestListener = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST') return next(req, res);
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > maxBytes) {
+      // Not reading the body: the connection closes after the answer.
+      tooLarge(res);
+      req.socket.end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        refused = true;
+        chunks.length = 0;
+        tooLarge(res);
+        req.socket.end();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = Buffer.concat(chunks);
+      try {
+        next(req, res);
+      } catch {
+        // Bolt throws for a path it does not serve (its own server answers 404 then).
+        if (!res.headersSent) res.writeHead(404).end();
+      }
+    });
+    req.on('error', () => res.destroy());
+  };
+  return receiver;
 }

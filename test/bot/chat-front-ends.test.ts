@@ -28,3 +28,12 @@ test('Slack runs with SLACK_BOT_TOKEN and needs an app token (socket mode) or a 
   assert.deepEqual([http.signingSecret, http.port, http.umbrellaCommand], ['s', 3001, 'ill']);
   assert.throws(() => slackOptionsFromEnv({ SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's', SLACK_PORT: 'x' }, service), /SLACK_PORT must be a port number/);
 });
+
+test('DISCORD_API_URL and SLACK_API_URL point the SDKs elsewhere and must be http(s) URLs', () => {
+  assert.equal(discordOptionsFromEnv({ DISCORD_TOKEN: 't', DISCORD_API_URL: 'http://127.0.0.1:9/api' }, service).restApi, 'http://127.0.0.1:9/api');
+  assert.equal(discordOptionsFromEnv({ DISCORD_TOKEN: 't' }, service).restApi, undefined, "unset: discord.js's default");
+  assert.throws(() => discordOptionsFromEnv({ DISCORD_TOKEN: 't', DISCORD_API_URL: 'discord.com/api' }, service), /DISCORD_API_URL must be an http\(s\) URL, got "discord.com\/api"/);
+  const slack = { SLACK_BOT_TOKEN: 'xoxb', SLACK_SIGNING_SECRET: 's' };
+  assert.equal(slackOptionsFromEnv({ ...slack, SLACK_API_URL: 'https://proxy.example/api/' }, service).slackApiUrl, 'https://proxy.example/api/');
+  assert.throws(() => slackOptionsFromEnv({ ...slack, SLACK_API_URL: 'ftp://x/' }, service), /SLACK_API_URL must be an http\(s\) URL, got "ftp:\/\/x\/"/);
+});

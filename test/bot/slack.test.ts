@@ -2,6 +2,7 @@
 // Bolt app; its Web API calls go to a fake Slack; the real service and worker make the pictures.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import sharp from 'sharp';
 import { startSlack } from '../../src/bot/slack.js';
 import { startBotStack } from '../helpers/bot-stack.js';
@@ -30,7 +31,7 @@ async function setUp(t: TestContext) {
       'application/x-www-form-urlencoded',
       secret,
     );
-  return { ...stack, fake, logs, post, slash };
+  return { ...stack, fake, logs, post, slash, port: slack.port! };
 }
 
 const buttonIds = (call: SlackCall) => ((call.args.blocks as { type: string; elements?: { action_id: string }[] }[]) ?? []).flatMap((b) => (b.type === 'actions' ? b.elements!.map((e) => e.action_id) : []));
@@ -112,4 +113,54 @@ test('a mention with a sketch runs the command on the file (downloaded with the 
   const download = fake.calls.find((c) => c.method === 'download')!;
   assert.equal(download.headers.authorization, `Bearer ${BOT_TOKEN}`);
   assert.ok(buttonIds(complete).some((id) => id.startsWith('vary:')));
+});
+
+/** POSTs `size` bytes of form data to the bot's endpoint with node:http, declared or chunked, and reads the answer. */
+function rawPost(port: number, size: number, chunked: boolean): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { 'content-type': 'application/x-www-form-urlencoded', ...signSlackRequest(SECRET, 'x') };
+    if (!chunked) headers['content-length'] = size;
+    const req = request({ host: '127.0.0.1', port, path: '/slack/events', method: 'POST', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    // The server may close the connection while the body is still being sent.
+    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+test('HTTP mode refuses a request body over 1 MiB with 413 before reading it all or checking its signature', async (t) => {
+  const { slash, fake, port } = await setUp(t);
+  // A declared 20 MB body: refused by its Content-Length.
+  const declared = await rawPost(port, 20 * 1024 * 1024, false);
+  assert.equal(declared.status, 413);
+  assert.match(declared.body, /over 1048576 bytes/);
+  // A chunked body without a length: refused once it passes the limit.
+  const chunked = await rawPost(port, 3 * 1024 * 1024, true);
+  assert.equal(chunked.status, 413);
+  // Requests of ordinary size still go through.
+  assert.equal((await slash('/help', '', 'r9')).status, 200);
+  await fake.waitFor((c) => c.method === 'respond');
+});
+
+test('a bot token that auth.test refuses fails startSlack with the reason', async (t) => {
+  const stack = await startBotStack(t, { runner: false, model: false });
+  const fake = await startFakeSlack({ botToken: BOT_TOKEN });
+  t.after(() => fake.close());
+  await assert.rejects(
+    startSlack({ service: stack.service, botToken: 'xoxb-revoked', signingSecret: SECRET, port: 0, host: '127.0.0.1', slackApiUrl: fake.apiUrl, log: () => {} }),
+    /^Error: Slack refused SLACK_BOT_TOKEN \(auth\.test: not_authed\)$/,
+  );
 });

@@ -47,7 +47,16 @@ function parseArgs(raw: Buffer, type: string): Record<string, unknown> {
   return args;
 }
 
-export async function startFakeSlack(options: { botToken: string }): Promise<FakeSlack> {
+export interface FakeSlackOptions {
+  readonly botToken: string;
+  /**
+   * Web API methods that are recorded but never answered, as a Slack that stops responding
+   * (e.g. ['apps.connections.open']: a socket-mode connection that never comes up).
+   */
+  readonly hang?: readonly string[];
+}
+
+export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSlack> {
   const calls: SlackCall[] = [];
   const waiters: { predicate: (c: SlackCall) => boolean; resolve: (c: SlackCall) => void }[] = [];
   const files = new Map<string, Buffer>();
@@ -91,6 +100,12 @@ export async function startFakeSlack(options: { botToken: string }): Promise<Fak
       let body: unknown;
       if (url.pathname.startsWith('/api/')) {
         method = url.pathname.slice('/api/'.length);
+        if (options.hang?.includes(method)) {
+          const call: SlackCall = { method, args: parseArgs(raw, type), raw, headers: req.headers };
+          calls.push(call);
+          notify(call);
+          return; // no answer: the client waits until it gives up or the fake closes
+        }
         const authorized = req.headers.authorization === `Bearer ${options.botToken}`;
         body = authorized ? answer(method, parseArgs(raw, type)) : { ok: false, error: 'not_authed' };
       } else if (url.pathname.startsWith('/upload/')) {
@@ -118,14 +133,17 @@ export async function startFakeSlack(options: { botToken: string }): Promise<Fak
       calls.push(call);
       if (typeof body === 'string') res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      for (const w of [...waiters]) {
-        if (w.predicate(call)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(call);
-        }
-      }
+      notify(call);
     })().catch(() => res.writeHead(500).end());
   });
+  function notify(call: SlackCall): void {
+    for (const w of [...waiters]) {
+      if (w.predicate(call)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(call);
+      }
+    }
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

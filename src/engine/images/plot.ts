@@ -1,8 +1,12 @@
 // Line charts as PNG (training loss curves, σ sweeps, timings) without a browser or canvas:
 // a vega-lite spec, compiled to vega, rendered headless to SVG, rasterised by sharp.
+//
+// vega and vega-lite are imported only when a chart is rendered: vega-lite defines
+// Set.prototype.toJSON on load, which breaks discord.js's event emitter when it is imported
+// afterwards. Plots are drawn in the engine worker and the CLI, never in the bot's main thread,
+// so importing this module (the command registry does, through the digit figures) stays harmless.
 import sharp from 'sharp';
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 export interface PlotSeries {
   name: string;
@@ -69,6 +73,7 @@ export function lineChartSpec(opts: PlotOptions): TopLevelSpec {
 
 /** Renders a vega-lite spec to SVG text, headless (no canvas, no network). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
