@@ -73,9 +73,8 @@ function startMain(t: TestContext, options: { cwd: string; env: Record<string, s
 /** Starts a long /train through the web console and resolves once the worker is running it. */
 async function startLongJob(consoleUrl: string): Promise<number> {
   const form = new FormData();
-  form.set('command', 'train');
   form.set('epochs', '100');
-  const started = await fetch(`${consoleUrl}/api/run`, { method: 'POST', headers: { 'X-Illusionist': '1' }, body: form });
+  const started = await fetch(`${consoleUrl}/api/run/train`, { method: 'POST', headers: { 'X-Illusionist': '1' }, body: form });
   assert.equal(started.status, 200, await started.clone().text());
   const { runId } = (await started.json()) as { runId: string };
   const events = await fetch(`${consoleUrl}/api/runs/${runId}/events`);
