@@ -118,6 +118,11 @@ function utf8CharLength(bytes: Uint8Array, i: number): number {
   return need;
 }
 
+interface TrieNode {
+  next: Map<string, TrieNode>;
+  id: number;
+}
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -131,8 +136,8 @@ export class SentencePieceModel {
   private readonly addDummyPrefix: boolean;
   private readonly removeExtraWhitespaces: boolean;
   private readonly escapeWhitespaces: boolean;
-  /** Pieces the Viterbi may use (normal, user-defined; unused ones are skipped), by first character. */
-  private readonly byFirst = new Map<string, number[]>();
+  /** Pieces the Viterbi may use (normal, user-defined; unused ones are skipped), as a character trie. */
+  private readonly trie: TrieNode = { next: new Map(), id: -1 };
   private readonly minScore: number;
   private readonly maxScore: number;
   private readonly userDefined: string[];
@@ -186,10 +191,13 @@ export class SentencePieceModel {
       }
       if (p.type === PieceType.USER_DEFINED) this.userDefined.push(p.piece);
       if ((p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED) && p.piece.length > 0) {
-        const first = String.fromCodePoint(p.piece.codePointAt(0)!);
-        let list = this.byFirst.get(first);
-        if (!list) this.byFirst.set(first, (list = []));
-        list.push(i);
+        let node = this.trie;
+        for (const c of p.piece) {
+          let child = node.next.get(c);
+          if (!child) node.next.set(c, (child = { next: new Map(), id: -1 }));
+          node = child;
+        }
+        if (node.id === -1) node.id = i;
       }
     });
     this.minScore = min;
@@ -292,26 +300,15 @@ export class SentencePieceModel {
         idAt[end] = id;
       }
     };
-    const lengths = chars.map((c) => c.length);
     for (let start = 0; start < n; start++) {
       // Candidates in the order sentencepiece's trie finds them: by increasing length.
       const cands: Array<[number, number]> = [];
-      for (const id of this.byFirst.get(chars[start]!) ?? []) {
-        const p = this.pieces[id]!.piece;
-        let len = 0;
-        let pos = 0;
-        let ok = true;
-        for (let k = start; pos < p.length; k++) {
-          if (k >= n || !p.startsWith(chars[k]!, pos)) {
-            ok = false;
-            break;
-          }
-          pos += lengths[k]!;
-          len++;
-        }
-        if (ok && pos === p.length) cands.push([len, id]);
+      let node: TrieNode | undefined = this.trie;
+      for (let k = start; k < n; k++) {
+        node = node.next.get(chars[k]!);
+        if (!node) break;
+        if (node.id >= 0) cands.push([k - start + 1, node.id]);
       }
-      cands.sort((a, b) => a[0] - b[0]);
       let single = false;
       for (const [len, id] of cands) {
         const p = this.pieces[id]!;

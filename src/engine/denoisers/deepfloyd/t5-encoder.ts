@@ -41,9 +41,8 @@ export function parseT5Config(json: Record<string, unknown>, source = 'config.js
   const parts = proj.split('-');
   const gated = parts[0] === 'gated';
   if (parts.length > 2 || (parts.length === 2 && !gated)) throw new Error(`${source}: feed_forward_proj "${proj}" is not "<act>" or "gated-<act>"`);
-  // transformers maps "gated-gelu" to the tanh GELU, for T5 v1.1's checkpoints.
-  let act = proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]!;
-  if (typeof json.dense_act_fn === 'string' && proj !== 'gated-gelu') act = json.dense_act_fn;
+  // transformers maps "gated-gelu" to the tanh GELU (T5 v1.1); a saved dense_act_fn overrides either.
+  const act = typeof json.dense_act_fn === 'string' ? json.dense_act_fn : proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]!;
   if (!ACTIVATIONS.includes(act as T5Activation)) throw new Error(`${source}: activation "${act}" is not supported; allowed: ${ACTIVATIONS.join(', ')}`);
   const eps = json.layer_norm_epsilon ?? 1e-6;
   if (typeof eps !== 'number' || !(eps > 0)) throw new Error(`${source}: "layer_norm_epsilon" must be a positive number, not ${JSON.stringify(eps)}`);
