@@ -54,6 +54,13 @@ export interface SessionOptions {
    * instead of the model carrying copies; its own `externalData` option wants the bytes in memory.
    */
   externalDataDir?: string;
+  /**
+   * false: onnxruntime keeps weights as loaded instead of repacking them for its kernels
+   * (session.disable_prepacking). With external data that leaves them memory-mapped from their files
+   * (a 1.3 GB T5: 1.27 GB file-backed, 50 MB anonymous, vs 1.25 GB anonymous with prepacking), at some
+   * speed (4.4 s vs 3.9 s per run there).
+   */
+  prepack?: boolean;
 }
 
 export class MissingModelError extends Error {
@@ -116,6 +123,7 @@ export class OnnxSession {
       if (!existsSync(opts.externalDataDir)) throw new MissingModelError(opts.externalDataDir, `the folder holding ${name}'s weights`);
       session.model_external_initializers_file_folder_path = resolve(opts.externalDataDir);
     }
+    if (opts.prepack === false) session.disable_prepacking = '1';
     if (Object.keys(session).length > 0) base.extra = { session };
     // The two overloads (path, bytes) cannot take a union argument.
     const create = (executionProviders: string[]): Promise<ort.InferenceSession> =>

@@ -254,7 +254,10 @@ export class T5TextEncoder {
     const bytes = buildT5EncoderGraph(config, weights, { length: tokenizer.length });
     const t1 = performance.now();
     const { variant: _v, textEncoderDir: _e, tokenizerDir: _t, length: _l, ...session } = opts;
-    const s = await OnnxSession.load(`t5-encoder (${variant})`, bytes, { ...session, externalDataDir: weights.dir });
+    // fp32 weights stay mapped from the shards unless the caller wants repacked (faster, copied) ones;
+    // fp16 ones are widened into new float32 buffers at load either way.
+    const prepack = session.prepack ?? variant === 'fp16';
+    const s = await OnnxSession.load(`t5-encoder (${variant})`, bytes, { ...session, prepack, externalDataDir: weights.dir });
     const t2 = performance.now();
     return new T5TextEncoder(tokenizer, config, variant, s, { buildMs: t1 - t0, sessionMs: t2 - t1 });
   }

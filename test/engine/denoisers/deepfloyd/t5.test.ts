@@ -58,8 +58,8 @@ test('fp32 weights: every golden prompt_embeds and raw last_hidden_state within 
   }
 });
 
-test('prompts straight to embeddings: preprocessing, tokenizer and encoder in one batch match encode_prompt', async () => {
-  const enc = await T5TextEncoder.load(model(), quiet);
+test('prompts straight to embeddings: preprocessing, tokenizer and encoder in one batch match encode_prompt (repacked weights)', async () => {
+  const enc = await T5TextEncoder.load(model(), { prepack: true, ...quiet });
   try {
     const tokens = JSON.parse(readFileSync(join(golden(), 'golden', 'tokens.json'), 'utf8')) as { prompts: Array<{ key: string; prompt: string }> };
     const g = goldens();
