@@ -140,7 +140,7 @@ export class SentencePieceModel {
   private readonly trie: TrieNode = { next: new Map(), id: -1 };
   private readonly minScore: number;
   private readonly maxScore: number;
-  private readonly userDefined: string[];
+  private readonly userDefined: Uint8Array[];
 
   constructor(bytes: Uint8Array, readonly source = 'spiece.model') {
     let m: Decoded;
@@ -189,7 +189,7 @@ export class SentencePieceModel {
         min = Math.min(min, p.score);
         max = Math.max(max, p.score);
       }
-      if (p.type === PieceType.USER_DEFINED) this.userDefined.push(p.piece);
+      if (p.type === PieceType.USER_DEFINED && p.piece.length > 0) this.userDefined.push(utf8.encode(p.piece));
       if ((p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED) && p.piece.length > 0) {
         let node = this.trie;
         for (const c of p.piece) {
@@ -219,11 +219,12 @@ export class SentencePieceModel {
 
   /** One normalisation rule at bytes[i..]: [replacement bytes, bytes consumed]. */
   private normalizePrefix(bytes: Uint8Array, i: number): [Uint8Array, number] {
-    // User-defined pieces pass through untouched (sentencepiece's prefix matcher), longest first.
-    for (const u of this.userDefined) {
-      const ub = utf8.encode(u);
-      if (ub.length > 0 && ub.every((b, k) => bytes[i + k] === b)) return [ub, ub.length];
+    // User-defined pieces pass through untouched (sentencepiece's prefix matcher): the longest that matches.
+    let user: Uint8Array | undefined;
+    for (const ub of this.userDefined) {
+      if (ub.length > (user?.length ?? 0) && ub.every((b, k) => bytes[i + k] === b)) user = ub;
     }
+    if (user) return [user, user.length];
     let longest = 0;
     let value = 0;
     if (this.charsmap) {

@@ -4,14 +4,14 @@
 // the first block's table, shared by all blocks; scores not scaled by 1/√d) and a pre-norm (gated) feed
 // forward, RMS layer norms without mean or bias, a final norm. The weights stay in the safetensors files:
 // every initializer is ONNX external data pointing at its bytes there, so nothing is copied at build time.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GraphBuilder, type ElementType } from '../../onnx/graph-builder.js';
 import { MissingModelError, OnnxSession, type SessionOptions } from '../../runtime/onnx.js';
 import { SafetensorsFolder, onnxTypeOf } from './hf-safetensors.js';
 import { IF_TEXT_DOWNLOAD_HINT, IF_TEXT_LENGTH, T5Tokenizer, ifPreprocess, requireFile } from './t5-tokenizer.js';
 
-export type T5Activation = 'gelu_new' | 'gelu' | 'relu' | 'silu';
+export type T5Activation = 'gelu_new' | 'gelu' | 'relu' | 'silu' | 'swish';
 
 export interface T5EncoderConfig {
   vocabSize: number;
@@ -27,7 +27,7 @@ export interface T5EncoderConfig {
   epsilon: number;
 }
 
-const ACTIVATIONS: readonly T5Activation[] = ['gelu_new', 'gelu', 'relu', 'silu'];
+const ACTIVATIONS: readonly T5Activation[] = ['gelu_new', 'gelu', 'relu', 'silu', 'swish'];
 
 /** Reads transformers' T5Config fields (with T5Config's defaults where a key is absent). */
 export function parseT5Config(json: Record<string, unknown>, source = 'config.json'): T5EncoderConfig {
@@ -143,6 +143,7 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: Safetensor
       case 'relu':
         return g.op('Relu', [x]);
       case 'silu':
+      case 'swish':
         return g.op('Mul', [x, g.op('Sigmoid', [x])]);
       case 'gelu':
         return g.op('Gelu', [x]);
@@ -291,10 +292,4 @@ export class T5TextEncoder {
   async dispose(): Promise<void> {
     await this.session.dispose();
   }
-}
-
-/** Whether a folder looks like a downloaded IF text encoder (for callers that choose a path). */
-export function hasT5TextEncoder(folder: string): boolean {
-  const enc = join(resolve(folder), 'text_encoder');
-  return existsSync(join(enc, 'config.json')) && existsSync(join(resolve(folder), 'tokenizer', 'spiece.model'));
 }
