@@ -24,6 +24,15 @@ export function onnxDataType(type: ElementType): number {
   return v;
 }
 
+const ELEMENT_BYTES: Record<ElementType, number> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1 };
+
+/** Where an initializer's raw little-endian bytes lie in a file beside the model. */
+export interface ExternalData {
+  location: string;
+  offset: number;
+  length: number;
+}
+
 /** Typed arrays the builder stores as raw little-endian bytes; Uint16Array means float16. */
 export type TensorData = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
@@ -152,6 +161,32 @@ export class GraphBuilder {
   initializer(name: string, data: TensorData, dims: number[], type?: ElementType): string {
     this.claim(name, 'initializer');
     this.inits.push(tensorProto(name, type === undefined ? { data, dims } : { data, dims, type }));
+    return name;
+  }
+
+  /**
+   * A constant whose bytes stay in another file (ONNX external data): `location` is relative to the
+   * model's folder, `offset`/`length` in bytes. Lets a graph use a safetensors file's tensors in place.
+   */
+  externalInitializer(name: string, type: ElementType, dims: number[], ext: ExternalData): string {
+    this.claim(name, 'initializer');
+    if (!Number.isSafeInteger(ext.offset) || ext.offset < 0 || !Number.isSafeInteger(ext.length) || ext.length < 0) {
+      throw new RangeError(`external initializer "${name}": offset ${ext.offset} and length ${ext.length} must be whole numbers of bytes, not negative`);
+    }
+    const count = dims.reduce((a, b) => a * b, 1);
+    const want = count * ELEMENT_BYTES[type];
+    if (want !== ext.length) throw new RangeError(`external initializer "${name}" has dims [${dims.join(', ')}] of ${type} (${want} bytes) but ${ext.length} bytes in ${ext.location}`);
+    this.inits.push({
+      name,
+      dims,
+      dataType: onnxDataType(type),
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: ext.location },
+        { key: 'offset', value: String(ext.offset) },
+        { key: 'length', value: String(ext.length) },
+      ],
+    });
     return name;
   }
 

@@ -70,3 +70,21 @@ test('duplicate names are refused', () => {
   assert.throws(() => g.initializer('x', Float32Array.of(1), [1]), /"x" is already used/);
   assert.throws(() => g.initializer('w', Float32Array.of(1, 2), [3]), /3 values\) but 2 values/);
 });
+
+test('external initializers read their bytes in place from a file beside a model given as bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gb-ext-'));
+  // 16 bytes of padding, then a 2×2 float32 matrix: the initializer points at offset 16.
+  const file = new Float32Array([9, 9, 9, 9, 1, 2, 3, 4]);
+  writeFileSync(join(dir, 'weights.bin'), new Uint8Array(file.buffer));
+  const g = new GraphBuilder('ext');
+  g.input('x', 'float32', [1, 2]);
+  g.externalInitializer('w', 'float32', [2, 2], { location: 'weights.bin', offset: 16, length: 16 });
+  g.node('MatMul', ['x', 'w'], ['y']);
+  g.output('y', 'float32', [1, 2]);
+  assert.throws(() => g.externalInitializer('w2', 'float32', [2, 2], { location: 'weights.bin', offset: 0, length: 8 }), /"w2" has dims \[2, 2\] of float32 \(16 bytes\) but 8 bytes in weights\.bin/);
+  const s = await OnnxSession.load('ext', g.toBytes(), { ...quiet, externalDataDir: dir });
+  const out = await s.run({ x: { type: 'float32', dims: [1, 2], data: new Float32Array([1, 10]) } });
+  assert.deepEqual([...(out.y!.data as Float32Array)], [1 + 30, 2 + 40]);
+  await s.dispose();
+  await assert.rejects(OnnxSession.load('ext', save(g.toBytes()), { ...quiet, externalDataDir: dir }), /externalDataDir is for models given as bytes/);
+});
