@@ -95,6 +95,12 @@ function valueInfo(name: string, type: ElementType, dims: readonly Dim[]): onnxP
   };
 }
 
+export interface ExternalLocation {
+  location: string;
+  offset: number;
+  length: number;
+}
+
 export interface GraphBuilderOptions {
   opset?: number;
   producer?: string;
@@ -152,6 +158,27 @@ export class GraphBuilder {
   initializer(name: string, data: TensorData, dims: number[], type?: ElementType): string {
     this.claim(name, 'initializer');
     this.inits.push(tensorProto(name, type === undefined ? { data, dims } : { data, dims, type }));
+    return name;
+  }
+
+  /**
+   * A weight whose bytes stay in another file (ONNX external data): `location` is relative to the
+   * folder onnxruntime resolves external data against, `offset`/`length` are byte positions in it.
+   */
+  externalInitializer(name: string, type: ElementType, dims: number[], where: ExternalLocation): string {
+    this.claim(name, 'initializer');
+    const T = onnx.TensorProto;
+    this.inits.push({
+      name,
+      dims,
+      dataType: onnxDataType(type),
+      dataLocation: T.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: where.location },
+        { key: 'offset', value: String(where.offset) },
+        { key: 'length', value: String(where.length) },
+      ],
+    });
     return name;
   }
 

@@ -48,6 +48,12 @@ export interface SessionOptions {
    * same process: a guided time model and its guide sample 40 digits in 7.8 s instead of 11.4 s.
    */
   spinning?: boolean;
+  /**
+   * The folder external-data initializers are resolved in when the model is given as bytes (onnxruntime's
+   * session.model_external_initializers_file_folder_path): graphs built in memory whose weights stay in
+   * their original files.
+   */
+  externalDataFolder?: string;
 }
 
 export class MissingModelError extends Error {
@@ -103,7 +109,10 @@ export class OnnxSession {
     const log = opts.log ?? ((m: string) => console.error(m));
     const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
-    if (opts.spinning === false) base.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    const session: Record<string, unknown> = {};
+    if (opts.spinning === false) Object.assign(session, { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } });
+    if (opts.externalDataFolder !== undefined) session.model_external_initializers_file_folder_path = resolve(opts.externalDataFolder);
+    if (Object.keys(session).length) base.extra = { session };
     // The two overloads (path, bytes) cannot take a union argument.
     const create = (executionProviders: string[]): Promise<ort.InferenceSession> =>
       typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders }) : ort.InferenceSession.create(source, { ...base, executionProviders });
