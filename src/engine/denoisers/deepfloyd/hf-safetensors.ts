@@ -174,20 +174,9 @@ export class SafetensorsFolder {
     return t;
   }
 
-  /** Reads one tensor's data; F16/BF16 widen to float32 (for small tensors used at build time). */
+  /** Reads one tensor's data as float32 (see readTensor). */
   readFloat32(name: string): Float32Array {
-    const t = this.info(name);
-    const raw = readBytes(t);
-    if (t.dtype === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4).slice();
-    if (t.dtype === 'F16') return float16ToFloat32(new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2));
-    if (t.dtype === 'BF16') {
-      const src = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
-      const out = new Float32Array(src.length);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
-      return out;
-    }
-    throw new SafetensorsError(`${t.path}: tensor '${name}' is ${t.dtype}, not a float tensor`);
+    return readTensor(this.info(name));
   }
 
   readInt64(name: string): BigInt64Array {
@@ -196,6 +185,22 @@ export class SafetensorsFolder {
     const raw = readBytes(t);
     return new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8).slice();
   }
+}
+
+/** One tensor's values as float32: F16/BF16 widened exactly, I64 as the nearest float (for small tensors: build time, goldens). */
+export function readTensor(t: SafetensorInfo): Float32Array {
+  const raw = readBytes(t);
+  if (t.dtype === 'F32') return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4).slice();
+  if (t.dtype === 'F16') return float16ToFloat32(new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2));
+  if (t.dtype === 'BF16') {
+    const src = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    const out = new Float32Array(src.length);
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
+    return out;
+  }
+  if (t.dtype === 'I64') return Float32Array.from(new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8), Number);
+  throw new SafetensorsError(`${t.path}: tensor '${t.name}' is ${t.dtype}, not a float or I64 tensor`);
 }
 
 function readBytes(t: SafetensorInfo): Buffer {
