@@ -86,12 +86,12 @@ function checkWritable(file: string): void {
 
 // Damage in one table (a bad sector, a copy taken mid-write) otherwise surfaces only as
 // "database disk image is malformed" on every job that touches it; quick_check reads every page
-// once (about a second per few hundred MB) and is far cheaper than that.
+// once (about 0.1 s for 200 MB of blobs, measured here) and is far cheaper than that.
 function checkIntegrity(db: Db, file: string): void {
-  const problems = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
-  const lines = problems.map((row) => row.quick_check);
+  const rows = db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
+  const lines = rows.flatMap((row) => row.quick_check.split('\n')).filter((line) => line !== '' && !line.startsWith('***'));
   if (lines.length === 1 && lines[0] === 'ok') return;
-  throw new DatabaseCorruptError(file, `SQLite's integrity check found damage: ${lines.join('; ')}`);
+  throw new DatabaseCorruptError(file, `SQLite's quick_check found damage: ${lines.join('; ')}`);
 }
 
 function applyMigrations(db: Db, file: string, list: readonly Migration[]): number {
