@@ -68,3 +68,69 @@ export async function runWebCommand(url: string, command: string, options: Recor
   }
   return replies;
 }
+
+export interface CliProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** The exit code (or the signal) once it has exited. */
+  readonly exited: Promise<number | NodeJS.Signals | null>;
+  /** Resolves once stderr matches `pattern`; rejects if the process exits first or after `ms` (default 120 s). */
+  waitForStderr(pattern: RegExp, ms?: number): Promise<void>;
+}
+
+/** Starts `illusionist <args>` on `dataDir` without waiting for it; it is killed when the test ends. */
+export function spawnCli(t: TestContext, dataDir: string, args: string[]): CliProcess {
+  const child = spawn(process.execPath, [cliBin, ...args], { env: childEnv({ DATA_DIR: dataDir }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    for (const check of waiters) check();
+  });
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitForStderr: (pattern, ms = 120_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`the CLI's stderr did not match ${pattern} within ${ms / 1000} s:\n${err}`));
+        }, ms);
+        const check = (): void => {
+          if (!pattern.test(err)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`the CLI exited (${code}) before its stderr matched ${pattern}:\n${err}`));
+        });
+      }),
+  };
+}
+
+/** Resolves with the exit code, or rejects after `ms` (the process is killed when the test ends). */
+export async function exitWithin(proc: { exited: Promise<number | NodeJS.Signals | null> }, ms: number, what: string): Promise<number | NodeJS.Signals | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      proc.exited,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms / 1000} s`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
