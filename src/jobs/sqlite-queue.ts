@@ -4,7 +4,8 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { formatWho, type JobRow, type JobStatus, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
+import path from 'node:path';
+import { StorageFullError, formatWho, isStorageFull, type JobRow, type JobStatus, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
 import type { HandlerOutput } from './handler.js';
 import { QueueRejectedError, type CancelOutcome, type ClaimedJob, type Queue } from './queue.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress, ResultFile } from './types.js';
@@ -123,7 +124,7 @@ export class SqliteQueue implements Queue {
       });
       return { jobId: row.id, position: store.jobs.position(row.id) ?? 1 };
     };
-    const receipt = store.transaction(admit);
+    const receipt = this.write(() => store.transaction(admit));
     this.emit({ type: 'queued', jobId: receipt.jobId, position: receipt.position });
     return receipt;
   }
@@ -166,7 +167,7 @@ export class SqliteQueue implements Queue {
   }
 
   async heartbeat(workerId: string): Promise<void> {
-    this.store.jobs.heartbeat(workerId);
+    this.write(() => this.store.jobs.heartbeat(workerId));
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
@@ -174,12 +175,12 @@ export class SqliteQueue implements Queue {
   }
 
   async claim(workerId: string, options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
-    const row = this.store.jobs.claimNext({
+    const row = this.write(() => this.store.jobs.claimNext({
       workerId,
       maxRunningPerUser: this.maxRunningPerUser,
       interactiveOnly: options.interactiveOnly,
       ignoreRunningId: options.pausedJobId,
-    });
+    }));
     if (row === undefined) return undefined;
     this.emit({ type: 'started', jobId: row.id, attempt: row.attempts });
     return { view: { ...row, position: undefined }, attempt: row.attempts };
@@ -196,8 +197,13 @@ export class SqliteQueue implements Queue {
     const now = Date.now();
     const last = this.lastProgressWrite.get(jobId) ?? 0;
     if (progress.step >= progress.total || now - last >= this.progressWriteIntervalMs) {
-      this.store.jobs.updateProgress(jobId, progress.step, progress.total, progress.message);
       this.lastProgressWrite.set(jobId, now);
+      try {
+        this.store.jobs.updateProgress(jobId, progress.step, progress.total, progress.message);
+      } catch (error) {
+        // The row is for other processes' eyes only; a full disk must not stop the job itself.
+        if (!isStorageFull(error)) throw error;
+      }
     }
     this.emit({ type: 'progress', jobId, ...progress });
   }
@@ -211,6 +217,10 @@ export class SqliteQueue implements Queue {
   }
 
   async complete(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
+    return this.write(() => this.save(jobId, output, handlerMs));
+  }
+
+  private save(jobId: number, output: HandlerOutput, handlerMs: number): JobResult {
     const { store } = this;
     // Files first (each durable before its row), then one transaction links them and closes the job.
     const saved = output.files.map((file) => ({ artifact: store.artifacts.save(file.data, file.ext), caption: file.caption ?? null, name: file.name ?? null }));
@@ -252,14 +262,24 @@ export class SqliteQueue implements Queue {
     return result;
   }
 
+  /** Runs a write; a full disk under the data folder is said as such (SQLite's own words name neither). */
+  private write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (!isStorageFull(error) || error instanceof StorageFullError) throw error;
+      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, { cause: error });
+    }
+  }
+
   async fail(jobId: number, error: string): Promise<void> {
     this.lastProgressWrite.delete(jobId);
-    if (this.store.jobs.markFailed(jobId, error)) this.emit({ type: 'failed', jobId, error });
+    if (this.write(() => this.store.jobs.markFailed(jobId, error))) this.emit({ type: 'failed', jobId, error });
   }
 
   async markCancelled(jobId: number): Promise<void> {
     this.lastProgressWrite.delete(jobId);
-    if (this.store.jobs.markCancelled(jobId)) this.emit({ type: 'cancelled', jobId });
+    if (this.write(() => this.store.jobs.markCancelled(jobId))) this.emit({ type: 'cancelled', jobId });
   }
 
   async requeue(jobId: number, options: { countAttempt: boolean; reason: string }): Promise<void> {
@@ -269,7 +289,7 @@ export class SqliteQueue implements Queue {
       await this.fail(jobId, `gave up after ${job.attempts} attempts: ${options.reason}`);
       return;
     }
-    if (this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason })) {
+    if (this.write(() => this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason }))) {
       this.emit({ type: 'requeued', jobId, reason: options.reason });
     }
   }
