@@ -100,6 +100,8 @@ export class JobRunner {
     }
     await Promise.all([this.active?.settled, this.paused?.settled]);
     await this.chain;
+    // Whatever still cannot be recorded stays 'running' in the file; the next start re-queues it.
+    await this.recordPending();
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();

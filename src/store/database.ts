@@ -13,8 +13,6 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** For tests of the upgrade path; production always uses the built-in list. */
   migrations?: readonly Migration[];
-  /** Run SQLite's quick_check before using the file (default true). */
-  quickCheck?: boolean;
 }
 
 export interface OpenedDatabase {
@@ -56,7 +54,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): O
     const latest = list.reduce((v, m) => Math.max(v, m.version), 0);
     const fileVersion = db.pragma('user_version', { simple: true }) as number;
     if (fileVersion > latest) throw new DatabaseTooNewError(file, fileVersion, latest);
-    if (!inMemory && options.quickCheck !== false) checkIntegrity(db, file);
+    if (!inMemory) checkIntegrity(db, file);
     // WAL lets the bot's readers (gallery pages, /job lookups) run while the worker writes.
     if (!inMemory) db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
