@@ -106,22 +106,37 @@ export async function runCliJob(store: Store, spec: Omit<JobSpec, 'who'>, out: s
 
 /**
  * Runs the engine worker here until the enqueued job ends, printing its progress, and writes its
- * files to `out` when given. Ctrl-C cancels the job at its next step.
+ * files to `out` when given. The job may as well run in the bot's worker on the same data folder;
+ * its progress and end are read back from the database. Ctrl-C cancels the job at its next step
+ * (wherever it runs); a second Ctrl-C stops waiting at once.
  */
 export async function followJob(queue: SqliteQueue, receipt: EnqueueReceipt, command: string, out?: string): Promise<CliJobOutcome> {
   const { jobId } = receipt;
   if (receipt.position > 1) process.stderr.write(`job #${jobId}: ${receipt.position - 1} job(s) ahead in the queue; running them first\n`);
   const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
+  let interrupts = 0;
   const onSigint = (): void => {
-    process.stderr.write(`\ncancelling job #${jobId}…\n`);
-    void queue.cancel(jobId, cliWho());
+    interrupts += 1;
+    if (interrupts > 1) {
+      // The worker that runs it (here or the bot's) may be stuck in a long step: stop waiting now.
+      process.stderr.write(`\nstopped waiting; job #${jobId} may still be running (illusionist jobs show ${jobId})\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\ncancelling job #${jobId}… (Ctrl-C again to stop waiting at once)\n`);
+    queue.cancel(jobId, cliWho()).catch((error: unknown) => process.stderr.write(`could not cancel job #${jobId}: ${(error as Error).message}\n`));
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
   let job: JobView;
+  // Listening starts before the worker here does (it takes seconds to load): the bot's worker may
+  // take the job and report on it meanwhile.
+  const stopWaiting = new AbortController();
+  const waiting = waitForJob(queue, jobId, { onEvent: progressPrinter(command), signal: stopWaiting.signal });
+  waiting.catch(() => {}); // awaited below; a failed runner start aborts it first
   try {
     await runner.start();
-    job = await waitForJob(queue, jobId, { onEvent: progressPrinter(command) });
+    job = await waiting;
   } finally {
+    stopWaiting.abort();
     process.removeListener('SIGINT', onSigint);
     await runner.stop({ graceMs: 0 });
   }

@@ -44,6 +44,13 @@ export class JobRunner {
   private pumpAgain = false;
   // Worker messages are handled strictly in order (progress before done) on this chain.
   private chain: Promise<void> = Promise.resolve();
+  /**
+   * Ends of jobs the queue could not record (a full disk refuses even the 'failed' row). They are
+   * retried before any new job is taken, so the queue goes on by itself once there is room again.
+   */
+  private readonly unrecorded: Array<{ readonly jobId: number; readonly write: () => Promise<void> }> = [];
+  /** The last complaint logged per kind of failure, so a failing disk is said once, not every poll. */
+  private readonly complaints = new Map<string, string>();
   private readonly pollIntervalMs: number;
   private readonly stopGraceMs: number;
 
@@ -93,6 +100,8 @@ export class JobRunner {
     }
     await Promise.all([this.active?.settled, this.paused?.settled]);
     await this.chain;
+    // Whatever still cannot be recorded stays 'running' in the file; the next start re-queues it.
+    await this.recordPending();
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
@@ -156,13 +165,15 @@ export class JobRunner {
       } while (this.pumpAgain);
     } catch (error) {
       // A busy or failing database must not crash the bot; the next poll tries again.
-      console.error('job runner: could not take the next job:', error);
+      this.complain('pump', 'could not take the next job (trying again shortly)', error);
     } finally {
       this.pumping = false;
     }
   }
 
   private async pumpOnce(): Promise<void> {
+    if (!(await this.recordPending())) return;
+    this.recovered('pump', 'taking jobs again');
     while (!this.stopping && this.worker !== undefined) {
       const active = this.active;
       if (active) {
@@ -272,7 +283,8 @@ export class JobRunner {
         try {
           await this.queue.complete(message.jobId, message.output, message.handlerMs);
         } catch (error) {
-          await this.queue.fail(message.jobId, `the job ran but its outputs could not be saved: ${(error as Error).message}`);
+          const reason = `the job ran but its outputs could not be saved: ${(error as Error).message}`;
+          await this.record(slot.jobId, () => this.queue.fail(message.jobId, reason));
         }
         this.release(slot);
         void this.pump();
@@ -281,7 +293,8 @@ export class JobRunner {
       case 'failed': {
         const slot = this.findSlot(message.jobId);
         if (slot === undefined) return;
-        await this.settleStopped(slot, message.stopReason ?? slot.stopReason, message.error);
+        const reason = message.stopReason ?? slot.stopReason;
+        await this.record(slot.jobId, () => this.settleStopped(slot, reason, message.error));
         this.release(slot);
         void this.pump();
         return;
@@ -311,20 +324,60 @@ export class JobRunner {
     for (const slot of [this.active, this.paused]) {
       if (slot === undefined) continue;
       if (slot.stopReason !== undefined) {
-        await this.settleStopped(slot, slot.stopReason, 'stopped');
+        const reason = slot.stopReason;
+        await this.record(slot.jobId, () => this.settleStopped(slot, reason, 'stopped'));
       } else {
         // Not this job's request: either the worker crashed under it, or it was killed to stop its neighbour.
         const crashed = this.active === slot && !this.anyStopRequested();
-        await this.queue.requeue(slot.jobId, {
+        const options = {
           countAttempt: crashed,
           reason: crashed ? `the engine worker stopped unexpectedly (exit code ${code})` : 'its worker was restarted',
-        });
+        };
+        await this.record(slot.jobId, () => this.queue.requeue(slot.jobId, options));
       }
       this.release(slot);
     }
     if (!this.stopping) {
       await this.spawnWorker().catch((error: unknown) => console.error('job runner: could not restart the engine worker:', error));
     }
+  }
+
+  /** Writes a job's end now, or keeps it for `recordPending` when the queue refuses (a full disk). */
+  private async record(jobId: number, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      console.error(`job runner: could not record the end of job #${jobId}; trying again before the next job: ${(error as Error).message}`);
+      this.unrecorded.push({ jobId, write });
+    }
+  }
+
+  /** Retries the job ends the queue refused; true once none is left. */
+  private async recordPending(): Promise<boolean> {
+    while (this.unrecorded.length > 0) {
+      const pending = this.unrecorded[0]!;
+      try {
+        await pending.write();
+      } catch (error) {
+        this.complain('record', `still cannot record the end of job #${pending.jobId}; no new job is taken until it is`, error);
+        return false;
+      }
+      this.unrecorded.shift();
+      this.recovered('record', `recorded the end of job #${pending.jobId}`);
+    }
+    return true;
+  }
+
+  private complain(kind: string, what: string, error: unknown): void {
+    const text = `${what}: ${(error as Error)?.message ?? String(error)}`;
+    if (this.complaints.get(kind) === text) return;
+    this.complaints.set(kind, text);
+    console.error(`job runner: ${text}`);
+  }
+
+  private recovered(kind: string, what: string): void {
+    if (!this.complaints.delete(kind)) return;
+    console.error(`job runner: ${what}`);
   }
 
   private anyStopRequested(): boolean {
@@ -343,8 +396,13 @@ export class JobRunner {
     // Heartbeats and recovery of other processes' orphans, every couple of seconds.
     if (Date.now() - this.lastHeartbeat >= 2000) {
       this.lastHeartbeat = Date.now();
-      await this.queue.heartbeat(this.workerId);
-      await this.queue.recoverInterrupted();
+      try {
+        await this.queue.heartbeat(this.workerId);
+        await this.queue.recoverInterrupted();
+        this.recovered('heartbeat', 'heartbeats are recorded again');
+      } catch (error) {
+        this.complain('heartbeat', 'could not record a heartbeat (trying again shortly)', error);
+      }
     }
     for (const slot of [this.active, this.paused]) {
       if (slot && slot.stopReason === undefined && (await this.queue.isCancelRequested(slot.jobId))) {

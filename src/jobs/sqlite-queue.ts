@@ -1,9 +1,11 @@
 // The embedded queue: jobs live in the SQLite store, admission checks (bans, quotas, queue
-// length) and the claim run in single transactions, and events are delivered in-process.
+// length) and the claim run in single transactions. Events are delivered in-process, and changes
+// other processes make to the file (a CLI and the bot on one data folder) are read back as events.
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { formatWho, type JobRow, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
+import path from 'node:path';
+import { StorageFullError, formatWho, isStorageFull, type JobRow, type JobStatus, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
 import type { HandlerOutput } from './handler.js';
 import { QueueRejectedError, type CancelOutcome, type ClaimedJob, type Queue } from './queue.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress, ResultFile } from './types.js';
@@ -21,6 +23,16 @@ export interface SqliteQueueOptions {
   readonly progressWriteIntervalMs?: number;
   /** A worker host silent for this long is presumed dead and its jobs re-queued. Default 30 s. */
   readonly workerStaleMs?: number;
+  /** While anyone subscribes, how often to look for other processes' changes to jobs. Default 250 ms. */
+  readonly watchIntervalMs?: number;
+}
+
+/** What this queue last knew of a waiting or running job, to tell other processes' changes from its own. */
+interface KnownJob {
+  status: JobStatus;
+  attempts: number;
+  step: number;
+  cancelRequested: boolean;
 }
 
 /**
@@ -45,6 +57,9 @@ export class SqliteQueue implements Queue {
   private readonly engineVersion: string;
   private readonly progressWriteIntervalMs: number;
   private readonly lastProgressWrite = new Map<number, number>();
+  private readonly known = new Map<number, KnownJob>();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private dataVersion = -1;
 
   constructor(
     readonly store: Store,
@@ -122,7 +137,7 @@ export class SqliteQueue implements Queue {
       });
       return { jobId: row.id, position: store.jobs.position(row.id) ?? 1 };
     };
-    const receipt = store.transaction(admit);
+    const receipt = this.write(() => store.transaction(admit));
     this.emit({ type: 'queued', jobId: receipt.jobId, position: receipt.position });
     return receipt;
   }
@@ -148,9 +163,14 @@ export class SqliteQueue implements Queue {
     return outcome;
   }
 
+  /** Every job's events, this process's and (within `watchIntervalMs`) other processes' alike. */
   subscribe(listener: (event: JobEvent) => void): () => void {
     this.events.on('event', listener);
-    return () => this.events.off('event', listener);
+    if (this.watchTimer === undefined) this.startWatching();
+    return () => {
+      this.events.off('event', listener);
+      if (this.events.listenerCount('event') === 0) this.stopWatching();
+    };
   }
 
   async registerWorker(): Promise<string> {
@@ -160,7 +180,7 @@ export class SqliteQueue implements Queue {
   }
 
   async heartbeat(workerId: string): Promise<void> {
-    this.store.jobs.heartbeat(workerId);
+    this.write(() => this.store.jobs.heartbeat(workerId));
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
@@ -168,12 +188,12 @@ export class SqliteQueue implements Queue {
   }
 
   async claim(workerId: string, options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
-    const row = this.store.jobs.claimNext({
+    const row = this.write(() => this.store.jobs.claimNext({
       workerId,
       maxRunningPerUser: this.maxRunningPerUser,
       interactiveOnly: options.interactiveOnly,
       ignoreRunningId: options.pausedJobId,
-    });
+    }));
     if (row === undefined) return undefined;
     this.emit({ type: 'started', jobId: row.id, attempt: row.attempts });
     return { view: { ...row, position: undefined }, attempt: row.attempts };
@@ -190,8 +210,13 @@ export class SqliteQueue implements Queue {
     const now = Date.now();
     const last = this.lastProgressWrite.get(jobId) ?? 0;
     if (progress.step >= progress.total || now - last >= this.progressWriteIntervalMs) {
-      this.store.jobs.updateProgress(jobId, progress.step, progress.total, progress.message);
       this.lastProgressWrite.set(jobId, now);
+      try {
+        this.store.jobs.updateProgress(jobId, progress.step, progress.total, progress.message);
+      } catch (error) {
+        // The row is for other processes' eyes only; a full disk must not stop the job itself.
+        if (!isStorageFull(error)) throw error;
+      }
     }
     this.emit({ type: 'progress', jobId, ...progress });
   }
@@ -205,6 +230,10 @@ export class SqliteQueue implements Queue {
   }
 
   async complete(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
+    return this.write(() => this.save(jobId, output, handlerMs));
+  }
+
+  private save(jobId: number, output: HandlerOutput, handlerMs: number): JobResult {
     const { store } = this;
     // Files first (each durable before its row), then one transaction links them and closes the job.
     const saved = output.files.map((file) => ({ artifact: store.artifacts.save(file.data, file.ext), caption: file.caption ?? null, name: file.name ?? null }));
@@ -246,14 +275,24 @@ export class SqliteQueue implements Queue {
     return result;
   }
 
+  /** Runs a write; a full disk under the data folder is said as such (SQLite's own words name neither). */
+  private write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (!isStorageFull(error) || error instanceof StorageFullError) throw error;
+      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, { cause: error });
+    }
+  }
+
   async fail(jobId: number, error: string): Promise<void> {
     this.lastProgressWrite.delete(jobId);
-    if (this.store.jobs.markFailed(jobId, error)) this.emit({ type: 'failed', jobId, error });
+    if (this.write(() => this.store.jobs.markFailed(jobId, error))) this.emit({ type: 'failed', jobId, error });
   }
 
   async markCancelled(jobId: number): Promise<void> {
     this.lastProgressWrite.delete(jobId);
-    if (this.store.jobs.markCancelled(jobId)) this.emit({ type: 'cancelled', jobId });
+    if (this.write(() => this.store.jobs.markCancelled(jobId))) this.emit({ type: 'cancelled', jobId });
   }
 
   async requeue(jobId: number, options: { countAttempt: boolean; reason: string }): Promise<void> {
@@ -263,7 +302,7 @@ export class SqliteQueue implements Queue {
       await this.fail(jobId, `gave up after ${job.attempts} attempts: ${options.reason}`);
       return;
     }
-    if (this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason })) {
+    if (this.write(() => this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason }))) {
       this.emit({ type: 'requeued', jobId, reason: options.reason });
     }
   }
@@ -285,7 +324,95 @@ export class SqliteQueue implements Queue {
     return { ...row, position: row.status === 'queued' ? this.store.jobs.position(row.id) : undefined };
   }
 
+  private startWatching(): void {
+    this.known.clear();
+    this.dataVersion = this.store.dataVersion();
+    for (const row of this.store.jobs.listActive()) this.remember(row);
+    // Unref'd: watching must not keep a finished process alive (waitForJob holds its own reference).
+    this.watchTimer = setInterval(() => this.watchOnce(), this.options.watchIntervalMs ?? 250);
+    this.watchTimer.unref();
+  }
+
+  private stopWatching(): void {
+    clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    this.known.clear();
+  }
+
+  /** Reads back what other connections committed since the last look and delivers it as events. */
+  private watchOnce(): void {
+    if (!this.store.db.open) return this.stopWatching();
+    try {
+      const version = this.store.dataVersion();
+      if (version === this.dataVersion) return;
+      this.dataVersion = version;
+      const active = this.store.jobs.listActive();
+      const seen = new Set(active.map((row) => row.id));
+      for (const row of active) this.reconcile(row);
+      for (const id of [...this.known.keys()]) {
+        if (seen.has(id)) continue;
+        const row = this.store.jobs.get(id);
+        if (row === undefined) this.known.delete(id);
+        else this.reconcile(row);
+      }
+    } catch (error) {
+      console.error('job queue: could not read other processes\' changes (trying again shortly):', error);
+    }
+  }
+
+  /** Delivers the events that lead from what this queue knew of `row`'s job to the row as it is now. */
+  private reconcile(row: JobRow): void {
+    const was = this.known.get(row.id);
+    const found: JobEvent[] = [];
+    if (was === undefined && row.status === 'queued') found.push({ type: 'queued', jobId: row.id, position: this.store.jobs.position(row.id) ?? 1 });
+    if (was?.status === 'running' && row.status === 'queued') {
+      found.push({ type: 'requeued', jobId: row.id, reason: row.error ?? 'another process put it back in the queue' });
+    }
+    if (row.status === 'running' && (was === undefined || was.status !== 'running' || row.attempts > was.attempts)) {
+      found.push({ type: 'started', jobId: row.id, attempt: row.attempts });
+    }
+    const moved = row.status === 'running' || (was !== undefined && row.status === 'done');
+    if (moved && row.progressStep !== null && row.progressTotal !== null && row.progressStep > (was?.step ?? -1)) {
+      found.push({ type: 'progress', jobId: row.id, step: row.progressStep, total: row.progressTotal, message: row.progressMessage ?? undefined });
+    }
+    if (row.status === 'running' && row.cancelRequested && !was?.cancelRequested) {
+      found.push({ type: 'cancel-requested', jobId: row.id, by: row.cancelledBy ?? 'another process' });
+    }
+    if (was !== undefined && row.status === 'done') found.push({ type: 'done', jobId: row.id, result: row.result as JobResult });
+    if (was !== undefined && row.status === 'failed') found.push({ type: 'failed', jobId: row.id, error: row.error ?? 'failed' });
+    if (was !== undefined && row.status === 'cancelled') found.push({ type: 'cancelled', jobId: row.id });
+    this.remember(row);
+    for (const event of found) this.deliver(event);
+  }
+
+  private remember(row: JobRow): void {
+    if (row.status !== 'queued' && row.status !== 'running') {
+      this.known.delete(row.id);
+      return;
+    }
+    const step = Math.max(row.progressStep ?? -1, this.known.get(row.id)?.step ?? -1);
+    this.known.set(row.id, { status: row.status, attempts: row.attempts, step: row.status === 'queued' ? -1 : step, cancelRequested: row.cancelRequested });
+  }
+
+  /** Keeps the watch's picture in step with this process's own changes, so they are not delivered twice. */
+  private noteOwn(event: JobEvent): void {
+    if (this.watchTimer === undefined || event.type === 'paused' || event.type === 'resumed') return;
+    if (event.type === 'progress') {
+      const job = this.known.get(event.jobId);
+      if (job !== undefined) job.step = Math.max(job.step, event.step);
+      return;
+    }
+    const row = this.store.jobs.get(event.jobId);
+    if (row === undefined) this.known.delete(event.jobId);
+    else this.remember(row);
+  }
+
   private emit(event: JobEvent): void {
+    this.noteOwn(event);
+    this.deliver(event);
+  }
+
+  private deliver(event: JobEvent): void {
     // A throwing listener (a front end's bug) must not break the queue's own bookkeeping.
     for (const listener of this.events.listeners('event') as ((e: JobEvent) => void)[]) {
       try {

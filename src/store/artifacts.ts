@@ -84,14 +84,20 @@ export class ArtifactsStore {
     fs.mkdirSync(this.dir, { recursive: true });
     const finalPath = path.resolve(this.dir, `${sha256}.${cleanExt}`);
     const tempPath = path.resolve(this.dir, `${tempPrefix}${process.pid}-${crypto.randomUUID()}`);
-    const fd = fs.openSync(tempPath, 'w');
     try {
-      fs.writeSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      const fd = fs.openSync(tempPath, 'w');
+      try {
+        fs.writeSync(fd, data);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tempPath, finalPath);
+    } catch (error) {
+      // A half-written file on a full disk would hold on to the space the next write needs.
+      fs.rmSync(tempPath, { force: true });
+      throw error;
     }
-    fs.renameSync(tempPath, finalPath);
     syncDirectory(this.dir);
 
     this.insertStmt.run({

@@ -1,5 +1,6 @@
 // Errors the store raises when a database file cannot be used as it is.
 // Each names the file and what the operator can do, because they surface at start-up in a terminal.
+import os from 'node:os';
 
 /** Base class, so callers can tell store problems from programming errors. */
 export class StoreError extends Error {
@@ -33,9 +34,52 @@ export class DatabaseCorruptError extends StoreError {
   ) {
     super(
       `database ${path} is not a usable SQLite database (${detail}); the file was left untouched — ` +
-        `restore it from a backup or move it aside to start a new one`,
+        `stop every Illusionist on this data folder, then restore the file from a backup, or save what ` +
+        `can be read with \`sqlite3 ${path} .recover | sqlite3 ${path}.recovered\` and move ` +
+        `${path}.recovered into its place (or move the file aside to start a new one)`,
       options,
     );
+  }
+}
+
+/** The data folder or the database file cannot be written by this process (permissions, a read-only mount). */
+export class DatabaseNotWritableError extends StoreError {
+  constructor(
+    readonly path: string,
+    /** The folder or file that refused writing. */
+    readonly target: string,
+    readonly errno: string,
+    options?: ErrorOptions,
+  ) {
+    const what = target === path ? 'the file itself' : target.startsWith(path) ? `its ${target.slice(path.length)} file ${target}` : `its folder ${target}`;
+    super(
+      `database ${path} cannot be opened for writing: ${what} is not writable (${errno}${errno === 'EROFS' ? ', a read-only file system' : ''}). ` +
+        `Illusionist writes the database and its -wal and -shm files beside it; make ${target} writable by this user` +
+        `${userName() ? ` (${userName()})` : ''}, or set DATA_DIR to a writable folder`,
+      options,
+    );
+  }
+}
+
+/** The disk (or quota) holding the data folder is full: the write was refused, nothing half-written was kept. */
+export class StorageFullError extends StoreError {
+  constructor(
+    readonly path: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the disk holding ${path} is full (${detail}); free some space there — queued jobs run again by themselves once there is room`,
+      options,
+    );
+  }
+}
+
+function userName(): string | undefined {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER;
   }
 }
 
@@ -60,15 +104,32 @@ export function readSqliteCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Turns SQLite's busy/corrupt codes into the store's explanatory errors; other errors pass through. */
+/** Whether `error` says the disk or quota is full: SQLite's SQLITE_FULL or a file write's ENOSPC/EDQUOT. */
+export function isStorageFull(error: unknown): boolean {
+  const code = readSqliteCode(error);
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Turns SQLite's busy/corrupt/full codes into the store's explanatory errors; other errors pass through. */
 export function explainSqliteError(error: unknown, path: string, busyTimeoutMs: number): unknown {
   const code = readSqliteCode(error);
   if (code === undefined) return error;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new DatabaseLockedError(path, busyTimeoutMs, { cause: error });
   }
-  if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
+  if (code.startsWith('SQLITE_NOTADB')) {
+    return new DatabaseCorruptError(path, 'it does not start with the SQLite file header', { cause: error });
+  }
+  if (code.startsWith('SQLITE_CORRUPT')) {
     return new DatabaseCorruptError(path, (error as Error).message, { cause: error });
+  }
+  if (isStorageFull(error)) return new StorageFullError(path, (error as Error).message, { cause: error });
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY')) {
+    return new StoreError(
+      `database ${path} could not be opened for writing (SQLite: ${(error as Error).message}); check that its folder ` +
+        `and the file with its -wal and -shm files are readable and writable by this user, or set DATA_DIR to another folder`,
+      { cause: error },
+    );
   }
   return error;
 }

@@ -173,6 +173,7 @@ export class JobsStore {
   private readonly markCancelledStmt;
   private readonly requeueStmt;
   private readonly runningStmt;
+  private readonly activeStmt;
   private readonly hasQueuedInteractiveStmt;
 
   constructor(private readonly db: Db) {
@@ -259,6 +260,7 @@ export class JobsStore {
        WHERE id = ? AND status = 'running'`,
     );
     this.runningStmt = db.prepare<[], RawJob>(`SELECT * FROM jobs WHERE status = 'running' ORDER BY id`);
+    this.activeStmt = db.prepare<[], RawJob>(`SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY id`);
     this.hasQueuedInteractiveStmt = db
       .prepare<[], number>(`SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND kind = 'interactive')`)
       .pluck();
@@ -386,6 +388,11 @@ export class JobsStore {
 
   listRunning(): JobRow[] {
     return this.runningStmt.all().map(toJobRow);
+  }
+
+  /** Every job still waiting or running, oldest first. */
+  listActive(): JobRow[] {
+    return this.activeStmt.all().map(toJobRow);
   }
 
   registerWorker(worker: { id: string; host: string; pid: number }, now = Date.now()): void {

@@ -27,6 +27,11 @@ export interface Store {
   readonly gallery: GalleryStore;
   readonly embeddings: EmbeddingsStore;
   readonly users: UsersStore;
+  /**
+   * SQLite's data_version: it changes whenever another connection (another process, or the engine
+   * worker's own connection) has committed to the file since this connection last looked.
+   */
+  dataVersion(): number;
   /** Runs `fn` in one IMMEDIATE transaction (all or nothing). */
   transaction<T>(fn: () => T): T;
   /** Checkpoints the WAL into the main file and closes the connection. Idempotent. */
@@ -58,6 +63,7 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     gallery: new GalleryStore(db),
     embeddings: new EmbeddingsStore(db),
     users: new UsersStore(db, options.users),
+    dataVersion: () => db.pragma('data_version', { simple: true }) as number,
     transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     close: () => {
       if (!db.open) return;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { QueueRejectedError } from '../../src/jobs/queue.js';
 import { SqliteQueue } from '../../src/jobs/sqlite-queue.js';
+import { waitForJob } from '../../src/jobs/wait-for-job.js';
 import type { JobEvent, JobSpec } from '../../src/jobs/types.js';
 import { openStore, type Who } from '../../src/store/index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -91,4 +92,59 @@ test('the seed recipe is recorded with each job', async (t) => {
   assert.equal(recipe.engineVersion, '1.2.3');
   assert.deepEqual(recipe.params, { a: [2, 3], b: 1 });
   await assert.rejects(queue.enqueue(spec(bob, 1, { checkpointId: 42 })), rejected('not-found', /no checkpoint #42/));
+});
+
+test('another connection\'s changes to a job reach subscribers as events, once each', async (t) => {
+  const file = path.join(makeTempDir(t), 'shared.db');
+  const here = openStore(file);
+  const there = openStore(file);
+  t.after(() => {
+    here.close();
+    there.close();
+  });
+  const watching = new SqliteQueue(here, { watchIntervalMs: 10 });
+  const other = new SqliteQueue(there, { progressWriteIntervalMs: 0 });
+  const events: string[] = [];
+  watching.subscribe((e) => events.push(e.type === 'progress' ? `progress ${e.step}/${e.total}` : e.type));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
+
+  const mine = await watching.enqueue(spec(alice, 1));
+  const theirs = await other.enqueue(spec(bob, 2));
+  await settle();
+  const workerId = await other.registerWorker();
+  const claimed = await other.claim(workerId);
+  assert.equal(claimed?.view.id, mine.jobId);
+  await settle();
+  await other.reportProgress(mine.jobId, { step: 1, total: 3 });
+  await settle();
+  await watching.cancel(theirs.jobId, bob);
+  await other.reportProgress(mine.jobId, { step: 3, total: 3 });
+  await other.complete(mine.jobId, { files: [] }, 5);
+  await settle();
+  assert.deepEqual(events, ['queued', 'queued', 'started', 'progress 1/3', 'cancelled', 'progress 3/3', 'done']);
+  const done = await waitForJob(watching, mine.jobId, { timeoutMs: 1000 });
+  assert.equal(done.status, 'done');
+});
+
+test('waitForJob hears the end of a job another connection runs', async (t) => {
+  const file = path.join(makeTempDir(t), 'shared.db');
+  const here = openStore(file);
+  const there = openStore(file);
+  t.after(() => {
+    here.close();
+    there.close();
+  });
+  const watching = new SqliteQueue(here, { watchIntervalMs: 10 });
+  const other = new SqliteQueue(there);
+  const { jobId } = await watching.enqueue(spec(alice, 1));
+  const seen: string[] = [];
+  const waiting = waitForJob(watching, jobId, { timeoutMs: 5000, onEvent: (e) => seen.push(e.type) });
+  const workerId = await other.registerWorker();
+  await other.claim(workerId);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await other.fail(jobId, 'out of paint');
+  const job = await waiting;
+  assert.equal(job.status, 'failed');
+  assert.equal(job.error, 'out of paint');
+  assert.deepEqual(seen, ['started', 'failed']);
 });
