@@ -67,6 +67,12 @@ export interface OptionDef {
   readonly max?: number | undefined;
   /** For 'string'. */
   readonly maxLength?: number | undefined;
+  /**
+   * For 'integer': the value must also be below another option's value (`default` when that one is
+   * omitted), e.g. i_start below steps. The command's own check refuses it (with its own message);
+   * the web form keeps its max in step with the other field from this.
+   */
+  readonly below?: { readonly option: string; readonly default: number } | undefined;
 }
 
 /** A command as every front end shows it; `/help` and Discord's deploy script read these. */

@@ -69,6 +69,7 @@ export function toOptionDef(o: TechniqueOption): OptionDef {
     ...(o.choices ? { choices: o.choices } : {}),
     ...(o.kind === 'integer' || o.kind === 'number' ? { min: o.min, max: o.max } : {}),
     ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : listLength),
+    ...(o.below ? { below: o.below } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import { defineTechnique } from './technique.js';
 
 const image: TechniqueOption = { name: 'image', kind: 'image', required: true, help: 'the image to noise and denoise' };
 const t: TechniqueOption = { name: 't', kind: 'integers', min: 1, max: 999, maxItems: MAX_TS, default: DEFAULT_DENOISE_TS, help: 'noise levels, comma-separated, one row each' };
-const iStart: TechniqueOption = { name: 'i_start', kind: 'integer', min: 0, max: STEPS.max - 1, help: 'instead of t: the one t = timesteps[i_start] of the steps' };
+const iStart: TechniqueOption = { name: 'i_start', kind: 'integer', min: 0, max: STEPS.max - 1, below: { option: 'steps', default: STEPS.default }, help: 'instead of t: the one t = timesteps[i_start] of the steps' };
 const method: TechniqueOption = {
   name: 'method', kind: 'string', default: 'all', help: 'denoising methods shown',
   choices: ['all', ...DENOISE_METHODS].map((m) => ({ name: m, value: m })),

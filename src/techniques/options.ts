@@ -23,6 +23,8 @@ export interface TechniqueOption {
   readonly max?: number | undefined;
   /** 'integers': the most values in the list. */
   readonly maxItems?: number | undefined;
+  /** 'integer': the value must be below this other option's value (its default when omitted). */
+  readonly below?: { readonly option: string; readonly default: number } | undefined;
   readonly maxLength?: number | undefined;
   readonly choices?: readonly { readonly name: string; readonly value: string }[] | undefined;
   /** Free text: the chat's blocklist and its operator's prompt length apply to it. */

@@ -59,8 +59,8 @@ test('CLI first: the bot started meanwhile leaves the CLI\'s running job alone, 
 test('Ctrl-C in a CLI whose job the bot runs cancels the job and exits', async (t) => {
   const dataDir = path.join(makeTempDir(t, 'illusionist-shared-'), 'data');
   const bot = await startBotProcess(t, dataDir);
-  const cli = spawnCli(t, dataDir, ['digits', '--digit', '1', '--count', '8', '--steps', '1000', '--out', path.join(dataDir, '..', 'x')]);
-  await cli.waitForStderr(/digits job #1: step \d+\/1000/);
+  const cli = spawnCli(t, dataDir, ['digits', '--digit', '1', '--count', '100', '--steps', '300', '--out', path.join(dataDir, '..', 'x')]);
+  await cli.waitForStderr(/digits job #1: step \d+\/300/);
   cli.child.kill('SIGINT');
   const code = await exitWithin(cli, 60_000, 'the CLI after Ctrl-C');
   assert.equal(code, 1, cli.stderr());

@@ -89,6 +89,7 @@ test('command-specific refusals name what is wrong and what is allowed', async (
   await refusal('digits', { digit: 3, model: 'mnist-time' }, /time-conditioned model: it cannot draw a chosen digit/, /drop digit/);
   await refusal('digits', { model: 'mnist-time', guidance: 2 }, /mnist-time has no guide model, so guidance does not apply to it/, /classifier-free scale, or the weight of a time model's committed guide/);
   await refusal('digits', { count: 20 }, /count 20 of each of the 10 digits is 200 images; the limit is 100/, /1 to 10 without digit/);
+  await refusal('denoise', { image, i_start: 40 }, /i_start 40 leaves no step to take with 33 steps/, /0 to 32/);
   await refusal('imagine', { prompt: 'a cat' }, /"a cat" is not a digit, and mnist-flow draws digits only/, /deepfloyd-if/);
   await refusal('imagine', { prompt: '7', model: 'sdxl' }, /there is no model "sdxl"/);
   await refusal('denoise', { image, i_start: 40, steps: 20 }, /i_start 40 leaves no step to take with 20 steps/, /0 to 19/);

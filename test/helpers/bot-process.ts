@@ -53,10 +53,9 @@ export async function startBotProcess(t: TestContext, dataDir: string, env: Reco
 /** Runs a chat command through the web console and returns its replies once the final one came. */
 export async function runWebCommand(url: string, command: string, options: Record<string, string>): Promise<Array<Record<string, unknown>>> {
   const form = new FormData();
-  form.set('command', command);
   for (const [key, value] of Object.entries(options)) form.set(key, value);
-  const started = await fetch(`${url}/api/run`, { method: 'POST', body: form, headers: { 'X-Illusionist': '1' } });
-  if (!started.ok) throw new Error(`POST /api/run: ${started.status} ${await started.text()}`);
+  const started = await fetch(`${url}/api/run/${command}`, { method: 'POST', body: form, headers: { 'X-Illusionist': '1' } });
+  if (!started.ok) throw new Error(`POST /api/run/${command}: ${started.status} ${await started.text()}`);
   const { runId } = (await started.json()) as { runId: string };
   const events = await fetch(`${url}/api/runs/${runId}/events`);
   const replies: Array<Record<string, unknown>> = [];

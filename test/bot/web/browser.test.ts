@@ -93,6 +93,11 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
   // The form's limits are the server's (MAX_PROMPT_LENGTH 200, not the definitions' 1000).
   await page.selectOption('#command', 'imagine');
   assert.equal(await page.getAttribute('#fields [name="prompt"]', 'maxlength'), '200');
+  // i_start stays below steps, as the server checks: 32 with the default 33 steps, 9 with 10.
+  await page.selectOption('#command', 'denoise');
+  assert.equal(await page.getAttribute('#fields [name="i_start"]', 'max'), '32');
+  await page.locator('#fields [name="steps"]').fill('10');
+  assert.equal(await page.getAttribute('#fields [name="i_start"]', 'max'), '9');
 
   // A double click on Run queues one job.
   const jobsBefore = bot.store.jobs.list({ limit: 100 }).length;

@@ -59,6 +59,20 @@ function showForm(name) {
   const def = definitions.find((d) => d.name === name);
   $('#command-description').textContent = def ? def.description + (def.adminOnly ? ' (admins only)' : '') : '';
   $('#fields').replaceChildren(...(def ? def.options.map(fieldFor) : []));
+  for (const opt of def ? def.options : []) if (opt.below) boundBelow(opt);
+}
+
+/** An option that must stay below another one (i_start below steps): its max follows that field. */
+function boundBelow(opt) {
+  const input = $(`#fields [name="${opt.name}"]`);
+  const other = $(`#fields [name="${opt.below.option}"]`);
+  if (!input) return;
+  const update = () => {
+    const n = other && other.value !== '' ? Number(other.value) : opt.below.default;
+    input.max = String(Math.min(opt.max ?? Infinity, n - 1));
+  };
+  update();
+  if (other) other.addEventListener('input', update);
 }
 
 async function formData() {
