@@ -7,7 +7,7 @@ import { decodeImage, encodePng, ImageDecodeError } from '../engine/images/encod
 import { UPLOAD_WORKING_SIZE } from '../engine/techniques/inputs.js';
 import { MAX_SEED } from '../engine/random.js';
 import { QueueRejectedError, type JobEvent, type JobResult, type QueueClient } from '../jobs/index.js';
-import { GalleryError, type Store, type Who } from '../store/index.js';
+import { GalleryError, isStorageFull, StorageFullError, type Store, type Who } from '../store/index.js';
 import { isJobCommand, defaultInputLimits, type Command, type CommandContext, type ImageRef, type InputLimits, type JobCommand, type JobPlan } from './command.js';
 import type { Attachment, CommandDefinition, CommandRequest, CommandService, ErrorCode, Reply, ReplyFile, ReplySink, Requester } from './contract.js';
 import { CommandError } from './errors.js';
@@ -95,6 +95,11 @@ function toErrorReply(error: unknown): Reply {
   }
   if (error instanceof GalleryError) {
     return { type: 'error', code: error.code === 'not-found' || error.code === 'not-done' ? 'not-found' : 'not-allowed', message: error.message };
+  }
+  if (error instanceof StorageFullError || isStorageFull(error)) {
+    // The operator reads the path in the log; the person is told what happened to their request.
+    console.error('command service: the data folder\'s disk is full:', (error as Error).message);
+    return { type: 'error', code: 'queue-full', message: 'the bot\'s disk is full, so your request was not queued', allowed: 'try again later; the operator has been told in the log' };
   }
   console.error('command service:', error);
   return { type: 'error', code: 'internal', message: 'something went wrong on the bot\'s side (it was logged); please try again', allowed: undefined };

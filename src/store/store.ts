@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ArtifactsStore } from './artifacts.js';
 import { openDatabase, type Db, type OpenDatabaseOptions } from './database.js';
 import { EmbeddingsStore } from './embeddings.js';
+import { isStorageFull, readSqliteCode } from './errors.js';
 import { GalleryStore } from './gallery.js';
 import { JobsStore } from './jobs.js';
 import { SeedsStore } from './seeds.js';
@@ -67,7 +68,13 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
     transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     close: () => {
       if (!db.open) return;
-      db.pragma('wal_checkpoint(TRUNCATE)');
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (error) {
+        // A full disk (or a reader holding the WAL) must not keep the connection open: the WAL stays
+        // beside the file, and SQLite replays it at the next open.
+        if (!isStorageFull(error) && readSqliteCode(error) !== 'SQLITE_BUSY') throw error;
+      }
       db.close();
     },
   };

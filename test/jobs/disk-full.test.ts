@@ -6,10 +6,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createCommandService } from '../../src/commands/service.js';
+import { SqliteQueue } from '../../src/jobs/sqlite-queue.js';
 import { waitForJob } from '../../src/jobs/wait-for-job.js';
+import { openStore } from '../../src/store/index.js';
 import { makeMountDir, mountTmpfs } from '../helpers/mounts.js';
 import { cpuHandlersPath, startTestRunner } from '../helpers/start-test-runner.js';
+import { recordingSink } from '../helpers/reply-sink.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { tinyClassCheckpoint } from '../helpers/tiny-mnist.js';
 
 const waitFileHandlers = fileURLToPath(new URL('../fixtures/wait-file-handlers.js', import.meta.url));
 const who = { platform: 'discord', userId: 'alice' };
@@ -71,4 +76,24 @@ test('a job whose outputs meet a full disk fails saying so, and the queue goes o
   assert.match(jobA.error ?? '', new RegExp(`^the job ran but its outputs could not be saved: the disk holding ${dataDir} is full \\(`));
   assert.match(jobA.error ?? '', /free some space there/);
   assert.deepEqual(fs.readdirSync(path.join(dataDir, 'artifacts')).filter((f) => f.startsWith('.')), [], 'no partial file left behind');
+});
+
+test('a request that meets a full disk is answered privately, saying so, and leaves no job behind', async (t) => {
+  const dataDir = makeMountDir(t, 'illusionist-full-');
+  mountTmpfs(dataDir, 2 << 20);
+  const store = openStore(path.join(dataDir, 'illusionist.db'));
+  t.after(() => store.close());
+  store.training.registerCommittedModels([{ modelKind: 'mnist-class', name: 'mnist-class', path: await tinyClassCheckpoint() }]);
+  const queue = new SqliteQueue(store);
+  const service = createCommandService({ store, queue, dataDir });
+  fillDisk(path.join(dataDir, 'filler'));
+
+  const sink = recordingSink();
+  await service.handle({ command: 'digits', options: { digit: 7 }, requester: { platform: 'discord', userId: 'alice' } }, sink);
+  const reply = sink.last();
+  assert.equal(reply.type, 'error');
+  assert.ok(reply.type === 'error');
+  assert.equal(reply.message, "the bot's disk is full, so your request was not queued");
+  assert.match(reply.allowed ?? '', /try again later/);
+  assert.equal(store.jobs.list({ limit: 10 }).length, 0);
 });
