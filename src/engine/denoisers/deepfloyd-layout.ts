@@ -6,6 +6,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SafetensorsFolder } from './deepfloyd/hf-safetensors.js';
+import { parseT5Config } from './deepfloyd/t5-encoder.js';
+import { parseUnetConfig } from './deepfloyd/unet-config.js';
 
 /** Published repos, largest first: the order a folder scan prefers. */
 export const STAGE_I_REPOS = ['IF-I-XL-v1.0', 'IF-I-L-v1.0', 'IF-I-M-v1.0'] as const;
@@ -246,6 +248,8 @@ function unetReport(dir: string, repo: string, choice: VariantChoice, stageII: b
       return;
     }
     const cfg = readJson(cfgPath);
+    // The graph builder's own reader: a config it would refuse is reported here, before any load.
+    parseUnetConfig(cfg);
     const wantIn = stageII ? 6 : 3;
     c.facts.push(
       `in ${String(cfg.in_channels)} → out ${String(cfg.out_channels)} channels`,
@@ -313,6 +317,7 @@ export function inspectStageI(dir: string, choice: VariantChoice = 'auto'): Fold
         return;
       }
       const cfg = readJson(join(encDir, 'config.json'));
+      parseT5Config(cfg, join(encDir, 'config.json'));
       enc.facts.push(`d_model ${String(cfg.d_model)}, ${String(cfg.num_layers)} layers, ${String(cfg.num_heads)} heads, ${String(cfg.feed_forward_proj)}`);
       const folder = SafetensorsFolder.open(encDir, 'model', variant === 'fp16' ? 'fp16' : undefined)!;
       enc.facts.push(`${folder.files.length} shard${folder.files.length === 1 ? '' : 's'}`);
