@@ -4,13 +4,16 @@
 import { benchPartA } from './part-a.js';
 import { benchPartB } from './part-b.js';
 import { benchQuality } from './quality.js';
-import { benchQueue, formatQueueBench } from './queue.js';
+import { benchQueue, formatQueueBench, queueModesReport } from './queue.js';
 import { benchWebgpu } from './webgpu.js';
 
 const suites: Record<string, () => Promise<unknown>> = {
   'part-b': () => benchPartB(),
   'part-a': () => benchPartA(),
-  queue: async () => console.log(formatQueueBench(await benchQueue())),
+  queue: async () => {
+    console.log(formatQueueBench(await benchQueue()));
+    console.log(await queueModesReport());
+  },
   quality: () => benchQuality(),
   webgpu: () => benchWebgpu(),
 };
