@@ -7,7 +7,7 @@ import type { CommandService } from '../commands/contract.js';
 import { createCommandService } from '../commands/service.js';
 import { listCommittedModels } from '../engine/flow/checkpoints.js';
 import { JobRunner, onShutdownSignal, shutDown, SqliteQueue } from '../jobs/index.js';
-import { RedisQueue } from '../jobs/redis-queue.js';
+import type { RedisQueue } from '../jobs/redis-queue.js';
 import { redactedUrl } from '../jobs/redis-shared.js';
 import { openStore, type Store } from '../store/index.js';
 import { discordFrontEnd, slackFrontEnd } from './chat-front-ends.js';
@@ -102,6 +102,8 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
   let runner: JobRunner | undefined;
   let redis: RedisQueue | undefined;
   if (config.redisUrl) {
+    // Loaded only in Redis mode: the embedded mode does not load BullMQ at all.
+    const { RedisQueue } = await import('../jobs/redis-queue.js');
     redis = new RedisQueue(queue, { url: config.redisUrl, prefix: config.redisPrefix, log: (line) => console.error(line) });
     const started = redis;
     opened.push(() => started.stop());
