@@ -9,6 +9,10 @@ import { SqliteQueue } from '../src/jobs/sqlite-queue.js';
 import type { JobResult } from '../src/jobs/types.js';
 import { waitForJob } from '../src/jobs/wait-for-job.js';
 import { openStore } from '../src/store/index.js';
+import type { QueueClient } from '../src/jobs/queue.js';
+import { RedisQueue } from '../src/jobs/redis-queue.js';
+import { FAMILIES } from '../src/jobs/redis-shared.js';
+import { RedisWorkerQueue } from '../src/jobs/redis-worker.js';
 
 export interface QueueBenchOptions {
   /** Jobs enqueued at once for the throughput figure. Default 300. */
@@ -138,6 +142,108 @@ export function formatQueueBench(f: QueueBenchFigures): string {
   ].join('\n');
 }
 
+export interface ModeFigures {
+  readonly mode: 'embedded' | 'redis';
+  readonly workers: number;
+  readonly jobs: number;
+  readonly jobsPerSecond: number;
+  readonly enqueueToFirstProgressP50Ms: number;
+  readonly enqueueToFirstProgressP95Ms: number;
+}
+
+/**
+ * The same trivial jobs through the embedded queue (SQLite, worker threads in this process) and
+ * through Redis (RedisQueue as the bot has it, RedisWorkerQueue runners as `illusionist worker`
+ * has them, here in one process), with one and with two workers.
+ */
+export async function benchMode(mode: 'embedded' | 'redis', workers: number, options: { jobs?: number; latencyJobs?: number; redisUrl?: string } = {}): Promise<ModeFigures> {
+  const jobs = options.jobs ?? 200;
+  const latencyJobs = options.latencyJobs ?? 50;
+  const handlerModules = [fileURLToPath(new URL('./queue-handlers.js', import.meta.url))];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'illusionist-bench-'));
+  const store = openStore(path.join(dir, 'bench.db'), { users: { defaults: { maxActiveJobs: 1e9, dailyQuota: 1e9 } } });
+  const local = new SqliteQueue(store, { maxQueued: 1e9, maxRunningPerUser: 1e9 });
+  const stops: Array<() => Promise<void>> = [];
+  const who = { platform: 'cli', userId: 'bench' };
+  try {
+    let client: QueueClient = local;
+    if (mode === 'embedded') {
+      for (let i = 0; i < workers; i++) {
+        const runner = new JobRunner(local, { handlerModules });
+        stops.push(() => runner.stop({ graceMs: 0 }));
+        await runner.start();
+      }
+    } else {
+      if (!options.redisUrl) throw new Error('the Redis mode needs REDIS_URL');
+      const prefix = `bench-${process.pid}-${Date.now()}`;
+      const redis = new RedisQueue(local, { url: options.redisUrl, prefix, log: () => {} });
+      await redis.start();
+      stops.push(() => redis.stop());
+      client = redis;
+      for (let i = 0; i < workers; i++) {
+        const queue = new RedisWorkerQueue({ url: options.redisUrl, families: FAMILIES, prefix, log: () => {} });
+        const runner = new JobRunner(queue, { handlerModules, pollIntervalMs: 100 });
+        stops.push(async () => {
+          await runner.stop({ graceMs: 0 });
+          await queue.close();
+        });
+        await runner.start();
+      }
+    }
+    await waitForJob(client, (await client.enqueue({ who, command: 'trivial', params: {}, seed: 0 })).jobId);
+    const started = performance.now();
+    const ids: number[] = [];
+    for (let i = 0; i < jobs; i++) ids.push((await client.enqueue({ who, command: 'trivial', params: {}, seed: i + 1 })).jobId);
+    for (const id of ids) await waitForJob(client, id);
+    const elapsedMs = performance.now() - started;
+    const latencies: number[] = [];
+    for (let i = 0; i < latencyJobs; i++) {
+      const t0 = performance.now();
+      // Progress may come before enqueue returns (the job id is not known yet), so keep every job's first.
+      const firsts = new Map<number, number>();
+      const off = client.subscribe((e) => {
+        if (e.type === 'progress' && !firsts.has(e.jobId)) firsts.set(e.jobId, performance.now() - t0);
+      });
+      const { jobId } = await client.enqueue({ who, command: 'trivial', params: {}, seed: jobs + i + 1 });
+      await waitForJob(client, jobId);
+      off();
+      const first = firsts.get(jobId) ?? NaN;
+      latencies.push(first);
+    }
+    latencies.sort((a, b) => a - b);
+    return {
+      mode,
+      workers,
+      jobs,
+      jobsPerSecond: Math.round((jobs / elapsedMs) * 1000 * 10) / 10,
+      enqueueToFirstProgressP50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
+      enqueueToFirstProgressP95Ms: Math.round(percentile(latencies, 95) * 100) / 100,
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `npm run bench -- queue`: both modes, one and two workers; Redis from REDIS_URL (said when it cannot run). */
+export async function queueModesReport(redisUrl = process.env.REDIS_URL?.trim()): Promise<string> {
+  const lines: string[] = [];
+  for (const mode of ['embedded', 'redis'] as const) {
+    for (const workers of [1, 2]) {
+      try {
+        const f = await benchMode(mode, workers, { redisUrl });
+        lines.push(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: ${f.jobsPerSecond} jobs/s over ${f.jobs} trivial jobs; ` +
+          `enqueue → first progress p50 ${f.enqueueToFirstProgressP50Ms} ms, p95 ${f.enqueueToFirstProgressP95Ms} ms`);
+      } catch (error) {
+        lines.push(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: not measured: ${(error as Error).message}`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   console.log(formatQueueBench(await benchQueue()));
+  console.log(await queueModesReport());
 }

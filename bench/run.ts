@@ -5,7 +5,7 @@
 import { benchPartA } from './part-a.js';
 import { benchPartB } from './part-b.js';
 import { benchQuality } from './quality.js';
-import { benchQueue, formatQueueBench } from './queue.js';
+import { benchQueue, formatQueueBench, queueModesReport } from './queue.js';
 import { benchWebgpu } from './webgpu.js';
 import { benchDeepfloyd } from './deepfloyd.js';
 import type { ProviderChoice } from '../src/engine/runtime/onnx.js';
@@ -15,7 +15,10 @@ const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 const suites: Record<string, () => Promise<unknown>> = {
   'part-b': () => benchPartB(),
   'part-a': () => benchPartA(),
-  queue: async () => console.log(formatQueueBench(await benchQueue())),
+  queue: async () => {
+    console.log(formatQueueBench(await benchQueue()));
+    console.log(await queueModesReport());
+  },
   quality: () => benchQuality(),
   webgpu: () => benchWebgpu(),
   deepfloyd: () => benchDeepfloyd(providerArg(process.argv[3])),

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultInputLimits } from '../commands/command.js';
 import { dataDir } from '../store/data-dir.js';
+import { redisConnection } from '../jobs/redis-shared.js';
 
 export interface BotConfig {
   readonly dataDir: string;
@@ -26,6 +27,9 @@ export interface BotConfig {
   readonly maxUploadPixels: number;
   readonly jobTimeLimitMs: number | undefined;
   readonly blocklist: readonly string[];
+  /** Redis mode: engine jobs go to `illusionist worker` processes through BullMQ (docs/scaling.md). */
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string | undefined;
   /** The whole environment, for front-end starters (DISCORD_TOKEN, SLACK_BOT_TOKEN, …). */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -96,6 +100,17 @@ function webAccounts(env: Readonly<Record<string, string | undefined>>): { name:
   return accounts;
 }
 
+function redisUrl(value: string | undefined): string | undefined {
+  const url = value?.trim();
+  if (!url) return undefined;
+  try {
+    redisConnection(url);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  return url;
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): BotConfig {
   const host = env.HOST?.trim() || '127.0.0.1';
   const admins = list(env.ADMINS);
@@ -118,6 +133,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxUploadPixels: int(env, 'MAX_UPLOAD_PIXELS', defaultInputLimits.maxUploadPixels, 64, 268_435_456),
     jobTimeLimitMs: timeLimit > 0 ? timeLimit * 1000 : undefined,
     blocklist: list(env.PROMPT_BLOCKLIST),
+    redisUrl: redisUrl(env.REDIS_URL),
+    redisPrefix: env.REDIS_PREFIX?.trim() || undefined,
     env,
   };
 }

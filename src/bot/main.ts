@@ -7,6 +7,8 @@ import type { CommandService } from '../commands/contract.js';
 import { createCommandService } from '../commands/service.js';
 import { listCommittedModels } from '../engine/flow/checkpoints.js';
 import { JobRunner, onShutdownSignal, shutDown, SqliteQueue } from '../jobs/index.js';
+import type { RedisQueue } from '../jobs/redis-queue.js';
+import { redactedUrl } from '../jobs/redis-shared.js';
 import { openStore, type Store } from '../store/index.js';
 import { discordFrontEnd, slackFrontEnd } from './chat-front-ends.js';
 import { ConfigError, loadConfig, loadEnvFile, type BotConfig } from './config.js';
@@ -37,7 +39,10 @@ export const frontEnds: FrontEndStarter[] = [discordFrontEnd, slackFrontEnd];
 export interface RunningBot {
   readonly store: Store;
   readonly queue: SqliteQueue;
-  readonly runner: JobRunner;
+  /** The engine worker thread; none in Redis mode, where `illusionist worker` processes run the jobs. */
+  readonly runner: JobRunner | undefined;
+  /** Redis mode (REDIS_URL): what the commands enqueue to. */
+  readonly redis: RedisQueue | undefined;
   readonly service: CommandService;
   readonly web: WebConsole;
   /** Stops the chat front ends and the web console (the runner and store stay up). */
@@ -94,14 +99,27 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
   if (committed.length === 0) log('no committed models in models/: /digits and mnist-flow need one (an admin can /train)');
 
   const queue = new SqliteQueue(store, { maxQueued: config.maxQueued, defaultTimeLimitMs: config.jobTimeLimitMs });
-  const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
-  // Interrupted by a signal: the running job gets the usual grace; a failed start stops at once.
-  opened.push(() => runner.stop({ graceMs: signal?.aborted ? 10_000 : 0 }));
-  await runner.start();
+  let runner: JobRunner | undefined;
+  let redis: RedisQueue | undefined;
+  if (config.redisUrl) {
+    // Loaded only in Redis mode: the embedded mode does not load BullMQ at all.
+    const { RedisQueue } = await import('../jobs/redis-queue.js');
+    redis = new RedisQueue(queue, { url: config.redisUrl, prefix: config.redisPrefix, log: (line) => console.error(line) });
+    const started = redis;
+    opened.push(() => started.stop());
+    await redis.start();
+    log(`job queue: Redis at ${redactedUrl(config.redisUrl)}; engine jobs run on \`illusionist worker\` processes`);
+  } else {
+    const local = new JobRunner(queue, { handlerModules: [engineHandlers] });
+    runner = local;
+    // Interrupted by a signal: the running job gets the usual grace; a failed start stops at once.
+    opened.push(() => local.stop({ graceMs: signal?.aborted ? 10_000 : 0 }));
+    await local.start();
+  }
   checkpoint();
   const service = createCommandService({
     store,
-    queue,
+    queue: redis ?? queue,
     dataDir: config.dataDir,
     limits: { maxPromptLength: config.maxPromptLength, maxUploadBytes: config.maxUploadBytes, maxUploadPixels: config.maxUploadPixels },
     blocklist: config.blocklist,
@@ -144,6 +162,7 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
     store,
     queue,
     runner,
+    redis,
     service,
     web,
     closeFrontEnds: stopFrontEnds,
@@ -151,7 +170,8 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
       if (stopped) return;
       stopped = true;
       await stopFrontEnds();
-      await runner.stop({ graceMs: 10_000 });
+      await runner?.stop({ graceMs: 10_000 });
+      await redis?.stop();
       store.close();
     },
   };
@@ -234,7 +254,12 @@ async function main(): Promise<void> {
       // The start was cut short (or failed) and has closed what it opened.
       return 0;
     }
-    return shutDown(bot.runner, bot.store, { beforeClose: () => bot.closeFrontEnds() });
+    if (bot.runner) return shutDown(bot.runner, bot.store, { beforeClose: () => bot.closeFrontEnds() });
+    // Redis mode: running jobs go on on their workers; their results wait in Redis for the next start.
+    return bot.stop().then(() => 0, (error: unknown) => {
+      console.error(`shutdown: ${(error as Error).message}`);
+      return 1;
+    });
   });
   try {
     await starting;

@@ -9,6 +9,7 @@ import { registerDeepfloyd } from './commands/deepfloyd.js';
 import { TECHNIQUES } from '../techniques/registry.js';
 import { registerTechnique } from './technique-options.js';
 import { registerGallery, registerJobs } from './commands/jobs.js';
+import { registerWorker } from './commands/worker.js';
 import { isUserMistake } from './errors.js';
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   for (const t of TECHNIQUES) registerTechnique(program, t);
   registerJobs(program);
   registerGallery(program);
+  registerWorker(program);
   return program;
 }
 

@@ -4,7 +4,10 @@ import type { RecoveryReport, Who } from '../store/index.js';
 import type { HandlerOutput } from './handler.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress } from './types.js';
 
-export type RejectionCode = 'queue-full' | 'user-limit' | 'quota' | 'banned' | 'not-allowed' | 'not-found';
+export type RejectionCode =
+  | 'queue-full' | 'user-limit' | 'quota' | 'banned' | 'not-allowed' | 'not-found'
+  /** The distributed queue (Redis) does not answer; nothing was started. */
+  | 'unavailable';
 
 /** A request the queue refuses; `message` is written for the person who asked. */
 export class QueueRejectedError extends Error {
