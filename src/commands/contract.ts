@@ -27,6 +27,8 @@
 // votes (Discord) go through the same door: `handleAction(voteActionId(jobId), …)` and
 // `handleAction(unvoteActionId(jobId), …)` for the job whose result message was reacted to.
 
+import type { InputErrorCode } from '../engine/errors.js';
+
 /** Where a request came from; also the `platform` part of the store's `Who`. */
 export type Platform = 'discord' | 'slack' | 'web' | 'cli';
 
@@ -131,23 +133,8 @@ export interface ReplyAction {
   readonly style: 'primary' | 'secondary' | 'success' | 'danger';
 }
 
-/** Why a request was refused; front ends may pick an icon or wording per code. */
-export type ErrorCode =
-  | 'unknown-command'
-  | 'missing-option'
-  | 'invalid-option'
-  | 'not-an-image'
-  | 'too-large'
-  | 'prompt-too-long'
-  | 'blocked-prompt'
-  | 'not-allowed'
-  | 'rate-limited'
-  | 'queue-full'
-  | 'quota'
-  | 'banned'
-  | 'model-not-installed'
-  | 'not-found'
-  | 'internal';
+/** Why a request was refused (InputError's codes, and 'internal' for a bug); front ends may pick an icon or wording per code. */
+export type ErrorCode = InputErrorCode | 'internal';
 
 /** A user mistake or refusal. Always private (ephemeral): only the requester sees it. */
 export interface ErrorReply {

@@ -1,6 +1,6 @@
 // /job id: one job's record: who, what, seed and parameters, status, position or progress.
 import type { ReplyCommand } from './command.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
 import { num } from './options.js';
 import { displayNameOf, promptOf } from './presentation.js';
 
@@ -18,7 +18,7 @@ export const command: ReplyCommand = {
   async execute(options, ctx) {
     const id = num(options, 'id')!;
     const job = await ctx.queue.get(id);
-    if (!job) throw new CommandError('not-found', `there is no job #${id}`, 'a job number from a result caption or /queue');
+    if (!job) throw new InputError(`there is no job #${id}`, 'a job number from a result caption or /queue', 'not-found');
     const fields = [
       { name: 'command', value: `/${job.command}` },
       { name: 'status', value: job.status + (job.position !== undefined ? ` (position ${job.position})` : '') },

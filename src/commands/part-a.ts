@@ -1,30 +1,18 @@
 // The Part A commands (imagine, denoise, edit, inpaint, anagram, hybrid) as chat commands, made from
 // their technique definitions (src/techniques): the options shown, and parse = resolve the model,
 // normalize, store the uploads.
-import { InputError } from '../engine/techniques/errors.js';
 import type { PartACommand } from '../jobs/part-a-jobs.js';
 import { withInputs, takesImage } from '../techniques/inputs.js';
 import { technique } from '../techniques/registry.js';
 import type { Technique } from '../techniques/technique.js';
 import { describeParams, doubleSteps, seedOf, type CommandContext, type JobCommand } from './command.js';
 import type { CommandDefinition } from './contract.js';
-import { CommandError } from './errors.js';
 import { denoiserOf } from './models.js';
 import { file, str, toOptionDef } from './options.js';
 
 /** The technique's chat definition: what Discord registers, Slack parses and the web form shows. */
 export function techniqueDefinition(t: Technique): CommandDefinition {
   return { name: t.name, description: t.description, replies: 'public', options: t.options.map(toOptionDef) };
-}
-
-/** Runs `f`, turning the technique layer's InputError into the reply the requester sees. */
-export async function asCommandError<T>(f: () => T | Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    if (err instanceof InputError) throw new CommandError(err.code, err.message, err.allowed);
-    throw err;
-  }
 }
 
 export function techniqueCommand(name: PartACommand): JobCommand {
@@ -36,12 +24,12 @@ export function techniqueCommand(name: PartACommand): JobCommand {
     async parse(options, ctx: CommandContext) {
       const resolved = ctx.models.resolveDenoiser(str(options, 'model'));
       const model = denoiserOf(resolved);
-      const params = await asCommandError(() => t.normalize(options, model));
+      const params = t.normalize(options, model);
       const upload = file(options, 'image');
       const image = takesImage(t) && upload ? await ctx.saveImage(upload, 'image') : undefined;
       const maskUpload = file(options, 'mask');
       const mask = maskUpload ? await ctx.saveImage(maskUpload, 'mask') : undefined;
-      const full = await asCommandError(() => withInputs(t, params, model, { image, mask }));
+      const full = withInputs(t, params, model, { image, mask });
       return {
         params: { ...full, checkpoint: resolved.checkpoint?.name, checkpointPath: resolved.checkpoint?.path },
         seed: seedOf(options, ctx),

@@ -6,11 +6,12 @@ import { basename } from 'node:path';
 import { decodeImage, encodePng, ImageDecodeError } from '../engine/images/encode.js';
 import { UPLOAD_WORKING_SIZE } from '../engine/techniques/inputs.js';
 import { MAX_SEED } from '../engine/random.js';
-import { QueueRejectedError, type JobEvent, type JobResult, type QueueClient } from '../jobs/index.js';
-import { GalleryError, type Store, type Who } from '../store/index.js';
+import { type JobEvent, type JobResult, type QueueClient } from '../jobs/index.js';
+import { type Store, type Who } from '../store/index.js';
 import { isJobCommand, defaultInputLimits, type Command, type CommandContext, type ImageRef, type InputLimits, type JobCommand, type JobPlan } from './command.js';
 import type { Attachment, CommandDefinition, CommandRequest, CommandService, ErrorCode, Reply, ReplyFile, ReplySink, Requester } from './contract.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
+import { toErrorReply } from './errors.js';
 import { createModelCatalog, type ModelCatalog } from './models.js';
 import { validateOptions } from './options.js';
 import { fileFromArtifact, resultActions } from './presentation.js';
@@ -67,15 +68,6 @@ function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
 /** i_start of the "variations" button: noisy enough to change, close enough to keep the picture. */
 const VARIATION_I_START = 10;
 
-const rejectionCodes: Record<string, ErrorCode> = {
-  'queue-full': 'queue-full',
-  'user-limit': 'rate-limited',
-  quota: 'quota',
-  banned: 'banned',
-  'not-allowed': 'not-allowed',
-  'not-found': 'not-found',
-};
-
 function compileBlocklist(entries: readonly string[]): RegExp[] {
   return entries
     .map((e) => e.trim())
@@ -85,19 +77,6 @@ function compileBlocklist(entries: readonly string[]): RegExp[] {
       if (re) return new RegExp(re[1]!, re[2]!.includes('i') ? re[2]! : `${re[2]!}i`);
       return new RegExp(`(^|[^\\p{L}\\p{N}])${e.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}\\p{N}])`, 'iu');
     });
-}
-
-function toErrorReply(error: unknown): Reply {
-  if (error instanceof CommandError) return error.toReply();
-  if (error instanceof QueueRejectedError) {
-    const allowed = error.code === 'queue-full' ? 'try again in a few minutes' : error.code === 'user-limit' ? 'wait for a job to finish, or /cancel one' : undefined;
-    return { type: 'error', code: rejectionCodes[error.code] ?? 'not-allowed', message: error.message, allowed };
-  }
-  if (error instanceof GalleryError) {
-    return { type: 'error', code: error.code === 'not-found' || error.code === 'not-done' ? 'not-found' : 'not-allowed', message: error.message };
-  }
-  console.error('command service:', error);
-  return { type: 'error', code: 'internal', message: 'something went wrong on the bot\'s side (it was logged); please try again', allowed: undefined };
 }
 
 /** An artifact (a finished job's picture) as an upload, so variations go through /edit's checks. */
@@ -137,10 +116,10 @@ export function createCommandService(options: ServiceOptions): CommandService {
     if (times.length >= rateLimit.max) {
       const waitS = Math.ceil((rateLimit.windowMs - (now - times[0]!)) / 1000);
       recent.set(key, times);
-      throw new CommandError(
-        'rate-limited',
+      throw new InputError(
         `you sent ${times.length} requests in the last ${Math.round(rateLimit.windowMs / 1000)} s; the limit is ${rateLimit.max}`,
         `try again in ${waitS} s`,
+        'rate-limited',
       );
     }
     times.push(now);
@@ -157,10 +136,10 @@ export function createCommandService(options: ServiceOptions): CommandService {
       const text = values[name];
       if (typeof text !== 'string') continue;
       if (text.length > limits.maxPromptLength) {
-        throw new CommandError('prompt-too-long', `${name} is ${text.length} characters long; the limit here is ${limits.maxPromptLength}`, `${name}: at most ${limits.maxPromptLength} characters`);
+        throw new InputError(`${name} is ${text.length} characters long; the limit here is ${limits.maxPromptLength}`, `${name}: at most ${limits.maxPromptLength} characters`, 'prompt-too-long');
       }
       if (blocklist.some((re) => re.test(text))) {
-        throw new CommandError('blocked-prompt', `${name} contains a word this server does not allow`, 'rephrase the prompt without it');
+        throw new InputError(`${name} contains a word this server does not allow`, 'rephrase the prompt without it', 'blocked-prompt');
       }
     }
   }
@@ -169,13 +148,13 @@ export function createCommandService(options: ServiceOptions): CommandService {
     const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
     const allowed = `an image (PNG, JPEG, WebP, GIF) of at most ${mib(limits.maxUploadBytes)} and ${limits.maxUploadPixels.toLocaleString('en')} pixels`;
     if (attachment.size > limits.maxUploadBytes) {
-      throw new CommandError('too-large', `${option} (${attachment.name}) is ${mib(attachment.size)}; the limit is ${mib(limits.maxUploadBytes)}`, `${option}: ${allowed}`);
+      throw new InputError(`${option} (${attachment.name}) is ${mib(attachment.size)}; the limit is ${mib(limits.maxUploadBytes)}`, `${option}: ${allowed}`, 'too-large');
     }
     if (attachment.contentType && !attachment.contentType.startsWith('image/')) {
-      throw new CommandError('not-an-image', `${option} (${attachment.name}) is ${attachment.contentType}, not an image`, `${option}: ${allowed}`);
+      throw new InputError(`${option} (${attachment.name}) is ${attachment.contentType}, not an image`, `${option}: ${allowed}`, 'not-an-image');
     }
     if (attachment.width && attachment.height && attachment.width * attachment.height > limits.maxUploadPixels) {
-      throw new CommandError('too-large', `${option} (${attachment.name}) is ${attachment.width}×${attachment.height} pixels; the limit is ${limits.maxUploadPixels.toLocaleString('en')}`, `${option}: ${allowed}`);
+      throw new InputError(`${option} (${attachment.name}) is ${attachment.width}×${attachment.height} pixels; the limit is ${limits.maxUploadPixels.toLocaleString('en')}`, `${option}: ${allowed}`, 'too-large');
     }
     return decoding(async () => {
       const bytes = await attachment.fetch();
@@ -186,7 +165,7 @@ export function createCommandService(options: ServiceOptions): CommandService {
       } catch (error) {
         if (error instanceof ImageDecodeError) {
           const code: ErrorCode = error.code === 'not-an-image' ? 'not-an-image' : 'too-large';
-          throw new CommandError(code, `${option} (${attachment.name}): ${error.message}`, `${option}: ${allowed}`);
+          throw new InputError(`${option} (${attachment.name}): ${error.message}`, `${option}: ${allowed}`, code);
         }
         throw error;
       }
@@ -372,10 +351,10 @@ export function createCommandService(options: ServiceOptions): CommandService {
       const ctx = contextFor(request.requester);
       if (!command) {
         const names = [...commands.values()].filter((c) => !c.definition.adminOnly || ctx.isAdmin).map((c) => c.definition.name);
-        throw new CommandError('unknown-command', `there is no command /${request.command}`, `commands: ${names.join(', ')}`);
+        throw new InputError(`there is no command /${request.command}`, `commands: ${names.join(', ')}`, 'unknown-command');
       }
       if (command.definition.adminOnly && !ctx.isAdmin) {
-        throw new CommandError('not-allowed', `/${command.definition.name} is for admins only`, 'ask an admin of this bot (ADMINS in its configuration)');
+        throw new InputError(`/${command.definition.name} is for admins only`, 'ask an admin of this bot (ADMINS in its configuration)', 'not-allowed');
       }
       const values = validateOptions(command.definition, request.options);
       if (isJobCommand(command)) {
@@ -402,18 +381,18 @@ export function createCommandService(options: ServiceOptions): CommandService {
   async function handleAction(actionId: string, requester: Requester, sink: ReplySink): Promise<void> {
     try {
       const m = /^([a-z]+):(\d+)$/.exec(actionId);
-      if (!m) throw new CommandError('invalid-option', `unknown button "${actionId.slice(0, 40)}"`);
+      if (!m) throw new InputError(`unknown button "${actionId.slice(0, 40)}"`);
       const verb = m[1]!;
       const id = Number(m[2]);
       const ctx = contextFor(requester);
       const job = (): NonNullable<ReturnType<typeof store.jobs.get>> => {
         const row = store.jobs.get(id);
-        if (!row) throw new CommandError('not-found', `there is no job #${id}`);
+        if (!row) throw new InputError(`there is no job #${id}`, undefined, 'not-found');
         return row;
       };
       const jobCommand = (name: string): JobCommand => {
         const c = commands.get(name);
-        if (!c || !isJobCommand(c)) throw new CommandError('invalid-option', `job #${id} (/${name}) cannot be re-run from a button`);
+        if (!c || !isJobCommand(c)) throw new InputError(`job #${id} (/${name}) cannot be re-run from a button`);
         return c;
       };
       const planOf = (row: ReturnType<typeof job>, params: unknown, seed: number): JobPlan => ({
@@ -427,7 +406,7 @@ export function createCommandService(options: ServiceOptions): CommandService {
         case 'reroll': {
           const row = job();
           const command = jobCommand(row.command);
-          if (command.definition.adminOnly && !ctx.isAdmin) throw new CommandError('not-allowed', `/${row.command} is for admins only`);
+          if (command.definition.adminOnly && !ctx.isAdmin) throw new InputError(`/${row.command} is for admins only`, undefined, 'not-allowed');
           checkRate(ctx.who, ctx.isAdmin);
           return await runJob(command, planOf(row, row.params, newSeed()), requester, sink, id);
         }
@@ -435,14 +414,14 @@ export function createCommandService(options: ServiceOptions): CommandService {
           const row = job();
           const command = jobCommand(row.command);
           const params = command.moreSteps?.((row.params ?? {}) as Record<string, unknown>);
-          if (!params) throw new CommandError('invalid-option', `job #${id} already uses the most steps allowed`, 'reroll instead');
+          if (!params) throw new InputError(`job #${id} already uses the most steps allowed`, 'reroll instead');
           checkRate(ctx.who, ctx.isAdmin);
           return await runJob(command, planOf(row, params, row.seed), requester, sink, id);
         }
         case 'vary': {
           const row = job();
           const first = store.artifacts.listForJob(id).find((o) => o.ext === 'png');
-          if (row.status !== 'done' || !first) throw new CommandError('not-found', `job #${id} has no finished picture to vary`);
+          if (row.status !== 'done' || !first) throw new InputError(`job #${id} has no finished picture to vary`, undefined, 'not-found');
           const params = (row.params ?? {}) as Record<string, unknown>;
           const options: Record<string, string | number | Attachment> = {
             image: artifactAttachment(first.path, first.bytes, basename(first.path)),
@@ -460,19 +439,19 @@ export function createCommandService(options: ServiceOptions): CommandService {
         case 'delete': {
           const row = job();
           const isOwner = row.platform === ctx.who.platform && row.userId === ctx.who.userId;
-          if (!isOwner && !ctx.isAdmin) throw new CommandError('not-allowed', `only the author of job #${id} can delete it`);
-          if (row.kind === 'training') throw new CommandError('not-allowed', `job #${id} is a training run; it is kept because its checkpoints refer to it`);
-          if (row.status === 'queued' || row.status === 'running') throw new CommandError('invalid-option', `job #${id} is still ${row.status}`, `/cancel id:${id} first, then delete it`);
+          if (!isOwner && !ctx.isAdmin) throw new InputError(`only the author of job #${id} can delete it`, undefined, 'not-allowed');
+          if (row.kind === 'training') throw new InputError(`job #${id} is a training run; it is kept because its checkpoints refer to it`, undefined, 'not-allowed');
+          if (row.status === 'queued' || row.status === 'running') throw new InputError(`job #${id} is still ${row.status}`, `/cancel id:${id} first, then delete it`);
           // The row, its gallery post and votes go; files go too unless another job made the same bytes.
           const referenced = store.jobs.deleteFinished(id);
-          if (referenced === undefined) throw new CommandError('not-found', `there is no finished job #${id}`);
+          if (referenced === undefined) throw new InputError(`there is no finished job #${id}`, undefined, 'not-found');
           store.artifacts.removeUnreferenced(referenced);
           return await safeSend(sink, { type: 'info', text: `Job #${id} deleted.`, private: true, deleteResultOf: id });
         }
         case 'vote':
         case 'unvote': {
           const post = store.gallery.getByJob(id);
-          if (!post || post.removedAt !== null) throw new CommandError('not-found', `job #${id} is not in the gallery`, 'publish it first');
+          if (!post || post.removedAt !== null) throw new InputError(`job #${id} is not in the gallery`, 'publish it first', 'not-found');
           const changed = verb === 'vote' ? store.gallery.react(post.id, ctx.who) : store.gallery.unreact(post.id, ctx.who);
           const votes = store.gallery.get(post.id)!.votes;
           const text = verb === 'vote' ? (changed ? `Voted for post #${post.id}` : `You had already voted for post #${post.id}`) : `Vote taken back from post #${post.id}`;
@@ -483,7 +462,7 @@ export function createCommandService(options: ServiceOptions): CommandService {
           return await safeSend(sink, { type: 'info', text: `Post #${post.id} was removed from the gallery.`, private: true });
         }
         default:
-          throw new CommandError('invalid-option', `unknown button "${verb}"`);
+          throw new InputError(`unknown button "${verb}"`);
       }
     } catch (error) {
       await safeSend(sink, toErrorReply(error));

@@ -1,7 +1,7 @@
 // anagram: a visual anagram (write-up A.1.8): one image that shows prompt1 as it is and prompt2
 // through a view (flip, rotation, negation, …); a third prompt gets its own view.
 import { anagramViews } from '../engine/techniques/anagram.js';
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import { timestepsForSteps } from '../engine/techniques/timesteps.js';
 import { VIEW_NAMES } from '../engine/views/registry.js';
 import type { AnagramParams } from '../jobs/part-a-jobs.js';

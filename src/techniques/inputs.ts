@@ -1,6 +1,6 @@
 // The uploads a Part A job reads, added to its parameters once the front end has stored them: the
 // input picture (or, for models with digit inputs, a digit of the embedded MNIST set) and the mask.
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import type { Box } from '../engine/techniques/inputs.js';
 import type { ModelEntry } from '../engine/models/registry.js';
 import type { InpaintParams, PartAParams, StoredImage } from '../jobs/part-a-jobs.js';

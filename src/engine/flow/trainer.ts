@@ -3,6 +3,7 @@
 import { cpus } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../errors.js';
 import { Rng } from '../random.js';
 import type { Dataset } from '../data/dataset.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
@@ -110,7 +111,8 @@ function learningRate(s: TrainSettings, epoch: number): number {
 }
 
 /** A new run was pointed at a folder that already holds one. */
-export class RunExistsError extends Error {
+/** A new run pointed at another run's folder: the user's InputError. */
+export class RunExistsError extends InputError {
   override name = 'RunExistsError';
   constructor(readonly runDir: string) {
     super(`${runDir} already holds a training run; continue it with --resume ${runDir}, or choose another --run-dir`);

@@ -6,7 +6,7 @@ import { forward } from '../sampling/forward.js';
 import { iterativeDenoise, type ProgressFrame } from '../sampling/iterative.js';
 import { oneStepDenoise } from '../sampling/one-step.js';
 import type { Tensor } from '../tensor.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';

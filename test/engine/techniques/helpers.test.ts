@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stridedTimesteps } from '../../../src/engine/schedules/timesteps.js';
 import { easeQuinticInOut, hybridSizes } from '../../../src/engine/techniques/animation.js';
-import { InputError } from '../../../src/engine/techniques/errors.js';
+import { InputError } from '../../../src/engine/errors.js';
 import { hybridLowPass } from '../../../src/engine/techniques/hybrid.js';
 import { modelEntry } from '../../../src/engine/models/registry.js';
 import { parseBox } from '../../../src/techniques/inpaint.js';
