@@ -25,7 +25,8 @@
 // acknowledgement (Discord `deferUpdate()` or `deferReply` for a new message, Slack `ack()`), and
 // its replies start a new message unless the reply says otherwise. Reactions that count as gallery
 // votes (Discord) go through the same door: `handleAction(voteActionId(jobId), …)` and
-// `handleAction(unvoteActionId(jobId), …)` for the job whose result message was reacted to.
+// `handleAction(unvoteActionId(jobId), …)` (src/commands/actions.ts, the table of every button verb)
+// for the job whose result message was reacted to.
 
 import type { InputErrorCode } from '../engine/errors.js';
 
@@ -275,14 +276,4 @@ export interface CommandService {
    * (finished), `failed`, or `queued`/`progress` (still waiting or running). For a page's history.
    */
   recentJobs(requester: Requester, options?: { limit?: number | undefined; beforeId?: number | undefined }): Promise<Reply[]>;
-}
-
-/** The action id of a gallery vote for a job's published post (Discord reactions use it). */
-export function voteActionId(jobId: number): string {
-  return `vote:${jobId}`;
-}
-
-/** The action id that takes a gallery vote back (a removed reaction). */
-export function unvoteActionId(jobId: number): string {
-  return `unvote:${jobId}`;
 }

@@ -23,7 +23,8 @@ export const command: JobCommand = {
       seedOption,
     ],
   },
-  variations: false,
+  hiddenParams: ['checkpointPath'],
+  promptOf: (p) => (typeof p.digit === 'number' ? `digit ${p.digit}` : 'digits'),
   async parse(options, ctx) {
     const resolved = ctx.models.resolveFlow(str(options, 'model'));
     const digit = num(options, 'digit');

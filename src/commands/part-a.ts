@@ -3,6 +3,7 @@
 // normalize, store the uploads.
 import type { PartACommand } from '../jobs/part-a-jobs.js';
 import { withInputs, takesImage } from '../techniques/inputs.js';
+import { edit, variationOptions } from '../techniques/edit.js';
 import { technique } from '../techniques/registry.js';
 import type { Technique } from '../techniques/technique.js';
 import { describeParams, doubleSteps, seedOf, type CommandContext, type JobCommand } from './command.js';
@@ -20,7 +21,16 @@ export function techniqueCommand(name: PartACommand): JobCommand {
   return {
     definition: techniqueDefinition(t),
     promptOptions: t.options.filter((o) => o.prompt).map((o) => o.name),
-    variations: t.variations,
+    // Uploads are artifacts (server paths, hashes); /job shows their size only.
+    hiddenParams: ['checkpointPath', 'image', 'mask'],
+    promptOf: (p) => (t.promptOf ? t.promptOf(p) : typeof p.prompt === 'string' ? p.prompt : ''),
+    variation: t.variations
+      ? (p, picture) => ({
+          command: edit.name,
+          // The checkpoint's name where it ran on one, so the variation uses the same weights.
+          options: variationOptions(picture, { prompt: typeof p.prompt === 'string' ? p.prompt : undefined, model: typeof p.checkpoint === 'string' ? p.checkpoint : typeof p.model === 'string' ? p.model : undefined }),
+        })
+      : undefined,
     async parse(options, ctx: CommandContext) {
       const resolved = ctx.models.resolveDenoiser(str(options, 'model'));
       const model = denoiserOf(resolved);

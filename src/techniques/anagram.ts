@@ -22,6 +22,7 @@ export const anagram = defineTechnique<AnagramParams>({
   description: 'one image, two (or three) pictures: prompt2 appears through the view',
   options: [prompt1, prompt2, prompt3, view, view3, maxDisp, modelOption, guidanceOption, stepsOption, seedOption],
   variations: false,
+  promptOf: (p) => (Array.isArray(p.prompts) ? p.prompts.map(String).join(' / ') : ''),
   describeKeys: ['prompts', 'views', 'maxDisp', 'model', 'steps', 'guidance'],
   // One view per prompt in the caption ("identity" / "flip" under "6" / "9").
   captionParams: (p) => (Array.isArray(p.views) ? { ...p, views: ['identity', ...(p.views as unknown[])] } : p),

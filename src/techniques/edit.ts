@@ -14,6 +14,19 @@ const iStart: TechniqueOption = {
   help: 'start indices, comma-separated, one edit each (0 = noise; higher = closer)',
 };
 
+/** i_start of a variation: noisy enough to change, close enough to keep the picture. */
+export const VARIATION_I_START = 10;
+
+/** The /edit options that make variations of `picture`, with the prompt and model it was made with. */
+export function variationOptions<A>(picture: A, from: { prompt?: string | undefined; model?: string | undefined }): Record<string, A | string | number> {
+  return {
+    [image.name]: picture,
+    [iStart.name]: VARIATION_I_START,
+    ...(from.prompt ? { [prompt.name]: from.prompt } : {}),
+    ...(from.model !== undefined ? { [modelOption.name]: from.model } : {}),
+  };
+}
+
 export const edit = defineTechnique<EditParams>({
   name: 'edit',
   description: 'turn your sketch or photo into an image (SDEdit); higher i_start stays closer to it',

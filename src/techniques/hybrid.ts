@@ -15,6 +15,7 @@ export const hybrid = defineTechnique<HybridParams>({
   description: 'one image that shows `far` from afar and `near` up close',
   options: [far, near, sigma, modelOption, guidanceOption, stepsOption, seedOption],
   variations: false,
+  promptOf: (p) => `${String(p.far)} (far) / ${String(p.near)} (near)`,
   describeKeys: ['far', 'near', 'sigma', 'model', 'steps', 'guidance'],
   normalize(values, model) {
     const f = text(values, far, model)!;

@@ -14,6 +14,8 @@ export interface Technique<P extends PartAParams = PartAParams> {
   readonly variations: boolean;
   /** The parameters worth showing in a caption, in order. */
   readonly describeKeys: readonly string[];
+  /** What the job was asked to show (captions, /job, the gallery); default its `prompt`. */
+  promptOf?(params: Readonly<Record<string, unknown>>): string;
   /** The parameters as a caption shows them, where that differs from the job's shape. */
   captionParams?(params: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
   /**
