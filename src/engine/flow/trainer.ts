@@ -39,7 +39,7 @@ export interface RunRecord {
   settings: TrainSettings;
   spec: UNetSpec;
   backend: string;
-  /** Where it trained: core count and CPU model, as os.cpus() says (runs from before 2026-11-26 lack it). */
+  /** Where it trained: core count and CPU model, as os.cpus() says (optional: run records written without it still load). */
   machine?: string;
   dataSource: string;
   createdAt: string;

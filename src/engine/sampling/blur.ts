@@ -45,8 +45,8 @@ export function gaussianBlur(x: Tensor, opts: BlurOptions = {}): Tensor {
   const kernel = gaussianKernel1d(opts.kernelSize ?? defaultKernelSize(sigma), sigma);
   const half = (kernel.length - 1) / 2;
   const [n, c, h, w] = x.shape;
-  // Reflected source index of every tap, computed once per axis: the per-tap modulo arithmetic
-  // dominated hybrid sampling's engine time (two blurs per step) before.
+  // Reflected source index of every tap, computed once per axis: modulo arithmetic per tap would
+  // dominate hybrid sampling's engine time (two blurs per step).
   const taps = (size: number): Int32Array => {
     const idx = new Int32Array(size * kernel.length);
     for (let q = 0; q < size; q++) for (let k = 0; k < kernel.length; k++) idx[q * kernel.length + k] = reflect(q + k - half, size);
