@@ -34,7 +34,7 @@ export function registerTrain(program: Command): void {
     .option('--data <dir>', 'folder with the official MNIST IDX files (default: the embedded 10,000 digits)')
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
-    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as the seed)')
+    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as in the write-up)')
     .option('--init <checkpoint>', 'start from this checkpoint\'s weights (committed model name or folder, .safetensors file or run folder) with a fresh optimizer and schedule')
     .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
     .option('--backend <name>', `${TRAIN_BACKENDS.join(' | ')} (auto = onnxruntime)`, 'auto')

@@ -1,4 +1,4 @@
-// Classical denoising baseline (seed A.1.2): a Gaussian blur, σ = 2 and kernel 6σ + 1 by default.
+// Classical denoising baseline (write-up A.1.2): a Gaussian blur, σ = 2 and kernel 6σ + 1 by default.
 // The same separable filter is the low-pass of hybrid images (sampling/hybrid.ts).
 import { tensor, type Tensor } from '../tensor.js';
 
@@ -30,7 +30,7 @@ function reflect(i: number, n: number): number {
 
 export interface BlurOptions {
   sigma?: number;
-  /** Default 6σ + 1 rounded to the nearest odd integer (the seed's choice: 13 for σ = 2). */
+  /** Default 6σ + 1 rounded to the nearest odd integer (the write-up's choice: 13 for σ = 2). */
   kernelSize?: number;
 }
 

@@ -1,4 +1,4 @@
-// Inpainting (seed A.1.7.2, RePaint-style): after every step x_t ← m·x_t + (1 − m)·forward(x_orig, t),
+// Inpainting (write-up A.1.7.2, RePaint-style): after every step x_t ← m·x_t + (1 − m)·forward(x_orig, t),
 // so only the masked region (m = 1) gets new content; outside it the result is the original exactly.
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { InputError } from '../errors.js';

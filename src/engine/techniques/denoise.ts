@@ -1,4 +1,4 @@
-// `denoise`: the seed's comparison at each noise level t (A.1.1–A.1.4): the input noised by the forward
+// `denoise`: the write-up's comparison at each noise level t (A.1.1–A.1.4): the input noised by the forward
 // process, then denoised by Gaussian blur, one model step, and iterative denoising from t.
 import { Rng } from '../random.js';
 import { gaussianBlur } from '../sampling/blur.js';
