@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { checkpointModel, modelEntry, MODEL_IDS, parseModelId, preferredModel, type ModelEntry } from '../engine/models/registry.js';
 import type { Attachment, CommandDefinition, OptionValue } from '../commands/contract.js';
-import { techniqueDefinition } from '../commands/part-a.js';
+import { techniqueDefinition } from '../commands/technique-command.js';
 import { validateOptions } from '../commands/options.js';
 import { takesImage, withInputs, type TechniqueInputs } from '../techniques/inputs.js';
 import { describeDefault, type TechniqueOption } from '../techniques/options.js';

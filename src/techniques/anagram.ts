@@ -4,7 +4,7 @@ import { anagramViews } from '../engine/techniques/anagram.js';
 import { InputError } from '../engine/errors.js';
 import { timestepsForSteps } from '../engine/techniques/timesteps.js';
 import { VIEW_NAMES } from '../engine/views/registry.js';
-import type { AnagramParams } from '../jobs/part-a-jobs.js';
+import type { AnagramParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';

@@ -3,7 +3,7 @@
 import { checkDenoise, DEFAULT_DENOISE_TS, DENOISE_METHODS, MAX_TS, type DenoiseMethod } from '../engine/techniques/denoise.js';
 import { InputError } from '../engine/errors.js';
 import { checkIStarts, timestepsForSteps } from '../engine/techniques/timesteps.js';
-import type { DenoiseParams } from '../jobs/part-a-jobs.js';
+import type { DenoiseParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
 import { integers, number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';

@@ -2,7 +2,7 @@
 // denoise with the prompt, once per i_start; the write-up's sweep 1, 3, 5, 7, 10, 20 by default.
 import { checkEdit, MAX_EDITS } from '../engine/techniques/edit.js';
 import { DEFAULT_I_STARTS } from '../engine/sampling/sdedit.js';
-import type { EditParams } from '../jobs/part-a-jobs.js';
+import type { EditParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
 import { integers, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';

@@ -3,7 +3,7 @@
 import { InputError } from '../engine/errors.js';
 import type { Box } from '../engine/techniques/inputs.js';
 import { timestepsForSteps } from '../engine/techniques/timesteps.js';
-import type { InpaintParams } from '../jobs/part-a-jobs.js';
+import type { InpaintParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';

@@ -1,7 +1,7 @@
 // The Part A commands (imagine, denoise, edit, inpaint, anagram, hybrid) as chat commands, made from
 // their technique definitions (src/techniques): the options shown, and parse = resolve the model,
 // normalize, store the uploads.
-import type { PartACommand } from '../jobs/part-a-jobs.js';
+import type { TechniqueName } from '../jobs/technique-jobs.js';
 import { withInputs, takesImage } from '../techniques/inputs.js';
 import { edit, variationOptions } from '../techniques/edit.js';
 import { technique } from '../techniques/registry.js';
@@ -16,7 +16,7 @@ export function techniqueDefinition(t: Technique): CommandDefinition {
   return { name: t.name, description: t.description, replies: 'public', options: t.options.map(toOptionDef) };
 }
 
-export function techniqueCommand(name: PartACommand): JobCommand {
+export function techniqueCommand(name: TechniqueName): JobCommand {
   const t = technique(name);
   return {
     definition: techniqueDefinition(t),
