@@ -11,7 +11,7 @@ import { Rng } from '../src/engine/random.js';
 import { TIME_CHURN } from '../src/engine/flow/digits.js';
 import { listCommittedModels, resolveCheckpoint } from '../src/engine/flow/checkpoints.js';
 
-/** This machine's fp32 peak on 2 cores (DESIGN.md). */
+/** An estimate of this machine's fp32 peak on 2 cores; conservative: onnxruntime's sampling measures above it (README.md). */
 export const PEAK_GFLOPS = 157;
 /** A straightforward PyTorch CPU implementation of the same model at D = 64, batch 64 (issue 2). */
 export const PYTORCH_IMAGES_PER_SECOND: [number, number] = [7, 10];

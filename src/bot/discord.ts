@@ -21,7 +21,7 @@ import {
   type User,
 } from 'discord.js';
 import type { CommandDefinition, CommandService, Reply, ReplyAction, ReplyFile, ReplySink, Requester } from '../commands/contract.js';
-import { unvoteActionId, voteActionId } from '../commands/contract.js';
+import { isPrivateAction, unvoteActionId, voteActionId } from '../commands/actions.js';
 import { optionsFromInteraction } from './discord-commands.js';
 import { fitFiles } from './upload-limit.js';
 
@@ -31,8 +31,6 @@ export const INTERACTION_TOKEN_LIFETIME_MS = 15 * 60_000 - 30_000;
 const CONTENT_LIMIT = 2000;
 /** Discord's codes for a dead interaction token: Unknown Webhook, Invalid Webhook Token, Unknown Interaction. */
 const DEAD_TOKEN_CODES = new Set([10015, 50027, 10062]);
-/** Button verbs whose answers are for the presser only (confirmations); the others start a public job. */
-const PRIVATE_ACTION_VERBS = new Set(['publish', 'delete', 'vote', 'unvote', 'unpublish']);
 
 export interface DiscordFrontEndOptions {
   readonly service: CommandService;
@@ -327,8 +325,8 @@ export async function startDiscord(options: DiscordFrontEndOptions): Promise<Dis
   }
 
   async function onButton(interaction: ButtonInteraction): Promise<void> {
-    const verb = interaction.customId.split(':')[0] ?? '';
-    const ephemeral = PRIVATE_ACTION_VERBS.has(verb);
+    // Confirmations are for the presser only; the other buttons start a public job.
+    const ephemeral = isPrivateAction(interaction.customId);
     await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     await service.handleAction(interaction.customId, requesterOf(interaction), new InteractionSink(interaction, ephemeral, front));
   }

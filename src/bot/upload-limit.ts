@@ -1,5 +1,5 @@
-// Makes a reply's files fit a platform's upload limit (Discord bots: 10 MiB by default, it has
-// changed before): PNGs are re-encoded smaller, then downscaled; GIFs are downscaled frame-wise.
+// Makes a reply's files fit a platform's upload limit (Discord bots: 10 MiB by default, a
+// value Discord may change, so it is configured): PNGs are re-encoded smaller, then downscaled; GIFs are downscaled frame-wise.
 import sharp from 'sharp';
 import type { ReplyFile } from '../commands/contract.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { encodePng } from '../engine/images/encode.js';
 import { decodeUpload, UPLOAD_WORKING_SIZE } from '../engine/techniques/inputs.js';
 import { JobRunner } from '../jobs/job-runner.js';
-import type { StoredImage } from '../jobs/part-a-jobs.js';
+import type { StoredImage } from '../jobs/technique-jobs.js';
 import { SqliteQueue } from '../jobs/sqlite-queue.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView } from '../jobs/types.js';
 import { waitForJob } from '../jobs/wait-for-job.js';

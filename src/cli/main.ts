@@ -10,7 +10,7 @@ import { TECHNIQUES } from '../techniques/registry.js';
 import { registerTechnique } from './technique-options.js';
 import { registerGallery, registerJobs } from './commands/jobs.js';
 import { registerWorker } from './commands/worker.js';
-import { isUserMistake } from './errors.js';
+import { InputError } from '../engine/errors.js';
 
 export function buildProgram(): Command {
   const program = new Command('illusionist')
@@ -39,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed its message (unknown option, missing argument, help)
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (isUserMistake(err)) {
-      const allowed = 'allowed' in err && typeof err.allowed === 'string' ? ` — allowed: ${err.allowed}` : '';
+    if (err instanceof InputError) {
+      const allowed = err.allowed !== undefined ? ` — allowed: ${err.allowed}` : '';
       process.stderr.write(`error: ${err.message}${allowed}\n`);
       return 2;
     }

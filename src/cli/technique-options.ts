@@ -7,13 +7,14 @@ import { randomInt } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { checkpointModel, modelEntry, MODEL_IDS, parseModelId, preferredModel, type ModelEntry } from '../engine/models/registry.js';
 import type { Attachment, CommandDefinition, OptionValue } from '../commands/contract.js';
-import { techniqueDefinition } from '../commands/part-a.js';
+import { techniqueDefinition } from '../commands/technique-command.js';
 import { validateOptions } from '../commands/options.js';
 import { takesImage, withInputs, type TechniqueInputs } from '../techniques/inputs.js';
 import { describeDefault, type TechniqueOption } from '../techniques/options.js';
 import type { Technique } from '../techniques/technique.js';
 import { openCliStore, runCliJob, storeUpload } from './job-client.js';
-import { UsageError, parseIntOption } from './errors.js';
+import { parseIntOption } from './errors.js';
+import { InputError } from '../engine/errors.js';
 
 const VALUE_NAMES: Record<TechniqueOption['kind'], string> = { string: '<text>', integer: '<n>', number: '<x>', integers: '<list>', image: '<file>' };
 
@@ -33,7 +34,7 @@ function readFileOption(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new InputError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -79,9 +80,9 @@ function cliModel(name: string | undefined, checkpoint: string | undefined): Mod
 export async function runTechnique(t: Technique, raw: Record<string, OptionValue>, cli: { digitIndex?: string | undefined; checkpoint?: string | undefined; out: string }): Promise<void> {
   let definition: CommandDefinition = techniqueDefinition(t);
   if (takesImage(t)) {
-    if (raw.image !== undefined && cli.digitIndex !== undefined) throw new UsageError('give --image or --digit-index, not both');
+    if (raw.image !== undefined && cli.digitIndex !== undefined) throw new InputError('give --image or --digit-index, not both');
     if (raw.image === undefined && cli.digitIndex === undefined) {
-      throw new UsageError(checkpointModel().supports.digitInputs ? 'give an input: --image FILE or --digit-index N (a digit of the embedded MNIST set)' : 'give an input image: --image FILE');
+      throw new InputError(checkpointModel().supports.digitInputs ? 'give an input: --image FILE or --digit-index N (a digit of the embedded MNIST set)' : 'give an input image: --image FILE');
     }
     // The embedded digit stands in for the required upload.
     definition = { ...definition, options: definition.options.map((d) => (d.name === 'image' ? { ...d, required: false } : d)) };
@@ -91,7 +92,7 @@ export async function runTechnique(t: Technique, raw: Record<string, OptionValue
   const source = model.locate({ checkpoint: cli.checkpoint });
   const params = t.normalize(values, model);
   const digitIndex = cli.digitIndex !== undefined ? parseIntOption('digit-index', cli.digitIndex, 0, 9999) : undefined;
-  if (digitIndex !== undefined && !model.supports.digitInputs) throw new UsageError(`--digit-index picks an MNIST digit for --model ${checkpointModel().id}; with ${model.id} give --image`);
+  if (digitIndex !== undefined && !model.supports.digitInputs) throw new InputError(`--digit-index picks an MNIST digit for --model ${checkpointModel().id}; with ${model.id} give --image`);
   const seed = typeof values.seed === 'number' ? values.seed : randomInt(0, 2 ** 31);
   const store = openCliStore();
   try {

@@ -1,7 +1,7 @@
 // /cancel [id]: cancels one of your jobs (admins: anyone's); without an id, your latest active one.
 import { QueueRejectedError } from '../jobs/index.js';
 import type { ReplyCommand } from './command.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
 import { num } from './options.js';
 
 export const command: ReplyCommand = {
@@ -16,7 +16,7 @@ export const command: ReplyCommand = {
     if (id === undefined) {
       const mine = [...ctx.store.jobs.list({ who: ctx.who, status: 'running', limit: 1 }), ...ctx.store.jobs.list({ who: ctx.who, status: 'queued', limit: 1 })];
       const latest = mine.sort((a, b) => b.id - a.id)[0];
-      if (!latest) throw new CommandError('not-found', 'you have no waiting or running job', 'give a job id: /cancel id:123');
+      if (!latest) throw new InputError('you have no waiting or running job', 'give a job id: /cancel id:123', 'not-found');
       id = latest.id;
     }
     try {
@@ -28,7 +28,7 @@ export const command: ReplyCommand = {
       return { type: 'info', text, private: true };
     } catch (error) {
       if (error instanceof QueueRejectedError) {
-        throw new CommandError(error.code === 'not-found' ? 'not-found' : 'not-allowed', error.message, 'your own jobs (admins: any job)');
+        throw new InputError(error.message, 'your own jobs (admins: any job)', error.code === 'not-found' ? 'not-found' : 'not-allowed');
       }
       throw error;
     }

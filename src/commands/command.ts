@@ -2,7 +2,7 @@
 // enqueue) for generating commands or `execute` (options → one reply) for the others.
 import type { JobKind, QueueClient } from '../jobs/index.js';
 import type { Store, Who } from '../store/index.js';
-import type { Attachment, CommandDefinition, OptionDef, Reply, Requester } from './contract.js';
+import type { Attachment, CommandDefinition, OptionDef, OptionValue, Reply, Requester } from './contract.js';
 import type { ModelCatalog } from './models.js';
 import { toOptionDef, type ParsedOptions } from './options.js';
 import { seedOption as techniqueSeedOption, STEPS } from '../techniques/common.js';
@@ -73,8 +73,15 @@ export interface JobCommand {
   describe(params: Readonly<Record<string, unknown>>): string;
   /** Parameters for "same seed, more steps"; undefined when the command has no steps to add. */
   moreSteps?(params: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
-  /** Whether the first output is a single picture that SDEdit variations make sense of. */
-  readonly variations?: boolean;
+  /**
+   * The request that makes variations of the job's first picture (SDEdit of it, keeping its prompt
+   * and model); absent when the first output is not a single picture that variations make sense of.
+   */
+  variation?(params: Readonly<Record<string, unknown>>, picture: Attachment): { readonly command: string; readonly options: Record<string, OptionValue> };
+  /** What the job was asked to show, for captions, /job and the gallery ("a cat", "6 / 9", "digit 7"); '' for none. */
+  promptOf?(params: Readonly<Record<string, unknown>>): string;
+  /** Parameters kept from other people (server paths, upload hashes): not in a result's fields nor /job's text. */
+  readonly hiddenParams?: readonly string[];
 }
 
 export interface ReplyCommand {
@@ -86,6 +93,29 @@ export type Command = JobCommand | ReplyCommand;
 
 export function isJobCommand(command: Command): command is JobCommand {
   return 'parse' in command;
+}
+
+/** The generating command named `name`, if there is one (a job's row names its command). */
+export function jobCommandOf(commands: ReadonlyMap<string, Command>, name: string): JobCommand | undefined {
+  const c = commands.get(name);
+  return c && isJobCommand(c) ? c : undefined;
+}
+
+/** The prompt a job of `name` was asked to show; '' when its command has none (or is gone). */
+export function promptOfJob(commands: ReadonlyMap<string, Command>, name: string, params: unknown): string {
+  return jobCommandOf(commands, name)?.promptOf?.((params ?? {}) as Record<string, unknown>) ?? '';
+}
+
+/**
+ * The parameters of a job that anyone may see, and the hidden ones apart. A job whose command is
+ * gone (renamed since) shows none: nothing says which of its parameters are safe to show.
+ */
+export function splitParams(command: JobCommand | undefined, params: unknown): { shown: Record<string, unknown>; hidden: Record<string, unknown> } {
+  const shown: Record<string, unknown> = {};
+  const hidden: Record<string, unknown> = {};
+  const keep = new Set(command?.hiddenParams ?? []);
+  for (const [k, v] of Object.entries((params ?? {}) as Record<string, unknown>)) (!command || keep.has(k) ? hidden : shown)[k] = v;
+  return { shown, hidden };
 }
 
 /** The seed option of every generating command, as the techniques define it. */

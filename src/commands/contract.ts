@@ -25,7 +25,10 @@
 // acknowledgement (Discord `deferUpdate()` or `deferReply` for a new message, Slack `ack()`), and
 // its replies start a new message unless the reply says otherwise. Reactions that count as gallery
 // votes (Discord) go through the same door: `handleAction(voteActionId(jobId), …)` and
-// `handleAction(unvoteActionId(jobId), …)` for the job whose result message was reacted to.
+// `handleAction(unvoteActionId(jobId), …)` (src/commands/actions.ts, the table of every button verb)
+// for the job whose result message was reacted to.
+
+import type { InputErrorCode } from '../engine/errors.js';
 
 /** Where a request came from; also the `platform` part of the store's `Who`. */
 export type Platform = 'discord' | 'slack' | 'web' | 'cli';
@@ -137,23 +140,8 @@ export interface ReplyAction {
   readonly style: 'primary' | 'secondary' | 'success' | 'danger';
 }
 
-/** Why a request was refused; front ends may pick an icon or wording per code. */
-export type ErrorCode =
-  | 'unknown-command'
-  | 'missing-option'
-  | 'invalid-option'
-  | 'not-an-image'
-  | 'too-large'
-  | 'prompt-too-long'
-  | 'blocked-prompt'
-  | 'not-allowed'
-  | 'rate-limited'
-  | 'queue-full'
-  | 'quota'
-  | 'banned'
-  | 'model-not-installed'
-  | 'not-found'
-  | 'internal';
+/** Why a request was refused (InputError's codes, and 'internal' for a bug); front ends may pick an icon or wording per code. */
+export type ErrorCode = InputErrorCode | 'internal';
 
 /** A user mistake or refusal. Always private (ephemeral): only the requester sees it. */
 export interface ErrorReply {
@@ -294,14 +282,4 @@ export interface CommandService {
    * (finished), `failed`, or `queued`/`progress` (still waiting or running). For a page's history.
    */
   recentJobs(requester: Requester, options?: { limit?: number | undefined; beforeId?: number | undefined }): Promise<Reply[]>;
-}
-
-/** The action id of a gallery vote for a job's published post (Discord reactions use it). */
-export function voteActionId(jobId: number): string {
-  return `vote:${jobId}`;
-}
-
-/** The action id that takes a gallery vote back (a removed reaction). */
-export function unvoteActionId(jobId: number): string {
-  return `unvote:${jobId}`;
 }

@@ -3,7 +3,7 @@
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
 import { CFG_SCALE, digitsChurn, digitsGuidance, MAX_CHURN, MAX_DIGITS, TIME_CHURN } from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
 import { num, str } from './options.js';
 
 export const DIGITS_MAX_STEPS = 300;
@@ -23,23 +23,24 @@ export const command: JobCommand = {
       seedOption,
     ],
   },
-  variations: false,
+  hiddenParams: ['checkpointPath'],
+  promptOf: (p) => (typeof p.digit === 'number' ? `digit ${p.digit}` : 'digits'),
   async parse(options, ctx) {
     const resolved = ctx.models.resolveFlow(str(options, 'model'));
     const digit = num(options, 'digit');
     if (digit !== undefined && resolved.kind === 'time') {
-      throw new CommandError('invalid-option', `${resolved.model} is a time-conditioned model: it cannot draw a chosen digit`, 'drop digit, or pick a class model from /checkpoints');
+      throw new InputError(`${resolved.model} is a time-conditioned model: it cannot draw a chosen digit`, 'drop digit, or pick a class model from /checkpoints');
     }
     const perDigit = resolved.kind === 'class' && digit === undefined;
     const count = num(options, 'count') ?? (perDigit ? 4 : 8);
     if (perDigit && count * 10 > MAX_DIGITS) {
-      throw new CommandError('invalid-option', `count ${count} of each of the 10 digits is ${count * 10} images; the limit is ${MAX_DIGITS}`, `count: 1 to ${MAX_DIGITS / 10} without digit, 1 to ${MAX_DIGITS} with one`);
+      throw new InputError(`count ${count} of each of the 10 digits is ${count * 10} images; the limit is ${MAX_DIGITS}`, `count: 1 to ${MAX_DIGITS / 10} without digit, 1 to ${MAX_DIGITS} with one`);
     }
     // A time model is autoguided by the weaker model committed beside it, when there is one.
     const guide = resolved.kind === 'time' ? guideBeside(resolved.checkpoint.path) : undefined;
     const asked = num(options, 'guidance');
     if (resolved.kind === 'time' && guide === undefined && asked !== undefined) {
-      throw new CommandError('invalid-option', `${resolved.model} has no guide model, so guidance does not apply to it`, 'drop guidance: it is a class model\'s classifier-free scale, or the weight of a time model\'s committed guide');
+      throw new InputError(`${resolved.model} has no guide model, so guidance does not apply to it`, 'drop guidance: it is a class model\'s classifier-free scale, or the weight of a time model\'s committed guide');
     }
     return {
       params: {

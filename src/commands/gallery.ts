@@ -2,9 +2,11 @@
 // command, each with its prompt, seed, votes and vote/remove buttons.
 import type { ReplyCommand } from './command.js';
 import { num, str } from './options.js';
+import { TECHNIQUES } from '../techniques/registry.js';
 import { galleryEntry } from './presentation.js';
 
-export const GALLERY_COMMANDS = ['imagine', 'denoise', 'edit', 'inpaint', 'anagram', 'hybrid', 'digits'];
+/** The commands whose pictures may be published: every technique, and /digits. */
+export const GALLERY_COMMANDS = [...TECHNIQUES.map((t) => t.name), 'digits'];
 
 export const command: ReplyCommand = {
   definition: {
@@ -32,7 +34,7 @@ export const command: ReplyCommand = {
       type: 'gallery',
       filter,
       command: only,
-      entries: shown.map((p) => galleryEntry(ctx.store, p, ctx.who, ctx.isAdmin)),
+      entries: shown.map((p) => galleryEntry(ctx.store, ctx.commands, p, ctx.who, ctx.isAdmin)),
       private: true,
     };
   },

@@ -2,7 +2,7 @@
 // front ends register, so help never drifts from what is accepted.
 import type { OptionDef } from './contract.js';
 import type { ReplyCommand } from './command.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
 import { str } from './options.js';
 
 function describeOption(o: OptionDef): string {
@@ -24,7 +24,7 @@ export const command: ReplyCommand = {
     if (name) {
       const c = ctx.commands.get(name);
       if (!c || (c.definition.adminOnly && !ctx.isAdmin)) {
-        throw new CommandError('unknown-command', `there is no command /${name}`, `commands: ${visible.map((v) => v.definition.name).join(', ')}`);
+        throw new InputError(`there is no command /${name}`, `commands: ${visible.map((v) => v.definition.name).join(', ')}`, 'unknown-command');
       }
       const d = c.definition;
       return { type: 'info', title: `/${d.name}`, text: [d.description, ...d.options.map(describeOption)].join('\n'), private: true };

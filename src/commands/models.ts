@@ -3,7 +3,7 @@
 // checkpoints registered in the store.
 import { checkpointModel, isModelId, modelEntry, MODEL_IDS, MODELS, preferredModel, type ModelEntry, type ModelId } from '../engine/models/registry.js';
 import type { Checkpoint, Store } from '../store/index.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
 
 /** Store model kinds of the Part B checkpoints. */
 export const MNIST_KINDS = { class: 'mnist-class', time: 'mnist-time', denoiser: 'mnist-denoiser' } as const;
@@ -50,7 +50,7 @@ export function createModelCatalog(store: Store, options: { deepFloydDir?: strin
         const entry = modelEntry(wanted);
         if (entry.supports.checkpoints) {
           const checkpoint = classDefault();
-          if (!checkpoint) throw new CommandError('model-not-installed', NO_MNIST, `installed: ${installedList()}`);
+          if (!checkpoint) throw new InputError(NO_MNIST, `installed: ${installedList()}`, 'model-not-installed');
           return { model: entry.id, checkpoint };
         }
         if (!installed(entry)) {
@@ -60,27 +60,27 @@ export function createModelCatalog(store: Store, options: { deepFloydDir?: strin
           } catch (err) {
             how = ` ${(err as Error).message}`;
           }
-          throw new CommandError('model-not-installed', `model ${entry.id} is not installed on this bot`, `installed: ${installedList()}.${how}`);
+          throw new InputError(`model ${entry.id} is not installed on this bot`, `installed: ${installedList()}.${how}`, 'model-not-installed');
         }
         return { model: entry.id };
       }
       const checkpoint = store.training.findCheckpoint(MNIST_KINDS.class, wanted);
       if (!checkpoint) {
         const names = store.training.listCheckpoints(MNIST_KINDS.class).map((c) => c.name);
-        throw new CommandError('model-not-installed', `there is no model "${wanted}"`, `models: ${[...MODEL_IDS, ...names].join(', ')} (each only when installed)`);
+        throw new InputError(`there is no model "${wanted}"`, `models: ${[...MODEL_IDS, ...names].join(', ')} (each only when installed)`, 'model-not-installed');
       }
       return { model: checkpoint.name, checkpoint };
     },
     resolveFlow(name) {
       if (name === undefined || name === checkpointModel().id) {
         const checkpoint = classDefault() ?? store.training.getDefaultCheckpoint(MNIST_KINDS.time);
-        if (!checkpoint) throw new CommandError('model-not-installed', NO_MNIST, 'see /checkpoints');
+        if (!checkpoint) throw new InputError(NO_MNIST, 'see /checkpoints', 'model-not-installed');
         return { model: checkpoint.name, checkpoint, kind: checkpoint.modelKind === MNIST_KINDS.time ? 'time' : 'class' };
       }
       const checkpoint = flowCheckpoints().find((c) => c.name === name);
       if (!checkpoint) {
         const names = flowCheckpoints().map((c) => c.name);
-        throw new CommandError('model-not-installed', `there is no MNIST flow checkpoint "${name}"`, `checkpoints: ${names.join(', ') || 'none yet (/train makes one)'}`);
+        throw new InputError(`there is no MNIST flow checkpoint "${name}"`, `checkpoints: ${names.join(', ') || 'none yet (/train makes one)'}`, 'model-not-installed');
       }
       return { model: checkpoint.name, checkpoint, kind: checkpoint.modelKind === MNIST_KINDS.time ? 'time' : 'class' };
     },

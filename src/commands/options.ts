@@ -1,7 +1,7 @@
 // Server-side checks of option values against their definitions: types (front ends that send
 // text, like Slack and web forms, are coerced here), required options, ranges, choices, lengths.
 import type { Attachment, CommandDefinition, OptionDef, OptionValue } from './contract.js';
-import { CommandError } from './errors.js';
+import { InputError } from '../engine/errors.js';
 import { helpWithDefault, type TechniqueOption } from '../techniques/options.js';
 
 export type ParsedOptions = Readonly<Record<string, string | number | boolean | Attachment>>;
@@ -21,7 +21,7 @@ function describeRange(def: OptionDef): string {
 function coerce(def: OptionDef, raw: OptionValue): string | number | boolean | Attachment {
   const bad = (allowed: string): never => {
     const shown = isAttachment(raw) ? `a file (${raw.name})` : `"${String(raw)}"`;
-    throw new CommandError('invalid-option', `${def.name} must be ${allowed}, got ${shown}`, `${def.name}: ${allowed}`);
+    throw new InputError(`${def.name} must be ${allowed}, got ${shown}`, `${def.name}: ${allowed}`);
   };
   switch (def.type) {
     case 'attachment':
@@ -43,10 +43,10 @@ function coerce(def: OptionDef, raw: OptionValue): string | number | boolean | A
       if (typeof raw !== 'string' && !(typeof raw === 'number' && Number.isFinite(raw))) return bad('text');
       const s = String(raw).trim();
       if (def.maxLength !== undefined && s.length > def.maxLength) {
-        throw new CommandError(
-          'prompt-too-long',
+        throw new InputError(
           `${def.name} is ${s.length} characters long; the limit is ${def.maxLength}`,
           `${def.name}: at most ${def.maxLength} characters`,
+          'prompt-too-long',
         );
       }
       return s;
@@ -84,7 +84,7 @@ export function validateOptions(definition: CommandDefinition, raw: Readonly<Rec
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) {
       const names = definition.options.map((o) => o.name).join(', ') || 'none';
-      throw new CommandError('invalid-option', `/${definition.name} has no option "${name}"`, `options of /${definition.name}: ${names}`);
+      throw new InputError(`/${definition.name} has no option "${name}"`, `options of /${definition.name}: ${names}`);
     }
   }
   for (const def of definition.options) {
@@ -92,14 +92,14 @@ export function validateOptions(definition: CommandDefinition, raw: Readonly<Rec
     if (value === undefined || value === '') {
       if (def.required) {
         const what = def.type === 'attachment' ? 'an image attachment' : `a value (${def.description})`;
-        throw new CommandError('missing-option', `/${definition.name} needs ${def.name}: ${what}`, `${def.name}: ${def.description}`);
+        throw new InputError(`/${definition.name} needs ${def.name}: ${what}`, `${def.name}: ${def.description}`, 'missing-option');
       }
       continue;
     }
     const v = coerce(def, value);
     if (def.choices && !def.choices.some((c) => c.value === v)) {
       const allowed = def.choices.map((c) => String(c.value)).join(', ');
-      throw new CommandError('invalid-option', `${def.name} "${String(v)}" is not one of the choices`, `${def.name}: ${allowed}`);
+      throw new InputError(`${def.name} "${String(v)}" is not one of the choices`, `${def.name}: ${allowed}`);
     }
     out[def.name] = v;
   }

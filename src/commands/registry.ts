@@ -2,7 +2,7 @@
 // command is one file and one line here; the Part A techniques come from src/techniques.
 import type { Command } from './command.js';
 import { TECHNIQUES } from '../techniques/registry.js';
-import { techniqueCommand } from './part-a.js';
+import { techniqueCommand } from './technique-command.js';
 import { command as digits } from './digits.js';
 import { command as train } from './train.js';
 import { command as checkpoints } from './checkpoints.js';

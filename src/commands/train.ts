@@ -27,6 +27,8 @@ export const command: JobCommand = {
       seedOption,
     ],
   },
+  // Where the worker writes and which store it registers checkpoints in: server paths.
+  hiddenParams: ['dataDir', 'storePath'],
   async parse(options, ctx) {
     const kind = str(options, 'kind') ?? 'class';
     return {

@@ -18,7 +18,7 @@ import { openStore, dataDir, databasePath, type Store } from '../store/index.js'
 import { storeEmbeddingCache } from './embedding-cache.js';
 import type { EmbeddingCache } from '../engine/denoisers/deepfloyd-if.js';
 import { defineHandlers, JobStoppedError, type HandlerOutput, type JobContext, type JobHandler, type OutputFile } from './handler.js';
-import { PART_A_COMMANDS, runPartAJob, type PartACommand, type PartAParams } from './part-a-jobs.js';
+import { TECHNIQUE_NAMES, runTechniqueJob, type TechniqueName, type TechniqueParams } from './technique-jobs.js';
 
 // --- models, loaded lazily and kept for the worker's lifetime (one per checkpoint) ---
 
@@ -51,7 +51,7 @@ function embeddingCache(model: string): EmbeddingCache {
   return storeEmbeddingCache(embeddingStore.embeddings, model);
 }
 
-function denoiserFor(p: PartAParams): Promise<LoadedModel> {
+function denoiserFor(p: TechniqueParams): Promise<LoadedModel> {
   return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () => modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache: () => embeddingCache(p.model) }));
 }
 
@@ -89,9 +89,9 @@ function techniqueOutput(result: TechniqueResult): HandlerOutput {
   return { files, metrics: typeof seconds === 'number' ? { seconds } : {} };
 }
 
-async function partA(command: PartACommand, params: unknown, seed: number, ctx: JobContext): Promise<HandlerOutput> {
-  const model = await denoiserFor(params as PartAParams);
-  return techniqueOutput(await runPartAJob(command, params, seed, model, { onStep: reportSteps(ctx) }));
+async function techniqueJob(command: TechniqueName, params: unknown, seed: number, ctx: JobContext): Promise<HandlerOutput> {
+  const model = await denoiserFor(params as TechniqueParams);
+  return techniqueOutput(await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx) }));
 }
 
 // --- digits (Part B) ---
@@ -225,6 +225,6 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
 
 export const handlers = defineHandlers({
   digits: async (input, ctx) => digits(input.params as DigitsParams, input.seed, ctx),
-  ...(Object.fromEntries(PART_A_COMMANDS.map((c) => [c, async (input, ctx) => partA(c, input.params, input.seed, ctx)])) as Record<PartACommand, JobHandler>),
+  ...(Object.fromEntries(TECHNIQUE_NAMES.map((c) => [c, async (input, ctx) => techniqueJob(c, input.params, input.seed, ctx)])) as Record<TechniqueName, JobHandler>),
   train: async (input, ctx) => trainHandler(input.params as TrainParams, input.seed, input.jobId, input.resumeState, ctx),
 });

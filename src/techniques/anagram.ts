@@ -1,10 +1,10 @@
 // anagram: a visual anagram (write-up A.1.8): one image that shows prompt1 as it is and prompt2
 // through a view (flip, rotation, negation, …); a third prompt gets its own view.
 import { anagramViews } from '../engine/techniques/anagram.js';
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import { timestepsForSteps } from '../engine/techniques/timesteps.js';
 import { VIEW_NAMES } from '../engine/views/registry.js';
-import type { AnagramParams } from '../jobs/part-a-jobs.js';
+import type { AnagramParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
@@ -22,6 +22,7 @@ export const anagram = defineTechnique<AnagramParams>({
   description: 'one image, two (or three) pictures: prompt2 appears through the view',
   options: [prompt1, prompt2, prompt3, view, view3, maxDisp, modelOption, guidanceOption, stepsOption, seedOption],
   variations: false,
+  promptOf: (p) => (Array.isArray(p.prompts) ? p.prompts.map(String).join(' / ') : ''),
   describeKeys: ['prompts', 'views', 'maxDisp', 'model', 'steps', 'guidance'],
   // One view per prompt in the caption ("identity" / "flip" under "6" / "9").
   captionParams: (p) => (Array.isArray(p.views) ? { ...p, views: ['identity', ...(p.views as unknown[])] } : p),

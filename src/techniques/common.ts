@@ -3,7 +3,7 @@
 import { MAX_SEED } from '../engine/random.js';
 import { MODEL_IDS, parseModelId, type ModelEntry } from '../engine/models/registry.js';
 import { DEFAULT_STEPS } from '../engine/techniques/timesteps.js';
-import type { PartAParams } from '../jobs/part-a-jobs.js';
+import type { TechniqueParams } from '../jobs/technique-jobs.js';
 import { number, type OptionValues, type TechniqueOption } from './options.js';
 
 /**
@@ -42,7 +42,7 @@ export function promptOption(name: string, help: string, required: boolean, defa
 }
 
 /** model, steps and (for guided techniques) guidance, as every Part A job carries them. */
-export function commonParams(values: OptionValues, model: ModelEntry, guided: boolean): PartAParams {
+export function commonParams(values: OptionValues, model: ModelEntry, guided: boolean): TechniqueParams {
   const steps = number(values, stepsOption, model)!;
   return { model: parseModelId(model.id), steps, ...(guided ? { guidance: number(values, guidanceOption, model)! } : {}) };
 }

@@ -1,9 +1,9 @@
 // denoise: noise the input to each t and take it back by Gaussian blur, one model step and iterative
 // denoising (write-up A.1.2–A.1.4); `i_start` names the one t as an index into the step list instead.
 import { checkDenoise, DEFAULT_DENOISE_TS, DENOISE_METHODS, MAX_TS, type DenoiseMethod } from '../engine/techniques/denoise.js';
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import { checkIStarts, timestepsForSteps } from '../engine/techniques/timesteps.js';
-import type { DenoiseParams } from '../jobs/part-a-jobs.js';
+import type { DenoiseParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
 import { integers, number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';

@@ -2,7 +2,7 @@
 // denoise with the prompt, once per i_start; the write-up's sweep 1, 3, 5, 7, 10, 20 by default.
 import { checkEdit, MAX_EDITS } from '../engine/techniques/edit.js';
 import { DEFAULT_I_STARTS } from '../engine/sampling/sdedit.js';
-import type { EditParams } from '../jobs/part-a-jobs.js';
+import type { EditParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
 import { integers, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
@@ -13,6 +13,19 @@ const iStart: TechniqueOption = {
   name: 'i_start', kind: 'integers', min: 0, max: STEPS.max - 1, maxItems: MAX_EDITS, default: DEFAULT_I_STARTS,
   help: 'start indices, comma-separated, one edit each (0 = noise; higher = closer)',
 };
+
+/** i_start of a variation: noisy enough to change, close enough to keep the picture. */
+export const VARIATION_I_START = 10;
+
+/** The /edit options that make variations of `picture`, with the prompt and model it was made with. */
+export function variationOptions<A>(picture: A, from: { prompt?: string | undefined; model?: string | undefined }): Record<string, A | string | number> {
+  return {
+    [image.name]: picture,
+    [iStart.name]: VARIATION_I_START,
+    ...(from.prompt ? { [prompt.name]: from.prompt } : {}),
+    ...(from.model !== undefined ? { [modelOption.name]: from.model } : {}),
+  };
+}
 
 export const edit = defineTechnique<EditParams>({
   name: 'edit',

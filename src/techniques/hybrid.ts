@@ -1,7 +1,7 @@
 // hybrid: a hybrid image (write-up A.1.9): `far` from a distance (low frequencies), `near` up close
 // (high frequencies), by factorized diffusion.
 import { checkHybrid } from '../engine/techniques/hybrid.js';
-import type { HybridParams } from '../jobs/part-a-jobs.js';
+import type { HybridParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
@@ -15,6 +15,7 @@ export const hybrid = defineTechnique<HybridParams>({
   description: 'one image that shows `far` from afar and `near` up close',
   options: [far, near, sigma, modelOption, guidanceOption, stepsOption, seedOption],
   variations: false,
+  promptOf: (p) => `${String(p.far)} (far) / ${String(p.near)} (near)`,
   describeKeys: ['far', 'near', 'sigma', 'model', 'steps', 'guidance'],
   normalize(values, model) {
     const f = text(values, far, model)!;

@@ -1,5 +1,5 @@
 // imagine: text to image with classifier-free guidance (write-up A.1.5–A.1.6).
-import type { ImagineParams } from '../jobs/part-a-jobs.js';
+import type { ImagineParams } from '../jobs/technique-jobs.js';
 import { checkImagine } from '../engine/techniques/imagine.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';

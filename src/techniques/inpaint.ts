@@ -1,9 +1,9 @@
 // inpaint: repaint part of the input (write-up A.1.7.2): the region is a mask image (white = repaint)
 // or a box "x,y,width,height" in the input image's pixels, for chat and the CLI alike.
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import type { Box } from '../engine/techniques/inputs.js';
 import { timestepsForSteps } from '../engine/techniques/timesteps.js';
-import type { InpaintParams } from '../jobs/part-a-jobs.js';
+import type { InpaintParams } from '../jobs/technique-jobs.js';
 import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';

@@ -1,9 +1,9 @@
 // The uploads a Part A job reads, added to its parameters once the front end has stored them: the
 // input picture (or, for models with digit inputs, a digit of the embedded MNIST set) and the mask.
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import type { Box } from '../engine/techniques/inputs.js';
 import type { ModelEntry } from '../engine/models/registry.js';
-import type { InpaintParams, PartAParams, StoredImage } from '../jobs/part-a-jobs.js';
+import type { InpaintParams, TechniqueParams, StoredImage } from '../jobs/technique-jobs.js';
 import { checkBoxFits } from './inpaint.js';
 import type { Technique } from './technique.js';
 
@@ -30,7 +30,7 @@ export function takesImage(technique: Technique): boolean {
 }
 
 /** The parameters with the inputs in their one place; checks a box against the input's size. */
-export function withInputs<P extends PartAParams>(technique: Technique<P>, params: P, model: ModelEntry, inputs: TechniqueInputs): P {
+export function withInputs<P extends TechniqueParams>(technique: Technique<P>, params: P, model: ModelEntry, inputs: TechniqueInputs): P {
   if (!takesImage(technique)) return params;
   const { image, mask } = inputs;
   if (!image) throw new InputError(`/${technique.name} needs image: the picture to start from`, 'image: an uploaded image', 'missing-option');

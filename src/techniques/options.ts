@@ -1,7 +1,7 @@
 // The options list of a technique: each option once, with its type, limits, default (per model where it
 // differs) and help. The chat definitions (Discord, Slack, the web form) and the CLI's flags are made
 // from these lists, and `normalize` reads values through them, so every front end has the same defaults.
-import { InputError } from '../engine/techniques/errors.js';
+import { InputError } from '../engine/errors.js';
 import { MODELS, type ModelEntry } from '../engine/models/registry.js';
 
 /**

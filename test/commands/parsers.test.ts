@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { CommandContext, ImageRef } from '../../src/commands/command.js';
 import { defaultInputLimits, isJobCommand } from '../../src/commands/command.js';
 import type { Attachment } from '../../src/commands/contract.js';
-import { CommandError } from '../../src/commands/errors.js';
+import { InputError } from '../../src/engine/errors.js';
 import type { ModelCatalog } from '../../src/commands/models.js';
 import { validateOptions } from '../../src/commands/options.js';
 import { loadCommands } from '../../src/commands/registry.js';
@@ -21,7 +21,7 @@ const models: ModelCatalog = {
   denoisers: () => ['mnist-flow'],
   resolveDenoiser: (name) => {
     if (name === undefined || name === 'mnist-flow') return { model: 'mnist-flow', checkpoint: classCkpt };
-    throw new CommandError('model-not-installed', `there is no model "${name}"`);
+    throw new InputError(`there is no model "${name}"`, undefined, 'model-not-installed');
   },
   resolveFlow: (name) => (name === 'mnist-time' ? { model: 'mnist-time', checkpoint: timeCkpt, kind: 'time' } : { model: 'mnist-class', checkpoint: classCkpt, kind: 'class' }),
   checkpoints: () => [classCkpt, timeCkpt],
@@ -48,7 +48,7 @@ async function parse(name: string, options: Record<string, unknown>, context: Co
 
 async function refusal(name: string, options: Record<string, unknown>, message: RegExp, allowed?: RegExp): Promise<void> {
   await assert.rejects(parse(name, options), (e: unknown) => {
-    assert.ok(e instanceof CommandError, String(e));
+    assert.ok(e instanceof InputError, String(e));
     assert.match(e.message, message);
     if (allowed) assert.match(e.allowed ?? '', allowed);
     return true;

@@ -117,7 +117,7 @@ test('chat and CLI refuse the same values with the same message: one range per o
   const required: Record<string, Record<string, string>> = {
     imagine: { prompt: '7' }, anagram: { prompt1: '6', prompt2: '9' }, hybrid: { far: '1', near: '8' },
   };
-  // One value above each numeric limit (the seed aside); /digits' steps too, which disagreed before.
+  // One value above each numeric limit (the random seed aside), and /digits' steps: chat and the CLI share each limit.
   const cases: Array<[string, string, string]> = [['digits', 'steps', '301']];
   for (const tech of TECHNIQUES) {
     if (!required[tech.name]) continue;

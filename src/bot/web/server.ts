@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
@@ -16,6 +17,7 @@ import { streamSSE } from 'hono/streaming';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Attachment, CommandService, ErrorCode, OptionValue, Reply, ReplyFile, Requester } from '../../commands/contract.js';
 import { projectRoot } from '../../engine/paths.js';
+import { createWaker } from '../../jobs/wake.js';
 import { isSameWho, type Store, type Who } from '../../store/index.js';
 
 /** A person who may use an exposed console: `name` becomes their id (`web:<name>`) and shown name. */
@@ -40,6 +42,9 @@ export interface WebConsoleOptions {
   /** Largest request body; default 20 MiB (two uploads at the default 8 MiB limit, and the form). */
   readonly maxBodyBytes?: number | undefined;
 }
+
+/** What the routes know of a request: who asks, set by the sign-in middleware. */
+type ConsoleEnv = { Variables: { requester: Requester } };
 
 /** A reply as the page receives it: files become URLs (artifacts) or data URLs (previews). */
 type WireFile = { name: string; contentType: string; url: string };
@@ -139,7 +144,7 @@ export function createWebApp(options: WebConsoleOptions): Hono {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const staticDir = join(projectRoot(), 'src', 'bot', 'web', 'public');
   const runs = new Map<string, Run>();
-  const app = new Hono<{ Variables: { requester: Requester } }>();
+  const app = new Hono<ConsoleEnv>();
 
   app.use(
     '*',
@@ -159,14 +164,36 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     }),
   );
 
-  app.use('*', async (c, next) => {
-    if (loopback) {
+  // DNS rebinding: a page of another site whose name now resolves to 127.0.0.1 reaches this console
+  // with its own Host. Hono's ipRestriction checks the peer address, which is local then too, so
+  // this check on the Host header stays by hand.
+  if (loopback) {
+    app.use('*', async (c, next) => {
       const host = (c.req.header('host') ?? '').replace(/:\d+$/, '');
       if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return c.text('this console only answers on localhost', 403);
-    }
-    if (!signIn) {
+      await next();
+    });
+  }
+
+  if (!signIn) {
+    app.use('*', async (c, next) => {
       c.set('requester', LOCAL_REQUESTER);
-    } else {
+      await next();
+    });
+  } else {
+    const asAccount = (account: WebAccount): Requester => ({ platform: 'web', userId: account.name, displayName: account.name });
+    // API clients: Hono's bearerAuth, checking the token against every account in constant time.
+    const bearer = bearerAuth<ConsoleEnv>({
+      verifyToken: (token, c) => {
+        const account = accountByToken(accounts, token);
+        if (account) c.set('requester', asAccount(account));
+        return account !== undefined;
+      },
+      invalidToken: { message: `that bearer token is not one this console knows; ${SIGN_IN_HELP}` },
+      invalidAuthenticationHeader: { message: `the Authorization header is not "Bearer <token>" (letters, digits and -._~+/ only); ${SIGN_IN_HELP}` },
+    });
+    app.use('*', async (c, next) => {
+      // The sign-in link turns into a session cookie (Hono's signed cookies) and leaves the address bar.
       const link = c.req.query('token');
       if (link !== undefined) {
         const account = accountByToken(accounts, link);
@@ -177,26 +204,30 @@ export function createWebApp(options: WebConsoleOptions): Hono {
           path: '/',
           maxAge: SESSION_MAX_AGE_S,
         });
-        return c.redirect(c.req.path); // drops the token from the address bar and history
+        return c.redirect(c.req.path);
       }
-      const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
-      let account: WebAccount | undefined;
-      if (bearer !== undefined) {
-        account = accountByToken(accounts, bearer);
-        if (!account) return c.text(`that bearer token is not one this console knows; ${SIGN_IN_HELP}`, 401);
-      } else {
-        const session = await getSignedCookie(c, secret, SESSION_COOKIE);
-        const [name, print, issued] = typeof session === 'string' ? session.split(':') : [];
-        account = accounts.find((a) => a.name === name);
-        const fresh = Number(issued) > Date.now() / 1000 - SESSION_MAX_AGE_S;
-        if (!account || print !== fingerprint(account) || !fresh) {
-          if (session !== undefined) deleteCookie(c, SESSION_COOKIE, { path: '/' });
-          const why = session === undefined ? 'you are not signed in' : 'your session is not valid any more (expired, signed by another server secret, or its token changed)';
-          return c.text(`${why}; ${SIGN_IN_HELP}`, 401);
-        }
+      if (c.req.header('authorization') !== undefined) return bearer(c, next);
+      // The cookie's signature proves this server issued it; the token's fingerprint and the issue
+      // time in it end a session when the token changes or it is too old, which a signature alone cannot.
+      const session = await getSignedCookie(c, secret, SESSION_COOKIE);
+      const [name, print, issued] = typeof session === 'string' ? session.split(':') : [];
+      const account = accounts.find((a) => a.name === name);
+      const fresh = Number(issued) > Date.now() / 1000 - SESSION_MAX_AGE_S;
+      if (!account || print !== fingerprint(account) || !fresh) {
+        if (session !== undefined) deleteCookie(c, SESSION_COOKIE, { path: '/' });
+        const why = session === undefined ? 'you are not signed in' : 'your session is not valid any more (expired, signed by another server secret, or its token changed)';
+        return c.text(`${why}; ${SIGN_IN_HELP}`, 401);
       }
-      c.set('requester', { platform: 'web', userId: account.name, displayName: account.name });
-    }
+      c.set('requester', asAccount(account));
+      await next();
+    });
+  }
+
+  // Cross-site requests: every mutating request carries a header that a page of another site cannot
+  // send without a CORS preflight, which this console never answers. Hono's csrf() does not fit: it
+  // judges by Origin and Sec-Fetch-Site, which API clients (curl, scripts) do not send, and it lets
+  // every non-form body through; this one rule covers every client and content type.
+  app.use('*', async (c, next) => {
     if (c.req.method !== 'GET' && c.req.header('x-illusionist') !== '1') return c.text('missing X-Illusionist header: the console\'s own page sends it; API clients must too', 403);
     await next();
   });
@@ -206,7 +237,7 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     onError: (c) => c.json({ error: `the request is larger than this console accepts (${(maxBody / 1024 / 1024).toFixed(1)} MiB)` }, 413),
   });
 
-  const requesterOf = (c: Context<{ Variables: { requester: Requester } }>): Requester => c.get('requester');
+  const requesterOf = (c: Context<ConsoleEnv>): Requester => c.get('requester');
   const whoOf = (r: Requester): Who => ({ platform: r.platform, userId: r.userId });
 
   /**
@@ -333,12 +364,12 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     if (!run || !isSameWho(run.owner, whoOf(requesterOf(c)))) return c.json({ error: 'no such run of yours (they are kept 10 minutes)' }, 404);
     return streamSSE(c, async (stream) => {
       let sent = 0;
-      let wake: (() => void) | undefined;
-      const listener = (): void => wake?.();
+      const waker = createWaker();
+      const listener = (): void => waker.wake();
       run.listeners.add(listener);
       stream.onAbort(() => {
         run.listeners.delete(listener);
-        wake?.();
+        waker.wake();
       });
       try {
         while (!stream.aborted) {
@@ -350,14 +381,8 @@ export function createWebApp(options: WebConsoleOptions): Hono {
             await stream.writeSSE({ event: 'end', data: '{}' });
             break;
           }
-          await new Promise<void>((resolve) => {
-            // A comment line now and then keeps proxies from closing an idle stream.
-            const timer = setTimeout(resolve, 15_000);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
+          // A comment line now and then keeps proxies from closing an idle stream.
+          await waker.sleep(15_000);
           if (!stream.aborted && sent === run.replies.length && !run.done) await stream.write(': keep-alive\n\n');
         }
       } finally {

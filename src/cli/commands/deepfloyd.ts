@@ -17,7 +17,7 @@ import {
   type VariantChoice,
 } from '../../engine/denoisers/deepfloyd-layout.js';
 import { deepfloydDir, deepfloydVariant, stageIFolder, stageIIFolder } from '../../engine/models/deepfloyd-if.js';
-import { UsageError } from '../errors.js';
+import { InputError } from '../../engine/errors.js';
 
 const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e8 ? 4 : 2)} GB`;
 const count = (n: number): string => n.toLocaleString('en-US');
@@ -43,9 +43,9 @@ function resolveFolders(dir: string | undefined, stage2: string | undefined): { 
     return { stageI, stageII: stage2 !== undefined ? resolve(stage2) : stageIIFolder(stageI), parent: deepfloydDir() };
   }
   const d = resolve(dir);
-  if (!existsSync(d) || !statSync(d).isDirectory()) throw new UsageError(`--dir ${dir} is not a folder`);
+  if (!existsSync(d) || !statSync(d).isDirectory()) throw new InputError(`--dir ${dir} is not a folder`);
   const cls = pipelineClass(d);
-  if (cls === 'IFSuperResolutionPipeline') throw new UsageError(`--dir ${dir} is a stage II folder (IFSuperResolutionPipeline); give the stage I folder (IF-I-*) or the folder holding both, and stage II with --stage2`);
+  if (cls === 'IFSuperResolutionPipeline') throw new InputError(`--dir ${dir} is a stage II folder (IFSuperResolutionPipeline); give the stage I folder (IF-I-*) or the folder holding both, and stage II with --stage2`);
   const scanned = scanFolders(d);
   // A repo folder (even an incomplete one without model_index.json) is recognised by its sub-folders.
   const isRepo = cls !== undefined || ['unet', 'text_encoder', 'tokenizer', 'scheduler'].some((s) => existsSync(join(d, s)));
@@ -65,7 +65,7 @@ export function registerDeepfloyd(program: Command): void {
       try {
         variant = o.variant === undefined ? deepfloydVariant() : parseVariant(o.variant, '--variant');
       } catch (err) {
-        throw new UsageError((err as Error).message);
+        throw new InputError((err as Error).message);
       }
       const { stageI, stageII, parent } = resolveFolders(o.dir, o.stage2);
       const out: string[] = [];
@@ -89,6 +89,6 @@ export function registerDeepfloyd(program: Command): void {
       }
       if (runs) out.push('stage I can run.');
       process.stdout.write(`${out.join('\n')}\n`);
-      if (!runs) throw new UsageError(`DeepFloyd IF stage I cannot run from ${stageI ?? parent}: download what the report above lists as MISSING`);
+      if (!runs) throw new InputError(`DeepFloyd IF stage I cannot run from ${stageI ?? parent}: download what the report above lists as MISSING`);
     });
 }

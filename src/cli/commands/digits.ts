@@ -8,7 +8,8 @@ import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance
 import { CFG_SCALE, digitsChurn, digitsGuidance, MAX_CHURN, MAX_DIGITS, TIME_CHURN } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
-import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
+import { parseFloatOption, parseIntOption } from '../errors.js';
+import { InputError } from '../../engine/errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
 import { DIGITS_MAX_STEPS } from '../../commands/digits.js';
@@ -33,23 +34,23 @@ export function registerDigits(program: Command): void {
 }
 
 async function runDigits(o: DigitsCliOptions): Promise<void> {
-  if (o.kind !== 'class' && o.kind !== 'time') throw new UsageError(`--kind must be class or time, got '${o.kind}'`);
+  if (o.kind !== 'class' && o.kind !== 'time') throw new InputError(`--kind must be class or time, got '${o.kind}'`);
   const digit = o.digit === undefined ? undefined : parseIntOption('digit', o.digit, 0, 9);
-  if (digit !== undefined && o.kind === 'time') throw new UsageError('--digit needs the class model; the time model draws unconditional digits (drop --digit or use --kind class)');
+  if (digit !== undefined && o.kind === 'time') throw new InputError('--digit needs the class model; the time model draws unconditional digits (drop --digit or use --kind class)');
   const perDigit = o.kind === 'class' && digit === undefined;
   const count = o.count === undefined ? (perDigit ? 4 : o.kind === 'time' ? 40 : 8) : parseIntOption('count', o.count, 1, perDigit ? MAX_DIGITS / 10 : MAX_DIGITS);
   const asked = o.guidance === undefined ? undefined : parseFloatOption('guidance', o.guidance, 0, 30);
-  if (o.guide !== undefined && o.kind !== 'time') throw new UsageError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
+  if (o.guide !== undefined && o.kind !== 'time') throw new InputError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
   const churn = o.churn === undefined ? undefined : parseFloatOption('churn', o.churn, 0, MAX_CHURN);
   const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
   try {
     const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, o.checkpoint), o.kind);
-    if (checkpoint.spec.kind !== o.kind) throw new UsageError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
+    if (checkpoint.spec.kind !== o.kind) throw new InputError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
     const guidePath = o.kind === 'time' ? resolveGuide(store, o.guide, path) : undefined;
     if (o.kind === 'time' && guidePath === undefined && asked !== undefined) {
-      throw new UsageError(o.guide === 'none'
+      throw new InputError(o.guide === 'none'
         ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
         : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`);
     }
@@ -70,7 +71,7 @@ function resolveGuide(store: Store, ref: string | undefined, modelPath: string):
   if (ref === 'none') return undefined;
   if (ref === undefined) return guideBeside(modelPath);
   const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, ref), 'time');
-  if (checkpoint.spec.kind !== 'time') throw new UsageError(`--guide ${ref} holds a ${checkpoint.spec.kind} model; a time model is guided by another time model`);
+  if (checkpoint.spec.kind !== 'time') throw new InputError(`--guide ${ref} holds a ${checkpoint.spec.kind} model; a time model is guided by another time model`);
   return resolve(path);
 }
 
@@ -78,6 +79,6 @@ function resolveGuide(store: Store, ref: string | undefined, modelPath: string):
 function checkpointRef(store: Store, ref: string | undefined): string | undefined {
   if (ref === undefined || !/^\d+$/.test(ref)) return ref;
   const found = store.training.getCheckpoint(Number(ref));
-  if (!found) throw new UsageError(`there is no checkpoint #${ref} in the store; list them with /checkpoints (or give a file or model name)`);
+  if (!found) throw new InputError(`there is no checkpoint #${ref} in the store; list them with /checkpoints (or give a file or model name)`);
   return found.path;
 }

@@ -9,7 +9,8 @@ import { digitsChurn, digitsGuidance, generateDigits } from '../../engine/flow/d
 import { AUTOGUIDANCE_WEIGHT, autoguided } from '../../engine/flow/autoguidance.js';
 import { committedModelName, resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { modelsDir } from '../../engine/paths.js';
-import { UsageError, parseIntOption } from '../errors.js';
+import { parseIntOption } from '../errors.js';
+import { InputError } from '../../engine/errors.js';
 
 export function registerExportModel(program: Command): void {
   program
@@ -24,15 +25,15 @@ export function registerExportModel(program: Command): void {
       try {
         picked = readRunForExport(o.run, o.epoch === undefined ? undefined : parseIntOption('epoch', o.epoch, 1, 1000));
       } catch (err) {
-        throw new UsageError((err as Error).message);
+        throw new InputError((err as Error).message);
       }
       const { run, epoch, checkpoint } = picked;
-      if (run.settings.kind === 'denoiser') throw new UsageError('only flow models (time, class) are served as committed models');
+      if (run.settings.kind === 'denoiser') throw new InputError('only flow models (time, class) are served as committed models');
       const name = o.name ?? committedModelName(run.settings.kind);
       const kind = run.settings.kind;
-      if (o.guide !== undefined && kind !== 'time') throw new UsageError(`--guide is for a time model; ${o.run} trained a ${kind} model`);
+      if (o.guide !== undefined && kind !== 'time') throw new InputError(`--guide is for a time model; ${o.run} trained a ${kind} model`);
       const guide = o.guide === undefined ? undefined : resolveCheckpoint(o.guide, 'time');
-      if (guide && guide.checkpoint.spec.kind !== 'time') throw new UsageError(`--guide ${o.guide} holds a ${guide.checkpoint.spec.kind} model; a time model is guided by another time model`);
+      if (guide && guide.checkpoint.spec.kind !== 'time') throw new InputError(`--guide ${o.guide} holds a ${guide.checkpoint.spec.kind} model; a time model is guided by another time model`);
       const ck = loadCheckpoint(checkpoint);
       const model = await loadOnnxFlowModel(ck.spec, ck.servingWeights);
       const guideModel = guide ? await loadOnnxFlowModel(guide.checkpoint.spec, guide.checkpoint.servingWeights) : undefined;

@@ -5,7 +5,8 @@ import { cancelJob, formatTable, isUserFacingError, listGallery, listJobs, publi
 import { SqliteQueue } from '../../jobs/sqlite-queue.js';
 import type { JobStatus, Store } from '../../store/index.js';
 import { MAX_SEED } from '../../engine/random.js';
-import { UsageError, parseIntOption } from '../errors.js';
+import { parseIntOption } from '../errors.js';
+import { InputError } from '../../engine/errors.js';
 import { cliWho, followJob, openCliStore } from '../job-client.js';
 
 const STATUSES: readonly JobStatus[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
@@ -17,7 +18,7 @@ async function withStore<T>(f: (store: Store) => T | Promise<T>): Promise<T> {
   try {
     return await f(store);
   } catch (error) {
-    if (isUserFacingError(error)) throw new UsageError(error.message);
+    if (isUserFacingError(error)) throw new InputError(error.message);
     throw error;
   } finally {
     store.close();
@@ -26,7 +27,7 @@ async function withStore<T>(f: (store: Store) => T | Promise<T>): Promise<T> {
 
 function id(what: string, text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be a number like 12 (see illusionist jobs list), got '${text}'`);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InputError(`${what} must be a number like 12 (see illusionist jobs list), got '${text}'`);
   return n;
 }
 
@@ -43,7 +44,7 @@ export function registerJobs(program: Command): void {
     .option('--status <status>', `only jobs in this status: ${STATUSES.join(', ')}`)
     .option('--limit <n>', 'how many (newest first)', '20')
     .action(async (o: { mine?: boolean; status?: string; limit: string }) => {
-      if (o.status !== undefined && !(STATUSES as readonly string[]).includes(o.status)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}, got '${o.status}'`);
+      if (o.status !== undefined && !(STATUSES as readonly string[]).includes(o.status)) throw new InputError(`--status must be one of ${STATUSES.join(', ')}, got '${o.status}'`);
       const limit = parseIntOption('limit', o.limit, 1, 1000);
       await withStore((store) => {
         const rows = listJobs(store, { ...(o.mine ? { who: cliWho() } : {}), ...(o.status !== undefined ? { status: o.status as JobStatus } : {}), limit });
@@ -86,7 +87,7 @@ export function registerGallery(program: Command): void {
     .option('--sort <order>', `${SORTS.join(' | ')} (mine: posts by this terminal user)`, 'recent')
     .option('--limit <n>', 'how many', '20')
     .action(async (o: { sort: string; limit: string }) => {
-      if (!(SORTS as readonly string[]).includes(o.sort)) throw new UsageError(`--sort must be one of ${SORTS.join(', ')}, got '${o.sort}'`);
+      if (!(SORTS as readonly string[]).includes(o.sort)) throw new InputError(`--sort must be one of ${SORTS.join(', ')}, got '${o.sort}'`);
       const limit = parseIntOption('limit', o.limit, 1, 1000);
       await withStore((store) => {
         const rows = listGallery(store, { sort: o.sort as (typeof SORTS)[number], who: cliWho(), limit });

@@ -10,7 +10,8 @@ import { TRAIN_BACKENDS, type TrainBackendChoice } from '../../engine/flow/train
 import { lossCurvePng } from '../../engine/flow/figures.js';
 import { loadDataset } from '../../engine/data/load.js';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
-import { UsageError, parseFloatOption, parseIntOption } from '../errors.js';
+import { parseFloatOption, parseIntOption } from '../errors.js';
+import { InputError } from '../../engine/errors.js';
 
 interface TrainCliOptions {
   kind?: string; epochs?: string; hidden?: string; batch?: string; lr?: string; scheduler?: boolean;
@@ -33,7 +34,7 @@ export function registerTrain(program: Command): void {
     .option('--data <dir>', 'folder with the official MNIST IDX files (default: the embedded 10,000 digits)')
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
-    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as the seed)')
+    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as in the write-up)')
     .option('--init <checkpoint>', 'start from this checkpoint\'s weights (committed model name or folder, .safetensors file or run folder) with a fresh optimizer and schedule')
     .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
     .option('--backend <name>', `${TRAIN_BACKENDS.join(' | ')} (auto = onnxruntime)`, 'auto')
@@ -46,13 +47,13 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
   let runDir: string;
   let initWeights: Map<string, Float32Array> | undefined;
   if (o.resume) {
-    if (o.init) throw new UsageError('--init starts a new run; a resumed run keeps its own weights (drop --init or --resume)');
-    if (o.ema) throw new UsageError('--ema is fixed when a run starts; a resumed run keeps its own');
+    if (o.init) throw new InputError('--init starts a new run; a resumed run keeps its own weights (drop --init or --resume)');
+    if (o.ema) throw new InputError('--ema is fixed when a run starts; a resumed run keeps its own');
     runDir = o.resume;
     settings = defaultSettings('class'); // replaced by the run's own settings on resume
   } else {
     const kind = o.kind as UNetKind;
-    if (!UNET_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${UNET_KINDS.join(', ')}, got '${o.kind}'`);
+    if (!UNET_KINDS.includes(kind)) throw new InputError(`--kind must be one of ${UNET_KINDS.join(', ')}, got '${o.kind}'`);
     const d = defaultSettings(kind);
     settings = {
       ...d,
@@ -67,22 +68,22 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       data: o.data ?? null,
       ema: o.ema ? parseSetting('ema', o.ema) : 0,
     };
-    if (settings.ema && kind === 'denoiser') throw new UsageError('--ema applies to the flow models (--kind time or class)');
+    if (settings.ema && kind === 'denoiser') throw new InputError('--ema applies to the flow models (--kind time or class)');
     if (o.init) {
       let found;
       try {
         found = resolveCheckpoint(o.init, kind);
       } catch (err) {
-        throw new UsageError(`--init: ${(err as Error).message}`);
+        throw new InputError(`--init: ${(err as Error).message}`);
       }
       const from = found.checkpoint.spec;
-      if (from.kind !== kind) throw new UsageError(`--init ${o.init} holds a ${from.kind} model; --kind is ${kind}`);
-      if (o.hidden && settings.hidden !== from.hidden) throw new UsageError(`--init ${o.init} has hidden size ${from.hidden}; --hidden is ${settings.hidden} (leave --hidden out to take the checkpoint's)`);
+      if (from.kind !== kind) throw new InputError(`--init ${o.init} holds a ${from.kind} model; --kind is ${kind}`);
+      if (o.hidden && settings.hidden !== from.hidden) throw new InputError(`--init ${o.init} has hidden size ${from.hidden}; --hidden is ${settings.hidden} (leave --hidden out to take the checkpoint's)`);
       settings.hidden = from.hidden;
       settings.init = found.path;
       initWeights = found.checkpoint.servingWeights;
     }
-    if (settings.pureNoise && kind !== 'denoiser') throw new UsageError('--pure-noise applies to --kind denoiser only');
+    if (settings.pureNoise && kind !== 'denoiser') throw new InputError('--pure-noise applies to --kind denoiser only');
     runDir = o.runDir ?? join('runs', `${kind}${settings.pureNoise ? '-pure' : ''}-${timestamp()}`);
   }
   const dataset = loadDataset(settings.data);
@@ -155,7 +156,7 @@ function parseSetting(name: LimitedSetting, value: string): number {
 }
 
 function parseBackend(v: string): TrainBackendChoice {
-  if (!(TRAIN_BACKENDS as readonly string[]).includes(v)) throw new UsageError(`--backend must be one of ${TRAIN_BACKENDS.join(', ')}, got '${v}'`);
+  if (!(TRAIN_BACKENDS as readonly string[]).includes(v)) throw new InputError(`--backend must be one of ${TRAIN_BACKENDS.join(', ')}, got '${v}'`);
   return v as TrainBackendChoice;
 }
 

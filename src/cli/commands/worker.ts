@@ -8,7 +8,8 @@ import { JobRunner } from '../../jobs/job-runner.js';
 import { FAMILIES, isFamily, redactedUrl, redisConnection, type Family } from '../../jobs/redis-shared.js';
 import { RedisWorkerQueue } from '../../jobs/redis-worker.js';
 import { onShutdownSignal } from '../../jobs/shutdown.js';
-import { UsageError, parseIntOption } from '../errors.js';
+import { InputError } from '../../engine/errors.js';
+import { parseIntOption } from '../errors.js';
 
 interface WorkerCliOptions { models: string; redis?: string; prefix?: string; handlers?: string; lockMs: string; stalledMs: string; graceMs: string }
 
@@ -30,9 +31,9 @@ export function registerWorker(program: Command): void {
 
 function parseFamilies(text: string): Family[] {
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new UsageError(`--models needs at least one family (allowed: ${FAMILIES.join(', ')})`);
+  if (names.length === 0) throw new InputError(`--models needs at least one family (allowed: ${FAMILIES.join(', ')})`);
   for (const name of names) {
-    if (!isFamily(name)) throw new UsageError(`--models: unknown family '${name}' (allowed: ${FAMILIES.join(', ')})`);
+    if (!isFamily(name)) throw new InputError(`--models: unknown family '${name}' (allowed: ${FAMILIES.join(', ')})`);
   }
   return [...new Set(names as Family[])];
 }
@@ -40,11 +41,11 @@ function parseFamilies(text: string): Family[] {
 async function runWorker(o: WorkerCliOptions): Promise<void> {
   const families = parseFamilies(o.models);
   const url = o.redis ?? process.env.REDIS_URL?.trim();
-  if (!url) throw new UsageError('the worker needs Redis: set REDIS_URL (redis://host:6379) or pass --redis');
+  if (!url) throw new InputError('the worker needs Redis: set REDIS_URL (redis://host:6379) or pass --redis');
   try {
     redisConnection(url);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new InputError((error as Error).message);
   }
   const lockDurationMs = parseIntOption('lock-ms', o.lockMs, 100, 3_600_000);
   const stalledIntervalMs = parseIntOption('stalled-ms', o.stalledMs, 100, 3_600_000);

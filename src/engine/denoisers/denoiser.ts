@@ -1,4 +1,4 @@
-// The one abstraction every Part A technique is written against (DESIGN.md): a DDPM ε-predictor with a
+// The one abstraction every Part A technique is written against (docs/architecture.md): a DDPM ε-predictor with a
 // noise schedule and a prompt encoder. DeepFloyd IF and the MNIST flow model both implement it.
 import type { NoiseSchedule } from '../schedules/noise-schedule.js';
 import type { Tensor } from '../tensor.js';

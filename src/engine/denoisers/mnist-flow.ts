@@ -62,7 +62,7 @@ export function flowTimeFor(alphaBar: number): { s: number; k: number } {
  * (and 1 − s = b/k). The velocity is u = x0 − ε, so x_s + (1−s)·u = x0 and x_s − s·u = ε exactly;
  * for the learned u ≈ E[x0 − ε | x_s] both are the posterior means, i.e. x̂0 and ε̂. Consistency
  * check with the DDPM one-step formula: (x_t − b·ε̂)/a = (k·x_s − b·x_s + b·s·u)/a = x_s + (b/k)·u
- * = x_s + (1−s)·u = x̂0. DESIGN.md's mapping is therefore right as written.
+ * = x_s + (1−s)·u = x̂0. The mapping in docs/architecture.md is therefore right as written.
  */
 export class MnistFlowDenoiser implements Denoiser {
   readonly id = 'mnist-flow';

@@ -2,6 +2,7 @@
 // mnist-time, mnist-denoiser), a .safetensors path, or a training run folder (its latest checkpoint).
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../errors.js';
 import { modelsDir } from '../paths.js';
 import { latestCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './trainer.js';
 import type { UNetKind } from './unet.js';
@@ -21,7 +22,8 @@ export function listCommittedModels(): Array<{ name: string; path: string }> {
     .map((name) => ({ name, path: join(dir, name, COMMITTED_MODEL_FILE) }));
 }
 
-export class CheckpointNotFoundError extends Error {
+/** A checkpoint that is not there: the user's InputError, naming what can be given instead. */
+export class CheckpointNotFoundError extends InputError {
   override name = 'CheckpointNotFoundError';
 }
 

@@ -28,7 +28,7 @@ export interface DigitsResult {
 
 export const MAX_DIGITS = 100;
 
-/** The class model's default classifier-free guidance scale γ (seed B.2.6). */
+/** The class model's default classifier-free guidance scale γ (write-up B.2.6). */
 export const CFG_SCALE = 5;
 
 /**

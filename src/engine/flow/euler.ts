@@ -1,5 +1,5 @@
 // Euler sampling of the flow ODE dx/dt = u(x, t, c) from noise (t = 0) to data (t = 1), with
-// classifier-free guidance for the class model (seed B.2.3 / B.2.6), and optionally stochastic
+// classifier-free guidance for the class model (write-up B.2.3 / B.2.6), and optionally stochastic
 // "churn" (Karras et al. 2022, EDM's stochastic sampler, in flow time). Runtime-agnostic.
 import { Rng } from '../random.js';
 

@@ -102,7 +102,7 @@ export async function exportModel(runDir: string, outDir: string, opts: { name: 
   const params = paramInfos(ck.spec).filter((p) => p.trainable).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   const card = `# ${opts.name}
 
-The ${run.settings.kind === 'class' ? 'class-conditioned' : run.settings.kind === 'time' ? 'time-conditioned' : 'one-step denoising'} MNIST UNet of Part B (the seed's architecture, hidden size D = ${run.settings.hidden}, ${params.toLocaleString('en')} trained parameters), trained by this project's own \`train\` command.
+The ${run.settings.kind === 'class' ? 'class-conditioned' : run.settings.kind === 'time' ? 'time-conditioned' : 'one-step denoising'} MNIST UNet of Part B (the write-up's architecture, hidden size D = ${run.settings.hidden}, ${params.toLocaleString('en')} trained parameters), trained by this project's own \`train\` command.
 
 ## How it was made
 

@@ -1,4 +1,4 @@
-// A training run's settings: the seed's defaults and the ranges every setting must lie in, defined
+// A training run's settings: the write-up's defaults and the ranges every setting must lie in, defined
 // once here (the trainer checks them; the CLI's flags and chat's /train options are declared from them).
 import type { UNetKind } from './unet.js';
 
@@ -36,7 +36,7 @@ export interface TrainSettings {
   init?: string;
 }
 
-/** The seed's hyper-parameters (REFERENCES.md, Part B). */
+/** The write-up's hyper-parameters (Part B; docs/training-engine.md). */
 export function defaultSettings(kind: UNetKind): TrainSettings {
   const common = { kind, sigma: 0.5, pureNoise: false, pUncond: 0.1, seed: 0, data: null, sampleSteps: 50, guidance: 5 };
   if (kind === 'denoiser') return { ...common, epochs: 5, hidden: 128, batch: 256, lr: 1e-4, scheduler: false };

@@ -3,6 +3,7 @@
 import { cpus } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../errors.js';
 import { Rng } from '../random.js';
 import type { Dataset } from '../data/dataset.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
@@ -38,7 +39,7 @@ export interface RunRecord {
   settings: TrainSettings;
   spec: UNetSpec;
   backend: string;
-  /** Where it trained: core count and CPU model, as os.cpus() says (runs from before 2026-11-26 lack it). */
+  /** Where it trained: core count and CPU model, as os.cpus() says (optional: run records written without it still load). */
   machine?: string;
   dataSource: string;
   createdAt: string;
@@ -110,7 +111,8 @@ function learningRate(s: TrainSettings, epoch: number): number {
 }
 
 /** A new run was pointed at a folder that already holds one. */
-export class RunExistsError extends Error {
+/** A new run pointed at another run's folder: the user's InputError. */
+export class RunExistsError extends InputError {
   override name = 'RunExistsError';
   constructor(readonly runDir: string) {
     super(`${runDir} already holds a training run; continue it with --resume ${runDir}, or choose another --run-dir`);

@@ -1,4 +1,4 @@
-// The seed's MNIST UNet (Part B) in TensorFlow.js, NHWC: unconditional, time-conditioned and
+// The write-up's MNIST UNet (Part B) in TensorFlow.js, NHWC: unconditional, time-conditioned and
 // class-conditioned variants over one named parameter map that checkpoints and the ONNX export share.
 import type { tf as TF } from '../runtime/tf.js';
 import { Rng } from '../random.js';
@@ -64,7 +64,7 @@ function fcBlocks(spec: UNetSpec): Array<{ name: string; cin: number; cout: numb
 export interface UNetOps<V> {
   /** Conv or transposed conv `name` (see `unetLayers`), its BatchNorm, then GELU. */
   layer(x: V, name: string): V;
-  /** GELU of the spatial mean, kept as 1×1: the seed's Flatten. */
+  /** GELU of the spatial mean, kept as 1×1: the write-up's Flatten. */
   flatten(x: V): V;
   /** The conditioning MLP `name` (Linear, GELU, Linear) on t or c, shaped to broadcast over a feature map. */
   fc(x: V, name: string): V;
@@ -77,7 +77,7 @@ export interface UNetOps<V> {
 }
 
 /**
- * The seed's UNet: conv0 → down1 → down2 → flatten → unflatten → up1 → up2 → out, with skip
+ * The write-up's UNet: conv0 → down1 → down2 → flatten → unflatten → up1 → up2 → out, with skip
  * connections by concatenation. The time model scales unflatten and up1 by fc(t); the class
  * model computes fc(c)·h + fc(t) there. Operations are issued in a fixed order (the ONNX graphs'
  * node names follow it).

@@ -14,9 +14,8 @@ import {
   type VariantChoice,
 } from '../denoisers/deepfloyd-layout.js';
 import { modelsDir } from '../paths.js';
-import { MissingModelError } from '../runtime/onnx.js';
 import { NEUTRAL_PROMPT } from '../sampling/one-step.js';
-import { InputError } from '../techniques/errors.js';
+import { InputError } from '../errors.js';
 import { defineModel, type LoadedModel } from './model.js';
 
 /** T5 reads 77 tokens; longer prompts are cut there, so a much longer one is a mistake. */
@@ -100,13 +99,9 @@ export const deepFloydIF = defineModel({
   },
   async load(opts = {}): Promise<LoadedModel> {
     const dir = this.locate({ dir: opts.dir });
-    try {
-      const cache = opts.embeddingCache?.();
-      const ifModel = await DeepFloydIF.load({ dir, stageIIDir: stageIIFolder(dir), variant: deepfloydVariant(), cache });
-      return { id: this.id, entry: this, denoiser: ifModel.stageI, source: dir, dispose: () => ifModel.dispose() };
-    } catch (err) {
-      if (err instanceof MissingModelError) throw new InputError(err.message.replace(/\n\s*/g, '; '));
-      throw err;
-    }
+    // A file missing inside the folder is a MissingModelError, itself the user's InputError.
+    const cache = opts.embeddingCache?.();
+    const ifModel = await DeepFloydIF.load({ dir, stageIIDir: stageIIFolder(dir), variant: deepfloydVariant(), cache });
+    return { id: this.id, entry: this, denoiser: ifModel.stageI, source: dir, dispose: () => ifModel.dispose() };
   },
 });

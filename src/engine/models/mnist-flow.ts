@@ -4,10 +4,10 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDigitPrompt } from '../denoisers/mnist-flow.js';
 import { loadMnistFlowDenoiser } from '../denoisers/mnist-flow-onnx.js';
-import { CheckpointNotFoundError, committedModelName, COMMITTED_MODEL_FILE, resolveCheckpoint } from '../flow/checkpoints.js';
+import { committedModelName, COMMITTED_MODEL_FILE, resolveCheckpoint } from '../flow/checkpoints.js';
 import { CFG_SCALE } from '../flow/digits.js';
 import { modelsDir } from '../paths.js';
-import { InputError } from '../techniques/errors.js';
+import { InputError } from '../errors.js';
 import { defineModel, type LoadedModel } from './model.js';
 
 const DIGIT_HELP = `a digit 0–9 or its word ("7", "seven", "a 7"), or "" for unconditional; for text prompts use model deepfloyd-if where it is installed`;
@@ -33,24 +33,13 @@ export const mnistFlow = defineModel({
     return opts.checkpoint !== undefined ? existsSync(opts.checkpoint) : existsSync(join(modelsDir(), committedModelName('class'), COMMITTED_MODEL_FILE));
   },
   locate(opts = {}) {
-    let found;
-    try {
-      found = resolveCheckpoint(opts.checkpoint, 'class');
-    } catch (err) {
-      if (err instanceof CheckpointNotFoundError) throw new InputError(err.message);
-      throw err;
-    }
+    const found = resolveCheckpoint(opts.checkpoint, 'class');
     if (found.checkpoint.spec.kind !== 'class') throw new InputError(`${found.path} holds a ${found.checkpoint.spec.kind} model; mnist-flow needs a class-conditioned one (prompts are digits)`);
     // Absolute: a queued job may run in another process, from another working directory.
     return resolve(found.path);
   },
   async load(opts = {}): Promise<LoadedModel> {
-    try {
-      const m = await loadMnistFlowDenoiser(opts.checkpoint);
-      return { id: this.id, entry: this, denoiser: m.denoiser, source: m.checkpointPath, dispose: () => m.dispose() };
-    } catch (err) {
-      if (err instanceof CheckpointNotFoundError) throw new InputError(err.message);
-      throw err;
-    }
+    const m = await loadMnistFlowDenoiser(opts.checkpoint);
+    return { id: this.id, entry: this, denoiser: m.denoiser, source: m.checkpointPath, dispose: () => m.dispose() };
   },
 });

@@ -1,5 +1,5 @@
 // The Part A denoisers by id. Adding one is a file beside this one and a line in MODELS.
-import { InputError } from '../techniques/errors.js';
+import { InputError } from '../errors.js';
 import { deepFloydIF } from './deepfloyd-if.js';
 import type { ModelEntry } from './model.js';
 import { mnistFlow } from './mnist-flow.js';

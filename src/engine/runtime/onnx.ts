@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { InputError } from '../errors.js';
 
 export type FeedType = 'float32' | 'float16' | 'int64' | 'int32';
 export type FeedData = Float32Array | Uint16Array | BigInt64Array | Int32Array;
@@ -63,10 +64,10 @@ export interface SessionOptions {
   prepack?: boolean;
 }
 
-export class MissingModelError extends Error {
+export class MissingModelError extends InputError {
+  override name = 'MissingModelError';
   constructor(readonly path: string, readonly hint: string) {
-    super(`model file not found: ${path}\n${hint}`);
-    this.name = 'MissingModelError';
+    super(`model file not found: ${path}\n${hint}`, undefined, 'model-not-installed');
   }
 }
 

@@ -1,4 +1,4 @@
-// Visual anagrams (seed A.1.8, Geng et al. 2024): ε = mean over views i of inverseView_i(CFG(view_i(x_t), p_i)),
+// Visual anagrams (write-up A.1.8, Geng et al. 2024): ε = mean over views i of inverseView_i(CFG(view_i(x_t), p_i)),
 // the variance averaged the same way. All views, conditional and unconditional, go in one model call.
 import type { Conditioning, Denoiser, Prediction } from '../denoisers/denoiser.js';
 import { chunk, concat, mean, type Tensor } from '../tensor.js';

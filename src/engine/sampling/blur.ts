@@ -1,4 +1,4 @@
-// Classical denoising baseline (seed A.1.2): a Gaussian blur, σ = 2 and kernel 6σ + 1 by default.
+// Classical denoising baseline (write-up A.1.2): a Gaussian blur, σ = 2 and kernel 6σ + 1 by default.
 // The same separable filter is the low-pass of hybrid images (sampling/hybrid.ts).
 import { tensor, type Tensor } from '../tensor.js';
 
@@ -30,7 +30,7 @@ function reflect(i: number, n: number): number {
 
 export interface BlurOptions {
   sigma?: number;
-  /** Default 6σ + 1 rounded to the nearest odd integer (the seed's choice: 13 for σ = 2). */
+  /** Default 6σ + 1 rounded to the nearest odd integer (the write-up's choice: 13 for σ = 2). */
   kernelSize?: number;
 }
 
@@ -45,8 +45,8 @@ export function gaussianBlur(x: Tensor, opts: BlurOptions = {}): Tensor {
   const kernel = gaussianKernel1d(opts.kernelSize ?? defaultKernelSize(sigma), sigma);
   const half = (kernel.length - 1) / 2;
   const [n, c, h, w] = x.shape;
-  // Reflected source index of every tap, computed once per axis: the per-tap modulo arithmetic
-  // dominated hybrid sampling's engine time (two blurs per step) before.
+  // Reflected source index of every tap, computed once per axis: modulo arithmetic per tap would
+  // dominate hybrid sampling's engine time (two blurs per step).
   const taps = (size: number): Int32Array => {
     const idx = new Int32Array(size * kernel.length);
     for (let q = 0; q < size; q++) for (let k = 0; k < kernel.length; k++) idx[q * kernel.length + k] = reflect(q + k - half, size);

@@ -1,4 +1,4 @@
-// Classifier-free guidance (seed A.1.6, eq. A.4): ε = ε_u + γ(ε_c − ε_u), the conditional and
+// Classifier-free guidance (write-up A.1.6, eq. A.4): ε = ε_u + γ(ε_c − ε_u), the conditional and
 // unconditional rows run in ONE model call; the variance is taken from the conditional rows.
 import type { Conditioning, Denoiser, Prediction } from '../denoisers/denoiser.js';
 import { axpby, chunk, concat, type Tensor } from '../tensor.js';

@@ -1,4 +1,4 @@
-// Forward process of DDPM (seed A.1.1, eq. A.2): x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε, ε ~ N(0, I).
+// Forward process of DDPM (write-up A.1.1, eq. A.2): x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε, ε ~ N(0, I).
 import type { Rng } from '../random.js';
 import { alphaBarAt, type NoiseSchedule } from '../schedules/noise-schedule.js';
 import { axpby, randn, type Tensor } from '../tensor.js';

@@ -1,4 +1,4 @@
-// Hybrid images by factorized diffusion (seed A.1.9, Geng et al. 2024): ε = lowpass(ε_far) + highpass(ε_near),
+// Hybrid images by factorized diffusion (write-up A.1.9, Geng et al. 2024): ε = lowpass(ε_far) + highpass(ε_near),
 // the Gaussian low-pass of kernel 33, σ 2 at 64 px scaled with the image; the variance is averaged.
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { sub, add, type Tensor } from '../tensor.js';

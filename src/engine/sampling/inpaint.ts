@@ -1,6 +1,7 @@
-// Inpainting (seed A.1.7.2, RePaint-style): after every step x_t ← m·x_t + (1 − m)·forward(x_orig, t),
+// Inpainting (write-up A.1.7.2, RePaint-style): after every step x_t ← m·x_t + (1 − m)·forward(x_orig, t),
 // so only the masked region (m = 1) gets new content; outside it the result is the original exactly.
 import type { Denoiser } from '../denoisers/denoiser.js';
+import { InputError } from '../errors.js';
 import { checkIStart, stridedTimesteps } from '../schedules/timesteps.js';
 import { randn, tensor, where, type Tensor } from '../tensor.js';
 import { cfgEstimator, encodeGuided, type CfgOptions } from './cfg.js';
@@ -13,7 +14,7 @@ export interface InpaintOptions extends CfgOptions {}
 export function boxMask(h: number, w: number, box: { x: number; y: number; width: number; height: number }): Tensor {
   const { x, y, width, height } = box;
   if (![x, y, width, height].every(Number.isInteger) || width < 1 || height < 1 || x < 0 || y < 0 || x + width > w || y + height > h) {
-    throw new RangeError(`box x,y,w,h = ${x},${y},${width},${height} must be integers inside the ${w}×${h} image with w, h ≥ 1`);
+    throw new InputError(`box x,y,w,h = ${x},${y},${width},${height} must be integers inside the ${w}×${h} image with w, h ≥ 1`);
   }
   const m = new Float32Array(h * w);
   for (let r = y; r < y + height; r++) m.fill(1, r * w + x, r * w + x + width);

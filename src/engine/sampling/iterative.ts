@@ -1,4 +1,4 @@
-// Iterative denoising over strided timesteps (seed A.1.4/A.1.5, eq. A.3), from any i_start, written once
+// Iterative denoising over strided timesteps (write-up A.1.4/A.1.5, eq. A.3), from any i_start, written once
 // for every technique: techniques differ only in their noise estimator and an optional per-step hook.
 import type { Conditioning, Denoiser, Prediction } from '../denoisers/denoiser.js';
 import type { Rng } from '../random.js';
@@ -25,7 +25,7 @@ export interface LoopOptions {
   timesteps?: readonly number[];
   /** Index of x's timestep in `timesteps`; default 0 (pure noise). */
   iStart?: number;
-  /** Keep x_t every this many steps (the seed shows every 5th); 0 keeps none. Default 5. */
+  /** Keep x_t every this many steps (the write-up shows every 5th); 0 keeps none. Default 5. */
   progressEvery?: number;
   /**
    * Called after every step, e.g. for live previews; awaited, so a job host can make it a yield
@@ -58,7 +58,7 @@ export function varianceNoise(schedule: NoiseSchedule, t: number, tPrev: number,
 }
 
 /**
- * The seed's sampler (A.3): x_t′ = √ᾱ_t′·β/(1 − ᾱ_t)·x̂0 + √α·(1 − ᾱ_t′)/(1 − ᾱ_t)·x_t + v_σ,
+ * The write-up's sampler (A.3): x_t′ = √ᾱ_t′·β/(1 − ᾱ_t)·x̂0 + √α·(1 − ᾱ_t′)/(1 − ᾱ_t)·x_t + v_σ,
  * from timesteps[iStart] down to the last timestep.
  */
 export async function denoiseLoop(

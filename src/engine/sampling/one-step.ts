@@ -1,9 +1,9 @@
-// One-step denoising (seed A.1.3): x̂0 = (x_t − √(1 − ᾱ_t)·ε̂) / √ᾱ_t from a single noise estimate.
+// One-step denoising (write-up A.1.3): x̂0 = (x_t − √(1 − ᾱ_t)·ε̂) / √ᾱ_t from a single noise estimate.
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { alphaBarAt, type NoiseSchedule } from '../schedules/noise-schedule.js';
 import { axpby, type Tensor } from '../tensor.js';
 
-/** The seed's neutral prompt for DeepFloyd (for mnist-flow the neutral prompt is ''). */
+/** The write-up's neutral prompt for DeepFloyd (for mnist-flow the neutral prompt is ''). */
 export const NEUTRAL_PROMPT = 'a high quality photo';
 
 /** x̂0 from x_t and ε̂ (the "predOriginalSample" of diffusers). */

@@ -1,4 +1,4 @@
-// SDEdit image-to-image translation (seed A.1.7, Meng et al. 2022): noise the input to timesteps[i_start]
+// SDEdit image-to-image translation (write-up A.1.7, Meng et al. 2022): noise the input to timesteps[i_start]
 // with the forward process, then denoise with CFG. Higher i_start = less noise = closer to the input.
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { checkIStart, stridedTimesteps } from '../schedules/timesteps.js';
@@ -7,7 +7,7 @@ import { cfgDenoise, type CfgOptions } from './cfg.js';
 import { forward } from './forward.js';
 import type { SampleResult } from './iterative.js';
 
-/** The seed's sweep. */
+/** The write-up's sweep. */
 export const DEFAULT_I_STARTS = [1, 3, 5, 7, 10, 20] as const;
 
 export interface SdeditOptions extends Omit<CfgOptions, 'iStart'> {

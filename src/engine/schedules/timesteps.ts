@@ -1,4 +1,4 @@
-// Strided timesteps for sampling with fewer steps than T (seed A.1.4: 990, 960, …, 0) and the
+// Strided timesteps for sampling with fewer steps than T (write-up A.1.4: 990, 960, …, 0) and the
 // checks on i_start, which indexes that list (i_start = 10 → t = 690).
 
 export interface StrideOptions {

@@ -1,4 +1,4 @@
-// The per-step quantities of the seed's update (A.3) from t to the next strided t′: step coefficients,
+// The per-step quantities of the write-up's update (A.3) from t to the next strided t′: step coefficients,
 // the DDPM posterior variance β̃, and DeepFloyd's `learned_range` log-variance from its variance channels.
 import { tensor, type Tensor } from '../tensor.js';
 import { alphaBarAt, type NoiseSchedule } from './noise-schedule.js';

@@ -6,7 +6,7 @@ import { initialNoise } from '../sampling/iterative.js';
 import { createView, isViewName, VIEW_NAMES } from '../views/registry.js';
 import type { View } from '../views/view.js';
 import { anagramAnimation } from './animation.js';
-import { asInputError, InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
 import { timestepsForSteps } from './timesteps.js';
@@ -35,7 +35,7 @@ export function anagramViews(model: ModelEntry, job: Pick<AnagramJob, 'prompts' 
     throw new InputError(`max_disp must be an integer from 1 to ${width} (the image width), got ${job.maxDisp}`);
   }
   const ctx = { height, width, ...(job.maxDisp !== undefined ? { maxDisp: job.maxDisp } : {}) };
-  return asInputError(() => [createView('identity', ctx), ...job.views.map((v) => createView(v, ctx))]);
+  return [createView('identity', ctx), ...job.views.map((v) => createView(v, ctx))];
 }
 
 export function checkAnagram(model: ModelEntry, job: AnagramJob): View[] {

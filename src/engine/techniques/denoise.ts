@@ -1,4 +1,4 @@
-// `denoise`: the seed's comparison at each noise level t (A.1.1–A.1.4): the input noised by the forward
+// `denoise`: the write-up's comparison at each noise level t (A.1.1–A.1.4): the input noised by the forward
 // process, then denoised by Gaussian blur, one model step, and iterative denoising from t.
 import { Rng } from '../random.js';
 import { gaussianBlur } from '../sampling/blur.js';
@@ -6,7 +6,7 @@ import { forward } from '../sampling/forward.js';
 import { iterativeDenoise, type ProgressFrame } from '../sampling/iterative.js';
 import { oneStepDenoise } from '../sampling/one-step.js';
 import type { Tensor } from '../tensor.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';

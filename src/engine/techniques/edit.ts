@@ -2,7 +2,7 @@
 // one edit per i_start; a higher i_start adds less noise and stays closer to the input.
 import { Rng } from '../random.js';
 import { sdedit } from '../sampling/sdedit.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';

@@ -5,7 +5,7 @@ import { defaultKernelSize } from '../sampling/blur.js';
 import { hybrid, hybridFilter } from '../sampling/hybrid.js';
 import { initialNoise } from '../sampling/iterative.js';
 import { hybridSizesPng, hybridZoomAnimation } from './animation.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
 import { timestepsForSteps } from './timesteps.js';

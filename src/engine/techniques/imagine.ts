@@ -3,7 +3,7 @@
 import { Rng } from '../random.js';
 import { imagine } from '../sampling/cfg.js';
 import { sliceBatch } from '../tensor.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type TechniqueResult } from './outputs.js';

@@ -5,7 +5,7 @@ import { DIGIT_PIXELS } from '../data/dataset.js';
 import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodedImage, type DecodeLimits, type DecodeOptions } from '../images/encode.js';
 import { boxMask } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
-import { InputError, asInputError } from './errors.js';
+import { InputError } from '../errors.js';
 
 /**
  * What one upload may be, for the bot (whose operator may change them: MAX_UPLOAD_BYTES,
@@ -92,7 +92,7 @@ function isDigitShape(shape: readonly [number, number, number]): boolean {
  */
 export async function prepareMask(source: MaskSource, shape: readonly [number, number, number]): Promise<Tensor> {
   const [, h, w] = shape;
-  if ('box' in source) return asInputError(() => boxMask(h, w, source.box));
+  if ('box' in source) return boxMask(h, w, source.box);
   const name = source.name ?? 'mask';
   const img = await decodeUpload(source.bytes, name, source.limits);
   const small = await resizeTo(img, w, h, { channels: 1, fit: isDigitShape(shape) ? 'contain' : 'cover' });

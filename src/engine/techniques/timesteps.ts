@@ -1,7 +1,7 @@
 // How many denoising steps a job takes (`--steps`): evenly spaced timesteps from 990 to 0; 33 steps give
-// exactly the seed's list 990, 960, …, 0, and i_start indexes this list as in the seed.
+// exactly the write-up's list 990, 960, …, 0, and i_start indexes this list as in the write-up.
 import { stridedTimesteps } from '../schedules/timesteps.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 
 export const DEFAULT_STEPS = 33;
 /** The most steps the 990 → 0 list can hold (distinct integer timesteps); what users may ask is src/techniques' STEPS. */

@@ -1,4 +1,4 @@
-// The seed's flip anagram: a 180° turn (flip both axes), a permutation; its frame rotates by 180·t.
+// The write-up's flip anagram: a 180° turn (flip both axes), a permutation; its frame rotates by 180·t.
 import { permutationFrom, permutationView, rotateFrame, type View, type ViewContext } from './view.js';
 
 export function flipView(ctx: ViewContext): View {

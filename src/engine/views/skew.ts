@@ -1,4 +1,4 @@
-// The seed's approximate skew: column i is rolled down by round(linspace(−d, d, w)[i]) pixels (wrapping),
+// The write-up's approximate skew: column i is rolled down by round(linspace(−d, d, w)[i]) pixels (wrapping),
 // a permutation unlike a real shear. d = max_disp, 50 at 64 px by default, scaled with the width.
 import { permutationFrom, permutationView, type View, type ViewContext } from './view.js';
 import { permute } from './view.js';

@@ -57,13 +57,14 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
 
   await run(page, 'anagram', { prompt1: '6', prompt2: '9', view: 'flip', steps: '6', seed: '7' });
   const anagram = page.locator('.card').first();
-  await anagram.locator('.caption', { hasText: 'seed 7' }).waitFor({ timeout: 60_000 });
+  // The queued card's summary has the seed too; only a result's caption names the job.
+  await anagram.locator('.caption', { hasText: 'seed 7 · job #' }).waitFor({ timeout: 60_000 });
   assert.equal(await anagram.locator('.files img').count(), 3, 'image, views and animation');
   assert.match(await anagram.locator('.caption').innerText(), /\/anagram · prompts "6" \/ "9" · views "identity" \/ "flip"/);
   await page.screenshot({ path: join(shots, '1-anagram.png'), fullPage: true });
 
   await run(page, 'digits', { digit: '7', count: '4', steps: '8', seed: '3' });
-  await page.locator('.card').first().locator('.caption', { hasText: 'digit 7' }).waitFor({ timeout: 60_000 });
+  await page.locator('.card').first().locator('.caption', { hasText: /digit 7 .* · job #/ }).waitFor({ timeout: 60_000 });
   // Locators are lazy and new cards go on top: pin this one by its job number.
   const digits = page.locator(`.card[data-job="${await page.locator('.card').first().getAttribute('data-job')}"]`);
 

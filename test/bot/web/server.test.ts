@@ -129,6 +129,20 @@ test('guards: Host must be local, POSTs need X-Illusionist, an exposed console n
   assert.equal((await rotated.request('http://bot.example/api/commands', { headers: { cookie: session } })).status, 401);
 });
 
+test('bearer tokens go through Hono\'s bearerAuth: a challenge on refusal, the sign-in help, 400 for a header that is not "Bearer <token>"', async (t) => {
+  const { service, store } = await startBotStack(t, { runner: false, model: false });
+  const exposed = createWebApp({ service, store, host: '0.0.0.0', port: 8080, accounts: [ALICE], sessionSecret: 's' });
+  const wrong = await exposed.request('http://bot.example/api/commands', { headers: { authorization: 'Bearer wrong-token' } });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+  assert.match(await wrong.text(), /^that bearer token is not one this console knows; sign in: /);
+  const basic = await exposed.request('http://bot.example/api/commands', { headers: { authorization: 'Basic YWxpY2U6eA==' } });
+  assert.equal(basic.status, 400);
+  assert.match(await basic.text(), /the Authorization header is not "Bearer <token>"/);
+  const me = await exposed.request('http://bot.example/api/commands', { headers: { authorization: `bearer ${ALICE.token}` } });
+  assert.deepEqual(((await me.json()) as { me: unknown }).me, { name: 'alice', admin: false }, 'the scheme in any case');
+});
+
 test('accounts: each person is their own; jobs, runs, uploads and limits of one are not another\'s', async (t) => {
   const { service, store, dir } = await startBotStack(t, { store: { users: { admins: ['web:root'] } }, service: { rateLimit: { max: 3, windowMs: 60_000 } } });
   const ROOT: WebAccount = { name: 'root', token: 'root-token-00000000000' };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { InputError } from '../../../src/engine/techniques/errors.js';
+import { InputError } from '../../../src/engine/errors.js';
 import { checkpointModel, MODELS, modelEntry, parseModelId, preferredModel } from '../../../src/engine/models/registry.js';
 import { describeDefault } from '../../../src/techniques/options.js';
 import { guidanceOption } from '../../../src/techniques/common.js';

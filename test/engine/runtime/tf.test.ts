@@ -1,5 +1,5 @@
 // The project's wasm conv-training kernels against the pure-JS cpu backend on several shapes,
-// strides and paddings (DESIGN.md: test every kernel you register against `cpu`).
+// strides and paddings (every kernel registered here is tested against `cpu`: docs/training-engine.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

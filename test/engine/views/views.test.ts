@@ -41,7 +41,7 @@ test('negate flips ε but not the variance; rotations compose to identity', () =
   assert.ok(mse(flip.frame!(x, 1), flip.view(x)) < 1e-9);
 });
 
-test('skew uses the seed shifts; patch sizes scale; unknown views list the allowed ones', () => {
+test('skew uses the write-up\'s shifts; patch sizes scale; unknown views list the allowed ones', () => {
   assert.deepEqual([...skewShifts(5, 2)], [-2, -1, 0, 1, 2]);
   assert.equal(patchSizeFor(64), 8);
   assert.equal(patchSizeFor(28), 4);

@@ -13,11 +13,11 @@ import type { Box, ImageSource, MaskSource } from '../engine/techniques/inputs.j
 import type { LoadedModel, ModelId } from '../engine/models/registry.js';
 import type { RunOptions, TechniqueResult } from '../engine/techniques/outputs.js';
 
-export const PART_A_COMMANDS = ['imagine', 'denoise', 'edit', 'inpaint', 'anagram', 'hybrid'] as const;
-export type PartACommand = (typeof PART_A_COMMANDS)[number];
+export const TECHNIQUE_NAMES = ['imagine', 'denoise', 'edit', 'inpaint', 'anagram', 'hybrid'] as const;
+export type TechniqueName = (typeof TECHNIQUE_NAMES)[number];
 
-export function isPartACommand(command: string): command is PartACommand {
-  return (PART_A_COMMANDS as readonly string[]).includes(command);
+export function isTechniqueName(command: string): command is TechniqueName {
+  return (TECHNIQUE_NAMES as readonly string[]).includes(command);
 }
 
 /** An uploaded image kept in the store (the commands layer's ImageRef): a PNG the front end has checked. */
@@ -36,7 +36,7 @@ export interface StoredImage {
  * The one shape of a Part A job's parameters, as src/techniques' normalize makes them when the job is
  * enqueued (chat and CLI alike); the worker runs them as they are.
  */
-export interface PartAParams {
+export interface TechniqueParams {
   readonly model: ModelId;
   /** Models with checkpoints: the checkpoint file, resolved when the job was enqueued (so a rerun uses the same one). */
   readonly checkpointPath?: string | undefined;
@@ -53,19 +53,19 @@ export interface InputParams {
   readonly digitIndex?: number | undefined;
 }
 
-export interface ImagineParams extends PartAParams { readonly prompt: string; readonly count: number; readonly guidance: number }
+export interface ImagineParams extends TechniqueParams { readonly prompt: string; readonly count: number; readonly guidance: number }
 
 /** The input noised to each t in `ts`, then denoised by each method. */
-export interface DenoiseParams extends PartAParams, InputParams {
+export interface DenoiseParams extends TechniqueParams, InputParams {
   readonly prompt: string;
   readonly ts: readonly number[];
   readonly methods: readonly DenoiseMethod[];
 }
 
-export interface EditParams extends PartAParams, InputParams { readonly prompt: string; readonly iStarts: readonly number[]; readonly guidance: number }
+export interface EditParams extends TechniqueParams, InputParams { readonly prompt: string; readonly iStarts: readonly number[]; readonly guidance: number }
 
 /** The region: a mask upload (white = repaint), or a box in the input image's pixels. */
-export interface InpaintParams extends PartAParams, InputParams {
+export interface InpaintParams extends TechniqueParams, InputParams {
   readonly prompt: string;
   readonly guidance: number;
   readonly mask?: StoredImage | undefined;
@@ -73,9 +73,9 @@ export interface InpaintParams extends PartAParams, InputParams {
 }
 
 /** `views`: the view of each prompt after the first (which is seen as it is). */
-export interface AnagramParams extends PartAParams { readonly prompts: readonly string[]; readonly views: readonly string[]; readonly maxDisp?: number | undefined; readonly guidance: number }
+export interface AnagramParams extends TechniqueParams { readonly prompts: readonly string[]; readonly views: readonly string[]; readonly maxDisp?: number | undefined; readonly guidance: number }
 
-export interface HybridParams extends PartAParams { readonly far: string; readonly near: string; readonly sigma?: number | undefined; readonly guidance: number }
+export interface HybridParams extends TechniqueParams { readonly far: string; readonly near: string; readonly sigma?: number | undefined; readonly guidance: number }
 
 /** Stored uploads were checked by the front end against its configured limits; these only guard against a swapped file. */
 const STORED_LIMITS: DecodeLimits = { maxBytes: 512 * 1024 * 1024, maxPixels: 268_435_456 };
@@ -106,7 +106,7 @@ async function maskSource(p: InpaintParams): Promise<MaskSource> {
 }
 
 /** Runs a Part A job on a loaded model: the technique's named files and its job record. */
-export async function runPartAJob(command: PartACommand, params: unknown, seed: number, model: LoadedModel, opts: RunOptions = {}): Promise<TechniqueResult> {
+export async function runTechniqueJob(command: TechniqueName, params: unknown, seed: number, model: LoadedModel, opts: RunOptions = {}): Promise<TechniqueResult> {
   switch (command) {
     case 'imagine': {
       const p = params as ImagineParams;
