@@ -45,6 +45,16 @@ function flowModel(path: string): Promise<OnnxFlowModel> {
 
 let embeddingStore: Store | undefined;
 
+/** Called by the engine worker before its thread ends: closes every cached model and the store connection. */
+export async function dispose(): Promise<void> {
+  const loaded = [...flowModels.values(), ...denoisers.values()];
+  flowModels.clear();
+  denoisers.clear();
+  await Promise.allSettled(loaded.map(async (p) => (await p).dispose()));
+  embeddingStore?.close();
+  embeddingStore = undefined;
+}
+
 /** The worker's own connection to the bot's database (DATA_DIR), opened on the first job of a text model. */
 function embeddingCache(model: string): EmbeddingCache {
   embeddingStore ??= openStore(databasePath(dataDir()));

@@ -15,11 +15,15 @@ const port = parentPort;
 if (port === null) throw new Error('engine-worker.js must be started as a worker thread');
 const post = (message: FromWorker) => port.postMessage(message);
 
+/** What handler modules give back at exit (their cached models: onnxruntime sessions, a store connection). */
+const disposers: Array<() => Promise<void> | void> = [];
+
 async function loadRegistry(modules: readonly string[]): Promise<Map<string, JobHandler>> {
   const registry = new Map<string, JobHandler>();
   for (const spec of modules) {
     const url = spec.startsWith('file:') ? spec : pathToFileURL(spec).href;
-    const mod = (await import(url)) as { handlers?: HandlerRegistry; default?: HandlerRegistry };
+    const mod = (await import(url)) as { handlers?: HandlerRegistry; default?: HandlerRegistry; dispose?: () => Promise<void> | void };
+    if (mod.dispose) disposers.push(mod.dispose);
     const handlers = mod.handlers ?? mod.default;
     if (handlers === undefined) throw new Error(`handler module ${spec} exports neither "handlers" nor a default registry`);
     for (const [command, handler] of Object.entries(handlers)) {
@@ -105,6 +109,11 @@ try {
       }
       case 'resume':
         running.get(message.jobId)?.resume?.();
+        break;
+      case 'exit':
+        // Native objects are released here, in order, while the thread still runs: ending it with
+        // terminate() instead tears them down mid-flight, which can abort the whole process.
+        void Promise.allSettled(disposers.map((d) => d())).then(() => port.close());
         break;
     }
   });

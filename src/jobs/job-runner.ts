@@ -84,7 +84,7 @@ export class JobRunner {
    * Stops taking jobs; lets the running job finish for up to `graceMs`, then interrupts it at its
    * next step and re-queues it (a paused training run is re-queued at once, with its resume state).
    */
-  async stop(options: { graceMs?: number } = {}): Promise<void> {
+  async stop(options: { graceMs?: number; exitMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.pollTimer);
@@ -104,7 +104,7 @@ export class JobRunner {
     await this.recordPending();
     const worker = this.worker;
     this.worker = undefined;
-    await worker?.terminate();
+    if (worker) await endWorker(worker, options.exitMs ?? 5_000);
     if (this.workerId) await this.queue.unregisterWorker(this.workerId);
   }
 
@@ -411,4 +411,18 @@ export class JobRunner {
     }
     await this.pump();
   }
+}
+
+/**
+ * Asks an idle engine worker to release its models and end by itself, and terminates it only if it
+ * has not within `exitMs` (a handler that never returns).
+ */
+async function endWorker(worker: Worker, exitMs: number): Promise<void> {
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.postMessage({ type: 'exit' } satisfies ToWorker);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), exitMs)));
+  const outcome = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') await worker.terminate();
 }

@@ -11,7 +11,9 @@ export interface EngineWorkerData {
 export type ToWorker =
   | { readonly type: 'run'; readonly input: HandlerInput; readonly flags: SharedArrayBuffer }
   | { readonly type: 'stop'; readonly jobId: number }
-  | { readonly type: 'resume'; readonly jobId: number };
+  | { readonly type: 'resume'; readonly jobId: number }
+  /** No job runs: release the handler modules' models and end the thread by itself. */
+  | { readonly type: 'exit' };
 
 export type FromWorker =
   | { readonly type: 'ready'; readonly commands: string[] }

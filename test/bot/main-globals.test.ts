@@ -46,3 +46,15 @@ test('discord.js imports after the command service (whose registry reaches the c
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'ok');
 });
+
+test("the bot's main thread does not load onnxruntime's native library (only its engine worker does)", () => {
+  // Two threads holding onnxruntime-node can abort the process as it exits ("terminate called after
+  // throwing an instance of 'Napi::Error'"), so the modules the main thread imports load it lazily.
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', `for (const m of ${JSON.stringify(modules)}) await import(m); const { readFileSync } = await import('node:fs'); console.log(readFileSync('/proc/self/maps', 'utf8').includes('onnxruntime_binding') ? 'loaded' : 'not loaded');`],
+    { encoding: 'utf8', timeout: 120_000, cwd: fileURLToPath(new URL('.', import.meta.url)) },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').at(-1), 'not loaded');
+});

@@ -4,7 +4,17 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+
+// Loaded on the first session, not at import: a process that only imports the engine (the bot's main
+// thread, which hands models to its worker) never loads the native library. Two threads that both
+// load it can abort the process as it exits (onnxruntime's global environment is torn down by the
+// first thread's cleanup while the other still holds it).
+let ortModule: typeof Ort | undefined;
+async function loadOrt(): Promise<typeof Ort> {
+  ortModule ??= await import('onnxruntime-node');
+  return ortModule;
+}
 import { InputError } from '../errors.js';
 
 export type FeedType = 'float32' | 'float16' | 'int64' | 'int32';
@@ -85,7 +95,7 @@ let cudaFailed = false;
  * Whether to try CUDA under 'auto': the CUDA provider library is present only when onnxruntime-node was
  * installed with ONNXRUNTIME_NODE_INSTALL=cuda12. Probing without it makes onnxruntime print an error.
  */
-function cudaInstalled(): boolean {
+function cudaInstalled(ort: typeof Ort): boolean {
   if (cudaFailed || !ort.listSupportedBackends().some((b) => b.name === 'cuda')) return false;
   try {
     const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
@@ -108,14 +118,15 @@ export class OnnxSession {
     readonly name: string,
     readonly path: string,
     readonly provider: ExecutionProvider,
-    private session: ort.InferenceSession | undefined,
+    private session: Ort.InferenceSession | undefined,
   ) {}
 
   /** `source` is a file path, or the model's bytes (exports made in memory). */
   static async load(name: string, source: string | Uint8Array, opts: SessionOptions = {}): Promise<OnnxSession> {
+    const ort = await loadOrt();
     const path = typeof source === 'string' ? source : `<${source.byteLength} bytes in memory>`;
     const log = opts.log ?? ((m: string) => console.error(m));
-    const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    const base: Ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
     const session: Record<string, unknown> = {};
     if (opts.spinning === false) Object.assign(session, { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } });
@@ -127,7 +138,7 @@ export class OnnxSession {
     if (opts.prepack === false) session.disable_prepacking = '1';
     if (Object.keys(session).length > 0) base.extra = { session };
     // The two overloads (path, bytes) cannot take a union argument.
-    const create = (executionProviders: string[]): Promise<ort.InferenceSession> =>
+    const create = (executionProviders: string[]): Promise<Ort.InferenceSession> =>
       typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders }) : ort.InferenceSession.create(source, { ...base, executionProviders });
     const choice = opts.provider ?? 'auto';
     if (choice === 'webgpu') {
@@ -140,7 +151,7 @@ export class OnnxSession {
         throw new OnnxRunError(`cannot load ${name} on WebGPU: ${first}; it needs ${WEBGPU_NEEDS}`, err);
       }
     }
-    if (choice === 'cuda' || (choice === 'auto' && cudaInstalled())) {
+    if (choice === 'cuda' || (choice === 'auto' && cudaInstalled(ort))) {
       try {
         const s = await create(['cuda', 'cpu']);
         log(`onnx: ${name} on CUDA (${path})`);
@@ -160,7 +171,7 @@ export class OnnxSession {
     }
   }
 
-  private get live(): ort.InferenceSession {
+  private get live(): Ort.InferenceSession {
     if (!this.session) throw new OnnxRunError(`session ${this.name} was disposed`);
     return this.session;
   }
@@ -192,11 +203,11 @@ export class OnnxSession {
           `\ngiven:\n${describe(feeds)}`,
       );
     }
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds)) {
-      ortFeeds[name] = new ort.Tensor(f.type, f.data, [...f.dims]);
+      ortFeeds[name] = new ortModule!.Tensor(f.type, f.data, [...f.dims]);
     }
-    let out: ort.InferenceSession.ReturnType;
+    let out: Ort.InferenceSession.ReturnType;
     try {
       out = await s.run(ortFeeds);
     } catch (err) {
