@@ -46,6 +46,6 @@ test('skew uses the seed shifts; patch sizes scale; unknown views list the allow
   assert.equal(patchSizeFor(64), 8);
   assert.equal(patchSizeFor(28), 4);
   assert.equal(patchSizeFor(256), 32);
-  assert.throws(() => createView('blur', { height: 8, width: 8 }), /unknown view "blur"; allowed: identity, flip, rotate_cw, rotate_ccw, negate, skew, patch_permute, pixel_permute, inner_circle, jigsaw/);
+  assert.throws(() => createView('blur', { height: 8, width: 8 }), /unknown view "blur"; allowed: identity, flip, rotate_cw, rotate_ccw, negate, skew, patch_permute, pixel_permute, inner_circle, jigsaw, flip_vertical/);
   assert.throws(() => createView('rotate_cw', { height: 8, width: 4 }), /square image/);
 });
