@@ -18,7 +18,7 @@ import { oneStepDenoise } from '../src/engine/sampling/one-step.js';
 import { sdedit } from '../src/engine/sampling/sdedit.js';
 import { timestepsForSteps } from '../src/engine/techniques/timesteps.js';
 import { createView } from '../src/engine/views/registry.js';
-import { writeTinyDeepFloyd } from '../test/fixtures/tiny-deepfloyd.js';
+import { IF_I_TINY } from '../test/fixtures/tiny-deepfloyd.js';
 
 export interface PartARow {
   model: string;
@@ -111,7 +111,7 @@ export async function benchPartA(opts: { mnistSteps?: number; ifSteps?: number; 
   } finally {
     await mnistModel.dispose();
   }
-  const ifModel = await DeepFloydIF.load({ dir: writeTinyDeepFloyd('float32', { stageII: false }), log: () => {} });
+  const ifModel = await DeepFloydIF.load({ dir: IF_I_TINY, log: () => {} });
   try {
     rows.push(...(await benchModel('tiny IF stage I', ifModel.stageI, ['an old man', 'a campfire'], opts.ifSteps ?? 10)));
   } finally {
@@ -120,9 +120,9 @@ export async function benchPartA(opts: { mnistSteps?: number; ifSteps?: number; 
   log(table(rows));
   const worst = rows.reduce((a, r) => (r.overhead > a.overhead ? r : a));
   log(`engine overhead: worst ${(100 * worst.overhead).toFixed(1)}% (${worst.model}, ${worst.technique}); target < 5% of the step time.`);
-  // The tiny IF models are one 3×3 conv, so their ratio is an upper bound: read the engine ms/step
-  // column against a real stage I UNet step (hundreds of ms on a GPU, seconds on CPU).
-  log('tiny IF ratios overstate the overhead: its "UNet" is a single conv; compare engine ms/step with a real stage I step.');
+  // The tiny IF UNet has 0.85M parameters, so its ratio is an upper bound: read the engine ms/step
+  // column against a real stage I UNet step (hundreds of ms on a GPU, seconds on CPU; `npm run bench -- deepfloyd`).
+  log('tiny IF ratios overstate the overhead: its UNet is 0.85M parameters; compare engine ms/step with a real stage I step.');
   return rows;
 }
 

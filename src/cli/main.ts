@@ -5,6 +5,7 @@ import { registerTrain } from './commands/train.js';
 import { registerDigits } from './commands/digits.js';
 import { registerExportModel } from './commands/export-model.js';
 import { registerEmbed } from './commands/embed.js';
+import { registerDeepfloyd } from './commands/deepfloyd.js';
 import { TECHNIQUES } from '../techniques/registry.js';
 import { registerTechnique } from './technique-options.js';
 import { registerGallery, registerJobs } from './commands/jobs.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerDigits(program);
   registerExportModel(program);
   registerEmbed(program);
+  registerDeepfloyd(program);
   for (const t of TECHNIQUES) registerTechnique(program, t);
   registerJobs(program);
   registerGallery(program);

@@ -1,5 +1,5 @@
 // The Part A commands end to end through main([...]) on a tiny class model trained here (D = 4, one
-// epoch on 128 digits) and on the tiny DeepFloyd-shaped ONNX folder: files, sizes, frames, seeds, errors.
+// epoch on 128 digits) and on the tiny DeepFloyd IF Hugging Face folders: files, sizes, frames, seeds, errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
 import { encodePng } from '../../src/engine/images/encode.js';
-import { writeTinyDeepFloyd } from '../fixtures/tiny-deepfloyd.js';
+import { tinyDeepFloydModels } from '../fixtures/tiny-deepfloyd.js';
+import { DeepFloydIF, embeddingKey } from '../../src/engine/denoisers/deepfloyd-if.js';
 import { openStore } from '../../src/store/index.js';
 import { tinyClassRun } from '../helpers/tiny-mnist.js';
 
@@ -200,13 +201,12 @@ test('bad input: one line naming what is allowed, exit code 2', async () => {
   process.env.ILLUSIONIST_MODELS = join(root, 'no-models');
   const d = await cli(['imagine', '--prompt', 'a dog', '--model', 'deepfloyd-if', '--out', join(root, 'x')]);
   assert.equal(d.code, 2);
-  assert.match(d.err, /no DeepFloyd IF export in .*no-models.deepfloyd-if \(missing tokenizer.json.*export-deepfloyd-if\.py/);
+  assert.match(d.err, /no DeepFloyd IF stage I folder in .*no-models.deepfloyd-if .*huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0 --include .*--local-dir .*no-models.deepfloyd-if.IF-I-XL-v1\.0/);
+  assert.equal(d.err.trim().split('\n').length, 1, d.err);
 });
 
-test('deepfloyd-if path: an RGB anagram from the tiny ONNX folder found under ILLUSIONIST_MODELS', async () => {
-  const models = join(root, 'models');
-  mkdirSync(models, { recursive: true });
-  symlinkSync(writeTinyDeepFloyd('float32', { stageII: false }), join(models, 'deepfloyd-if'));
+test('deepfloyd-if path: an RGB anagram from the tiny Hugging Face folders found under ILLUSIONIST_MODELS', async () => {
+  const { models, stageI } = tinyDeepFloydModels();
   process.env.ILLUSIONIST_MODELS = models;
   const dir = join(root, 'if-anagram');
   const r = await cli(['anagram', '--prompt1', 'an old man', '--prompt2', 'a campfire', '--view', 'negate', '--model', 'deepfloyd-if', '--steps', '3', '--seed', '7', '--out', dir]);
@@ -215,12 +215,13 @@ test('deepfloyd-if path: an RGB anagram from the tiny ONNX folder found under IL
   assert.deepEqual([img.width, img.height, img.channels], [64, 64, 3]);
   const gif = await info(join(dir, 'animation.gif'));
   assert.deepEqual([gif.width, gif.pages], [Math.round(1.5 * 192), 42]);
-  assert.equal(job(dir).source, join(models, 'deepfloyd-if'));
+  assert.equal(job(dir).source, stageI);
   // The prompts' T5 embeddings were kept in the store, so the next job with them skips the encoder.
   const store = openStore(join(process.env.DATA_DIR!, 'illusionist.db'));
   try {
+    const encoder = DeepFloydIF.textEncoderIdOf(stageI)!;
     for (const prompt of ['an old man', 'a campfire', '']) {
-      assert.ok(store.embeddings.get('deepfloyd-if', prompt)?.data instanceof Float32Array, `embedding of '${prompt}' cached`);
+      assert.ok(store.embeddings.get('deepfloyd-if', embeddingKey(encoder, prompt))?.data instanceof Float32Array, `embedding of '${prompt}' cached`);
     }
   } finally {
     store.close();

@@ -153,7 +153,7 @@ test('every user mistake gets a private error saying what was wrong and what is 
     ['imagine', { prompt: 'some gore' }, 'blocked-prompt', /does not allow/],
     ['hybrid', { far: 'N4STY', near: '1' }, 'blocked-prompt', /far contains/],
     ['imagine', { prompt: 'a cat' }, 'invalid-option', /"a cat" is not a digit/, /0–9/],
-    ['imagine', { prompt: '7', model: 'deepfloyd-if' }, 'model-not-installed', /deepfloyd-if is not installed/, /export-deepfloyd-if/],
+    ['imagine', { prompt: '7', model: 'deepfloyd-if' }, 'model-not-installed', /deepfloyd-if is not installed/, /huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0 --include .*deepfloyd check/],
     ['digits', { model: 'nope' }, 'model-not-installed', /no MNIST flow checkpoint "nope"/, /mnist-class/],
     ['train', { epochs: 1 }, 'not-allowed', /admins only/],
     ['digits', { digit: 12 }, 'invalid-option', /digit must be an integer from 0 to 9, got "12"/],

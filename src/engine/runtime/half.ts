@@ -49,3 +49,17 @@ export function float16ToFloat32(src: Uint16Array): Float32Array {
   for (let i = 0; i < src.length; i++) out[i] = fromHalf(src[i]!);
   return out;
 }
+
+/**
+ * A float output's values as float32: a Float32Array as it is, fp16 as onnxruntime hands it back —
+ * a Float16Array where the JavaScript engine has one (onnxruntime-common then uses it), else a
+ * Uint16Array of IEEE half bits.
+ */
+export function toFloat32(data: unknown): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof Uint16Array) return float16ToFloat32(data);
+  const F16 = (globalThis as { Float16Array?: abstract new (...args: never[]) => ArrayLike<number> }).Float16Array;
+  if (F16 !== undefined && data instanceof F16) return Float32Array.from(data);
+  const what = data === null || data === undefined ? String(data) : (data as object).constructor?.name ?? typeof data;
+  throw new TypeError(`expected float output data (Float32Array, Float16Array or fp16 bits in a Uint16Array), got ${what}`);
+}

@@ -7,11 +7,13 @@ import { InputError } from '../../../src/engine/techniques/errors.js';
 import { checkpointModel, MODELS, modelEntry, parseModelId, preferredModel } from '../../../src/engine/models/registry.js';
 import { describeDefault } from '../../../src/techniques/options.js';
 import { guidanceOption } from '../../../src/techniques/common.js';
-import { writeTinyDeepFloyd } from '../../fixtures/tiny-deepfloyd.js';
+import { rmSync } from 'node:fs';
+import { tinyDeepFloydModels } from '../../fixtures/tiny-deepfloyd.js';
 import { tinyClassCheckpoint } from '../../helpers/tiny-mnist.js';
 
 test('each entry loads a denoiser of its id and shape, from where locate() points', async () => {
-  const dirs = { 'deepfloyd-if': writeTinyDeepFloyd('float32', { stageII: false }) };
+  const tiny = tinyDeepFloydModels({ stageII: false });
+  const dirs = { 'deepfloyd-if': tiny.stageI };
   const checkpoint = await tinyClassCheckpoint();
   for (const entry of MODELS) {
     const opts = entry.supports.checkpoints ? { checkpoint } : { dir: dirs[entry.id as 'deepfloyd-if'] };
@@ -28,12 +30,17 @@ test('each entry loads a denoiser of its id and shape, from where locate() point
       await loaded.dispose();
     }
   }
+  rmSync(tiny.models, { recursive: true });
 });
 
 test('a missing model says how to get it; prompts are checked per model', () => {
   const ifModel = modelEntry('deepfloyd-if');
   assert.equal(ifModel.installed({ dir: join('/nonexistent', 'deepfloyd-if') }), false);
-  assert.throws(() => ifModel.locate({ dir: '/nonexistent/deepfloyd-if' }), /no DeepFloyd IF export in \/nonexistent\/deepfloyd-if \(missing tokenizer\.json/);
+  assert.throws(() => ifModel.locate({ dir: '/nonexistent/IF-I-XL-v1.0' }), /DeepFloyd IF stage I in \/nonexistent\/IF-I-XL-v1\.0 cannot run: model_index\.json: missing \(get it with: huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0 --include "model_index\.json" --local-dir \/nonexistent\/IF-I-XL-v1\.0\); unet: config\.json missing/);
+  const partial = tinyDeepFloydModels({ stageII: false, withoutI: ['text_encoder'] });
+  assert.equal(ifModel.installed({ dir: partial.stageI }), false);
+  assert.throws(() => ifModel.locate({ dir: partial.stageI }), (e: unknown) => e instanceof InputError && /text_encoder: config\.json missing \(get it with: huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0 --include "text_encoder\/config\.json" "text_encoder\/model\.safetensors\.index\.fp16\.json" "text_encoder\/model\.fp16\*\.safetensors"/.test(e.message) && !/unet:/.test(e.message));
+  rmSync(partial.models, { recursive: true });
   assert.throws(() => ifModel.locate({ checkpoint: 'x' }), /--checkpoint is for --model mnist-flow/);
   const digits = checkpointModel();
   assert.equal(digits.id, 'mnist-flow');

@@ -1,8 +1,8 @@
 // Hugging Face safetensors as the repos ship them: one file or shards named by model.safetensors.index.json
 // (and its variants, e.g. model.safetensors.index.fp16.json). Only headers are read up front, so a graph can
 // point its initializers at the bytes in place (ONNX external data) instead of copying gigabytes.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import type { ElementType } from '../../onnx/graph-builder.js';
 import { float16ToFloat32 } from '../../runtime/half.js';
 
@@ -213,4 +213,30 @@ function readBytes(t: SafetensorInfo): Buffer {
     closeSync(fd);
   }
   return buf;
+}
+
+/**
+ * Where onnxruntime is to resolve external data for these weight files, and each file's `location`
+ * there. onnxruntime refuses a location whose real path leaves the folder it is given, and downloads
+ * are often symlinks (the hub cache's snapshots point into its blobs/, older `--local-dir` downloads
+ * into the cache), so the folder is the deepest one holding every file's real path.
+ */
+export function externalDataRoot(paths: readonly string[]): { dir: string; location(path: string): string } {
+  if (paths.length === 0) throw new RangeError('externalDataRoot needs at least one file');
+  const real = new Map(paths.map((p) => [p, realpathSync(p)]));
+  let parts = dirname(real.get(paths[0]!)!).split(sep);
+  for (const r of real.values()) {
+    const other = dirname(r).split(sep);
+    let i = 0;
+    while (i < parts.length && i < other.length && parts[i] === other[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  const dir = parts.join(sep) || sep;
+  return {
+    dir,
+    location(path: string): string {
+      const r = real.get(path) ?? realpathSync(path);
+      return relative(dir, r).split(sep).join('/');
+    },
+  };
 }

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GraphBuilder, type ElementType } from '../../onnx/graph-builder.js';
 import { MissingModelError, OnnxSession, type SessionOptions } from '../../runtime/onnx.js';
-import { SafetensorsFolder, onnxTypeOf } from './hf-safetensors.js';
+import { SafetensorsFolder, externalDataRoot, onnxTypeOf } from './hf-safetensors.js';
+import { toFloat32 } from '../../runtime/half.js';
 import { IF_TEXT_DOWNLOAD_HINT, IF_TEXT_LENGTH, T5Tokenizer, ifPreprocess, requireFile } from './t5-tokenizer.js';
 
 export type T5Activation = 'gelu_new' | 'gelu' | 'relu' | 'silu' | 'swish';
@@ -88,6 +89,8 @@ export function bucketTable(length: number, numBuckets: number, maxDistance: num
 export interface T5GraphOptions {
   /** Token length the position-bias table is built for (IF: 77). */
   length?: number;
+  /** A shard's external-data location (default: its file name in `weights.dir`). */
+  locate?: (path: string) => string;
 }
 
 /**
@@ -127,7 +130,7 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: Safetensor
     }
     const type: ElementType = onnxTypeOf(info);
     if (type !== 'float32' && type !== 'float16') throw new Error(`${info.path}: tensor '${found}' is ${info.dtype}; T5 weights must be F32 or F16`);
-    const init = g.externalInitializer(name, type, info.shape, { location: info.file, offset: info.offset, length: info.byteLength });
+    const init = g.externalInitializer(name, type, info.shape, { location: opts.locate ? opts.locate(info.path) : info.file, offset: info.offset, length: info.byteLength });
     return type === 'float32' ? init : g.op('Cast', [init], { to: 1 });
   };
 
@@ -252,13 +255,14 @@ export class T5TextEncoder {
     if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${tokDir} has ${tokenizer.vocabSize} tokens but ${configPath} says vocab_size ${config.vocabSize}: the folders are from different models`);
     const { weights, variant } = openT5Weights(encDir, opts.variant);
     const t0 = performance.now();
-    const bytes = buildT5EncoderGraph(config, weights, { length: tokenizer.length });
+    const data = externalDataRoot(weights.files.map((f) => join(weights.dir, f)));
+    const bytes = buildT5EncoderGraph(config, weights, { length: tokenizer.length, locate: data.location });
     const t1 = performance.now();
     const { variant: _v, textEncoderDir: _e, tokenizerDir: _t, length: _l, ...session } = opts;
     // fp32 weights stay mapped from the shards unless the caller wants repacked (faster, copied) ones;
     // fp16 ones are widened into new float32 buffers at load either way.
     const prepack = session.prepack ?? variant === 'fp16';
-    const s = await OnnxSession.load(`t5-encoder (${variant})`, bytes, { ...session, prepack, externalDataDir: weights.dir });
+    const s = await OnnxSession.load(`t5-encoder (${variant})`, bytes, { ...session, prepack, externalDataDir: data.dir });
     const t2 = performance.now();
     return new T5TextEncoder(tokenizer, config, variant, s, { buildMs: t1 - t0, sessionMs: t2 - t1 });
   }
@@ -279,7 +283,7 @@ export class T5TextEncoder {
       input_ids: { type: 'int64', dims: [B, L], data: ids },
       attention_mask: { type: 'int64', dims: [B, L], data: attentionMask },
     });
-    return out.last_hidden_state!.data as Float32Array;
+    return toFloat32(out.last_hidden_state!.data);
   }
 
   /** Prompt embeddings as IF's encode_prompt makes them: [B, 77, d_model], every row (padding included). */

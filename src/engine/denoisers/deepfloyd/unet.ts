@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OnnxSession, type SessionOptions } from '../../runtime/onnx.js';
 import type { Tensor } from '../../tensor.js';
-import { readSafetensorsHeader } from './hf-safetensors.js';
+import { toFloat32 } from '../../runtime/half.js';
+import { externalDataRoot, readSafetensorsHeader } from './hf-safetensors.js';
 import { parseUnetConfig, textInputDim, type IfUnetConfig } from './unet-config.js';
 import { SafetensorsWeights, buildUnetGraph, spatialMultiple } from './unet-graph.js';
 
@@ -47,12 +48,14 @@ export class IfUnet {
     const weightsPath = join(dir, weightsFile);
     if (!existsSync(weightsPath)) throw new Error(`${weightsPath} not found${opts.variant ? '' : ' (for the fp16 download pass variant: "fp16")'}`);
     const t0 = performance.now();
-    const weights = new SafetensorsWeights(readSafetensorsHeader(weightsPath), weightsFile);
+    // Symlinked downloads: onnxruntime reads external data only below the folder it is given.
+    const root = externalDataRoot([weightsPath]);
+    const weights = new SafetensorsWeights(readSafetensorsHeader(weightsPath), root.location(weightsPath));
     const graph = buildUnetGraph(config, weights);
     weights.checkAllUsed();
     const t1 = performance.now();
     const { variant: _variant, ...sessionOpts } = opts;
-    const session = await OnnxSession.load(`IF UNet (${dir})`, graph.bytes, { ...sessionOpts, externalDataDir: dir });
+    const session = await OnnxSession.load(`IF UNet (${dir})`, graph.bytes, { ...sessionOpts, externalDataDir: root.dir });
     const t2 = performance.now();
     return new IfUnet(config, session, { weightsFile: weightsPath, parameters: graph.parameters, graphBytes: graph.bytes.byteLength, buildMs: t1 - t0, sessionMs: t2 - t1 });
   }
@@ -91,7 +94,7 @@ export class IfUnet {
       throw new RangeError('this UNet has no class embedding (stage I); classLabels must be left out');
     }
     const out = await this.session.run(feeds);
-    return out.out!.data as Float32Array;
+    return toFloat32(out.out!.data);
   }
 
   async dispose(): Promise<void> {
