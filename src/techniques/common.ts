@@ -34,7 +34,7 @@ export const stepsOption: TechniqueOption = {
 export const thresholdingOption: TechniqueOption = {
   name: 'thresholding', kind: 'string',
   choices: THRESHOLDING_MODES.map((m) => ({ name: m, value: m })),
-  help: 'x̂0 each step: none (the write-up\'s loop) or diffusers\' IF scheduler (its leading timesteps, last step at t = 0) with dynamic thresholding (0.95, max 1.5) or clip',
+  help: 'x̂0 each step: none (the write-up) or dynamic/clip (diffusers\' IF scheduler)',
   defaultText: 'none',
 };
 
