@@ -1,12 +1,24 @@
 // Seeded randomness for the engine: every job's noise comes from an Rng built from its seed, so the
 // same seed gives the same image. xoroshiro128+ from pure-rand; normals by Box–Muller.
+// Samplers take any NoiseSource for their Gaussian draws: the seeded Rng by default, or a recorded
+// stream (sampling/noise-file.ts) to replay another implementation's run draw for draw.
 import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
+import { numel, tensor, type Shape, type Tensor } from './tensor.js';
 
 /** Largest seed accepted from users (seeds are stored and shown as plain integers). */
 export const MAX_SEED = 2 ** 32 - 1;
 
-export class Rng {
+/**
+ * Where a sampler's Gaussian draws come from, one call per draw in the order diffusers makes them
+ * (initial noise, stage II's noise augmentation, then one per denoising step with t > 0).
+ */
+export interface NoiseSource {
+  /** The next standard normal draw of `shape`; `what` names it in errors (e.g. "step 3 variance noise"). */
+  draw(shape: Shape, what: string): Tensor;
+}
+
+export class Rng implements NoiseSource {
   private gen: JumpableRandomGenerator;
   private spare: number | undefined;
 
@@ -63,6 +75,11 @@ export class Rng {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.normal();
     return out;
+  }
+
+  /** A tensor of standard normals (the same numbers, in the same order, as `normals`). */
+  draw(shape: Shape, _what?: string): Tensor {
+    return tensor(shape, this.normals(numel(shape)));
   }
 
   /** In-place Fisher–Yates shuffle. */

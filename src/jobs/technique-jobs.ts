@@ -12,6 +12,7 @@ import { runInpaint } from '../engine/techniques/inpaint.js';
 import type { Box, ImageSource, MaskSource } from '../engine/techniques/inputs.js';
 import type { LoadedModel, ModelId } from '../engine/models/registry.js';
 import type { RunOptions, TechniqueResult } from '../engine/techniques/outputs.js';
+import type { ThresholdingMode } from '../engine/sampling/thresholding.js';
 
 export const TECHNIQUE_NAMES = ['imagine', 'denoise', 'edit', 'inpaint', 'anagram', 'hybrid'] as const;
 export type TechniqueName = (typeof TECHNIQUE_NAMES)[number];
@@ -45,6 +46,15 @@ export interface TechniqueParams {
   readonly steps: number;
   /** Guided techniques (all but denoise). */
   readonly guidance?: number | undefined;
+  /** 'dynamic' | 'clip': diffusers' IF scheduler (engine/techniques/timesteps.ts samplerFor); absent: the write-up's loop. */
+  readonly thresholding?: ThresholdingMode | undefined;
+  /** CLI --noise: the recorded noise file replayed instead of the seed's draws (absolute path). */
+  readonly noise?: string | undefined;
+}
+
+/** The sampler settings every guided technique passes through (only those given). */
+function sampling(p: TechniqueParams): { thresholding?: ThresholdingMode; noise?: string } {
+  return { ...(p.thresholding !== undefined ? { thresholding: p.thresholding } : {}), ...(p.noise !== undefined ? { noise: p.noise } : {}) };
 }
 
 /** The input picture: an upload, or (models with digit inputs) a digit of the embedded MNIST set. */
@@ -110,7 +120,7 @@ export async function runTechniqueJob(command: TechniqueName, params: unknown, s
   switch (command) {
     case 'imagine': {
       const p = params as ImagineParams;
-      return runImagine(model, { prompt: p.prompt, steps: p.steps, guidance: p.guidance, count: p.count, seed }, opts);
+      return runImagine(model, { prompt: p.prompt, steps: p.steps, guidance: p.guidance, count: p.count, seed, ...sampling(p) }, opts);
     }
     case 'denoise': {
       const p = params as DenoiseParams;
@@ -119,19 +129,19 @@ export async function runTechniqueJob(command: TechniqueName, params: unknown, s
     }
     case 'edit': {
       const p = params as EditParams;
-      return runEdit(model, { image: imageSource(p), iStarts: [...p.iStarts], prompt: p.prompt, steps: p.steps, guidance: p.guidance, seed }, opts);
+      return runEdit(model, { image: imageSource(p), iStarts: [...p.iStarts], prompt: p.prompt, steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
     }
     case 'inpaint': {
       const p = params as InpaintParams;
-      return runInpaint(model, { image: imageSource(p), mask: await maskSource(p), prompt: p.prompt, steps: p.steps, guidance: p.guidance, seed }, opts);
+      return runInpaint(model, { image: imageSource(p), mask: await maskSource(p), prompt: p.prompt, steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
     }
     case 'anagram': {
       const p = params as AnagramParams;
-      return runAnagram(model, { prompts: [...p.prompts], views: [...p.views], ...(p.maxDisp !== undefined ? { maxDisp: p.maxDisp } : {}), steps: p.steps, guidance: p.guidance, seed }, opts);
+      return runAnagram(model, { prompts: [...p.prompts], views: [...p.views], ...(p.maxDisp !== undefined ? { maxDisp: p.maxDisp } : {}), steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
     }
     case 'hybrid': {
       const p = params as HybridParams;
-      return runHybrid(model, { far: p.far, near: p.near, ...(p.sigma !== undefined ? { sigma: p.sigma } : {}), steps: p.steps, guidance: p.guidance, seed }, opts);
+      return runHybrid(model, { far: p.far, near: p.near, ...(p.sigma !== undefined ? { sigma: p.sigma } : {}), steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
     }
   }
 }

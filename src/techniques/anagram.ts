@@ -2,10 +2,10 @@
 // through a view (flip, rotation, negation, …); a third prompt gets its own view.
 import { anagramViews } from '../engine/techniques/anagram.js';
 import { InputError } from '../engine/errors.js';
-import { timestepsForSteps } from '../engine/techniques/timesteps.js';
+import { samplerFor } from '../engine/techniques/timesteps.js';
 import { VIEW_NAMES } from '../engine/views/registry.js';
 import type { AnagramParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
+import { checkPrompts, commonParams, thresholdingOption, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -20,7 +20,7 @@ const maxDisp: TechniqueOption = { name: 'max_disp', kind: 'integer', min: 1, ma
 export const anagram = defineTechnique<AnagramParams>({
   name: 'anagram',
   description: 'one image, two (or three) pictures: prompt2 appears through the view',
-  options: [prompt1, prompt2, prompt3, view, view3, maxDisp, modelOption, guidanceOption, stepsOption, seedOption],
+  options: [prompt1, prompt2, prompt3, view, view3, maxDisp, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
   variations: false,
   promptOf: (p) => (Array.isArray(p.prompts) ? p.prompts.map(String).join(' / ') : ''),
   describeKeys: ['prompts', 'views', 'maxDisp', 'model', 'steps', 'guidance'],
@@ -43,7 +43,7 @@ export const anagram = defineTechnique<AnagramParams>({
     const prompts = p3 !== undefined ? [p1, p2, p3] : [p1, p2];
     checkPrompts(model, prompts.map((p, i) => [`prompt${i + 1}`, p] as const));
     const params = { ...commonParams(values, model, true), prompts, views, ...(md !== undefined ? { maxDisp: md } : {}) } as AnagramParams;
-    timestepsForSteps(params.steps);
+    samplerFor(params.steps, params.thresholding);
     anagramViews(model, { prompts, views, maxDisp: params.maxDisp });
     return params;
   },

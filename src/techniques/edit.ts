@@ -3,7 +3,7 @@
 import { checkEdit, MAX_EDITS } from '../engine/techniques/edit.js';
 import { DEFAULT_I_STARTS } from '../engine/sampling/sdedit.js';
 import type { EditParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
+import { checkPrompts, commonParams, thresholdingOption, guidanceOption, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
 import { integers, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -30,7 +30,7 @@ export function variationOptions<A>(picture: A, from: { prompt?: string | undefi
 export const edit = defineTechnique<EditParams>({
   name: 'edit',
   description: 'turn your sketch or photo into an image (SDEdit); higher i_start stays closer to it',
-  options: [image, prompt, iStart, modelOption, guidanceOption, stepsOption, seedOption],
+  options: [image, prompt, iStart, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
   variations: true,
   describeKeys: ['prompt', 'iStarts', 'model', 'steps', 'guidance'],
   normalize(values, model) {

@@ -2,7 +2,7 @@
 // (high frequencies), by factorized diffusion.
 import { checkHybrid } from '../engine/techniques/hybrid.js';
 import type { HybridParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
+import { checkPrompts, commonParams, thresholdingOption, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -13,7 +13,7 @@ const sigma: TechniqueOption = { name: 'sigma', kind: 'number', min: 0.1, max: 1
 export const hybrid = defineTechnique<HybridParams>({
   name: 'hybrid',
   description: 'one image that shows `far` from afar and `near` up close',
-  options: [far, near, sigma, modelOption, guidanceOption, stepsOption, seedOption],
+  options: [far, near, sigma, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
   variations: false,
   promptOf: (p) => `${String(p.far)} (far) / ${String(p.near)} (near)`,
   describeKeys: ['far', 'near', 'sigma', 'model', 'steps', 'guidance'],

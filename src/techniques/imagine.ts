@@ -1,7 +1,7 @@
 // imagine: text to image with classifier-free guidance (write-up A.1.5–A.1.6).
 import type { ImagineParams } from '../jobs/technique-jobs.js';
 import { checkImagine } from '../engine/techniques/imagine.js';
-import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
+import { checkPrompts, commonParams, thresholdingOption, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -11,7 +11,7 @@ const count: TechniqueOption = { name: 'count', kind: 'integer', min: 1, max: 4,
 export const imagine = defineTechnique<ImagineParams>({
   name: 'imagine',
   description: 'make an image from a prompt (classifier-free guidance)',
-  options: [prompt, count, modelOption, guidanceOption, stepsOption, seedOption],
+  options: [prompt, count, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
   variations: true,
   describeKeys: ['prompt', 'count', 'model', 'steps', 'guidance'],
   normalize(values, model) {

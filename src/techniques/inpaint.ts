@@ -2,9 +2,9 @@
 // or a box "x,y,width,height" in the input image's pixels, for chat and the CLI alike.
 import { InputError } from '../engine/errors.js';
 import type { Box } from '../engine/techniques/inputs.js';
-import { timestepsForSteps } from '../engine/techniques/timesteps.js';
+import { samplerFor } from '../engine/techniques/timesteps.js';
 import type { InpaintParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
+import { checkPrompts, commonParams, thresholdingOption, guidanceOption, modelOption, promptOption, seedOption, stepsOption } from './common.js';
 import { text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -35,7 +35,7 @@ export function checkBoxFits(b: Box, width: number, height: number): void {
 export const inpaint = defineTechnique<InpaintParams>({
   name: 'inpaint',
   description: 'repaint a region of your image: give a mask image or a box',
-  options: [image, mask, box, prompt, modelOption, guidanceOption, stepsOption, seedOption],
+  options: [image, mask, box, prompt, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
   variations: true,
   describeKeys: ['prompt', 'box', 'model', 'steps', 'guidance'],
   normalize(values, model) {
@@ -46,7 +46,7 @@ export const inpaint = defineTechnique<InpaintParams>({
     const p = text(values, prompt, model)!;
     checkPrompts(model, [['prompt', p]]);
     const params = { ...commonParams(values, model, true), prompt: p, ...(boxText !== undefined ? { box: parseBox(boxText) } : {}) } as InpaintParams;
-    timestepsForSteps(params.steps);
+    samplerFor(params.steps, params.thresholding);
     // The mask image is checked where it is read: withInputs (size) and the worker (it has white).
     return params;
   },

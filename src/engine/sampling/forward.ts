@@ -1,7 +1,7 @@
 // Forward process of DDPM (write-up A.1.1, eq. A.2): x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε, ε ~ N(0, I).
-import type { Rng } from '../random.js';
+import type { NoiseSource } from '../random.js';
 import { alphaBarAt, type NoiseSchedule } from '../schedules/noise-schedule.js';
-import { axpby, randn, type Tensor } from '../tensor.js';
+import { axpby, type Tensor } from '../tensor.js';
 
 /** x_t for a given ε (deterministic; inpainting re-noises the original with fresh ε each step). */
 export function addNoise(schedule: NoiseSchedule, x0: Tensor, t: number, eps: Tensor): Tensor {
@@ -10,7 +10,7 @@ export function addNoise(schedule: NoiseSchedule, x0: Tensor, t: number, eps: Te
 }
 
 /** Noises a clean image to timestep t; returns the noise too (one-step denoising compares with it). */
-export function forward(schedule: NoiseSchedule, x0: Tensor, t: number, rng: Rng): { xt: Tensor; eps: Tensor } {
-  const eps = randn(x0.shape, rng);
+export function forward(schedule: NoiseSchedule, x0: Tensor, t: number, rng: NoiseSource): { xt: Tensor; eps: Tensor } {
+  const eps = rng.draw(x0.shape, `the forward noise to t = ${t}`);
   return { xt: addNoise(schedule, x0, t, eps), eps };
 }

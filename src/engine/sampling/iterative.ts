@@ -1,12 +1,13 @@
 // Iterative denoising over strided timesteps (write-up A.1.4/A.1.5, eq. A.3), from any i_start, written once
 // for every technique: techniques differ only in their noise estimator and an optional per-step hook.
 import type { Conditioning, Denoiser, Prediction } from '../denoisers/denoiser.js';
-import type { Rng } from '../random.js';
+import type { NoiseSource } from '../random.js';
 import type { NoiseSchedule } from '../schedules/noise-schedule.js';
 import { checkIStart, stridedTimesteps } from '../schedules/timesteps.js';
 import { learnedRangeLogVariance, stepCoefficients } from '../schedules/variance.js';
-import { axpby, randn, scale, tensor, type Tensor } from '../tensor.js';
+import { axpby, scale, tensor, type Tensor } from '../tensor.js';
 import { predictOriginal } from './one-step.js';
+import { threshold, type Thresholding } from './thresholding.js';
 
 /** ε̂ (and variance) for the current x_t; CFG, anagrams and hybrids are estimators. */
 export type Estimator = (xt: Tensor, t: number) => Promise<Prediction>;
@@ -19,8 +20,19 @@ export interface ProgressFrame {
 }
 
 export interface LoopOptions {
-  /** Generator of the variance noise; the job's seed fixes it. */
-  rng: Rng;
+  /**
+   * Every Gaussian draw of the technique (initial noise, forward noise, each step's variance noise):
+   * the job's seeded Rng, or a recorded stream (ReplayNoise) to replay another run.
+   */
+  rng: NoiseSource;
+  /** What each step does to x̂0 before its mean: nothing (the write-up's loop, default) or diffusers' thresholding. */
+  thresholding?: Thresholding | undefined;
+  /**
+   * diffusers' loop: after the last interval, denoise once more at the last timestep, to t′ = −1
+   * (ᾱ = 1: the result is that step's x̂0, thresholded if thresholding is on). The write-up's loop stops
+   * at the last timestep (default false).
+   */
+  finalStep?: boolean | undefined;
   /** Descending timesteps, default 990, 960, …, 0. */
   timesteps?: readonly number[];
   /** Index of x's timestep in `timesteps`; default 0 (pure noise). */
@@ -40,7 +52,7 @@ export interface SampleResult {
   progression: ProgressFrame[];
 }
 
-/** Per-step hook applied to x_t′ (inpainting's re-noised original). */
+/** Per-step hook applied to x_t′ (inpainting's re-noised original); t′ is −1 after diffusers' final step. */
 export type StepHook = (x: Tensor, tPrev: number) => Tensor;
 
 /** exp(½·log σ²)·z, elementwise. */
@@ -72,16 +84,19 @@ export async function denoiseLoop(
   const iStart = opts.iStart ?? 0;
   const every = opts.progressEvery ?? 5;
   checkIStart(timesteps, iStart);
+  const last = timesteps.length - 1 + (opts.finalStep ? 1 : 0);
   const progression: ProgressFrame[] = [];
-  for (let i = iStart; i < timesteps.length - 1; i++) {
+  for (let i = iStart; i < last; i++) {
     const t = timesteps[i]!;
-    const tPrev = timesteps[i + 1]!;
+    const tPrev = timesteps[i + 1] ?? -1;
     if (every > 0 && (i - iStart) % every === 0) progression.push({ i, t, x });
     const pred = await estimate(x, t);
     const c = stepCoefficients(schedule, t, tPrev);
-    const x0 = predictOriginal(schedule, x, t, pred.eps);
+    let x0 = predictOriginal(schedule, x, t, pred.eps);
+    if (opts.thresholding) x0 = threshold(x0, opts.thresholding);
     const mean = axpby(c.x0Coef, x0, c.xtCoef, x);
-    x = axpby(1, mean, 1, varianceNoise(schedule, t, tPrev, pred, randn(x.shape, opts.rng)));
+    // As diffusers: no noise is drawn at t = 0 (only the final step can reach it).
+    x = t > 0 ? axpby(1, mean, 1, varianceNoise(schedule, t, tPrev, pred, opts.rng.draw(x.shape, `the variance noise of the step at t = ${t}`))) : mean;
     if (hook) x = hook(x, tPrev);
     await opts.onStep?.({ i: i + 1, t: tPrev, x });
   }
@@ -108,7 +123,12 @@ export async function iterativeDenoise(denoiser: Denoiser, x: Tensor, opts: Iter
   return denoiseLoop(denoiser.schedule, conditionalEstimator(denoiser, cond), x, opts);
 }
 
-/** Pure noise x_T for `batch` images of the denoiser's shape, drawn from the job's generator. */
-export function initialNoise(denoiser: Denoiser, batch: number, rng: Rng): Tensor {
-  return randn([batch, ...denoiser.imageShape], rng);
+/** Pure noise x_T for `batch` images of the denoiser's shape, drawn from the job's noise source. */
+export function initialNoise(denoiser: Denoiser, batch: number, rng: NoiseSource): Tensor {
+  return rng.draw([batch, ...denoiser.imageShape], 'the initial noise');
+}
+
+/** Steps the loop takes from timesteps[iStart] (what onStep counts). */
+export function loopSteps(timesteps: readonly number[], opts: Pick<LoopOptions, 'iStart' | 'finalStep'> = {}): number {
+  return timesteps.length - 1 - (opts.iStart ?? 0) + (opts.finalStep ? 1 : 0);
 }

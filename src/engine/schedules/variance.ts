@@ -18,10 +18,13 @@ export interface StepCoefficients {
   posteriorVariance: number;
 }
 
+/** t′ = −1 is "past the last timestep" (diffusers' final step): ᾱ_t′ = 1, the step lands on x̂0. */
+export const PAST_LAST = -1;
+
 export function stepCoefficients(schedule: NoiseSchedule, t: number, tPrev: number): StepCoefficients {
   if (!(tPrev < t)) throw new RangeError(`a denoising step goes to a smaller timestep, got t ${t} → t′ ${tPrev}`);
   const alphaBar = alphaBarAt(schedule, t);
-  const alphaBarPrev = alphaBarAt(schedule, tPrev);
+  const alphaBarPrev = tPrev === PAST_LAST ? 1 : alphaBarAt(schedule, tPrev);
   const alpha = alphaBar / alphaBarPrev;
   const beta = 1 - alpha;
   return {

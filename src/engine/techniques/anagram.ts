@@ -1,15 +1,16 @@
 // `anagram`: visual anagrams (A.1.8): one image that shows prompt 1 as is and prompt j through view j;
 // writes the image, a strip of every view captioned with its prompt, and a GIF of the illusion turning.
-import { Rng } from '../random.js';
+import type { ThresholdingMode } from '../sampling/thresholding.js';
+import { jobNoise, replaying } from './noise.js';
 import { anagram } from '../sampling/anagram.js';
-import { initialNoise } from '../sampling/iterative.js';
+import { initialNoise, loopSteps } from '../sampling/iterative.js';
 import { createView, isViewName, VIEW_NAMES } from '../views/registry.js';
 import type { View } from '../views/view.js';
 import { anagramAnimation } from './animation.js';
 import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
-import { timestepsForSteps } from './timesteps.js';
+import { samplerFor } from './timesteps.js';
 
 export interface AnagramJob {
   /** Two or three prompts; prompt 1 is seen as is. */
@@ -21,6 +22,10 @@ export interface AnagramJob {
   steps: number;
   guidance: number;
   seed: number;
+  /** 'dynamic' / 'clip': diffusers' IF scheduler (samplerFor); absent: the write-up's loop. */
+  thresholding?: ThresholdingMode | undefined;
+  /** A recorded noise file to replay instead of the seed's draws. */
+  noise?: string | undefined;
 }
 
 /** The identity then the named views, for the model's image size. */
@@ -40,17 +45,19 @@ export function anagramViews(model: ModelEntry, job: Pick<AnagramJob, 'prompts' 
 
 export function checkAnagram(model: ModelEntry, job: AnagramJob): View[] {
   job.prompts.forEach((p, i) => model.checkPrompt(p, `prompt${i + 1}`));
-  timestepsForSteps(job.steps);
+  samplerFor(job.steps, job.thresholding);
   return anagramViews(model, job);
 }
 
 export async function runAnagram(model: LoadedModel, job: AnagramJob, opts: RunOptions = {}): Promise<TechniqueResult> {
   const views = checkAnagram(model.entry, job);
   const started = performance.now();
-  const rng = new Rng(job.seed);
-  const result = await anagram(model.denoiser, initialNoise(model.denoiser, 1, rng), {
-    prompts: job.prompts, views, rng, guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps), onStep: stepCounter(job.steps, opts.onStep),
-  });
+  const sampler = samplerFor(job.steps, job.thresholding);
+  const noise = jobNoise(job.seed, job.noise);
+  const rng = noise.rng;
+  const result = await replaying(() => anagram(model.denoiser, initialNoise(model.denoiser, 1, rng), {
+    prompts: job.prompts, views, rng, guidanceScale: job.guidance, ...sampler, onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+  }));
   const captions = job.prompts.map((p, i) => `${views[i]!.name}: ${p}`);
   const files = [
     ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
@@ -58,5 +65,5 @@ export async function runAnagram(model: LoadedModel, job: AnagramJob, opts: RunO
     { name: 'animation.gif', bytes: await anagramAnimation(result.image, views, captions), role: 'animation' as const },
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
   ];
-  return { job: { command: 'anagram', model: model.id, source: model.source, ...job, seconds: (performance.now() - started) / 1000 }, files };
+  return { job: { command: 'anagram', model: model.id, source: model.source, ...job, ...(noise.record() ? { noise: noise.record() } : {}), seconds: (performance.now() - started) / 1000 }, files };
 }

@@ -1,13 +1,15 @@
 // `inpaint`: repaints where the mask is white (A.1.7.2): after every step the pixels outside the mask are
 // replaced by the input noised to the same t, so they end exactly equal to the input.
-import { Rng } from '../random.js';
+import type { ThresholdingMode } from '../sampling/thresholding.js';
+import { loopSteps } from '../sampling/iterative.js';
+import { jobNoise, replaying } from './noise.js';
 import { inpaint } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { prepareImage, prepareMask, type ImageSource, type MaskSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
 import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
-import { timestepsForSteps } from './timesteps.js';
+import { samplerFor } from './timesteps.js';
 
 export interface InpaintJob {
   image: ImageSource;
@@ -16,11 +18,15 @@ export interface InpaintJob {
   steps: number;
   guidance: number;
   seed: number;
+  /** 'dynamic' / 'clip': diffusers' IF scheduler (samplerFor); absent: the write-up's loop. */
+  thresholding?: ThresholdingMode | undefined;
+  /** A recorded noise file to replay instead of the seed's draws. */
+  noise?: string | undefined;
 }
 
 export async function checkInpaint(model: ModelEntry, job: Omit<InpaintJob, 'image'>): Promise<Tensor> {
   model.checkPrompt(job.prompt, 'prompt');
-  timestepsForSteps(job.steps);
+  samplerFor(job.steps, job.thresholding);
   return prepareMask(job.mask, model.shape);
 }
 
@@ -37,9 +43,11 @@ export async function runInpaint(model: LoadedModel, job: InpaintJob, opts: RunO
   const started = performance.now();
   // Not re-centred, so the mask (drawn on the upload, or a box) covers the pixels it was drawn on.
   const input = await prepareImage(job.image, model.denoiser.imageShape, { centerDigit: false });
-  const result = await inpaint(model.denoiser, input.x, mask, {
-    prompt: job.prompt, rng: new Rng(job.seed), guidanceScale: job.guidance, timesteps: timestepsForSteps(job.steps), onStep: stepCounter(job.steps, opts.onStep),
-  });
+  const sampler = samplerFor(job.steps, job.thresholding);
+  const noise = jobNoise(job.seed, job.noise);
+  const result = await replaying(() => inpaint(model.denoiser, input.x, mask, {
+    prompt: job.prompt, rng: noise.rng, guidanceScale: job.guidance, ...sampler, onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+  }));
   const c = input.x.shape[1];
   const files = [
     ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
@@ -53,7 +61,7 @@ export async function runInpaint(model: LoadedModel, job: InpaintJob, opts: RunO
     job: {
       command: 'inpaint', model: model.id, source: model.source, input: input.description,
       mask: 'box' in maskSource ? { box: maskSource.box } : { image: maskSource.name ?? 'mask' },
-      ...params, seconds: (performance.now() - started) / 1000,
+      ...params, ...(noise.record() ? { noise: noise.record() } : {}), seconds: (performance.now() - started) / 1000,
     },
     files,
   };

@@ -1,6 +1,7 @@
 // How many denoising steps a job takes (`--steps`): evenly spaced timesteps from 990 to 0; 33 steps give
 // exactly the write-up's list 990, 960, …, 0, and i_start indexes this list as in the write-up.
-import { stridedTimesteps } from '../schedules/timesteps.js';
+import { THRESHOLDING_MODES, thresholdingFor, type Thresholding, type ThresholdingMode } from '../sampling/thresholding.js';
+import { leadingTimesteps, stridedTimesteps } from '../schedules/timesteps.js';
 import { InputError } from '../errors.js';
 
 export const DEFAULT_STEPS = 33;
@@ -33,4 +34,23 @@ export function checkIStarts(iStarts: readonly number[], timesteps: readonly num
   }
   const largest = Math.max(...iStarts);
   if (largest > max) throw new InputError(`i_start ${largest} leaves no step to take with ${steps} steps: it must be an integer from 0 to ${max}`, allowed);
+}
+
+/**
+ * How a job samples: the write-up's loop (no thresholding, `timestepsForSteps`), or, with a thresholding
+ * mode, diffusers' DDPMScheduler as DeepFloyd IF configures it: `set_timesteps(steps)` (leading
+ * spacing: 957, 924, … for 30), x̂0 thresholded at every step, and a last step at t = 0 that returns
+ * its x̂0. The second is what `--noise` needs to replay a diffusers run (IFPipeline, visual_anagrams).
+ */
+export interface Sampler {
+  timesteps: number[];
+  thresholding?: Thresholding | undefined;
+  finalStep: boolean;
+}
+
+export function samplerFor(steps: number, mode: ThresholdingMode = 'none'): Sampler {
+  if (!(THRESHOLDING_MODES as readonly string[]).includes(mode)) throw new InputError(`thresholding must be one of ${THRESHOLDING_MODES.join(', ')}, got "${mode}"`);
+  if (mode === 'none') return { timesteps: timestepsForSteps(steps), finalStep: false };
+  if (!Number.isInteger(steps) || steps < 2 || steps > MAX_STEPS) throw new InputError(`steps must be an integer from 2 to ${MAX_STEPS} with thresholding, got ${steps}`);
+  return { timesteps: leadingTimesteps(steps), thresholding: thresholdingFor(mode, 'I'), finalStep: true };
 }

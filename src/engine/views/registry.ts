@@ -1,5 +1,6 @@
 // Name → view for anagrams and the CLI/commands; adding a view is one file and one line here.
 import { flipView } from './flip.js';
+import { flipVerticalView } from './flip-vertical.js';
 import { identityView } from './identity.js';
 import { innerCircleView } from './inner-circle.js';
 import { jigsawView } from './jigsaw.js';
@@ -21,6 +22,7 @@ const VIEWS = {
   pixel_permute: pixelPermuteView,
   inner_circle: innerCircleView,
   jigsaw: jigsawView,
+  flip_vertical: flipVerticalView,
 } satisfies Record<string, ViewFactory>;
 
 export type ViewName = keyof typeof VIEWS;
