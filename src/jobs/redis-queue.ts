@@ -11,7 +11,7 @@ import type { OutputFile } from './handler.js';
 import { redisClient } from './redis-client.js';
 import { QueueRejectedError, type CancelOutcome, type QueueClient } from './queue.js';
 import {
-  cancelKey, DEFAULT_PREFIX, FAMILIES, familyOf, redactedUrl, redisConnection, uploadPaths,
+  bullJobId, cancelKey, DEFAULT_PREFIX, FAMILIES, familyOf, redactedUrl, redisConnection, storeJobId, uploadPaths,
   type Family, type RedisJobData, type RedisJobResult, type WireProgress,
 } from './redis-shared.js';
 import type { SqliteQueue } from './sqlite-queue.js';
@@ -85,11 +85,11 @@ export class RedisQueue implements QueueClient {
       this.queues.set(family, queue);
       const events = new QueueEvents(family, { connection: redisClient(url), prefix: this.prefix });
       events.on('error', (error) => this.setReachable(false, error));
-      events.on('active', ({ jobId }) => void this.onActive(Number(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)));
-      events.on('progress', ({ jobId, data }) => this.onProgress(Number(jobId), data as WireProgress));
-      events.on('completed', ({ jobId }) => void this.ingest(Number(jobId)));
-      events.on('failed', ({ jobId }) => void this.ingest(Number(jobId)));
-      events.on('stalled', ({ jobId }) => void this.onStalled(Number(jobId)));
+      events.on('active', ({ jobId }) => void this.onActive(storeJobId(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)));
+      events.on('progress', ({ jobId, data }) => this.onProgress(storeJobId(jobId), data as WireProgress));
+      events.on('completed', ({ jobId }) => void this.ingest(storeJobId(jobId)));
+      events.on('failed', ({ jobId }) => void this.ingest(storeJobId(jobId)));
+      events.on('stalled', ({ jobId }) => void this.onStalled(storeJobId(jobId)));
       this.queueEvents.push(events);
     }
     await this.sweep();
@@ -141,11 +141,13 @@ export class RedisQueue implements QueueClient {
     try {
       await withTimeout(this.add(row), this.timeoutMs);
     } catch (error) {
-      if (!(error instanceof RedisTimeout) && !/writeable|connect|ECONN|closed/i.test((error as Error).message)) throw error;
-      this.setReachable(false, error);
-      // Not a job the person ran: it goes, so it counts against neither their limits nor their quota.
-      await this.local.fail(row.id, 'the job queue (Redis) was unreachable');
+      const unreachable = error instanceof RedisTimeout || /writeable|connect|ECONN|closed/i.test((error as Error).message);
+      // Not a job the person ran: it goes, so it counts against neither their limits nor their quota
+      // (and the sweep does not hand it over again and again).
+      await this.local.fail(row.id, unreachable ? 'the job queue (Redis) was unreachable' : `the job queue (Redis) refused it: ${(error as Error).message}`);
       this.store.jobs.deleteFinished(row.id);
+      if (!unreachable) throw error;
+      this.setReachable(false, error);
       throw this.unavailable();
     }
     return receipt;
@@ -170,7 +172,7 @@ export class RedisQueue implements QueueClient {
     // second (FIFO within a priority); the per-user cap of active jobs bounds n at admission.
     const earlier = this.store.jobs.list({ who: { platform: row.platform, userId: row.userId }, beforeId: row.id, limit: 1000 })
       .filter((j) => j.status === 'queued' || j.status === 'running').length;
-    await this.queueFor(row).add(row.command, data, { jobId: String(row.id), priority: 1 + earlier, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    await this.queueFor(row).add(row.command, data, { jobId: bullJobId(row.id), priority: 1 + earlier, attempts: 1, removeOnComplete: false, removeOnFail: false });
   }
 
   private queueFor(row: Pick<JobRow, 'command' | 'model' | 'params'>): BullQueue<RedisJobData, RedisJobResult> {
@@ -193,7 +195,7 @@ export class RedisQueue implements QueueClient {
       throw new QueueRejectedError('not-allowed', `only the owner of job #${jobId} or an admin can cancel it`);
     }
     if (row.status === 'queued') {
-      const job = await this.queueFor(row).getJob(String(jobId)).catch(() => undefined);
+      const job = await this.queueFor(row).getJob(bullJobId(jobId)).catch(() => undefined);
       // A waiting job leaves Redis at once; one a worker has just locked is stopped like a running one.
       const removed = job === undefined || (await job.remove().then(() => true, () => false));
       if (!removed) this.markRunning(jobId, job.attemptsStarted);
@@ -240,7 +242,7 @@ export class RedisQueue implements QueueClient {
   private async onActive(jobId: number): Promise<void> {
     const row = this.store.jobs.get(jobId);
     if (row?.status !== 'queued') return;
-    const job = await this.queueFor(row).getJob(String(jobId));
+    const job = await this.queueFor(row).getJob(bullJobId(jobId));
     if (job === undefined) return;
     this.markRunning(jobId, job.attemptsStarted - (job.data.uncounted ?? 0));
   }
@@ -267,7 +269,7 @@ export class RedisQueue implements QueueClient {
     try {
       const row = this.store.jobs.get(jobId);
       if (row === undefined) return;
-      const job = await this.queueFor(row).getJob(String(jobId));
+      const job = await this.queueFor(row).getJob(bullJobId(jobId));
       if (job === undefined) return;
       const state = await job.getState();
       if (state !== 'completed' && state !== 'failed') return;
@@ -318,7 +320,7 @@ export class RedisQueue implements QueueClient {
         if (this.ingesting.has(listed.id)) continue;
         const row = this.store.jobs.get(listed.id);
         if (row === undefined || (row.status !== 'queued' && row.status !== 'running')) continue;
-        const job = await this.queueFor(row).getJob(String(row.id));
+        const job = await this.queueFor(row).getJob(bullJobId(row.id));
         if (job === undefined) {
           if (row.status === 'running') {
             await this.local.requeue(row.id, { countAttempt: false, reason: 'the job queue (Redis) lost it; it was sent again' });
