@@ -152,6 +152,8 @@ export type ErrorCode =
   | 'quota'
   | 'banned'
   | 'model-not-installed'
+  /** The job queue (Redis mode) does not answer; nothing was started. */
+  | 'unavailable'
   | 'not-found'
   | 'internal';
 

@@ -74,6 +74,7 @@ const rejectionCodes: Record<string, ErrorCode> = {
   banned: 'banned',
   'not-allowed': 'not-allowed',
   'not-found': 'not-found',
+  unavailable: 'unavailable',
 };
 
 function compileBlocklist(entries: readonly string[]): RegExp[] {

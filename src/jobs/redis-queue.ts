@@ -4,7 +4,6 @@
 // usual JobEvents; their results are stored as artifacts here. A sweep every second reconciles the
 // store with Redis, so results that arrived while the bot was down, and jobs Redis lost, are not lost.
 import { readFileSync } from 'node:fs';
-import { EventEmitter } from 'node:events';
 import { Queue as BullQueue, QueueEvents, type Job } from 'bullmq';
 import { formatWho, type JobRow, type Who } from '../store/index.js';
 import type { OutputFile } from './handler.js';
@@ -48,7 +47,6 @@ function decodeFiles(result: Extract<RedisJobResult, { outcome: 'done' }>): Outp
 export class RedisQueue implements QueueClient {
   private readonly queues = new Map<Family, BullQueue<RedisJobData, RedisJobResult>>();
   private readonly queueEvents: QueueEvents[] = [];
-  private readonly events = new EventEmitter();
   /** Jobs whose end is being stored now (an event and the sweep may see it together). */
   private readonly ingesting = new Set<number>();
   private reachable: boolean | undefined;
@@ -66,7 +64,6 @@ export class RedisQueue implements QueueClient {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     this.timeoutMs = options.timeoutMs ?? 3000;
     this.log = options.log ?? ((line) => console.error(line));
-    this.events.setMaxListeners(0);
   }
 
   private get store() {
@@ -169,10 +166,12 @@ export class RedisQueue implements QueueClient {
       resumeState: row.resumeState,
     };
     // Fairness: a user's n-th waiting job gets priority n, so everyone's first job runs before anyone's
-    // second (FIFO within a priority); the per-user cap of active jobs bounds n at admission.
+    // second (FIFO within a priority); the per-user cap of active jobs bounds n at admission. Only
+    // jobs of the same queue count: a training run waits in its own queue.
     const earlier = this.store.jobs.list({ who: { platform: row.platform, userId: row.userId }, beforeId: row.id, limit: 1000 })
-      .filter((j) => j.status === 'queued' || j.status === 'running').length;
+      .filter((j) => (j.status === 'queued' || j.status === 'running') && familyOf(j) === familyOf(row)).length;
     await this.queueFor(row).add(row.command, data, { jobId: bullJobId(row.id), priority: 1 + earlier, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    this.local.markHandedOver(row.id);
   }
 
   private queueFor(row: Pick<JobRow, 'command' | 'model' | 'params'>): BullQueue<RedisJobData, RedisJobResult> {
@@ -212,31 +211,13 @@ export class RedisQueue implements QueueClient {
   }
 
   subscribe(listener: (event: JobEvent) => void): () => void {
-    const off = this.local.subscribe(listener);
-    this.events.on('event', listener);
-    return () => {
-      off();
-      this.events.off('event', listener);
-    };
-  }
-
-  private emit(event: JobEvent): void {
-    for (const listener of this.events.listeners('event') as ((e: JobEvent) => void)[]) {
-      try {
-        listener(event);
-      } catch (error) {
-        console.error(`a job event listener failed on ${event.type} of job #${event.jobId}:`, error);
-      }
-    }
+    // Every event goes through the store's queue, so its watch of other processes' writes knows them.
+    return this.local.subscribe(listener);
   }
 
   /** The row as running on a worker (the store has no claim of its own in this mode). */
   private markRunning(jobId: number, attempt: number): boolean {
-    const changed = this.store.db
-      .prepare(`UPDATE jobs SET status = 'running', started_at = ?, attempts = ?, worker_id = ?, error = NULL WHERE id = ? AND status = 'queued'`)
-      .run(Date.now(), Math.max(1, attempt), this.workerId, jobId).changes === 1;
-    if (changed) this.emit({ type: 'started', jobId, attempt: Math.max(1, attempt) });
-    return changed;
+    return this.local.markRunningElsewhere(jobId, attempt, this.workerId);
   }
 
   private async onActive(jobId: number): Promise<void> {
@@ -260,6 +241,7 @@ export class RedisQueue implements QueueClient {
   private async onStalled(jobId: number): Promise<void> {
     // BullMQ put it back in its queue (its worker stopped answering); another worker takes it.
     await this.local.requeue(jobId, { countAttempt: false, reason: 'its worker stopped answering (killed, or cut off from Redis); another worker takes it' });
+    this.local.markHandedOver(jobId);
   }
 
   /** Stores a finished BullMQ job's end (files as artifacts), then removes it from Redis. Idempotent. */

@@ -147,6 +147,7 @@ export class RedisWorkerQueue implements Queue {
       await job.moveToCompleted({ outcome: 'cancelled' }, token, false);
       return undefined;
     }
+    this.log(`worker: job #${data.id} (${data.command}), attempt ${attempt} of ${data.maxAttempts}`);
     let params = data.params;
     let uploadDir: string | undefined;
     if (data.uploads.length > 0) {
