@@ -197,12 +197,9 @@ export class SqliteQueue implements Queue {
       interactiveOnly: options.interactiveOnly,
       ignoreRunningId: options.pausedJobId,
     };
-    const row = this.write(() => this.store.db.transaction(() => {
-      // A row the bot handed to Redis is run by `illusionist worker` processes only; a CLI on the
-      // bot's data folder waits behind it instead of running it a second time.
-      if (this.store.jobs.peekNext(claimOptions)?.workerId === REDIS_HANDOVER) return undefined;
-      return this.store.jobs.claimNext(claimOptions);
-    }).immediate());
+    // Rows the bot handed to Redis (REDIS_HANDOVER) are left to `illusionist worker` processes, so a
+    // CLI on the bot's data folder does not run them a second time.
+    const row = this.write(() => this.store.jobs.claimNext(claimOptions));
     if (row === undefined) return undefined;
     this.emit({ type: 'started', jobId: row.id, attempt: row.attempts });
     return { view: { ...row, position: undefined }, attempt: row.attempts };
