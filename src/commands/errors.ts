@@ -13,6 +13,7 @@ const rejectionCodes: Record<string, ErrorCode> = {
   banned: 'banned',
   'not-allowed': 'not-allowed',
   'not-found': 'not-found',
+  unavailable: 'unavailable',
 };
 
 export function toErrorReply(error: unknown, log: (message: string, error: unknown) => void = console.error): ErrorReply {

@@ -19,6 +19,8 @@ export type InputErrorCode =
   | 'quota'
   | 'banned'
   | 'model-not-installed'
+  /** The job queue (Redis mode) does not answer; nothing was started. */
+  | 'unavailable'
   | 'not-found';
 
 export class InputError extends Error {

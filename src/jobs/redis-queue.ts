@@ -4,14 +4,13 @@
 // usual JobEvents; their results are stored as artifacts here. A sweep every second reconciles the
 // store with Redis, so results that arrived while the bot was down, and jobs Redis lost, are not lost.
 import { readFileSync } from 'node:fs';
-import { EventEmitter } from 'node:events';
 import { Queue as BullQueue, QueueEvents, type Job } from 'bullmq';
 import { formatWho, type JobRow, type Who } from '../store/index.js';
 import type { OutputFile } from './handler.js';
 import { redisClient } from './redis-client.js';
 import { QueueRejectedError, type CancelOutcome, type QueueClient } from './queue.js';
 import {
-  cancelKey, DEFAULT_PREFIX, FAMILIES, familyOf, redactedUrl, redisConnection, uploadPaths,
+  bullJobId, cancelKey, DEFAULT_PREFIX, FAMILIES, familyOf, redactedUrl, redisConnection, storeJobId, uploadPaths,
   type Family, type RedisJobData, type RedisJobResult, type WireProgress,
 } from './redis-shared.js';
 import type { SqliteQueue } from './sqlite-queue.js';
@@ -48,7 +47,6 @@ function decodeFiles(result: Extract<RedisJobResult, { outcome: 'done' }>): Outp
 export class RedisQueue implements QueueClient {
   private readonly queues = new Map<Family, BullQueue<RedisJobData, RedisJobResult>>();
   private readonly queueEvents: QueueEvents[] = [];
-  private readonly events = new EventEmitter();
   /** Jobs whose end is being stored now (an event and the sweep may see it together). */
   private readonly ingesting = new Set<number>();
   private reachable: boolean | undefined;
@@ -66,7 +64,6 @@ export class RedisQueue implements QueueClient {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     this.timeoutMs = options.timeoutMs ?? 3000;
     this.log = options.log ?? ((line) => console.error(line));
-    this.events.setMaxListeners(0);
   }
 
   private get store() {
@@ -85,11 +82,11 @@ export class RedisQueue implements QueueClient {
       this.queues.set(family, queue);
       const events = new QueueEvents(family, { connection: redisClient(url), prefix: this.prefix });
       events.on('error', (error) => this.setReachable(false, error));
-      events.on('active', ({ jobId }) => void this.onActive(Number(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)));
-      events.on('progress', ({ jobId, data }) => this.onProgress(Number(jobId), data as WireProgress));
-      events.on('completed', ({ jobId }) => void this.ingest(Number(jobId)));
-      events.on('failed', ({ jobId }) => void this.ingest(Number(jobId)));
-      events.on('stalled', ({ jobId }) => void this.onStalled(Number(jobId)));
+      events.on('active', ({ jobId }) => void this.onActive(storeJobId(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)));
+      events.on('progress', ({ jobId, data }) => this.onProgress(storeJobId(jobId), data as WireProgress));
+      events.on('completed', ({ jobId }) => void this.ingest(storeJobId(jobId)));
+      events.on('failed', ({ jobId }) => void this.ingest(storeJobId(jobId)));
+      events.on('stalled', ({ jobId }) => void this.onStalled(storeJobId(jobId)));
       this.queueEvents.push(events);
     }
     await this.sweep();
@@ -141,11 +138,13 @@ export class RedisQueue implements QueueClient {
     try {
       await withTimeout(this.add(row), this.timeoutMs);
     } catch (error) {
-      if (!(error instanceof RedisTimeout) && !/writeable|connect|ECONN|closed/i.test((error as Error).message)) throw error;
-      this.setReachable(false, error);
-      // Not a job the person ran: it goes, so it counts against neither their limits nor their quota.
-      await this.local.fail(row.id, 'the job queue (Redis) was unreachable');
+      const unreachable = error instanceof RedisTimeout || /writeable|connect|ECONN|closed/i.test((error as Error).message);
+      // Not a job the person ran: it goes, so it counts against neither their limits nor their quota
+      // (and the sweep does not hand it over again and again).
+      await this.local.fail(row.id, unreachable ? 'the job queue (Redis) was unreachable' : `the job queue (Redis) refused it: ${(error as Error).message}`);
       this.store.jobs.deleteFinished(row.id);
+      if (!unreachable) throw error;
+      this.setReachable(false, error);
       throw this.unavailable();
     }
     return receipt;
@@ -167,10 +166,12 @@ export class RedisQueue implements QueueClient {
       resumeState: row.resumeState,
     };
     // Fairness: a user's n-th waiting job gets priority n, so everyone's first job runs before anyone's
-    // second (FIFO within a priority); the per-user cap of active jobs bounds n at admission.
+    // second (FIFO within a priority); the per-user cap of active jobs bounds n at admission. Only
+    // jobs of the same queue count: a training run waits in its own queue.
     const earlier = this.store.jobs.list({ who: { platform: row.platform, userId: row.userId }, beforeId: row.id, limit: 1000 })
-      .filter((j) => j.status === 'queued' || j.status === 'running').length;
-    await this.queueFor(row).add(row.command, data, { jobId: String(row.id), priority: 1 + earlier, attempts: 1, removeOnComplete: false, removeOnFail: false });
+      .filter((j) => (j.status === 'queued' || j.status === 'running') && familyOf(j) === familyOf(row)).length;
+    await this.queueFor(row).add(row.command, data, { jobId: bullJobId(row.id), priority: 1 + earlier, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    this.local.markHandedOver(row.id);
   }
 
   private queueFor(row: Pick<JobRow, 'command' | 'model' | 'params'>): BullQueue<RedisJobData, RedisJobResult> {
@@ -193,7 +194,7 @@ export class RedisQueue implements QueueClient {
       throw new QueueRejectedError('not-allowed', `only the owner of job #${jobId} or an admin can cancel it`);
     }
     if (row.status === 'queued') {
-      const job = await this.queueFor(row).getJob(String(jobId)).catch(() => undefined);
+      const job = await this.queueFor(row).getJob(bullJobId(jobId)).catch(() => undefined);
       // A waiting job leaves Redis at once; one a worker has just locked is stopped like a running one.
       const removed = job === undefined || (await job.remove().then(() => true, () => false));
       if (!removed) this.markRunning(jobId, job.attemptsStarted);
@@ -210,37 +211,19 @@ export class RedisQueue implements QueueClient {
   }
 
   subscribe(listener: (event: JobEvent) => void): () => void {
-    const off = this.local.subscribe(listener);
-    this.events.on('event', listener);
-    return () => {
-      off();
-      this.events.off('event', listener);
-    };
-  }
-
-  private emit(event: JobEvent): void {
-    for (const listener of this.events.listeners('event') as ((e: JobEvent) => void)[]) {
-      try {
-        listener(event);
-      } catch (error) {
-        console.error(`a job event listener failed on ${event.type} of job #${event.jobId}:`, error);
-      }
-    }
+    // Every event goes through the store's queue, so its watch of other processes' writes knows them.
+    return this.local.subscribe(listener);
   }
 
   /** The row as running on a worker (the store has no claim of its own in this mode). */
   private markRunning(jobId: number, attempt: number): boolean {
-    const changed = this.store.db
-      .prepare(`UPDATE jobs SET status = 'running', started_at = ?, attempts = ?, worker_id = ?, error = NULL WHERE id = ? AND status = 'queued'`)
-      .run(Date.now(), Math.max(1, attempt), this.workerId, jobId).changes === 1;
-    if (changed) this.emit({ type: 'started', jobId, attempt: Math.max(1, attempt) });
-    return changed;
+    return this.local.markRunningElsewhere(jobId, attempt, this.workerId);
   }
 
   private async onActive(jobId: number): Promise<void> {
     const row = this.store.jobs.get(jobId);
     if (row?.status !== 'queued') return;
-    const job = await this.queueFor(row).getJob(String(jobId));
+    const job = await this.queueFor(row).getJob(bullJobId(jobId));
     if (job === undefined) return;
     this.markRunning(jobId, job.attemptsStarted - (job.data.uncounted ?? 0));
   }
@@ -258,6 +241,7 @@ export class RedisQueue implements QueueClient {
   private async onStalled(jobId: number): Promise<void> {
     // BullMQ put it back in its queue (its worker stopped answering); another worker takes it.
     await this.local.requeue(jobId, { countAttempt: false, reason: 'its worker stopped answering (killed, or cut off from Redis); another worker takes it' });
+    this.local.markHandedOver(jobId);
   }
 
   /** Stores a finished BullMQ job's end (files as artifacts), then removes it from Redis. Idempotent. */
@@ -267,7 +251,7 @@ export class RedisQueue implements QueueClient {
     try {
       const row = this.store.jobs.get(jobId);
       if (row === undefined) return;
-      const job = await this.queueFor(row).getJob(String(jobId));
+      const job = await this.queueFor(row).getJob(bullJobId(jobId));
       if (job === undefined) return;
       const state = await job.getState();
       if (state !== 'completed' && state !== 'failed') return;
@@ -318,7 +302,7 @@ export class RedisQueue implements QueueClient {
         if (this.ingesting.has(listed.id)) continue;
         const row = this.store.jobs.get(listed.id);
         if (row === undefined || (row.status !== 'queued' && row.status !== 'running')) continue;
-        const job = await this.queueFor(row).getJob(String(row.id));
+        const job = await this.queueFor(row).getJob(bullJobId(row.id));
         if (job === undefined) {
           if (row.status === 'running') {
             await this.local.requeue(row.id, { countAttempt: false, reason: 'the job queue (Redis) lost it; it was sent again' });

@@ -23,6 +23,17 @@ export function familyOf(job: { readonly command: string; readonly model?: strin
 /** Every queue and key lives under this prefix, so one Redis can serve several bots (REDIS_PREFIX). */
 export const DEFAULT_PREFIX = 'illusionist';
 
+/** BullMQ's job id for a store row: BullMQ refuses integer custom ids, so the row's id gets a prefix. */
+export function bullJobId(jobId: number): string {
+  return `job-${jobId}`;
+}
+
+/** The store row's id back from a BullMQ job id (NaN for ids this bot did not make). */
+export function storeJobId(bullId: string | undefined): number {
+  const m = /^job-(\d+)$/.exec(bullId ?? '');
+  return m ? Number(m[1]) : Number.NaN;
+}
+
 export function cancelKey(prefix: string, jobId: number): string {
   return `${prefix}:cancel:${jobId}`;
 }

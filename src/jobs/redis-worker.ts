@@ -14,7 +14,7 @@ import type { HandlerOutput } from './handler.js';
 import { redisClient } from './redis-client.js';
 import type { CancelOutcome, ClaimedJob, Queue } from './queue.js';
 import {
-  cancelKey, DEFAULT_PREFIX, rewriteUploadPaths,
+  cancelKey, DEFAULT_PREFIX, rewriteUploadPaths, storeJobId,
   type Family, type RedisJobData, type RedisJobResult, type WireProgress,
 } from './redis-shared.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobView, Progress } from './types.js';
@@ -85,7 +85,7 @@ export class RedisWorkerQueue implements Queue {
       const events = new QueueEvents(family, { connection: redisClient(url), prefix: this.prefix });
       events.on('error', (error) => this.complain('events', `redis: ${error.message}`));
       // A new job wakes the runner at once instead of at its next poll.
-      events.on('waiting', ({ jobId }) => this.emit({ type: 'queued', jobId: Number(jobId), position: 0 }));
+      events.on('waiting', ({ jobId }) => this.emit({ type: 'queued', jobId: storeJobId(jobId), position: 0 }));
       this.queueEvents.push(events);
     }
   }
@@ -147,6 +147,7 @@ export class RedisWorkerQueue implements Queue {
       await job.moveToCompleted({ outcome: 'cancelled' }, token, false);
       return undefined;
     }
+    this.log(`worker: job #${data.id} (${data.command}), attempt ${attempt} of ${data.maxAttempts}`);
     let params = data.params;
     let uploadDir: string | undefined;
     if (data.uploads.length > 0) {

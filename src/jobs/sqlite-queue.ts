@@ -50,6 +50,9 @@ export function isWorkerAlive(worker: WorkerRow, staleMs: number, now = Date.now
   }
 }
 
+/** `worker_id` of a queued row the bot handed to Redis (docs/scaling.md). */
+export const REDIS_HANDOVER = 'redis';
+
 export class SqliteQueue implements Queue {
   private readonly events = new EventEmitter();
   private readonly maxQueued: number;
@@ -188,15 +191,32 @@ export class SqliteQueue implements Queue {
   }
 
   async claim(workerId: string, options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
-    const row = this.write(() => this.store.jobs.claimNext({
+    const claimOptions = {
       workerId,
       maxRunningPerUser: this.maxRunningPerUser,
       interactiveOnly: options.interactiveOnly,
       ignoreRunningId: options.pausedJobId,
-    }));
+    };
+    // Rows the bot handed to Redis (REDIS_HANDOVER) are left to `illusionist worker` processes, so a
+    // CLI on the bot's data folder does not run them a second time.
+    const row = this.write(() => this.store.jobs.claimNext(claimOptions));
     if (row === undefined) return undefined;
     this.emit({ type: 'started', jobId: row.id, attempt: row.attempts });
     return { view: { ...row, position: undefined }, attempt: row.attempts };
+  }
+
+  /** Marks a queued row as handed to Redis (see `claim`); a requeue clears it. */
+  markHandedOver(jobId: number): void {
+    this.write(() => this.store.db.prepare(`UPDATE jobs SET worker_id = ? WHERE id = ? AND status = 'queued'`).run(REDIS_HANDOVER, jobId));
+  }
+
+  /** A row another host's worker (Redis mode) runs, as running here, with the usual 'started' event. */
+  markRunningElsewhere(jobId: number, attempt: number, workerId: string): boolean {
+    const changed = this.write(() => this.store.db
+      .prepare(`UPDATE jobs SET status = 'running', started_at = ?, attempts = ?, worker_id = ?, error = NULL WHERE id = ? AND status = 'queued'`)
+      .run(Date.now(), Math.max(1, attempt), workerId, jobId).changes === 1);
+    if (changed) this.emit({ type: 'started', jobId, attempt: Math.max(1, attempt) });
+    return changed;
   }
 
   async hasInteractiveWaiting(pausedJobId?: number): Promise<boolean> {

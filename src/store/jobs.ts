@@ -217,6 +217,8 @@ export class JobsStore {
     this.nextStmt = db.prepare<{ kind: JobKind; maxRunningPerUser: number; ignoreRunningId: number }, RawJob>(`
       SELECT * FROM jobs j
       WHERE j.status = 'queued' AND j.kind = @kind
+        -- A queued row with a worker_id was handed to Redis (docs/scaling.md): its workers run it.
+        AND j.worker_id IS NULL
         AND (SELECT count(*) FROM jobs r
              WHERE r.status = 'running' AND r.platform = j.platform AND r.user_id = j.user_id
                AND r.id != @ignoreRunningId) < @maxRunningPerUser
