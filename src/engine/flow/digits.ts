@@ -1,7 +1,7 @@
 // Class-requested digits (or unconditional ones from the time model): the engine side of the
 // `digits` command, from a checkpoint to PNG files, seeded and reproducible.
 import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
-import { eulerSample, EVERY_STEP, type FlowModel, type GuidanceInterval } from './euler.js';
+import { checkGuidanceInterval, eulerSample, EVERY_STEP, type FlowModel, type GuidanceInterval } from './euler.js';
 import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
 import { pixelRange } from './train-settings.js';
 import type { UNetKind } from './unet.js';
@@ -61,6 +61,23 @@ export function digitsChurn(kind: 'class' | 'time', asked: number | undefined): 
 /** The guidance interval a digits request runs with: the one asked for, else every step. */
 export function digitsGuidanceInterval(_kind: 'class' | 'time', asked: GuidanceInterval | undefined): GuidanceInterval {
   return asked ?? EVERY_STEP;
+}
+
+/**
+ * A guidance interval as a user writes it, `LO,HI` in flow time (0 noise, 1 data), e.g. `0.2,1`.
+ * Throws a message naming what was wrong and what is allowed.
+ */
+export function parseGuidanceInterval(text: string): GuidanceInterval {
+  const parts = text.split(',').map((p) => p.trim());
+  const nums = parts.map((p) => (/^\d*\.?\d+$/.test(p) ? Number(p) : Number.NaN));
+  if (parts.length !== 2 || nums.some((v) => Number.isNaN(v))) {
+    throw new Error(`guidance interval '${text}' is not two flow times LO,HI (numbers from 0 to 1, e.g. 0.2,1)`);
+  }
+  try {
+    return checkGuidanceInterval(nums);
+  } catch {
+    throw new Error(`guidance interval '${text}' needs 0 ≤ LO ≤ HI ≤ 1 (flow time: 0 noise, 1 data), e.g. 0.2,1`);
+  }
 }
 
 export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number | null> {

@@ -234,3 +234,16 @@ export function precisionRecall(samples: FeatureSet, real: FeatureSet, k = 3): {
     recall: coverage(real, samples, kthNeighbourRadii(samples, k)),
   };
 }
+
+/**
+ * n rows spread evenly over the set (rows ⌊k·N/n⌋ + offset), for a subset that keeps the set's
+ * mixture when its rows are sorted (the embedded MNIST digits come class by class).
+ */
+export function spreadRows(set: FeatureSet, n: number, offset = 0): { set: FeatureSet; rows: number[] } {
+  const N = rowsOf(set);
+  if (n > N) throw new Error(`cannot take ${n} rows of a set of ${N}`);
+  const rows = Array.from({ length: n }, (_, k) => Math.min(N - 1, Math.floor((k * N) / n) + offset));
+  const data = new Float64Array(n * set.dim);
+  rows.forEach((r, k) => data.set(set.data.subarray(r * set.dim, (r + 1) * set.dim), k * set.dim));
+  return { set: { data, dim: set.dim }, rows };
+}

@@ -3,7 +3,7 @@
 // exactly), the within-set spread and k-NN precision / recall.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { frechetDistance, frechetOfGaussians, meanPairwiseDistance, precisionRecall, rowsWhere, sqrtPsd, symmetricEigen } from '../../../src/engine/flow/frechet.js';
+import { frechetDistance, frechetOfGaussians, meanPairwiseDistance, precisionRecall, rowsWhere, spreadRows, sqrtPsd, symmetricEigen } from '../../../src/engine/flow/frechet.js';
 import { Rng } from '../../../src/engine/random.js';
 
 function randomSymmetric(D: number, seed: number): Float64Array {
@@ -131,4 +131,11 @@ test('precisionRecall: the same set covers itself; a dropped mode costs recall, 
   assert.ok(Math.abs(dropped.recall - 0.5) < 0.1, `recall ${dropped.recall}`);
   const far = oneMode.map((v, i) => (i % D === 1 ? v + 50 : v));
   assert.deepEqual(precisionRecall({ data: far, dim: D }, { data: real, dim: D }), { precision: 0, recall: 0 });
+});
+
+test('spreadRows takes rows evenly over a sorted set, so a subset keeps every class', () => {
+  const set = { data: Float64Array.from({ length: 10 }, (_, i) => Math.floor(i / 2)), dim: 1 }; // 0 0 1 1 2 2 3 3 4 4
+  assert.deepEqual(spreadRows(set, 5).rows, [0, 2, 4, 6, 8]);
+  assert.deepEqual([...spreadRows(set, 5, 1).set.data], [0, 1, 2, 3, 4]);
+  assert.throws(() => spreadRows(set, 11), /cannot take 11 rows of a set of 10/);
 });
