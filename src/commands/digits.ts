@@ -1,7 +1,7 @@
 // /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
-import { CFG_SCALE, digitsChurn, digitsGuidance, MAX_CHURN, MAX_DIGITS, TIME_CHURN } from '../engine/flow/digits.js';
+import { CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { InputError } from '../engine/errors.js';
 import { num, str } from './options.js';
@@ -18,6 +18,7 @@ export const command: JobCommand = {
       { name: 'count', type: 'integer', description: `how many (of each digit when none is given; default 8 or 4)`, min: 1, max: MAX_DIGITS },
       { name: 'guidance', type: 'number', description: `γ of a class model (default ${CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`, min: 0, max: 30 },
       { name: 'churn', type: 'number', description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, 0 class model)`, min: 0, max: MAX_CHURN },
+      { name: 'interval', type: 'string', description: 'guide only for flow time t in LO,HI (0 noise, 1 data; default 0,1: every step)', maxLength: 32 },
       { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
       { name: 'model', type: 'string', description: 'a checkpoint name from /checkpoints (default: the class model)', maxLength: 64 },
       seedOption,
@@ -42,6 +43,13 @@ export const command: JobCommand = {
     if (resolved.kind === 'time' && guide === undefined && asked !== undefined) {
       throw new InputError(`${resolved.model} has no guide model, so guidance does not apply to it`, 'drop guidance: it is a class model\'s classifier-free scale, or the weight of a time model\'s committed guide');
     }
+    const intervalText = str(options, 'interval');
+    let interval;
+    try {
+      interval = intervalText === undefined ? undefined : parseGuidanceInterval(intervalText);
+    } catch (e) {
+      throw new CommandError('invalid-option', (e as Error).message, 'interval: two flow times LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.2,1');
+    }
     return {
       params: {
         kind: resolved.kind,
@@ -49,6 +57,7 @@ export const command: JobCommand = {
         count,
         ...digitsGuidance(resolved.kind, guide, asked),
         churn: digitsChurn(resolved.kind, num(options, 'churn')),
+        guidanceInterval: digitsGuidanceInterval(resolved.kind, interval),
         steps: num(options, 'steps') ?? 50,
         checkpoint: resolved.checkpoint.name,
         checkpointPath: resolved.checkpoint.path,
@@ -58,6 +67,11 @@ export const command: JobCommand = {
       checkpointId: resolved.checkpoint.id,
     };
   },
-  describe: (p) => describeParams(p, ['digit', 'count', 'steps', 'guidance', 'churn', 'checkpoint']),
+  describe: (p) => {
+    // The interval is named only where it is not every step.
+    const iv = p.guidanceInterval as readonly [number, number] | undefined;
+    const interval = iv && (iv[0] > 0 || iv[1] < 1) ? `${iv[0]},${iv[1]}` : undefined;
+    return describeParams({ ...p, interval }, ['digit', 'count', 'steps', 'guidance', 'interval', 'churn', 'checkpoint']);
+  },
   moreSteps: (p) => doubleSteps(p, 50, DIGITS_MAX_STEPS),
 };

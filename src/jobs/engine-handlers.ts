@@ -114,6 +114,8 @@ export interface DigitsParams {
   kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined;
   /** The sampler's churn γ; absent in jobs queued before it existed (the plain ODE they were asked with). */
   churn?: number | undefined;
+  /** Flow times [lo, hi] where the guidance applies; absent in jobs queued before it existed (every step). */
+  guidanceInterval?: readonly [number, number] | undefined;
 }
 
 const RANGE = [-1, 1] as const;
@@ -124,7 +126,7 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
   if (params.kind !== 'time' || params.guidePath === undefined) return model;
   const guide = await flowModel(params.guidePath);
   if (guide.spec.kind !== 'time') throw new Error(`the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`);
-  return autoguided(model, guide, params.guidance);
+  return autoguided(model, guide, params.guidance, params.guidanceInterval);
 }
 
 async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
@@ -147,8 +149,9 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
   };
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const churn = params.churn ?? 0;
-  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
+  const guidanceInterval = params.guidanceInterval ?? [0, 1];
+  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn, guidanceInterval });
+  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, guidanceInterval, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },

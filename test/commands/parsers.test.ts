@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import type { CommandContext, ImageRef } from '../../src/commands/command.js';
+import type { CommandContext, ImageRef, JobCommand } from '../../src/commands/command.js';
 import { defaultInputLimits, isJobCommand } from '../../src/commands/command.js';
 import type { Attachment } from '../../src/commands/contract.js';
 import { InputError } from '../../src/engine/errors.js';
@@ -154,4 +154,15 @@ test('the Part A job shapes: defaults from the definitions, lists, one t for den
   const h = await parse('hybrid', { far: '1', near: '8', guidance: 2 });
   assert.deepEqual([h.params.guidance, h.params.steps, 'sigma' in h.params], [2, 33, false]);
   await refusal('imagine', { prompt: '7', steps: 201 }, /steps must be an integer from 1 to 200/);
+});
+
+test('/digits interval: guidance only for flow time in LO,HI, recorded in the job; every step by default', async () => {
+  assert.deepEqual((await parse('digits', {})).params.guidanceInterval, [0, 1]);
+  const d = await parse('digits', { interval: '0.3, 1' });
+  assert.deepEqual(d.params.guidanceInterval, [0.3, 1]);
+  const describe = (commands.get('digits') as JobCommand).describe;
+  assert.match(describe(d.params), /interval "0\.3,1"/);
+  assert.doesNotMatch(describe((await parse('digits', {})).params), /interval/);
+  await refusal('digits', { interval: '0.9,0.1' }, /guidance interval '0\.9,0\.1' needs 0 ≤ LO ≤ HI ≤ 1/, /e\.g\. 0\.2,1/);
+  await refusal('digits', { interval: 'late' }, /guidance interval 'late' is not two flow times LO,HI/);
 });

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
-import { CFG_SCALE, digitsChurn, digitsGuidance, MAX_CHURN, MAX_DIGITS, TIME_CHURN } from '../../engine/flow/digits.js';
+import { CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { parseFloatOption, parseIntOption } from '../errors.js';
@@ -14,7 +14,7 @@ import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
 import { DIGITS_MAX_STEPS } from '../../commands/digits.js';
 
-interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
+interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; guidanceInterval?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 
 export function registerDigits(program: Command): void {
   program
@@ -25,6 +25,7 @@ export function registerDigits(program: Command): void {
     .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
     .option('--guide <ref>', 'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)')
     .option('--churn <γ>', `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, 0 = the plain ODE for the class model; 0–${MAX_CHURN})`)
+    .option('--guidance-interval <lo,hi>', 'apply the guidance (CFG, or the time model\'s guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)')
     .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
@@ -42,6 +43,12 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   const asked = o.guidance === undefined ? undefined : parseFloatOption('guidance', o.guidance, 0, 30);
   if (o.guide !== undefined && o.kind !== 'time') throw new InputError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
   const churn = o.churn === undefined ? undefined : parseFloatOption('churn', o.churn, 0, MAX_CHURN);
+  let interval;
+  try {
+    interval = o.guidanceInterval === undefined ? undefined : parseGuidanceInterval(o.guidanceInterval);
+  } catch (e) {
+    throw new UsageError(`--${(e as Error).message}`);
+  }
   const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
@@ -54,13 +61,15 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
         ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
         : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`);
     }
-    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked), churn: digitsChurn(o.kind, churn) };
+    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked), churn: digitsChurn(o.kind, churn), guidanceInterval: digitsGuidanceInterval(o.kind, interval) };
     const out = o.out!;
     const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
     const seconds = result.metrics.seconds ?? 0;
     const guided = params.guidePath ? `, guided by ${params.guidePath} with w ${params.guidance}` : '';
     const churned = params.churn ? `, churn ${params.churn}` : '';
-    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
+    const iv = params.guidanceInterval;
+    const within = iv && (iv[0] > 0 || iv[1] < 1) ? `, guidance for t in [${iv[0]}, ${iv[1]}]` : '';
+    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
   } finally {
     store.close();
   }

@@ -1,7 +1,7 @@
 // Class-requested digits (or unconditional ones from the time model): the engine side of the
 // `digits` command, from a checkpoint to PNG files, seeded and reproducible.
 import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
-import { eulerSample, type FlowModel } from './euler.js';
+import { checkGuidanceInterval, eulerSample, EVERY_STEP, type FlowModel, type GuidanceInterval } from './euler.js';
 import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
 import { pixelRange } from './train-settings.js';
 import type { UNetKind } from './unet.js';
@@ -15,6 +15,8 @@ export interface DigitsRequest {
   seed: number;
   /** Stochastic churn γ of the sampler (eulerSample); 0 or absent: the plain ODE. */
   churn?: number;
+  /** Flow times where guidance (CFG, or a time model's guide) applies; absent: every step. */
+  guidanceInterval?: GuidanceInterval;
 }
 
 export interface DigitsResult {
@@ -56,6 +58,28 @@ export function digitsChurn(kind: 'class' | 'time', asked: number | undefined): 
   return asked ?? (kind === 'time' ? TIME_CHURN : 0);
 }
 
+/** The guidance interval a digits request runs with: the one asked for, else every step. */
+export function digitsGuidanceInterval(_kind: 'class' | 'time', asked: GuidanceInterval | undefined): GuidanceInterval {
+  return asked ?? EVERY_STEP;
+}
+
+/**
+ * A guidance interval as a user writes it, `LO,HI` in flow time (0 noise, 1 data), e.g. `0.2,1`.
+ * Throws a message naming what was wrong and what is allowed.
+ */
+export function parseGuidanceInterval(text: string): GuidanceInterval {
+  const parts = text.split(',').map((p) => p.trim());
+  const nums = parts.map((p) => (/^\d*\.?\d+$/.test(p) ? Number(p) : Number.NaN));
+  if (parts.length !== 2 || nums.some((v) => Number.isNaN(v))) {
+    throw new Error(`guidance interval '${text}' is not two flow times LO,HI (numbers from 0 to 1, e.g. 0.2,1)`);
+  }
+  try {
+    return checkGuidanceInterval(nums);
+  } catch {
+    throw new Error(`guidance interval '${text}' needs 0 ≤ LO ≤ HI ≤ 1 (flow time: 0 noise, 1 data), e.g. 0.2,1`);
+  }
+}
+
 export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number | null> {
   if (kind !== 'class') return Array.from({ length: req.count }, () => null);
   if (req.digit !== undefined) return Array.from({ length: req.count }, () => req.digit!);
@@ -68,7 +92,7 @@ export async function generateDigits(model: FlowModel, kind: UNetKind, req: Digi
   const started = performance.now();
   const labels = digitsLabels(kind, req);
   if (labels.length > MAX_DIGITS) throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
-  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, churn: req.churn, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
+  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, churn: req.churn, guidanceInterval: req.guidanceInterval, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
   const [lo, hi] = pixelRange(kind);
   const images = raw.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
   const cols = kind === 'class' && req.digit === undefined ? 10 : Math.min(10, labels.length);

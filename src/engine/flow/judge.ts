@@ -16,12 +16,22 @@ export interface Verdict {
 export interface DigitJudge {
   /** Accuracy on the held-out tenth of the data (every 10th digit), never trained on. */
   readonly heldOutAccuracy: number;
-  /** The judge's verdicts on the held-out digits and their true labels (a real-data baseline for qualityOf). */
-  readonly heldOut: { verdicts: Verdict[]; labels: number[] };
+  /** The judge's verdicts on the held-out digits, their true labels and images (a real-data baseline for qualityOf). */
+  readonly heldOut: { verdicts: Verdict[]; labels: number[]; images: Float32Array };
+  /** The other 9 in 10 digits, which it was trained on (the rest of the real data, for a variety floor). */
+  readonly trained: { labels: number[]; images: Float32Array };
   /** `images`: B × 784 grey values in [0, 1], white digit on black. */
   judge(images: Float32Array): Promise<Verdict[]>;
+  /**
+   * The judge's penultimate layer (B × FEATURE_DIM, after its ReLU), the feature space in which the
+   * quality bench measures variety (frechet.ts), as FID uses Inception's.
+   */
+  features(images: Float32Array): Promise<Float32Array>;
   dispose(): void;
 }
+
+/** Width of the judge's penultimate (feature) layer. */
+export const FEATURE_DIM = 64;
 
 export interface JudgeOptions {
   epochs?: number;
@@ -44,7 +54,7 @@ export async function trainDigitJudge(data: Dataset, opts: JudgeOptions = {}): P
       tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
-      tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: init(3) }),
+      tf.layers.dense({ units: FEATURE_DIM, activation: 'relu', kernelInitializer: init(3) }),
       tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(4) }),
     ],
   });
@@ -75,9 +85,26 @@ export async function trainDigitJudge(data: Dataset, opts: JudgeOptions = {}): P
     }
   }
 
-  const judge = async (images: Float32Array): Promise<Verdict[]> => {
+  const digitsIn = (images: Float32Array): number => {
     const n = images.length / DIGIT_PIXELS;
     if (!Number.isInteger(n)) throw new Error(`images must be whole 28×28 digits, got ${images.length} values`);
+    return n;
+  };
+  const penultimate = tf.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2]!.output as tf.SymbolicTensor });
+  const features = async (images: Float32Array): Promise<Float32Array> => {
+    const n = digitsIn(images);
+    const out = new Float32Array(n * FEATURE_DIM);
+    // In slices, so that 9,000 digits do not make one 9,000-image activation.
+    for (let s = 0; s < n; s += 500) {
+      const m = Math.min(500, n - s);
+      const f = tf.tidy(() => penultimate.predict(tf.tensor4d(images.subarray(s * DIGIT_PIXELS, (s + m) * DIGIT_PIXELS), [m, DIGIT_SIDE, DIGIT_SIDE, 1])) as tf.Tensor);
+      out.set((await f.data()) as Float32Array, s * FEATURE_DIM);
+      f.dispose();
+    }
+    return out;
+  };
+  const judge = async (images: Float32Array): Promise<Verdict[]> => {
+    const n = digitsIn(images);
     const probs = tf.tidy(() => model.predict(tf.tensor4d(images, [n, DIGIT_SIDE, DIGIT_SIDE, 1])) as tf.Tensor);
     const p = (await probs.data()) as Float32Array;
     probs.dispose();
@@ -91,7 +118,15 @@ export async function trainDigitJudge(data: Dataset, opts: JudgeOptions = {}): P
   const verdicts = await judge(x);
   const correct = verdicts.filter((v, i) => v.label === data.labels[held[i]!]).length;
   const labels = held.map((i) => data.labels[i]!);
-  return { heldOutAccuracy: correct / held.length, heldOut: { verdicts, labels }, judge, dispose: () => model.dispose() };
+  train.sort((a, b) => a - b);
+  return {
+    heldOutAccuracy: correct / held.length,
+    heldOut: { verdicts, labels, images: x },
+    trained: { labels: train.map((i) => data.labels[i]!), images: batchOf(train).x },
+    judge,
+    features,
+    dispose: () => model.dispose(),
+  };
 }
 
 export interface QualityFigures {

@@ -72,3 +72,22 @@ test('guideBeside finds guide.safetensors next to a committed model file, and no
   writeFileSync(join(dir, 'checkpoint-epoch-001.safetensors'), '');
   assert.equal(guideBeside(join(dir, 'checkpoint-epoch-001.safetensors')), undefined, 'a run checkpoint has no committed guide');
 });
+
+test('autoguidance on an interval: rows outside it get the model alone, and the guide is not run when none is inside', async () => {
+  const guideCalls: number[] = [];
+  const constant = (value: number, calls?: number[]) => ({
+    conditional: false,
+    async velocity(_x: Float32Array, _t: Float32Array, _c: Int32Array, batch: number) {
+      calls?.push(batch);
+      return new Float32Array(batch * 784).fill(value);
+    },
+  });
+  const guided = autoguided(constant(1), constant(0, guideCalls), 3, [0.2, 0.5]);
+  const u = await guided.velocity(new Float32Array(3 * 784), Float32Array.from([0.1, 0.2, 0.5]), new Int32Array(3).fill(-1), 3);
+  assert.deepEqual([u[0], u[784], u[2 * 784]], [1, 3, 3], 'g + w (u − g) = 3 inside, u = 1 outside');
+  assert.deepEqual(guideCalls, [3]);
+  const outside = await guided.velocity(new Float32Array(784), Float32Array.from([0.9]), new Int32Array(1).fill(-1), 1);
+  assert.equal(outside[0], 1);
+  assert.deepEqual(guideCalls, [3], 'no guide call for a batch wholly outside the interval');
+  assert.throws(() => autoguided(constant(1), constant(0), 3, [0.5, 0.2]), /0 ≤ lo ≤ hi ≤ 1/);
+});

@@ -68,3 +68,57 @@ test('a negative or non-finite churn is refused', async () => {
     await assert.rejects(eulerSample(gaussianFlow, { labels: [null], steps: 2, guidance: 1, seed: 0, churn }), /churn must be a number ≥ 0/);
   }
 });
+
+/** u_c = c + 1 for class c, u_∅ = 0, everywhere: the guided step is γ(c + 1), the unguided c + 1. Records each call's batch. */
+function constantClassFlow(): FlowModel & { batches: number[] } {
+  const batches: number[] = [];
+  return {
+    conditional: true,
+    batches,
+    async velocity(x, _t, classes, batch) {
+      batches.push(batch);
+      assert.equal(x.length, batch * 784);
+      assert.equal(classes.length, batch);
+      const u = new Float32Array(x.length);
+      for (let b = 0; b < batch; b++) u.fill(classes[b]! < 0 ? 0 : classes[b]! + 1, b * 784, (b + 1) * 784);
+      return u;
+    },
+  };
+}
+
+test('guidance on an interval: guided steps inside it, the conditional rows alone outside it', async () => {
+  const labels = [0, 3];
+  const g = 4;
+  const plainModel = constantClassFlow();
+  const plain = await eulerSample(plainModel, { labels, steps: 10, guidance: 1, seed: 2 });
+  assert.deepEqual(plainModel.batches, new Array(10).fill(2), 'γ = 1 never runs the null class');
+  const model = constantClassFlow();
+  const x = await eulerSample(model, { labels, steps: 10, guidance: g, seed: 2, guidanceInterval: [0.3, 0.6] });
+  // Steps from t = 0.3, 0.4, 0.5, 0.6 are guided: 4 of 10 steps of 0.1 move γ(c + 1), the rest c + 1.
+  assert.deepEqual(model.batches, [2, 2, 2, 4, 4, 4, 4, 2, 2, 2]);
+  for (let i = 0; i < 2; i++) {
+    const extra = (labels[i]! + 1) * (g - 1) * 0.4;
+    for (let p = i * 784; p < (i + 1) * 784; p++) assert.ok(Math.abs(x[p]! - plain[p]! - extra) < 1e-5, `image ${i} pixel ${p}: ${x[p]! - plain[p]!} against ${extra}`);
+  }
+  // The whole interval is the default, bit for bit; an empty-width interval at a step time guides that step only.
+  const all = constantClassFlow();
+  assert.deepEqual(await eulerSample(all, { labels, steps: 10, guidance: g, seed: 2, guidanceInterval: [0, 1] }), await eulerSample(constantClassFlow(), { labels, steps: 10, guidance: g, seed: 2 }));
+  assert.deepEqual(all.batches, new Array(10).fill(4));
+  const one = constantClassFlow();
+  await eulerSample(one, { labels, steps: 10, guidance: g, seed: 2, guidanceInterval: [0.5, 0.5] });
+  assert.deepEqual(one.batches, [2, 2, 2, 2, 2, 4, 2, 2, 2, 2]);
+});
+
+test('guidance on an interval with churn: the interval is judged at the time the model is evaluated', async () => {
+  // Churn 2 at 10 steps evaluates from t' = t − 0.2 (for 0 < t ≤ 0.9): times 0, 0, 0, 0.1, …, 0.7, 1.0 → 0.9 unchurned.
+  const model = constantClassFlow();
+  await eulerSample(model, { labels: [1], steps: 10, guidance: 3, seed: 0, churn: 2, guidanceInterval: [0.3, 1] });
+  const times = [0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9];
+  assert.deepEqual(model.batches, times.map((t) => (t >= 0.3 - 1e-12 ? 2 : 1)));
+});
+
+test('a guidance interval outside 0 ≤ lo ≤ hi ≤ 1 is refused', async () => {
+  for (const interval of [[0.6, 0.3], [-0.1, 1], [0, 1.5], [Number.NaN, 1]] as const) {
+    await assert.rejects(eulerSample(constantClassFlow(), { labels: [1], steps: 2, guidance: 3, seed: 0, guidanceInterval: interval }), /guidance interval needs 0 ≤ lo ≤ hi ≤ 1/);
+  }
+});

@@ -2,7 +2,7 @@
 // far above chance (10%), and qualityOf counts confident (and requested) readings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { qualityOf, trainDigitJudge } from '../../../src/engine/flow/judge.js';
+import { FEATURE_DIM, qualityOf, trainDigitJudge } from '../../../src/engine/flow/judge.js';
 import { mnistSlice } from '../../helpers/tiny-mnist.js';
 
 test('the judge, trained on 9 in 10 of 2,000 real digits, reads the held-out ones', async () => {
@@ -19,6 +19,12 @@ test('the judge, trained on 9 in 10 of 2,000 real digits, reads the held-out one
     const again = await judge.judge(firstFive);
     assert.deepEqual(again.map((v) => v.label), judge.heldOut.verdicts.slice(0, 5).map((v) => v.label));
     await assert.rejects(judge.judge(new Float32Array(100)), /whole 28×28 digits/);
+    // The feature space of the variety figures: 64 values per digit, the same for the same digit.
+    assert.equal(judge.trained.labels.length, 1800);
+    const f = await judge.features(firstFive);
+    assert.equal(f.length, 5 * FEATURE_DIM);
+    assert.deepEqual(await judge.features(firstFive.subarray(784, 2 * 784)), f.subarray(FEATURE_DIM, 2 * FEATURE_DIM));
+    assert.ok(f.some((v) => v > 0) && f.every((v) => v >= 0), 'after the ReLU');
   } finally {
     judge.dispose();
   }
