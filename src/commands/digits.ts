@@ -48,7 +48,7 @@ export const command: JobCommand = {
     try {
       interval = intervalText === undefined ? undefined : parseGuidanceInterval(intervalText);
     } catch (e) {
-      throw new CommandError('invalid-option', (e as Error).message, 'interval: two flow times LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.2,1');
+      throw new InputError((e as Error).message, 'interval: two flow times LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.2,1');
     }
     return {
       params: {

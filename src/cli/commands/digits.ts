@@ -47,7 +47,7 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   try {
     interval = o.guidanceInterval === undefined ? undefined : parseGuidanceInterval(o.guidanceInterval);
   } catch (e) {
-    throw new UsageError(`--${(e as Error).message}`);
+    throw new InputError(`--${(e as Error).message}`);
   }
   const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
