@@ -1,6 +1,8 @@
 // Benchmark of the job system's overhead: jobs/s through the SQLite queue and engine worker with a
 // trivial job, p50/p95 latency from enqueue to the first progress event, and memory over many jobs.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -226,21 +228,69 @@ export async function benchMode(mode: 'embedded' | 'redis', workers: number, opt
   }
 }
 
-/** `npm run bench -- queue`: both modes, one and two workers; Redis from REDIS_URL (said when it cannot run). */
+/** Debian's redis-server on a free loopback port without persistence, for a run without REDIS_URL. */
+async function startLocalRedis(): Promise<{ url: string; stop(): void }> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (error) => reject(new Error(`redis-server could not be started (${error.message}); install it (apt-get install redis-server) or set REDIS_URL`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) at once`)));
+  });
+  failed.catch(() => {});
+  const ready = (async () => {
+    for (let i = 0; i < 200; i++) {
+      const answered = await new Promise<boolean>((resolve) => {
+        const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
+        socket.once('error', () => resolve(false));
+      });
+      if (answered) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on port ${port} did not listen within 10 s`);
+  })();
+  await Promise.race([ready, failed]);
+  return { url: `redis://127.0.0.1:${port}`, stop: () => void child.kill('SIGTERM') };
+}
+
+/** `npm run bench -- queue`: both modes, one and two workers; Redis from REDIS_URL, else a redis-server started here. */
 export async function queueModesReport(redisUrl = process.env.REDIS_URL?.trim()): Promise<string> {
   const lines: string[] = [];
+  let local: { url: string; stop(): void } | undefined;
+  if (!redisUrl) {
+    try {
+      local = await startLocalRedis();
+      redisUrl = local.url;
+    } catch (error) {
+      lines.push(`queue redis: not measured: ${(error as Error).message}`);
+    }
+  }
+  try {
+    await modes(lines, redisUrl);
+  } finally {
+    local?.stop();
+  }
+  return lines.join('\n');
+}
+
+async function modes(lines: string[], redisUrl: string | undefined): Promise<void> {
+  const say = (line: string): void => {
+    lines.push(line);
+    if (process.env.BENCH_VERBOSE) console.error(line);
+  };
   for (const mode of ['embedded', 'redis'] as const) {
     for (const workers of [1, 2]) {
       try {
         const f = await benchMode(mode, workers, { redisUrl });
-        lines.push(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: ${f.jobsPerSecond} jobs/s over ${f.jobs} trivial jobs; ` +
+        say(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: ${f.jobsPerSecond} jobs/s over ${f.jobs} trivial jobs; ` +
           `enqueue → first progress p50 ${f.enqueueToFirstProgressP50Ms} ms, p95 ${f.enqueueToFirstProgressP95Ms} ms`);
       } catch (error) {
-        lines.push(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: not measured: ${(error as Error).message}`);
+        say(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: not measured: ${(error as Error).message}`);
       }
     }
   }
-  return lines.join('\n');
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

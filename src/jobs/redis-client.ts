@@ -33,12 +33,31 @@ function loadDriver(): IORedisConstructor {
  * A new client for `url`. `offline: false` makes commands fail at once while Redis is away (the
  * bot's enqueue says so to the person) instead of waiting in a queue unseen.
  */
-export function redisClient(url: string, options: { offline?: boolean } = {}): ConnectionOptions {
+export function redisClient(url: string, options: { offline?: boolean; owned?: RedisClients } = {}): ConnectionOptions {
   const IORedis = loadDriver();
-  return new IORedis({
+  const client = new IORedis({
     ...redisConnection(url),
     // BullMQ's requirement for blocking connections; retries go on until Redis is back.
     maxRetriesPerRequest: null,
     enableOfflineQueue: options.offline ?? true,
-  }) as ConnectionOptions;
+  }) as ConnectionOptions & { disconnect(): void };
+  options.owned?.push(client);
+  return client;
+}
+
+/**
+ * The clients one owner made. BullMQ does not close a connection it was given (it may be shared),
+ * so the owner disconnects them after closing its BullMQ objects; otherwise they keep the process
+ * alive and keep reconnecting.
+ */
+export class RedisClients {
+  private readonly clients: Array<{ disconnect(): void }> = [];
+
+  push(client: { disconnect(): void }): void {
+    this.clients.push(client);
+  }
+
+  disconnectAll(): void {
+    for (const client of this.clients.splice(0)) client.disconnect();
+  }
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Queue as BullQueue, QueueEvents, type Job } from 'bullmq';
 import { formatWho, type JobRow, type Who } from '../store/index.js';
 import type { OutputFile } from './handler.js';
-import { redisClient } from './redis-client.js';
+import { RedisClients, redisClient } from './redis-client.js';
 import { QueueRejectedError, type CancelOutcome, type QueueClient } from './queue.js';
 import {
   bullJobId, cancelKey, DEFAULT_PREFIX, FAMILIES, familyOf, redactedUrl, redisConnection, storeJobId, uploadPaths,
@@ -47,6 +47,7 @@ function decodeFiles(result: Extract<RedisJobResult, { outcome: 'done' }>): Outp
 export class RedisQueue implements QueueClient {
   private readonly queues = new Map<Family, BullQueue<RedisJobData, RedisJobResult>>();
   private readonly queueEvents: QueueEvents[] = [];
+  private readonly clients = new RedisClients();
   /** Jobs whose end is being stored now (an event and the sweep may see it together). */
   private readonly ingesting = new Set<number>();
   private reachable: boolean | undefined;
@@ -77,10 +78,10 @@ export class RedisQueue implements QueueClient {
     this.workerId = await this.local.registerWorker();
     for (const family of FAMILIES) {
       // No offline queue: an add while Redis is away fails at once instead of waiting unseen.
-      const queue = new BullQueue<RedisJobData, RedisJobResult>(family, { connection: redisClient(url, { offline: false }), prefix: this.prefix });
+      const queue = new BullQueue<RedisJobData, RedisJobResult>(family, { connection: redisClient(url, { offline: false, owned: this.clients }), prefix: this.prefix });
       queue.on('error', (error) => this.setReachable(false, error));
       this.queues.set(family, queue);
-      const events = new QueueEvents(family, { connection: redisClient(url), prefix: this.prefix });
+      const events = new QueueEvents(family, { connection: redisClient(url, { owned: this.clients }), prefix: this.prefix });
       events.on('error', (error) => this.setReachable(false, error));
       events.on('active', ({ jobId }) => void this.onActive(storeJobId(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)));
       events.on('progress', ({ jobId, data }) => this.onProgress(storeJobId(jobId), data as WireProgress));
@@ -97,6 +98,7 @@ export class RedisQueue implements QueueClient {
     clearInterval(this.sweepTimer);
     await this.sweeping;
     await Promise.allSettled([...this.queueEvents.map((e) => e.close()), ...[...this.queues.values()].map((q) => q.close())]);
+    this.clients.disconnectAll();
     if (this.workerId) await this.local.unregisterWorker(this.workerId).catch(() => {});
   }
 

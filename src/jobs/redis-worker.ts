@@ -11,7 +11,7 @@ import { extname, join } from 'node:path';
 import { Queue as BullQueue, QueueEvents, Worker as BullWorker, type Job } from 'bullmq';
 import type { RecoveryReport } from '../store/index.js';
 import type { HandlerOutput } from './handler.js';
-import { redisClient } from './redis-client.js';
+import { RedisClients, redisClient } from './redis-client.js';
 import type { CancelOutcome, ClaimedJob, Queue } from './queue.js';
 import {
   cancelKey, DEFAULT_PREFIX, rewriteUploadPaths, storeJobId,
@@ -50,6 +50,7 @@ export class RedisWorkerQueue implements Queue {
   private readonly workers = new Map<Family, BullWorker<RedisJobData, RedisJobResult>>();
   private readonly counters = new Map<Family, BullQueue<RedisJobData, RedisJobResult>>();
   private readonly queueEvents: QueueEvents[] = [];
+  private readonly clients = new RedisClients();
   private readonly held = new Map<number, Held>();
   private readonly events = new EventEmitter();
   private readonly prefix: string;
@@ -68,7 +69,7 @@ export class RedisWorkerQueue implements Queue {
     const { url } = options;
     for (const family of this.order) {
       const worker = new BullWorker<RedisJobData, RedisJobResult>(family, undefined, {
-        connection: redisClient(url),
+        connection: redisClient(url, { owned: this.clients }),
         prefix: this.prefix,
         autorun: false,
         lockDuration: this.lockDurationMs,
@@ -79,10 +80,10 @@ export class RedisWorkerQueue implements Queue {
       worker.on('error', (error) => this.complain('worker', `redis: ${error.message}`));
       void worker.startStalledCheckTimer().catch((error: unknown) => this.complain('stalled', `stalled-job check failed: ${(error as Error).message}`));
       this.workers.set(family, worker);
-      const counter = new BullQueue<RedisJobData, RedisJobResult>(family, { connection: redisClient(url), prefix: this.prefix });
+      const counter = new BullQueue<RedisJobData, RedisJobResult>(family, { connection: redisClient(url, { owned: this.clients }), prefix: this.prefix });
       counter.on('error', (error) => this.complain('queue', `redis: ${error.message}`));
       this.counters.set(family, counter);
-      const events = new QueueEvents(family, { connection: redisClient(url), prefix: this.prefix });
+      const events = new QueueEvents(family, { connection: redisClient(url, { owned: this.clients }), prefix: this.prefix });
       events.on('error', (error) => this.complain('events', `redis: ${error.message}`));
       // A new job wakes the runner at once instead of at its next poll.
       events.on('waiting', ({ jobId }) => this.emit({ type: 'queued', jobId: storeJobId(jobId), position: 0 }));
@@ -105,6 +106,7 @@ export class RedisWorkerQueue implements Queue {
       ...[...this.counters.values()].map((q) => q.close()),
       ...this.queueEvents.map((e) => e.close()),
     ]);
+    this.clients.disconnectAll();
   }
 
   // --- what the runner uses ---
