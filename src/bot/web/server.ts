@@ -96,6 +96,7 @@ function statusOf(code: ErrorCode): ContentfulStatusCode {
     quota: 429,
     'queue-full': 503,
     'model-not-installed': 503,
+    unavailable: 503,
     internal: 500,
   };
   return map[code] ?? 400;
