@@ -304,6 +304,8 @@ export class RedisQueue implements QueueClient {
         if (this.ingesting.has(listed.id)) continue;
         const row = this.store.jobs.get(listed.id);
         if (row === undefined || (row.status !== 'queued' && row.status !== 'running')) continue;
+        // A CLI's job runs in that CLI's own engine worker, never through Redis: not this sweep's to send or mend.
+        if (row.platform === 'cli') continue;
         const job = await this.queueFor(row).getJob(bullJobId(row.id));
         if (job === undefined) {
           if (row.status === 'running') {
