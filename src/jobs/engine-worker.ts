@@ -2,6 +2,7 @@
 // run), and talks to the runner by messages, so numeric work never blocks the main event loop.
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { countNativeCallsInto } from '../engine/runtime/native-calls.js';
 import { JobStoppedError, type HandlerRegistry, type JobContext, type JobHandler } from './handler.js';
 import { flagPause, readStopReason, type EngineWorkerData, type FromWorker, type ToWorker } from './worker-protocol.js';
 
@@ -98,7 +99,8 @@ async function runJob(message: Extract<ToWorker, { type: 'run' }>, registry: Map
 }
 
 try {
-  const { handlerModules } = workerData as EngineWorkerData;
+  const { handlerModules, nativeCalls } = workerData as EngineWorkerData;
+  countNativeCallsInto(nativeCalls);
   const registry = await loadRegistry(handlerModules);
   port.on('message', (message: ToWorker) => {
     switch (message.type) {

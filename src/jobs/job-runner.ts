@@ -1,6 +1,7 @@
 // Runs queued jobs in the engine worker thread: claims in order, pauses training for interactive
 // jobs, enforces time limits and cancellation, survives worker crashes, and shuts down gracefully.
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { closeToNativeCalls, nativeCallMeter } from '../engine/runtime/native-calls.js';
 import type { JobKind } from '../store/index.js';
 import type { StopReason } from './handler.js';
 import type { Queue } from './queue.js';
@@ -40,6 +41,8 @@ interface Slot {
 
 export class JobRunner {
   private worker: Worker | undefined;
+  /** Each worker's count of native calls in flight (engine/runtime/native-calls.ts). */
+  private readonly nativeCalls = new WeakMap<Worker, SharedArrayBuffer>();
   private active: Slot | undefined;
   private paused: Slot | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -111,7 +114,7 @@ export class JobRunner {
     await this.recordPending();
     const worker = this.worker;
     this.worker = undefined;
-    if (worker) await endWorker(worker, options.exitMs ?? 5_000);
+    if (worker) await endWorker(worker, options.exitMs ?? 5_000, (w) => this.terminate(w));
     if (this.workerId) await this.queue.unregisterWorker(this.workerId);
   }
 
@@ -121,16 +124,28 @@ export class JobRunner {
    */
   async restartWorker(): Promise<void> {
     const worker = this.worker;
-    if (worker) await worker.terminate();
+    if (worker) await this.terminate(worker);
+  }
+
+  /** terminate(), held until no native call runs in the worker: one cut short aborts the process. */
+  private async terminate(worker: Worker): Promise<void> {
+    const meter = this.nativeCalls.get(worker);
+    if (meter)
+      await closeToNativeCalls(meter, () =>
+        console.error('job runner: the engine worker is inside a native call; it is ended when the call returns'),
+      );
+    await worker.terminate();
   }
 
   private spawnWorker(): Promise<void> {
-    const workerData: EngineWorkerData = { handlerModules: this.options.handlerModules };
+    const nativeCalls = nativeCallMeter();
+    const workerData: EngineWorkerData = { handlerModules: this.options.handlerModules, nativeCalls };
     const worker = new Worker(new URL('./engine-worker.js', import.meta.url), {
       workerData,
       resourceLimits: this.options.resourceLimits,
     });
     this.worker = worker;
+    this.nativeCalls.set(worker, nativeCalls);
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       worker.on('message', (message: FromWorker) => {
@@ -442,12 +457,12 @@ export class JobRunner {
  * Asks an idle engine worker to release its models and end by itself, and terminates it only if it
  * has not within `exitMs` (a handler that never returns).
  */
-async function endWorker(worker: Worker, exitMs: number): Promise<void> {
+async function endWorker(worker: Worker, exitMs: number, terminate: (w: Worker) => Promise<void>): Promise<void> {
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.postMessage({ type: 'exit' } satisfies ToWorker);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), exitMs)));
   const outcome = await Promise.race([exited, late]);
   clearTimeout(timer);
-  if (outcome === 'late') await worker.terminate();
+  if (outcome === 'late') await terminate(worker);
 }

@@ -6,6 +6,8 @@ import type { Preview } from './types.js';
 export interface EngineWorkerData {
   /** Absolute paths or file: URLs of modules that export `handlers`. */
   readonly handlerModules: readonly string[];
+  /** Where the worker counts its native calls in flight (see engine/runtime/native-calls.ts). */
+  readonly nativeCalls: SharedArrayBuffer;
 }
 
 export type ToWorker =

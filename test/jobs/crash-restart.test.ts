@@ -26,8 +26,12 @@ interface Line {
 function startProcess(
   t: import('node:test').TestContext,
   args: string[],
+  env: Record<string, string> = {},
 ): { child: ChildProcess; waitFor: (match: (l: Line) => boolean) => Promise<void>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [processScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [processScript, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -105,6 +109,22 @@ test('SIGTERM mid-job re-queues the job without spending an attempt and closes t
   assert.match(job.error ?? '', /shutdown/);
   await runner.start();
   assert.equal((await waitForJob(queue, job.id, { timeoutMs: 20_000 })).status, 'done');
+});
+
+test('a job stopped inside a long onnxruntime run: its worker is ended when the run returns, never in it (that aborted the process)', async (t) => {
+  const file = path.join(makeTempDir(t), 'illusionist.db');
+  // Five runs of a 150-product chain, back to back after the first progress report: the stop comes
+  // in the middle of one, and the runner's cut-off (20 ms here) falls inside a run too.
+  const spec: JobSpec = { who: bob, command: 'native-chain', params: { products: 150, runs: 5 }, seed: 1 };
+  const proc = startProcess(t, [file, JSON.stringify(spec), '0'], { STOP_GRACE_MS: '20' });
+  await proc.waitFor((l) => l.type === 'progress' && l.step === 1);
+  proc.child.kill('SIGTERM');
+  assert.equal(await proc.exited, 0, 'exit 0, not SIGABRT');
+  const store = openStore(file);
+  t.after(() => store.close());
+  const job = store.jobs.list()[0]!;
+  assert.equal(job.status, 'queued', 're-queued for the next start');
+  assert.equal(job.attempts, 0, 'an interruption, not a failure');
 });
 
 test('SIGTERM with enough grace lets the running job finish before exiting', async (t) => {

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
+import { nativeCall } from './native-calls.js';
 
 // Loaded on the first session, not at import: a process that only imports the engine (the bot's main
 // thread, which hands models to its worker) never loads the native library. Two threads that both
@@ -154,9 +155,11 @@ export class OnnxSession {
     if (Object.keys(session).length > 0) base.extra = { session };
     // The two overloads (path, bytes) cannot take a union argument.
     const create = (executionProviders: string[]): Promise<Ort.InferenceSession> =>
-      typeof source === 'string'
-        ? ort.InferenceSession.create(source, { ...base, executionProviders })
-        : ort.InferenceSession.create(source, { ...base, executionProviders });
+      nativeCall(() =>
+        typeof source === 'string'
+          ? ort.InferenceSession.create(source, { ...base, executionProviders })
+          : ort.InferenceSession.create(source, { ...base, executionProviders }),
+      );
     const choice = opts.provider ?? 'auto';
     if (choice === 'webgpu') {
       try {
@@ -226,7 +229,7 @@ export class OnnxSession {
     }
     let out: Ort.InferenceSession.ReturnType;
     try {
-      out = await s.run(ortFeeds);
+      out = await nativeCall(() => s.run(ortFeeds));
     } catch (err) {
       const expected = s.inputMetadata
         .map((m) => `  ${m.name}: ${m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'non-tensor'}`)
@@ -246,7 +249,7 @@ export class OnnxSession {
   async dispose(): Promise<void> {
     const s = this.session;
     this.session = undefined;
-    await s?.release();
+    if (s) await nativeCall(() => s.release());
   }
 }
 
