@@ -122,7 +122,7 @@ export async function benchDeepfloyd(opts: { steps?: number; provider?: Provider
       const median = sorted[Math.floor(sorted.length / 2)]!;
       const peakRssBytes = process.resourceUsage().maxRSS * 1024;
       console.log(`  seconds per CFG step at 64 px (batch 2, text [2, 77, ${d}]): median ${median.toFixed(2)} s of ${steps}; peak RSS ${(peakRssBytes / 1e9).toFixed(2)} GB`);
-      console.log('  (diffusers 0.25.1 on torch 1.13, same config, per if-golden README: 5.9–8.5 s fp32, 2.1–2.5 s bf16 autocast, on another CPU; compare only side by side)');
+      console.log("  (no reference runs beside this; the if-golden README's diffusers figures come from another CPU and do not compare)");
       return { parameters: unet.info.parameters, weightBytes, writeSeconds, loadSeconds, secondsPerCfgStep: times, peakRssBytes, provider };
     } finally {
       await unet.dispose();

@@ -3,7 +3,7 @@
 // process, each beside the PyTorch reference (bench/reference/) from the same run, as a ratio; then
 // the committed time model's 40 digits alone and autoguided. The machine is named with the figures.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initialWeights, forwardFlopsPerImage, NUM_CLASSES, type UNetSpec } from '../src/engine/flow/unet.js';
@@ -142,7 +142,7 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
     if (cli.firstStepSeconds !== undefined) table.push({ job: 'process start → first sampler step', unit: 's', ours: cli.firstStepSeconds, reference: ref?.firstStepSeconds, target: { below: 0.5 } });
     if (python) await checkVelocities(python, committed.path, configs[1]!.spec, configs[1]!.weights!);
   }
-  console.log(formatComparison(table, machine, referenceNote));
+  console.log(formatComparison(table, `${machine} at the start, ${loadavg()[0]!.toFixed(1)} at the end`, referenceNote));
   await benchTimeModel();
   return rows;
 }
@@ -157,7 +157,7 @@ async function referenceDigits(python: string, weights: string, ours: Float32Arr
     const theirs = readF32(join(dir, 'out', 'samples.f32'));
     const agree = sampleAgreement(ours, theirs);
     const sampleSeconds = result.sample_seconds as number;
-    console.log(`  PyTorch reference digits run: ${run.wallSeconds.toFixed(2)} s whole process, ${sampleSeconds.toFixed(2)} s sampling; from the same noise its ${DIGITS} digits differ from ours by ${agree.meanAbsDiff.toFixed(4)} on average, ${agree.maxAbsDiff.toFixed(3)} at most (pixels in [0, 1])`);
+    console.log(`  PyTorch reference digits run: ${run.wallSeconds.toFixed(2)} s whole process, ${sampleSeconds.toFixed(2)} s sampling; from the same noise its ${DIGITS} digits differ from ours by ${agree.meanAbsDiff.toExponential(1)} on average, ${agree.maxAbsDiff.toExponential(1)} at most (pixels in [0, 1])`);
     return { sampleSeconds, wallSeconds: run.wallSeconds, firstStepSeconds: run.markerSeconds };
   } finally {
     rmSync(dir, { recursive: true, force: true });
