@@ -33,13 +33,22 @@ export interface PartBFigures {
   sampleGflops: number;
 }
 
-export async function trainingRate(backend: TrainBackendName, spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number; description: string }> {
+export async function trainingRate(
+  backend: TrainBackendName,
+  spec: UNetSpec,
+  steps: number,
+): Promise<{ ips: number; gflops: number; description: string }> {
   const B = 64;
   const engine = await createTrainEngine(backend, { spec, batch: B, weights: initialWeights(spec, 0) });
   const rng = new Rng(0);
   const c = new Float32Array(B * NUM_CLASSES);
   for (let i = 0; i < B; i++) c[i * NUM_CLASSES + (i % 10)] = 1;
-  const batch = { x: rng.normals(B * 784), target: rng.normals(B * 784), t: Float32Array.from({ length: B }, () => rng.uniform()), c };
+  const batch = {
+    x: rng.normals(B * 784),
+    target: rng.normals(B * 784),
+    t: Float32Array.from({ length: B }, () => rng.uniform()),
+    c,
+  };
   await engine.step(batch, 1e-3); // warm-up: kernel set-up and Adam slots
   const started = performance.now();
   for (let i = 0; i < steps; i++) await engine.step(batch, 1e-3);
@@ -93,7 +102,9 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
   console.log(`Part B — class-conditioned UNet, batch 64; training on each engine, sampling on onnxruntime (its default threads); on ${machine}`);
   console.log(python ? `  PyTorch reference (bench/reference/flow_reference.py, 2 threads) through ${python}` : `  ${'missing' in probe ? probe.missing : ''}; printing Illusionist's figures alone`);
   const committed = listCommittedModels().find((m) => m.name === 'mnist-class');
-  const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [{ spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' }];
+  const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [
+    { spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' },
+  ];
   if (committed) {
     const { checkpoint } = resolveCheckpoint('mnist-class', 'class');
     configs.push({ spec: checkpoint.spec, weights: checkpoint.servingWeights, label: `D = ${checkpoint.spec.hidden} (committed)` });
@@ -122,7 +133,9 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
         table.push({ job: `training, D = 64, batch 64, Adam (${backend})`, unit: 'images/s', ours: train.ips, reference: reference?.images_per_second as number | undefined, ...(backend === 'onnxruntime' ? { target: { ratio: 3 } } : {}) });
       }
     }
-    console.log(`    onnxruntime trains ${(rates.get('onnxruntime')! / rates.get('wasm')!).toFixed(2)}× as fast as TensorFlow.js wasm`);
+    console.log(
+      `    onnxruntime trains ${(rates.get('onnxruntime')! / rates.get('wasm')!).toFixed(2)}× as fast as TensorFlow.js wasm`,
+    );
     const sample = await samplingTime(cfg.spec, cfg.weights ?? initialWeights(cfg.spec, 0));
     for (const r of rows) if (r.hidden === cfg.spec.hidden) Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
     console.log(`    sampling ${DIGITS} digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s counted`);
@@ -211,5 +224,7 @@ async function benchTimeModel(): Promise<void> {
   const churned = await time(autoguided(model, guide, AUTOGUIDANCE_WEIGHT), TIME_CHURN);
   await model.dispose();
   await guide.dispose();
-  console.log(`  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×), ${churned.toFixed(2)} s autoguided with churn ${TIME_CHURN} (the default)`);
+  console.log(
+    `  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×), ${churned.toFixed(2)} s autoguided with churn ${TIME_CHURN} (the default)`,
+  );
 }
