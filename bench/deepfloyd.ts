@@ -142,9 +142,21 @@ export async function benchDeepfloyd(
       const sorted = [...times].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)]!;
       const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-      console.log(`  seconds per CFG step at 64 px (batch 2, text [2, 77, ${d}]): median ${median.toFixed(2)} s of ${steps}; peak RSS ${(peakRssBytes / 1e9).toFixed(2)} GB`);
-      console.log("  (no reference runs beside this; the if-golden README's diffusers figures come from another CPU and do not compare)");
-      return { parameters: unet.info.parameters, weightBytes, writeSeconds, loadSeconds, secondsPerCfgStep: times, peakRssBytes, provider };
+      console.log(
+        `  seconds per CFG step at 64 px (batch 2, text [2, 77, ${d}]): median ${median.toFixed(2)} s of ${steps}; peak RSS ${(peakRssBytes / 1e9).toFixed(2)} GB`,
+      );
+      console.log(
+        "  (no reference runs beside this; the if-golden README's diffusers figures come from another CPU and do not compare)",
+      );
+      return {
+        parameters: unet.info.parameters,
+        weightBytes,
+        writeSeconds,
+        loadSeconds,
+        secondsPerCfgStep: times,
+        peakRssBytes,
+        provider,
+      };
     } finally {
       await unet.dispose();
     }

@@ -29,7 +29,15 @@ export interface MachineDescription {
 export function cpuExtensions(cpuinfo: string): { present: string[]; missing: string[] } | undefined {
   const lines = cpuinfo.split('\n').filter((l) => /^(flags|Features)\s*:/.test(l));
   if (lines.length === 0) return undefined;
-  const sets = lines.map((l) => new Set(l.slice(l.indexOf(':') + 1).trim().split(/\s+/)));
+  const sets = lines.map(
+    (l) =>
+      new Set(
+        l
+          .slice(l.indexOf(':') + 1)
+          .trim()
+          .split(/\s+/),
+      ),
+  );
   const present: string[] = [];
   const missing: string[] = [];
   for (const ext of VECTOR_EXTENSIONS) {
@@ -40,7 +48,10 @@ export function cpuExtensions(cpuinfo: string): { present: string[]; missing: st
   return { present, missing };
 }
 
-export function describeMachine(cpuinfo: string | undefined, list: ReadonlyArray<{ model: string }> = cpus()): MachineDescription {
+export function describeMachine(
+  cpuinfo: string | undefined,
+  list: ReadonlyArray<{ model: string }> = cpus(),
+): MachineDescription {
   const model = list[0]?.model.replace(/\s+/g, ' ').trim() || 'unknown CPU';
   const ext = cpuinfo === undefined ? undefined : cpuExtensions(cpuinfo);
   return { model, cores: list.length, extensions: ext?.present ?? [], missing: ext?.missing ?? [] };
@@ -56,9 +67,10 @@ function readCpuinfo(): string | undefined {
 
 /** One line: 'AMD EPYC 9454, 2 cores; AVX2, FMA (no AVX-512, AVX512-VNNI, AVX512-BF16, AMX); load 3.1'. */
 export function formatMachine(m: MachineDescription, load: number = loadavg()[0] ?? 0): string {
-  const ext = m.extensions.length + m.missing.length === 0
-    ? 'vector extensions unknown (no /proc/cpuinfo flags)'
-    : `${m.extensions.join(', ') || 'none'}${m.missing.length ? ` (no ${m.missing.join(', ')})` : ''}`;
+  const ext =
+    m.extensions.length + m.missing.length === 0
+      ? 'vector extensions unknown (no /proc/cpuinfo flags)'
+      : `${m.extensions.join(', ') || 'none'}${m.missing.length ? ` (no ${m.missing.join(', ')})` : ''}`;
   return `${m.model}, ${m.cores} cores; ${ext}; load average ${load.toFixed(1)}`;
 }
 

@@ -24,9 +24,12 @@ function figure(v: number, unit: Comparison['unit']): string {
 function verdict(c: Comparison, ratio: number | undefined): string {
   const parts: string[] = [];
   if (c.target?.ratio !== undefined) {
-    parts.push(`≥ ${c.target.ratio}×: ${ratio === undefined ? 'no reference' : ratio >= c.target.ratio ? 'met' : 'not met'}`);
+    parts.push(
+      `≥ ${c.target.ratio}×: ${ratio === undefined ? 'no reference' : ratio >= c.target.ratio ? 'met' : 'not met'}`,
+    );
   }
-  if (c.target?.below !== undefined) parts.push(`< ${c.target.below} s: ${c.ours < c.target.below ? 'met' : 'not met'}`);
+  if (c.target?.below !== undefined)
+    parts.push(`< ${c.target.below} s: ${c.ours < c.target.below ? 'met' : 'not met'}`);
   return parts.join('; ') || '—';
 }
 
@@ -41,14 +44,17 @@ export function formatComparison(rows: readonly Comparison[], machine: string, r
   ];
   for (const c of rows) {
     const ratio = speedup(c);
-    lines.push(`| ${c.job} | ${c.reference === undefined ? '—' : figure(c.reference, c.unit)} | ${figure(c.ours, c.unit)} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} | ${verdict(c, ratio)} |`);
+    lines.push(
+      `| ${c.job} | ${c.reference === undefined ? '—' : figure(c.reference, c.unit)} | ${figure(c.ours, c.unit)} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} | ${verdict(c, ratio)} |`,
+    );
   }
   return lines.join('\n');
 }
 
 /** The largest difference between two velocity fields, and the largest |u|, to judge it by. */
 export function compareVelocities(ours: Float32Array, theirs: Float32Array): { maxAbsDiff: number; maxAbs: number } {
-  if (ours.length !== theirs.length) throw new Error(`velocities of ${ours.length} and ${theirs.length} values cannot be compared`);
+  if (ours.length !== theirs.length)
+    throw new Error(`velocities of ${ours.length} and ${theirs.length} values cannot be compared`);
   let maxAbsDiff = 0;
   let maxAbs = 0;
   for (let i = 0; i < ours.length; i++) {
@@ -60,7 +66,8 @@ export function compareVelocities(ours: Float32Array, theirs: Float32Array): { m
 
 /** Two samplings of the same noise, as pixels in [0, 1] (model range [−1, 1], clamped): mean and max |Δ|. */
 export function sampleAgreement(ours: Float32Array, theirs: Float32Array): { meanAbsDiff: number; maxAbsDiff: number } {
-  if (ours.length !== theirs.length) throw new Error(`samples of ${ours.length} and ${theirs.length} values cannot be compared`);
+  if (ours.length !== theirs.length)
+    throw new Error(`samples of ${ours.length} and ${theirs.length} values cannot be compared`);
   const px = (v: number): number => (Math.min(1, Math.max(-1, v)) + 1) / 2;
   let sum = 0;
   let max = 0;

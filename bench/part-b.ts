@@ -68,7 +68,10 @@ function readF32(path: string): Float32Array {
 const digitLabels = (): number[] => Array.from({ length: DIGITS }, (_, i) => i % 10);
 
 /** 40 digits, 50 Euler steps, CFG 5, seed 0, compute only (after a warm-up); the samples come back to compare. */
-async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>): Promise<{ seconds: number; gflops: number; samples: Float32Array }> {
+async function samplingTime(
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+): Promise<{ seconds: number; gflops: number; samples: Float32Array }> {
   const model = await loadOnnxFlowModel(spec, weights);
   const labels = digitLabels();
   await eulerSample(model, { labels, steps: 2, guidance: 5, seed: 0 }); // warm-up
@@ -80,16 +83,31 @@ async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>):
 }
 
 /** `illusionist digits` for 40 digits as a user runs it (a warm-up run first: the file cache and a new data folder's set-up). */
-async function digitsProcess(): Promise<{ wallSeconds: number; firstStepSeconds: number | undefined; selfReported: string | undefined }> {
+async function digitsProcess(): Promise<{
+  wallSeconds: number;
+  firstStepSeconds: number | undefined;
+  selfReported: string | undefined;
+}> {
   const dataDir = mkdtempSync(join(tmpdir(), 'illusionist-bench-'));
   try {
     const env = { ...process.env, DATA_DIR: dataDir, ILLUSIONIST_TIMING: '1' };
-    let run;
+    let run: Awaited<ReturnType<typeof timedRun>> | undefined;
     for (const pass of ['warm-up', 'timed']) {
-      run = await timedRun(process.execPath, [CLI_BIN, 'digits', '--count', String(DIGITS / 10), '--seed', '0', '--out', join(dataDir, pass)], { env, marker: FIRST_STEP });
-      if (run.code !== 0) throw new Error(`illusionist digits failed (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      run = await timedRun(
+        process.execPath,
+        [CLI_BIN, 'digits', '--count', String(DIGITS / 10), '--seed', '0', '--out', join(dataDir, pass)],
+        { env, marker: FIRST_STEP },
+      );
+      if (run.code !== 0)
+        throw new Error(
+          `illusionist digits failed (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
     }
-    return { wallSeconds: run!.wallSeconds, firstStepSeconds: run!.markerSeconds, selfReported: /first sampler step at (\d+) ms/.exec(run!.stderr)?.[1] };
+    return {
+      wallSeconds: run!.wallSeconds,
+      firstStepSeconds: run!.markerSeconds,
+      selfReported: /first sampler step at (\d+) ms/.exec(run!.stderr)?.[1],
+    };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -99,15 +117,25 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
   const machine = formatMachine(thisMachine());
   const probe = findTorchPython(referenceCandidates());
   const python = 'python' in probe ? probe.python : undefined;
-  console.log(`Part B — class-conditioned UNet, batch 64; training on each engine, sampling on onnxruntime (its default threads); on ${machine}`);
-  console.log(python ? `  PyTorch reference (bench/reference/flow_reference.py, 2 threads) through ${python}` : `  ${'missing' in probe ? probe.missing : ''}; printing Illusionist's figures alone`);
+  console.log(
+    `Part B — class-conditioned UNet, batch 64; training on each engine, sampling on onnxruntime (its default threads); on ${machine}`,
+  );
+  console.log(
+    python
+      ? `  PyTorch reference (bench/reference/flow_reference.py, 2 threads) through ${python}`
+      : `  ${'missing' in probe ? probe.missing : ''}; printing Illusionist's figures alone`,
+  );
   const committed = listCommittedModels().find((m) => m.name === 'mnist-class');
   const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [
     { spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' },
   ];
   if (committed) {
     const { checkpoint } = resolveCheckpoint('mnist-class', 'class');
-    configs.push({ spec: checkpoint.spec, weights: checkpoint.servingWeights, label: `D = ${checkpoint.spec.hidden} (committed)` });
+    configs.push({
+      spec: checkpoint.spec,
+      weights: checkpoint.servingWeights,
+      label: `D = ${checkpoint.spec.hidden} (committed)`,
+    });
   }
   const rows: PartBFigures[] = [];
   const table: Comparison[] = [];
@@ -116,9 +144,20 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
   let ourCommittedSeconds = NaN;
   for (const cfg of configs) {
     console.log(`  ${cfg.label}: forward ${(forwardFlopsPerImage(cfg.spec) / 1e6).toFixed(0)} MFLOP/image`);
-    const reference = python && cfg.spec.hidden === 64
-      ? (await runReference(python, ['train', '--hidden', '64', '--batch', '64', '--steps', String(opts.trainSteps ?? 3)])).result
-      : undefined;
+    const reference =
+      python && cfg.spec.hidden === 64
+        ? (
+            await runReference(python, [
+              'train',
+              '--hidden',
+              '64',
+              '--batch',
+              '64',
+              '--steps',
+              String(opts.trainSteps ?? 3),
+            ])
+          ).result
+        : undefined;
     if (reference) {
       referenceNote = `PyTorch ${String(reference.torch)}, ${String(reference.threads)} threads, BLAS ${String(reference.blas)} (bench/reference/flow_reference.py)`;
       console.log(`    PyTorch reference training: ${(reference.images_per_second as number).toFixed(1)} images/s`);
@@ -127,18 +166,37 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
     for (const backend of ['onnxruntime', 'wasm'] as const) {
       const train = await trainingRate(backend, cfg.spec, opts.trainSteps ?? 3);
       rates.set(backend, train.ips);
-      rows.push({ hidden: cfg.spec.hidden, backend, trainImagesPerSecond: train.ips, trainGflops: train.gflops, sampleSeconds40: NaN, sampleGflops: NaN });
-      console.log(`    training on ${train.description}: ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s counted`);
+      rows.push({
+        hidden: cfg.spec.hidden,
+        backend,
+        trainImagesPerSecond: train.ips,
+        trainGflops: train.gflops,
+        sampleSeconds40: NaN,
+        sampleGflops: NaN,
+      });
+      console.log(
+        `    training on ${train.description}: ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s counted`,
+      );
       if (cfg.spec.hidden === 64) {
-        table.push({ job: `training, D = 64, batch 64, Adam (${backend})`, unit: 'images/s', ours: train.ips, reference: reference?.images_per_second as number | undefined, ...(backend === 'onnxruntime' ? { target: { ratio: 3 } } : {}) });
+        table.push({
+          job: `training, D = 64, batch 64, Adam (${backend})`,
+          unit: 'images/s',
+          ours: train.ips,
+          reference: reference?.images_per_second as number | undefined,
+          ...(backend === 'onnxruntime' ? { target: { ratio: 3 } } : {}),
+        });
       }
     }
     console.log(
       `    onnxruntime trains ${(rates.get('onnxruntime')! / rates.get('wasm')!).toFixed(2)}× as fast as TensorFlow.js wasm`,
     );
     const sample = await samplingTime(cfg.spec, cfg.weights ?? initialWeights(cfg.spec, 0));
-    for (const r of rows) if (r.hidden === cfg.spec.hidden) Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
-    console.log(`    sampling ${DIGITS} digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s counted`);
+    for (const r of rows)
+      if (r.hidden === cfg.spec.hidden)
+        Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
+    console.log(
+      `    sampling ${DIGITS} digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s counted`,
+    );
     if (cfg.weights) {
       ourCommittedSamples = sample.samples;
       ourCommittedSeconds = sample.seconds;
@@ -148,29 +206,61 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
     const hidden = configs[1]!.spec.hidden;
     let ref: { sampleSeconds: number; wallSeconds: number; firstStepSeconds: number | undefined } | undefined;
     if (python) ref = await referenceDigits(python, committed.path, ourCommittedSamples);
-    table.push({ job: `${DIGITS} digits, 50 Euler steps, CFG, D = ${hidden}, compute only`, unit: 's', ours: ourCommittedSeconds, reference: ref?.sampleSeconds });
+    table.push({
+      job: `${DIGITS} digits, 50 Euler steps, CFG, D = ${hidden}, compute only`,
+      unit: 's',
+      ours: ourCommittedSeconds,
+      reference: ref?.sampleSeconds,
+    });
     const cli = await digitsProcess();
-    console.log(`  illusionist digits, ${DIGITS} digits, committed model, whole process: ${cli.wallSeconds.toFixed(2)} s; first sampler step ${cli.firstStepSeconds?.toFixed(2) ?? '?'} s after spawn (it says ${cli.selfReported ?? '?'} ms after its own start)`);
-    table.push({ job: `\`illusionist digits\`, ${DIGITS} digits, committed model, whole process (PyTorch: the reference's own digits run)`, unit: 's', ours: cli.wallSeconds, reference: ref?.wallSeconds, target: { ratio: 5, below: 2 } });
-    if (cli.firstStepSeconds !== undefined) table.push({ job: 'process start → first sampler step', unit: 's', ours: cli.firstStepSeconds, reference: ref?.firstStepSeconds, target: { below: 0.5 } });
+    console.log(
+      `  illusionist digits, ${DIGITS} digits, committed model, whole process: ${cli.wallSeconds.toFixed(2)} s; first sampler step ${cli.firstStepSeconds?.toFixed(2) ?? '?'} s after spawn (it says ${cli.selfReported ?? '?'} ms after its own start)`,
+    );
+    table.push({
+      job: `\`illusionist digits\`, ${DIGITS} digits, committed model, whole process (PyTorch: the reference's own digits run)`,
+      unit: 's',
+      ours: cli.wallSeconds,
+      reference: ref?.wallSeconds,
+      target: { ratio: 5, below: 2 },
+    });
+    if (cli.firstStepSeconds !== undefined)
+      table.push({
+        job: 'process start → first sampler step',
+        unit: 's',
+        ours: cli.firstStepSeconds,
+        reference: ref?.firstStepSeconds,
+        target: { below: 0.5 },
+      });
     if (python) await checkVelocities(python, committed.path, configs[1]!.spec, configs[1]!.weights!);
   }
-  console.log(formatComparison(table, `${machine} at the start, ${loadavg()[0]!.toFixed(1)} at the end`, referenceNote));
+  console.log(
+    formatComparison(table, `${machine} at the start, ${loadavg()[0]!.toFixed(1)} at the end`, referenceNote),
+  );
   await benchTimeModel();
   return rows;
 }
 
 /** The reference's own 40-digit run from our starting noise: its times, and how close its digits come to ours. */
-async function referenceDigits(python: string, weights: string, ours: Float32Array): Promise<{ sampleSeconds: number; wallSeconds: number; firstStepSeconds: number | undefined }> {
+async function referenceDigits(
+  python: string,
+  weights: string,
+  ours: Float32Array,
+): Promise<{ sampleSeconds: number; wallSeconds: number; firstStepSeconds: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'illusionist-reference-'));
   try {
     const noise = join(dir, 'noise.f32');
     writeFileSync(noise, new Rng(0).normals(DIGITS * 784)); // eulerSample's starting noise for seed 0
-    const { run, result } = await runReference(python, ['digits', '--weights', weights, '--noise', noise, '--digits', String(DIGITS), '--out', join(dir, 'out')], REFERENCE_FIRST_STEP);
+    const { run, result } = await runReference(
+      python,
+      ['digits', '--weights', weights, '--noise', noise, '--digits', String(DIGITS), '--out', join(dir, 'out')],
+      REFERENCE_FIRST_STEP,
+    );
     const theirs = readF32(join(dir, 'out', 'samples.f32'));
     const agree = sampleAgreement(ours, theirs);
     const sampleSeconds = result.sample_seconds as number;
-    console.log(`  PyTorch reference digits run: ${run.wallSeconds.toFixed(2)} s whole process, ${sampleSeconds.toFixed(2)} s sampling; from the same noise its ${DIGITS} digits differ from ours by ${agree.meanAbsDiff.toExponential(1)} on average, ${agree.maxAbsDiff.toExponential(1)} at most (pixels in [0, 1])`);
+    console.log(
+      `  PyTorch reference digits run: ${run.wallSeconds.toFixed(2)} s whole process, ${sampleSeconds.toFixed(2)} s sampling; from the same noise its ${DIGITS} digits differ from ours by ${agree.meanAbsDiff.toExponential(1)} on average, ${agree.maxAbsDiff.toExponential(1)} at most (pixels in [0, 1])`,
+    );
     return { sampleSeconds, wallSeconds: run.wallSeconds, firstStepSeconds: run.markerSeconds };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -178,7 +268,12 @@ async function referenceDigits(python: string, weights: string, ours: Float32Arr
 }
 
 /** u(x, t, c) of the committed model for a few inputs, ours against the reference's: the same model, read the same way. */
-async function checkVelocities(python: string, weightsPath: string, spec: UNetSpec, weights: Map<string, Float32Array>): Promise<void> {
+async function checkVelocities(
+  python: string,
+  weightsPath: string,
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+): Promise<void> {
   const n = 8;
   const rng = new Rng(1);
   const x = rng.normals(n * 784);
@@ -195,9 +290,19 @@ async function checkVelocities(python: string, weightsPath: string, spec: UNetSp
     Buffer.from(t.buffer).copy(input, 4 * (1 + n * 784));
     Buffer.from(classes.buffer).copy(input, 4 * (1 + n * 785));
     writeFileSync(join(dir, 'in.bin'), input);
-    await runReference(python, ['check', '--weights', weightsPath, '--input', join(dir, 'in.bin'), '--output', join(dir, 'u.f32')]);
+    await runReference(python, [
+      'check',
+      '--weights',
+      weightsPath,
+      '--input',
+      join(dir, 'in.bin'),
+      '--output',
+      join(dir, 'u.f32'),
+    ]);
     const { maxAbsDiff, maxAbs } = compareVelocities(ours, readF32(join(dir, 'u.f32')));
-    console.log(`  the same model in both: u(x, t, c) for ${n} inputs differs by at most ${maxAbsDiff.toExponential(2)} (largest |u| ${maxAbs.toFixed(2)})`);
+    console.log(
+      `  the same model in both: u(x, t, c) for ${n} inputs differs by at most ${maxAbsDiff.toExponential(2)} (largest |u| ${maxAbs.toFixed(2)})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
