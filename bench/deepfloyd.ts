@@ -146,7 +146,7 @@ export async function benchDeepfloyd(
         `  seconds per CFG step at 64 px (batch 2, text [2, 77, ${d}]): median ${median.toFixed(2)} s of ${steps}; peak RSS ${(peakRssBytes / 1e9).toFixed(2)} GB`,
       );
       console.log(
-        '  (diffusers 0.25.1 on torch 1.13, same config, per if-golden README: 5.9–8.5 s fp32, 2.1–2.5 s bf16 autocast, on another CPU; compare only side by side)',
+        "  (no reference runs beside this; the if-golden README's diffusers figures come from another CPU and do not compare)",
       );
       return {
         parameters: unet.info.parameters,

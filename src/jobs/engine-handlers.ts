@@ -170,6 +170,11 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
   const counted: FlowModel = {
     conditional: model.conditional,
     async velocity(x, t, classes, batch) {
+      // ILLUSIONIST_TIMING=1: when the first step starts, for `npm run bench -- part-b` (process start → first step).
+      if (step === 0 && process.env.ILLUSIONIST_TIMING === '1')
+        process.stderr.write(
+          `illusionist timing: first sampler step at ${(process.uptime() * 1000).toFixed(0)} ms after process start\n`,
+        );
       const u = await model.velocity(x, t, classes, batch);
       step++;
       let preview: { data: Uint8Array; ext: string } | undefined;

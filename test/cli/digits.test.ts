@@ -76,6 +76,35 @@ test('digits --digit 7 --count 3 draws three sevens', () => {
   );
 });
 
+test('ILLUSIONIST_TIMING=1 says once, on stderr, when the first sampler step starts; unset, it says nothing', () => {
+  const args = (out: string) => [
+    'digits',
+    '--checkpoint',
+    runDir,
+    '--digit',
+    '2',
+    '--count',
+    '1',
+    '--steps',
+    '3',
+    '--seed',
+    '1',
+    '--out',
+    out,
+  ];
+  const timed = cli(args(mkdtempSync(join(tmpdir(), 'illusionist-digits-'))), { ILLUSIONIST_TIMING: '1' });
+  assert.equal(timed.code, 0, timed.stderr);
+  assert.equal(
+    timed.stderr.match(/illusionist timing: first sampler step at \d+ ms after process start\n/g)?.length,
+    1,
+    timed.stderr,
+  );
+  assert.doesNotMatch(timed.stdout, /timing/);
+  const plain = cli(args(mkdtempSync(join(tmpdir(), 'illusionist-digits-'))));
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stderr, /timing/);
+});
+
 test('digits --guidance-interval guides only part of the way, and job.json records the interval', () => {
   const run = (extra: string[]) => {
     const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
