@@ -2,9 +2,9 @@
 // denoising (write-up A.1.2–A.1.4); `i_start` names the one t as an index into the step list instead.
 import { checkDenoise, DEFAULT_DENOISE_TS, DENOISE_METHODS, MAX_TS, type DenoiseMethod } from '../engine/techniques/denoise.js';
 import { InputError } from '../engine/errors.js';
-import { checkIStarts, timestepsForSteps } from '../engine/techniques/timesteps.js';
+import { checkIStarts, samplerFor } from '../engine/techniques/timesteps.js';
 import type { DenoiseParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
+import { checkPrompts, commonParams, modelOption, promptOption, seedOption, STEPS, stepsOption, thresholdingOption } from './common.js';
 import { integers, number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -20,7 +20,7 @@ const prompt = promptOption('prompt', 'what the image shows (mnist-flow: the dig
 export const denoise = defineTechnique<DenoiseParams>({
   name: 'denoise',
   description: 'add noise to your image, then remove it: blur vs one-step vs iterative denoising',
-  options: [image, t, iStart, method, prompt, modelOption, stepsOption, seedOption],
+  options: [image, t, iStart, method, prompt, modelOption, stepsOption, thresholdingOption, seedOption],
   variations: false,
   describeKeys: ['prompt', 'ts', 'methods', 'model', 'steps'],
   normalize(values, model) {
@@ -31,7 +31,7 @@ export const denoise = defineTechnique<DenoiseParams>({
     if (i !== undefined && values[t.name] !== undefined) throw new InputError('give t or i_start, not both', 't: noise levels 1–999; i_start: an index into the steps\' timesteps');
     let ts: number[];
     if (i !== undefined) {
-      const timesteps = timestepsForSteps(common.steps);
+      const { timesteps } = samplerFor(common.steps, common.thresholding);
       checkIStarts([i], timesteps);
       ts = [timesteps[i]!];
     } else ts = integers(values, t, model)!;
