@@ -52,7 +52,8 @@ export function checkDenoise(model: ModelEntry, job: Omit<DenoiseJob, 'image'>):
   samplerFor(job.steps, job.thresholding);
   if (job.ts.length < 1 || job.ts.length > MAX_TS) throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
   for (const t of job.ts) {
-    if (!Number.isInteger(t) || t < 1 || t > T_MAX) throw new InputError(`noise level t must be an integer from 1 to ${T_MAX}, got ${t}`);
+    if (!Number.isInteger(t) || t < 1 || t > T_MAX)
+      throw new InputError(`noise level t must be an integer from 1 to ${T_MAX}, got ${t}`);
   }
   if (job.methods.length === 0) throw new InputError(`give a method: ${DENOISE_METHODS.join(', ')} or all`);
 }
@@ -101,8 +102,15 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
     ...(await imagePngs(x0, 'input')).slice(0, 1),
   ];
   if (progressions.length) {
-    files.push({ name: 'progression.png', bytes: await stripPng(progressions.flatMap((p) => progressionRows(p.progression, p.image))) });
-    files.push({ name: 'progression.gif', bytes: progressionAnimation(progressions[0]!.progression, progressions[0]!.image), role: 'animation' });
+    files.push({
+      name: 'progression.png',
+      bytes: await stripPng(progressions.flatMap((p) => progressionRows(p.progression, p.image))),
+    });
+    files.push({
+      name: 'progression.gif',
+      bytes: progressionAnimation(progressions[0]!.progression, progressions[0]!.image),
+      role: 'animation',
+    });
   }
   const { image: _image, ...params } = job;
   return {
