@@ -156,8 +156,23 @@ export async function runTechniqueJob(
     }
     case 'denoise': {
       const p = params as DenoiseParams;
-      if (!Array.isArray(p.ts) || !Array.isArray(p.methods)) throw new RangeError('a denoise job needs ts and methods; a job queued in the older shape (iStart) must be asked for again');
-      return runDenoise(model, { image: imageSource(p), ts: [...p.ts], methods: [...p.methods], prompt: p.prompt, steps: p.steps, seed, ...sampling(p) }, opts);
+      if (!Array.isArray(p.ts) || !Array.isArray(p.methods))
+        throw new RangeError(
+          'a denoise job needs ts and methods; a job queued in the older shape (iStart) must be asked for again',
+        );
+      return runDenoise(
+        model,
+        {
+          image: imageSource(p),
+          ts: [...p.ts],
+          methods: [...p.methods],
+          prompt: p.prompt,
+          steps: p.steps,
+          seed,
+          ...sampling(p),
+        },
+        opts,
+      );
     }
     case 'edit': {
       const p = params as EditParams;

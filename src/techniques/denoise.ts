@@ -10,7 +10,16 @@ import {
 import { InputError } from '../engine/errors.js';
 import { checkIStarts, samplerFor } from '../engine/techniques/timesteps.js';
 import type { DenoiseParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, modelOption, promptOption, seedOption, STEPS, stepsOption, thresholdingOption } from './common.js';
+import {
+  checkPrompts,
+  commonParams,
+  modelOption,
+  promptOption,
+  seedOption,
+  STEPS,
+  stepsOption,
+  thresholdingOption,
+} from './common.js';
 import { integers, number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 

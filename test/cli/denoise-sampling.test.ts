@@ -17,7 +17,10 @@ import { noiseName } from '../../src/engine/sampling/noise-file.js';
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('../../../../shared/if-golden/', import.meta.url));
-assert.ok(existsSync(`${GOLDEN}README.md`), `IF golden fixtures missing: expected ${GOLDEN} (../shared/if-golden from the repository root)`);
+assert.ok(
+  existsSync(`${GOLDEN}README.md`),
+  `IF golden fixtures missing: expected ${GOLDEN} (../shared/if-golden from the repository root)`,
+);
 const root = mkdtempSync(join(tmpdir(), 'illusionist-denoise-'));
 
 async function cli(args: string[]): Promise<{ code: number; stderr: string; dir: string }> {
@@ -36,17 +39,29 @@ async function cli(args: string[]): Promise<{ code: number; stderr: string; dir:
 function seedDraws(seed: number, n: number): string {
   const rng = new Rng(seed);
   const tensors = new Map<string, TensorEntry>();
-  for (let k = 0; k < n; k++) tensors.set(noiseName(k), { shape: [1, 3, 64, 64], data: rng.draw([1, 3, 64, 64], 'x').data });
+  for (let k = 0; k < n; k++)
+    tensors.set(noiseName(k), { shape: [1, 3, 64, 64], data: rng.draw([1, 3, 64, 64], 'x').data });
   const path = join(root, `seed${seed}-${n}.safetensors`);
   writeSafetensors(path, tensors, { format: 'pt' });
   return path;
 }
 
-const DENOISE = ['denoise', '--model', 'deepfloyd-if', '--image', `${GOLDEN}golden/inputs/init_image_32.png`, '--t', '500', '--steps', '4'];
-const job = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as Record<string, unknown>;
+const DENOISE = [
+  'denoise',
+  '--model',
+  'deepfloyd-if',
+  '--image',
+  `${GOLDEN}golden/inputs/init_image_32.png`,
+  '--t',
+  '500',
+  '--steps',
+  '4',
+];
+const job = (dir: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as Record<string, unknown>;
 const png = (dir: string): Buffer => readFileSync(join(dir, 'image.png'));
 
-test('denoise --noise replays the draws in order: the seed\'s own draws give the seed\'s image, whatever --seed says', async () => {
+test("denoise --noise replays the draws in order: the seed's own draws give the seed's image, whatever --seed says", async () => {
   // 4 steps: iterative from 500 runs 500 → 495 → 248 → 0, so the forward noise and 3 step draws.
   const seeded = await cli([...DENOISE, '--seed', '3']);
   assert.equal(seeded.code, 0, seeded.stderr.slice(-2000));
@@ -60,7 +75,7 @@ test('denoise --noise replays the draws in order: the seed\'s own draws give the
   assert.notDeepEqual(png(other.dir), png(seeded.dir));
 });
 
-test('denoise --thresholding dynamic: x̂0 thresholded on diffusers\' timesteps below t, recorded; clip differs again', async () => {
+test("denoise --thresholding dynamic: x̂0 thresholded on diffusers' timesteps below t, recorded; clip differs again", async () => {
   // set_timesteps(4) is 750, 500, 250, 0: from 500 the loop steps at 500, 250 and t = 0 (no draw), so 3 draws.
   const file = seedDraws(3, 4);
   const dyn = await cli([...DENOISE, '--seed', '3', '--thresholding', 'dynamic', '--noise', file]);
@@ -83,11 +98,20 @@ test('denoise --thresholding dynamic: x̂0 thresholded on diffusers\' timesteps 
 test('denoise: a bad --thresholding, or a --noise file too short for the run, is refused naming what is wrong', async () => {
   const bad = await cli([...DENOISE, '--thresholding', 'soft']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /thresholding "soft" is not one of the choices — allowed: thresholding: none, dynamic, clip/);
+  assert.match(
+    bad.stderr,
+    /thresholding "soft" is not one of the choices — allowed: thresholding: none, dynamic, clip/,
+  );
   const short = await cli([...DENOISE, '--t', '500,750', '--noise', seedDraws(3, 4)]);
   assert.notEqual(short.code, 0);
-  assert.match(short.stderr, /holds 4 draws \(noise_000 … noise_003\); the run asked for draw 5 \(noise_004: the forward noise to t = 750, shape \[1, 3, 64, 64\]\)/);
+  assert.match(
+    short.stderr,
+    /holds 4 draws \(noise_000 … noise_003\); the run asked for draw 5 \(noise_004: the forward noise to t = 750, shape \[1, 3, 64, 64\]\)/,
+  );
   const notNoise = await cli([...DENOISE, '--noise', `${GOLDEN}golden/scheduler.safetensors`]);
   assert.equal(notNoise.code, 2);
-  assert.match(notNoise.stderr, /--noise: noise file .*scheduler\.safetensors holds no noise_000, noise_001, … tensors/);
+  assert.match(
+    notNoise.stderr,
+    /--noise: noise file .*scheduler\.safetensors holds no noise_000, noise_001, … tensors/,
+  );
 });

@@ -368,7 +368,12 @@ export class DeepFloydIF {
     }
     const up = resizeBilinear(clamp(lowRes, -1, 1), size, size, true);
     const initial = opts.rng.draw([1, 3, size, size], 'the initial noise');
-    const augmented = addNoise(s2.noising, up, noiseLevel, opts.rng.draw(up.shape, 'the noise of the conditioning image'));
+    const augmented = addNoise(
+      s2.noising,
+      up,
+      noiseLevel,
+      opts.rng.draw(up.shape, 'the noise of the conditioning image'),
+    );
     const self = this;
     const denoiser: StageII = {
       id: 'deepfloyd-if-ii',

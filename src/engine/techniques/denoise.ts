@@ -11,7 +11,16 @@ import { InputError } from '../errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
-import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type StripCell, type TechniqueResult } from './outputs.js';
+import {
+  imagePngs,
+  progressionRows,
+  stepCounter,
+  stripPng,
+  type OutputFile,
+  type RunOptions,
+  type StripCell,
+  type TechniqueResult,
+} from './outputs.js';
 import { jobNoise, replaying } from './noise.js';
 import { samplerFor, timestepsFrom } from './timesteps.js';
 
@@ -50,7 +59,8 @@ export function parseDenoiseMethod(text: string): DenoiseMethod[] {
 export function checkDenoise(model: ModelEntry, job: Omit<DenoiseJob, 'image'>): void {
   model.checkPrompt(job.prompt, 'prompt');
   samplerFor(job.steps, job.thresholding);
-  if (job.ts.length < 1 || job.ts.length > MAX_TS) throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
+  if (job.ts.length < 1 || job.ts.length > MAX_TS)
+    throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
   for (const t of job.ts) {
     if (!Number.isInteger(t) || t < 1 || t > T_MAX)
       throw new InputError(`noise level t must be an integer from 1 to ${T_MAX}, got ${t}`);
@@ -73,12 +83,17 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
   const rows: StripCell[][] = [];
   const progressions: Array<{ progression: ProgressFrame[]; image: Tensor }> = [];
   // Only iterative denoising takes steps worth reporting; the other methods are one call each.
-  const total = job.methods.includes('iterative') ? job.ts.reduce((n, t) => n + loopSteps(timestepsFrom(t, sampler.timesteps), sampler), 0) : 0;
+  const total = job.methods.includes('iterative')
+    ? job.ts.reduce((n, t) => n + loopSteps(timestepsFrom(t, sampler.timesteps), sampler), 0)
+    : 0;
   const onStep = stepCounter(total, opts.onStep);
   await replaying(async () => {
     for (const t of job.ts) {
       const { xt } = forward(denoiser.schedule, x0, t, rng);
-      const row: StripCell[] = [{ image: x0, label: 'original' }, { image: xt, label: `noisy t=${t}` }];
+      const row: StripCell[] = [
+        { image: x0, label: 'original' },
+        { image: xt, label: `noisy t=${t}` },
+      ];
       for (const m of job.methods) {
         let estimate: Tensor;
         if (m === 'blur') estimate = gaussianBlur(xt);
@@ -86,7 +101,14 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
           const x0hat = await oneStepDenoise(denoiser, xt, t, { prompt: job.prompt });
           estimate = sampler.thresholding ? threshold(x0hat, sampler.thresholding) : x0hat;
         } else {
-          const r = await iterativeDenoise(denoiser, xt, { prompt: job.prompt, rng, timesteps: timestepsFrom(t, sampler.timesteps), thresholding: sampler.thresholding, finalStep: sampler.finalStep, onStep });
+          const r = await iterativeDenoise(denoiser, xt, {
+            prompt: job.prompt,
+            rng,
+            timesteps: timestepsFrom(t, sampler.timesteps),
+            thresholding: sampler.thresholding,
+            finalStep: sampler.finalStep,
+            onStep,
+          });
           progressions.push(r);
           estimate = r.image;
         }
@@ -114,7 +136,15 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
   }
   const { image: _image, ...params } = job;
   return {
-    job: { command: 'denoise', model: model.id, source: model.source, input: input.description, ...params, ...(noise.record() ? { noise: noise.record() } : {}), seconds: (performance.now() - started) / 1000 },
+    job: {
+      command: 'denoise',
+      model: model.id,
+      source: model.source,
+      input: input.description,
+      ...params,
+      ...(noise.record() ? { noise: noise.record() } : {}),
+      seconds: (performance.now() - started) / 1000,
+    },
     files,
   };
 }

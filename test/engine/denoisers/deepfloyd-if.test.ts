@@ -235,7 +235,10 @@ test('stage II: the input is clamped to [−1, 1], upscaled as diffusers, noised
   // Draw order as IFSuperResolutionPipeline: the initial sample, then the conditioning image's noise.
   const source = recording(new Rng(3));
   const plain = await m.stageII(low, { rng: source, size: 64 });
-  assert.deepEqual(source.drawn.map((d) => d.what), ['the initial noise', 'the noise of the conditioning image']);
+  assert.deepEqual(
+    source.drawn.map((d) => d.what),
+    ['the initial noise', 'the noise of the conditioning image'],
+  );
   const [first, noise] = source.drawn.map((d) => d.tensor) as [Tensor, Tensor];
   assert.deepEqual(plain.initial.shape, [1, 3, 64, 64]);
   assert.deepEqual(plain.initial.data, first.data);
@@ -277,7 +280,12 @@ test('stage II upscales a stage I image, also as a flip anagram (64 px: the tiny
   const rng = new Rng(1);
   const sr = await m.stageII(low, { rng, size: 64 });
   const steps = [990, 500, 0];
-  const up = await cfgDenoise(sr, sr.initial, { prompt: 'a dog', rng, timesteps: steps, guidanceScale: sr.defaultGuidance });
+  const up = await cfgDenoise(sr, sr.initial, {
+    prompt: 'a dog',
+    rng,
+    timesteps: steps,
+    guidanceScale: sr.defaultGuidance,
+  });
   assert.deepEqual(up.image.shape, [1, 3, 64, 64]);
   assert.ok(up.image.data.every(Number.isFinite));
   const views = ['identity', 'flip'].map((n) => createView(n, { height: 64, width: 64 }));

@@ -22,7 +22,13 @@ const STAGE_I = `${GOLDEN}models/IF-I-tiny`;
 // diffusers' own prompt embeddings, handed in through the embedding cache as a stored job's would be, so
 // these runs measure the loop alone (T5 has its own goldens; through T5 the rows differ by ~1e-6).
 const embeddings = new Map<string, Float32Array>();
-const models = DeepFloydIF.load({ dir: STAGE_I, stageIIDir: `${GOLDEN}models/IF-II-tiny`, size: 32, cache: { get: (key) => embeddings.get(key), set: () => {} }, ...quiet });
+const models = DeepFloydIF.load({
+  dir: STAGE_I,
+  stageIIDir: `${GOLDEN}models/IF-II-tiny`,
+  size: 32,
+  cache: { get: (key) => embeddings.get(key), set: () => {} },
+  ...quiet,
+});
 {
   const g = goldenFile('superres-nl250.safetensors');
   const id = DeepFloydIF.textEncoderIdOf(STAGE_I)!;
@@ -46,7 +52,13 @@ for (const [file, level, timesteps, stepBound, finalBound] of [
     const tfStage = await m.stageII(low, { rng: tfNoise, size: 64, noiseLevel: level });
     const init = maxAbsDiff(tfStage.initial, g.get('noise_000'));
     const tf = teacherForcing(g);
-    await denoiseLoop(tfStage.schedule, cfgEstimator(tfStage, await encodeGuided(tfStage, [PROMPT], 1), GUIDANCE), tfStage.initial, { ...opts, rng: tfNoise }, tf.hook);
+    await denoiseLoop(
+      tfStage.schedule,
+      cfgEstimator(tfStage, await encodeGuided(tfStage, [PROMPT], 1), GUIDANCE),
+      tfStage.initial,
+      { ...opts, rng: tfNoise },
+      tf.hook,
+    );
     assert.equal(tfNoise.used, tfNoise.length, 'every recorded draw used (teacher-forced)');
     // Free-running, as a job runs it.
     const noise = ReplayNoise.fromFile(g.path);
@@ -56,18 +68,35 @@ for (const [file, level, timesteps, stepBound, finalBound] of [
     // The conditioning image as diffusers makes it: add_noise(upscaled, noise_001, L).
     const sched = goldenFile('scheduler.safetensors');
     const k = [...sched.values('noise_levels')].indexOf(level);
-    const [a, b] = [sched.values('noise_levels.sqrt_alpha_prod')[k]!, sched.values('noise_levels.sqrt_one_minus_alpha_prod')[k]!];
+    const [a, b] = [
+      sched.values('noise_levels.sqrt_alpha_prod')[k]!,
+      sched.values('noise_levels.sqrt_one_minus_alpha_prod')[k]!,
+    ];
     const up = g.values('upscaled');
     const n1 = g.values('noise_001');
-    const cond = maxAbsDiff(stage.conditioningImage, up.map((u, i) => a * u + b * n1[i]!));
+    const cond = maxAbsDiff(
+      stage.conditioningImage,
+      up.map((u, i) => a * u + b * n1[i]!),
+    );
     const track = latentTracker(g);
-    const r = await cfgDenoise(stage, stage.initial, { ...opts, prompt: PROMPT, rng: noise, onStep: track.onStep as (f: { x: Tensor }) => void });
+    const r = await cfgDenoise(stage, stage.initial, {
+      ...opts,
+      prompt: PROMPT,
+      rng: noise,
+      onStep: track.onStep as (f: { x: Tensor }) => void,
+    });
     assert.equal(noise.used, noise.length, 'every recorded draw used');
     const rows = (c: unknown): Float32Array[] => (c as { rows: Float32Array[] }).rows;
     const enc = rows(await m.encode([PROMPT, '']));
-    assert.deepEqual([enc[0], enc[1]], [g.values('prompt_embeds'), g.values('negative_prompt_embeds')], 'the rows came from the cache');
+    assert.deepEqual(
+      [enc[0], enc[1]],
+      [g.values('prompt_embeds'), g.values('negative_prompt_embeds')],
+      'the rows came from the cache',
+    );
     const final = maxAbsDiff(r.image, g.get('image'));
-    t.diagnostic(`${file}: conditioning image ${fmt(cond)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`);
+    t.diagnostic(
+      `${file}: conditioning image ${fmt(cond)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`,
+    );
     assert.equal(init, 0, 'x_T is the first recorded draw');
     assert.ok(cond <= 1e-6, `conditioning image ${cond}`);
     assert.equal(tf.diffs.length, timesteps.length);
