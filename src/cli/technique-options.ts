@@ -83,11 +83,10 @@ export function registerTechnique(program: Command, t: Technique): void {
   if (takesImage(t))
     cmd.option('--digit-index <n>', `${checkpoints.id} without --image: digit n of the embedded MNIST set (0–9999)`);
   cmd.option('--checkpoint <ref>', `${checkpoints.id}: committed model name, .safetensors file or training run folder`);
-  if (t.name !== 'denoise')
-    cmd.option(
-      '--noise <file>',
-      'replay recorded noise instead of the seed: a safetensors file of noise_000, noise_001, … in draw order (e.g. a diffusers run; with --thresholding dynamic to match its scheduler)',
-    );
+  cmd.option(
+    '--noise <file>',
+    'replay recorded noise instead of the seed: a safetensors file of noise_000, noise_001, … in draw order (e.g. a diffusers run; with --thresholding dynamic to match its scheduler)',
+  );
   cmd.requiredOption('--out <dir>', 'output folder');
   cmd.action(async (o: Flags) => {
     const raw: Record<string, OptionValue> = {};

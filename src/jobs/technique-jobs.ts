@@ -46,13 +46,13 @@ export interface TechniqueParams {
   readonly steps: number;
   /** Guided techniques (all but denoise). */
   readonly guidance?: number | undefined;
-  /** 'dynamic' | 'clip': diffusers' IF scheduler (engine/techniques/timesteps.ts samplerFor); absent: the write-up's loop. */
+  /** 'dynamic' | 'clip': diffusers' IF scheduler (engine/techniques/timesteps.ts samplerFor), denoise included; absent: the write-up's loop. */
   readonly thresholding?: ThresholdingMode | undefined;
   /** CLI --noise: the recorded noise file replayed instead of the seed's draws (absolute path). */
   readonly noise?: string | undefined;
 }
 
-/** The sampler settings every guided technique passes through (only those given). */
+/** The sampler settings every technique passes through (only those given). */
 function sampling(p: TechniqueParams): { thresholding?: ThresholdingMode; noise?: string } {
   return {
     ...(p.thresholding !== undefined ? { thresholding: p.thresholding } : {}),
@@ -162,7 +162,15 @@ export async function runTechniqueJob(
         );
       return runDenoise(
         model,
-        { image: imageSource(p), ts: [...p.ts], methods: [...p.methods], prompt: p.prompt, steps: p.steps, seed },
+        {
+          image: imageSource(p),
+          ts: [...p.ts],
+          methods: [...p.methods],
+          prompt: p.prompt,
+          steps: p.steps,
+          seed,
+          ...sampling(p),
+        },
         opts,
       );
     }

@@ -74,10 +74,10 @@ export function promptOption(name: string, help: string, required: boolean, defa
   };
 }
 
-/** model, steps and (for guided techniques) guidance, as every Part A job carries them. */
+/** model, steps, thresholding (when asked for) and, for guided techniques, guidance, as every Part A job carries them. */
 export function commonParams(values: OptionValues, model: ModelEntry, guided: boolean): TechniqueParams {
   const steps = number(values, stepsOption, model)!;
-  const mode = guided ? (text(values, thresholdingOption, model) as ThresholdingMode | undefined) : undefined;
+  const mode = text(values, thresholdingOption, model) as ThresholdingMode | undefined;
   return {
     model: parseModelId(model.id),
     steps,

@@ -8,9 +8,18 @@ import {
   type DenoiseMethod,
 } from '../engine/techniques/denoise.js';
 import { InputError } from '../engine/errors.js';
-import { checkIStarts, timestepsForSteps } from '../engine/techniques/timesteps.js';
+import { checkIStarts, samplerFor } from '../engine/techniques/timesteps.js';
 import type { DenoiseParams } from '../jobs/technique-jobs.js';
-import { checkPrompts, commonParams, modelOption, promptOption, seedOption, STEPS, stepsOption } from './common.js';
+import {
+  checkPrompts,
+  commonParams,
+  modelOption,
+  promptOption,
+  seedOption,
+  STEPS,
+  stepsOption,
+  thresholdingOption,
+} from './common.js';
 import { integers, number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
 
@@ -44,7 +53,7 @@ const prompt = promptOption('prompt', 'what the image shows (mnist-flow: the dig
 export const denoise = defineTechnique<DenoiseParams>({
   name: 'denoise',
   description: 'add noise to your image, then remove it: blur vs one-step vs iterative denoising',
-  options: [image, t, iStart, method, prompt, modelOption, stepsOption, seedOption],
+  options: [image, t, iStart, method, prompt, modelOption, stepsOption, thresholdingOption, seedOption],
   variations: false,
   describeKeys: ['prompt', 'ts', 'methods', 'model', 'steps'],
   normalize(values, model) {
@@ -59,7 +68,7 @@ export const denoise = defineTechnique<DenoiseParams>({
       );
     let ts: number[];
     if (i !== undefined) {
-      const timesteps = timestepsForSteps(common.steps);
+      const { timesteps } = samplerFor(common.steps, common.thresholding);
       checkIStarts([i], timesteps);
       ts = [timesteps[i]!];
     } else ts = integers(values, t, model)!;

@@ -5,21 +5,12 @@
 // T5 embeddings. The graphs are built from each config.json with the weights left in the safetensors.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Rng } from '../random.js';
+import type { NoiseSource } from '../random.js';
 import { MissingModelError, type SessionOptions } from '../runtime/onnx.js';
 import { toFloat32 } from '../runtime/half.js';
 import { scheduleByName, type NoiseSchedule } from '../schedules/noise-schedule.js';
 import { addNoise } from '../sampling/forward.js';
-import {
-  clamp,
-  concatChannels,
-  randn,
-  resizeBilinear,
-  sliceChannels,
-  takeBatch,
-  tensor,
-  type Tensor,
-} from '../tensor.js';
+import { clamp, concatChannels, resizeBilinear, sliceChannels, takeBatch, tensor, type Tensor } from '../tensor.js';
 import { checkBatch, type Conditioning, type Denoiser, type Prediction } from './denoiser.js';
 import { T5TextEncoder } from './deepfloyd/t5-encoder.js';
 import { ifPreprocess } from './deepfloyd/t5-tokenizer.js';
@@ -155,18 +146,25 @@ export interface StageII extends Denoiser {
   readonly noiseLevel: number;
   /** diffusers' super-resolution guidance (4). */
   readonly defaultGuidance: number;
+  /**
+   * x_T, [1, 3, size, size]: the loop starts here, drawing its step noise from the same source (drawn
+   * before the conditioning noise, as IFSuperResolutionPipeline's prepare_intermediate_images is).
+   */
+  readonly initial: Tensor;
   /** The noise-augmented upscaled image every row is conditioned on, [1, 3, size, size]. */
   readonly conditioningImage: Tensor;
 }
 
 export interface StageIIOptions {
-  rng: Rng;
+  /**
+   * Stage II's Gaussian draws in diffusers' order: the initial sample, then the noise of the conditioning
+   * image; the loop then draws each step's from it. The job's seeded Rng, or a recorded stream (ReplayNoise).
+   */
+  rng: NoiseSource;
   /** Default by purpose: 50 for illusions (visual_anagrams), 250 for plain upscaling (diffusers). */
   noiseLevel?: number;
   purpose?: 'upscale' | 'illusion';
   size?: number;
-  /** The noise of the conditioning image's augmentation (replaying a recorded run); default drawn from rng. */
-  noise?: Tensor;
 }
 
 /** The loaded DeepFloyd IF models; `stageI` is the 64 px Denoiser, `stageII(image)` the upscaler. */
@@ -354,7 +352,8 @@ export class DeepFloydIF {
   /**
    * Stage II for one stage I image [1, 3, h, w]: clamped to [−1, 1] (stage I without thresholding can
    * overshoot; IF-II only saw images in range), upscaled bilinearly (align_corners, as diffusers),
-   * noised to the noise level by image_noising_scheduler, and passed with every row.
+   * noised to the noise level by image_noising_scheduler, and passed with every row. Draws x_T (`initial`)
+   * and then the conditioning noise from `opts.rng`, so one source replays diffusers' run draw for draw.
    */
   async stageII(lowRes: Tensor, opts: StageIIOptions): Promise<StageII> {
     if (lowRes.shape[0] !== 1 || lowRes.shape[1] !== 3)
@@ -368,12 +367,13 @@ export class DeepFloydIF {
       );
     }
     const up = resizeBilinear(clamp(lowRes, -1, 1), size, size, true);
-    const noise = opts.noise ?? randn(up.shape, opts.rng);
-    if (noise.shape.join() !== up.shape.join())
-      throw new RangeError(
-        `stage II conditioning noise must be [${up.shape.join(', ')}], got [${noise.shape.join(', ')}]`,
-      );
-    const augmented = addNoise(s2.noising, up, noiseLevel, noise);
+    const initial = opts.rng.draw([1, 3, size, size], 'the initial noise');
+    const augmented = addNoise(
+      s2.noising,
+      up,
+      noiseLevel,
+      opts.rng.draw(up.shape, 'the noise of the conditioning image'),
+    );
     const self = this;
     const denoiser: StageII = {
       id: 'deepfloyd-if-ii',
@@ -381,6 +381,7 @@ export class DeepFloydIF {
       schedule: s2.schedule,
       noiseLevel,
       defaultGuidance: SUPER_RESOLUTION_GUIDANCE,
+      initial,
       conditioningImage: augmented,
       async encode(prompts) {
         const c = asText(await self.encode(prompts));

@@ -1,10 +1,11 @@
 // `denoise`: the write-up's comparison at each noise level t (A.1.1–A.1.4): the input noised by the forward
-// process, then denoised by Gaussian blur, one model step, and iterative denoising from t.
-import { Rng } from '../random.js';
+// process, then denoised by Gaussian blur, one model step, and iterative denoising from t. Draws, per t:
+// the forward noise, then one per iterative step with t > 0 (the seed's, or a replayed `--noise` file).
 import { gaussianBlur } from '../sampling/blur.js';
 import { forward } from '../sampling/forward.js';
-import { iterativeDenoise, type ProgressFrame } from '../sampling/iterative.js';
+import { iterativeDenoise, loopSteps, type ProgressFrame } from '../sampling/iterative.js';
 import { oneStepDenoise } from '../sampling/one-step.js';
+import { threshold, type ThresholdingMode } from '../sampling/thresholding.js';
 import type { Tensor } from '../tensor.js';
 import { InputError } from '../errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
@@ -20,7 +21,8 @@ import {
   type StripCell,
   type TechniqueResult,
 } from './outputs.js';
-import { timestepsForSteps, timestepsFrom } from './timesteps.js';
+import { jobNoise, replaying } from './noise.js';
+import { samplerFor, timestepsFrom } from './timesteps.js';
 
 export const DENOISE_METHODS = ['blur', 'one-step', 'iterative'] as const;
 export type DenoiseMethod = (typeof DENOISE_METHODS)[number];
@@ -38,6 +40,13 @@ export interface DenoiseJob {
   /** Sets the stride of iterative denoising below t. */
   steps: number;
   seed: number;
+  /**
+   * 'dynamic' / 'clip': x̂0 as diffusers' IF scheduler makes it, in one-step and in every iterative step
+   * (which then runs on its timesteps below t and ends with its step at t = 0); absent: the write-up's.
+   */
+  thresholding?: ThresholdingMode | undefined;
+  /** A recorded noise file to replay instead of the seed's draws. */
+  noise?: string | undefined;
 }
 
 /** 'blur' | 'one-step' | 'iterative' | 'all' → methods. */
@@ -49,7 +58,7 @@ export function parseDenoiseMethod(text: string): DenoiseMethod[] {
 
 export function checkDenoise(model: ModelEntry, job: Omit<DenoiseJob, 'image'>): void {
   model.checkPrompt(job.prompt, 'prompt');
-  timestepsForSteps(job.steps);
+  samplerFor(job.steps, job.thresholding);
   if (job.ts.length < 1 || job.ts.length > MAX_TS)
     throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
   for (const t of job.ts) {
@@ -68,38 +77,46 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
   const { denoiser } = model;
   const input = await prepareImage(job.image, denoiser.imageShape);
   const x0 = input.x;
-  const rng = new Rng(job.seed);
+  const sampler = samplerFor(job.steps, job.thresholding);
+  const noise = jobNoise(job.seed, job.noise);
+  const { rng } = noise;
   const rows: StripCell[][] = [];
   const progressions: Array<{ progression: ProgressFrame[]; image: Tensor }> = [];
   // Only iterative denoising takes steps worth reporting; the other methods are one call each.
   const total = job.methods.includes('iterative')
-    ? job.ts.reduce((n, t) => n + timestepsFrom(t, job.steps).length - 1, 0)
+    ? job.ts.reduce((n, t) => n + loopSteps(timestepsFrom(t, sampler.timesteps), sampler), 0)
     : 0;
   const onStep = stepCounter(total, opts.onStep);
-  for (const t of job.ts) {
-    const { xt } = forward(denoiser.schedule, x0, t, rng);
-    const row: StripCell[] = [
-      { image: x0, label: 'original' },
-      { image: xt, label: `noisy t=${t}` },
-    ];
-    for (const m of job.methods) {
-      let estimate: Tensor;
-      if (m === 'blur') estimate = gaussianBlur(xt);
-      else if (m === 'one-step') estimate = await oneStepDenoise(denoiser, xt, t, { prompt: job.prompt });
-      else {
-        const r = await iterativeDenoise(denoiser, xt, {
-          prompt: job.prompt,
-          rng,
-          timesteps: timestepsFrom(t, job.steps),
-          onStep,
-        });
-        progressions.push(r);
-        estimate = r.image;
+  await replaying(async () => {
+    for (const t of job.ts) {
+      const { xt } = forward(denoiser.schedule, x0, t, rng);
+      const row: StripCell[] = [
+        { image: x0, label: 'original' },
+        { image: xt, label: `noisy t=${t}` },
+      ];
+      for (const m of job.methods) {
+        let estimate: Tensor;
+        if (m === 'blur') estimate = gaussianBlur(xt);
+        else if (m === 'one-step') {
+          const x0hat = await oneStepDenoise(denoiser, xt, t, { prompt: job.prompt });
+          estimate = sampler.thresholding ? threshold(x0hat, sampler.thresholding) : x0hat;
+        } else {
+          const r = await iterativeDenoise(denoiser, xt, {
+            prompt: job.prompt,
+            rng,
+            timesteps: timestepsFrom(t, sampler.timesteps),
+            thresholding: sampler.thresholding,
+            finalStep: sampler.finalStep,
+            onStep,
+          });
+          progressions.push(r);
+          estimate = r.image;
+        }
+        row.push({ image: estimate, label: LABELS[m] });
       }
-      row.push({ image: estimate, label: LABELS[m] });
+      rows.push(row);
     }
-    rows.push(row);
-  }
+  });
   const files: OutputFile[] = [
     { name: 'image.png', bytes: await stripPng(rows, { scale: 1, labels: false }) },
     { name: 'image-large.png', bytes: await stripPng(rows, { labels: false }) },
@@ -125,6 +142,7 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
       source: model.source,
       input: input.description,
       ...params,
+      ...(noise.record() ? { noise: noise.record() } : {}),
       seconds: (performance.now() - started) / 1000,
     },
     files,

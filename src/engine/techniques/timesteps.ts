@@ -22,9 +22,9 @@ export function timestepsForSteps(steps: number): number[] {
   return Array.from({ length: steps + 1 }, (_, i) => Math.round(FIRST_T * (1 - i / steps)));
 }
 
-/** Timesteps for denoising from an arbitrary t: t itself, then the job's timesteps below it. */
-export function timestepsFrom(t: number, steps: number): number[] {
-  return [t, ...timestepsForSteps(steps).filter((s) => s < t)];
+/** Timesteps for denoising from an arbitrary t: t itself, then the job's timesteps (its sampler's) below it. */
+export function timestepsFrom(t: number, timesteps: readonly number[]): number[] {
+  return [t, ...timesteps.filter((s) => s < t)];
 }
 
 /**

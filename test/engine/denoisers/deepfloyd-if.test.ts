@@ -14,17 +14,17 @@ import {
   embeddingKey,
 } from '../../../src/engine/denoisers/deepfloyd-if.js';
 import { readSafetensorsHeader, readTensor } from '../../../src/engine/denoisers/deepfloyd/hf-safetensors.js';
-import { Rng } from '../../../src/engine/random.js';
+import { Rng, type NoiseSource } from '../../../src/engine/random.js';
 import { toFloat32, float32ToFloat16 } from '../../../src/engine/runtime/half.js';
 import { MissingModelError } from '../../../src/engine/runtime/onnx.js';
 import { anagram } from '../../../src/engine/sampling/anagram.js';
-import { cfgEstimator, encodeGuided, imagine } from '../../../src/engine/sampling/cfg.js';
+import { cfgDenoise, cfgEstimator, encodeGuided, imagine } from '../../../src/engine/sampling/cfg.js';
 import { hybrid } from '../../../src/engine/sampling/hybrid.js';
 import { boxMask, inpaint } from '../../../src/engine/sampling/inpaint.js';
 import { initialNoise } from '../../../src/engine/sampling/iterative.js';
 import { sdedit } from '../../../src/engine/sampling/sdedit.js';
 import { stridedTimesteps } from '../../../src/engine/schedules/timesteps.js';
-import { clamp, mse, randn, scale, tensor, type Shape } from '../../../src/engine/tensor.js';
+import { clamp, mse, randn, scale, tensor, type Shape, type Tensor } from '../../../src/engine/tensor.js';
 import { createView } from '../../../src/engine/views/registry.js';
 import { IF_GOLDEN, IF_II_TINY, IF_I_TINY, mirror, tinyDeepFloydModels } from '../../fixtures/tiny-deepfloyd.js';
 
@@ -53,6 +53,19 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 const rowsOf = (c: unknown): Float32Array[] => (c as { rows: Float32Array[] }).rows;
+
+/** A noise source that keeps every draw it hands out, with what it was asked for. */
+function recording(inner: NoiseSource): NoiseSource & { drawn: Array<{ what: string; tensor: Tensor }> } {
+  const drawn: Array<{ what: string; tensor: Tensor }> = [];
+  return {
+    drawn,
+    draw(shape, what) {
+      const t = inner.draw(shape, what);
+      drawn.push({ what, tensor: t });
+      return t;
+    },
+  };
+}
 
 test('a prompt is lower-cased and stripped before T5, as diffusers encode_prompt does', async (t) => {
   const m = await if32;
@@ -219,8 +232,16 @@ test('stage II: the input is clamped to [−1, 1], upscaled as diffusers, noised
   const sr = golden('superres-nl250.safetensors');
   const input = sr('input_image');
   const low = tensor(input.shape as unknown as Shape, input.data);
-  const noise = randn([1, 3, 64, 64], new Rng(3));
-  const plain = await m.stageII(low, { rng: new Rng(0), size: 64, noise });
+  // Draw order as IFSuperResolutionPipeline: the initial sample, then the conditioning image's noise.
+  const source = recording(new Rng(3));
+  const plain = await m.stageII(low, { rng: source, size: 64 });
+  assert.deepEqual(
+    source.drawn.map((d) => d.what),
+    ['the initial noise', 'the noise of the conditioning image'],
+  );
+  const [first, noise] = source.drawn.map((d) => d.tensor) as [Tensor, Tensor];
+  assert.deepEqual(plain.initial.shape, [1, 3, 64, 64]);
+  assert.deepEqual(plain.initial.data, first.data);
   assert.equal(plain.noiseLevel, DEFAULT_NOISE_LEVEL);
   assert.equal(plain.noiseLevel, 250);
   assert.equal(plain.defaultGuidance, SUPER_RESOLUTION_GUIDANCE);
@@ -242,8 +263,8 @@ test('stage II: the input is clamped to [−1, 1], upscaled as diffusers, noised
   t.diagnostic(`conditioning image max abs diff ${d.toExponential(2)}`);
   assert.ok(d < 1e-5, `${d}`);
   // Out of range: clamped first, so 3× the image conditions as the clamped image does.
-  const loud = await m.stageII(scale(low, 3), { rng: new Rng(0), size: 64, noise });
-  const clamped = await m.stageII(clamp(scale(low, 3), -1, 1), { rng: new Rng(0), size: 64, noise });
+  const loud = await m.stageII(scale(low, 3), { rng: new Rng(3), size: 64 });
+  const clamped = await m.stageII(clamp(scale(low, 3), -1, 1), { rng: new Rng(3), size: 64 });
   assert.deepEqual(loud.conditioningImage.data, clamped.conditioningImage.data);
   assert.ok(loud.conditioningImage.data.some((v, i) => Math.abs(v - plain.conditioningImage.data[i]!) > 1e-3));
   await assert.rejects(m.stageII(randn([2, 3, 64, 64], new Rng(0)), { rng: new Rng(0) }), /one RGB image/);
@@ -256,23 +277,21 @@ test('stage II: the input is clamped to [−1, 1], upscaled as diffusers, noised
 test('stage II upscales a stage I image, also as a flip anagram (64 px: the tiny UNet at 256 px needs GBs)', async () => {
   const m = await if32;
   const low = (await imagine(m.stageI, { prompt: 'a dog', rng: new Rng(1), timesteps })).image;
-  const sr = await m.stageII(low, { rng: new Rng(1), size: 64 });
+  const rng = new Rng(1);
+  const sr = await m.stageII(low, { rng, size: 64 });
   const steps = [990, 500, 0];
-  const up = await imagine(sr, {
+  const up = await cfgDenoise(sr, sr.initial, {
     prompt: 'a dog',
-    rng: new Rng(1),
+    rng,
     timesteps: steps,
     guidanceScale: sr.defaultGuidance,
   });
   assert.deepEqual(up.image.shape, [1, 3, 64, 64]);
   assert.ok(up.image.data.every(Number.isFinite));
   const views = ['identity', 'flip'].map((n) => createView(n, { height: 64, width: 64 }));
-  const ana = await anagram(sr, initialNoise(sr, 1, new Rng(2)), {
-    prompts: ['a cat', 'a dog'],
-    views,
-    rng: new Rng(2),
-    timesteps: steps,
-  });
+  const rng2 = new Rng(2);
+  const sr2 = await m.stageII(low, { rng: rng2, size: 64, purpose: 'illusion' });
+  const ana = await anagram(sr2, sr2.initial, { prompts: ['a cat', 'a dog'], views, rng: rng2, timesteps: steps });
   assert.ok(ana.image.data.every(Number.isFinite));
 });
 

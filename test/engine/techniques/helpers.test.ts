@@ -12,7 +12,7 @@ import { checkIStarts, timestepsForSteps, timestepsFrom } from '../../../src/eng
 test("33 steps are exactly the write-up's list; other counts span 990 → 0 evenly", () => {
   assert.deepEqual(timestepsForSteps(33), stridedTimesteps());
   assert.deepEqual(timestepsForSteps(4), [990, 743, 495, 248, 0]);
-  assert.deepEqual(timestepsFrom(500, 33).slice(0, 3), [500, 480, 450]);
+  assert.deepEqual(timestepsFrom(500, timestepsForSteps(33)).slice(0, 3), [500, 480, 450]);
   assert.throws(() => timestepsForSteps(0), InputError);
 });
 
