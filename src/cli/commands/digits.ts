@@ -5,14 +5,13 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
-import { CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../../engine/flow/digits.js';
+import { CFG_SCALE, DIGITS_MAX_STEPS, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { parseFloatOption, parseIntOption } from '../errors.js';
 import { InputError } from '../../engine/errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
-import { DIGITS_MAX_STEPS } from '../../commands/digits.js';
 
 interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; guidanceInterval?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
 

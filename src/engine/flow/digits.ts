@@ -30,6 +30,9 @@ export interface DigitsResult {
 
 export const MAX_DIGITS = 100;
 
+/** The most sampler steps a digits request may ask for. */
+export const DIGITS_MAX_STEPS = 300;
+
 /** The class model's default classifier-free guidance scale γ (write-up B.2.6). */
 export const CFG_SCALE = 5;
 

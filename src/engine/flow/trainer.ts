@@ -9,10 +9,12 @@ import type { Dataset } from '../data/dataset.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
 import { initialWeights, paramInfos, NUM_CLASSES, type UNetSpec } from './unet.js';
 import type { AdamState } from './adam.js';
-import { createTrainEngine, type StepBatch, type TrainBackendChoice, type TrainEngine } from './train-engine.js';
+// The step engine (tfjs, onnxruntime) and the sample grid load with the first run, not at import:
+// a process that only reads checkpoints (sampling digits) never loads tfjs.
+import type { StepBatch, TrainBackendChoice, TrainEngine } from './train-engine.js';
 import { readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
 import { pixelRange, validateSettings, type TrainSettings } from './train-settings.js';
-import { renderSampleGrid, type SampleGridData } from './sample-grid.js';
+import type { SampleGridData } from './sample-grid.js';
 
 export { defaultSettings, pixelRange, type TrainSettings } from './train-settings.js';
 
@@ -142,6 +144,7 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
   const rng = Rng.fromState(pos.rng);
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
+  const { createTrainEngine } = await import('./train-engine.js');
   const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights: opened.weights, adam: opened.from === 'checkpoint' ? opened.adam : undefined });
   recordWhereItTrains(run, engine.description);
   // Made only once the engine runs, so a run that cannot start leaves no empty folder behind.
@@ -342,6 +345,7 @@ class RunFiles {
     const serving = await this.saveCheckpoint(join(this.runDir, summary.checkpoint), position);
     if (samplesOf) {
       summary.samples = samplesName(done);
+      const { renderSampleGrid } = await import('./sample-grid.js');
       writeFileSync(join(this.runDir, summary.samples), await renderSampleGrid(run.spec, serving, run.settings, samplesOf));
     }
     run.epochs.push(summary);
