@@ -36,9 +36,8 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promis
 
 function flowModel(path: string): Promise<OnnxFlowModel> {
   return cached(flowModels, path, async () => {
-    const [{ loadCheckpoint }, { loadOnnxFlowModel }] = await Promise.all([import('../engine/flow/trainer.js'), import('../engine/flow/onnx-flow-model.js')]);
-    const { spec, servingWeights } = loadCheckpoint(path);
-    return loadOnnxFlowModel(spec, servingWeights);
+    const [{ loadOnnxFlowCheckpoint }, { dataDir }] = await Promise.all([import('../engine/flow/onnx-flow-model.js'), import('../store/data-dir.js')]);
+    return loadOnnxFlowCheckpoint(path, { exportCache: join(dataDir(), 'cache', 'onnx') });
   });
 }
 

@@ -42,6 +42,7 @@ test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same se
   const r2 = cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '42', '--out', b]);
   assert.equal(r2.code, 0, r2.stderr);
   assert.ok(readFileSync(join(a, 'grid.png')).equals(readFileSync(join(b, 'grid.png'))), 'same seed, same grid');
+  assert.equal(readdirSync(join(dataDir, 'cache', 'onnx')).filter((f) => f.endsWith('.onnx')).length, 1, 'the second run read the first one\'s export');
   const c = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
   cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '43', '--out', c]);
   assert.ok(!readFileSync(join(a, 'grid.png')).equals(readFileSync(join(c, 'grid.png'))), 'another seed, another grid');

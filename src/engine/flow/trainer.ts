@@ -461,11 +461,16 @@ export interface LoadedCheckpoint {
 }
 
 /** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
+/** The UNet a checkpoint's safetensors metadata describes; throws unless it is an Illusionist checkpoint. */
+export function checkpointSpec(metadata: Record<string, string>, path: string): UNetSpec {
+  if (metadata.format !== 'illusionist-unet-1') throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
+  return JSON.parse(metadata.spec!) as UNetSpec;
+}
+
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   const { tensors, metadata } = readSafetensors(path);
-  if (metadata.format !== 'illusionist-unet-1') throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
-  const spec = JSON.parse(metadata.spec!) as UNetSpec;
+  const spec = checkpointSpec(metadata, path);
   const weights = new Map<string, Float32Array>();
   const adam = new Map<string, TensorEntry>();
   const ema = new Map<string, Float32Array>();
