@@ -2,7 +2,7 @@
 // and training (Part B), and the Part A techniques on mnist-flow or DeepFloyd IF, reporting each step.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FlowModel } from '../engine/flow/euler.js';
+import type { FlowModel, OdeSolver } from '../engine/flow/euler.js';
 import type { OnnxFlowModel } from '../engine/flow/onnx-flow-model.js';
 import type { TrainProgress } from '../engine/flow/trainer.js';
 import type { UNetKind } from '../engine/flow/unet.js';
@@ -119,6 +119,8 @@ export interface DigitsParams {
   churn?: number | undefined;
   /** Flow times [lo, hi] where the guidance applies; absent in jobs queued before it existed (every step). */
   guidanceInterval?: readonly [number, number] | undefined;
+  /** The ODE solver; absent: Euler (as every job before it existed). */
+  solver?: OdeSolver | undefined;
 }
 
 const RANGE = [-1, 1] as const;
@@ -134,7 +136,12 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
 }
 
 async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
-  const [model, { generateDigits }, { gridPng }] = await Promise.all([digitsModel(params), import('../engine/flow/digits.js'), import('../engine/images/grid.js')]);
+  const [model, { generateDigits }, { gridPng }, { solverEvaluations }] = await Promise.all([
+    digitsModel(params), import('../engine/flow/digits.js'), import('../engine/images/grid.js'), import('../engine/flow/euler.js'),
+  ]);
+  const solver = params.solver ?? 'euler';
+  // Progress counts model evaluations: Heun makes two a step.
+  const total = solverEvaluations(solver, params.steps);
   let step = 0;
   const counted: FlowModel = {
     conditional: model.conditional,
@@ -147,15 +154,15 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
         const imgs = Array.from({ length: n }, (_, i) => x.subarray(i * 784, (i + 1) * 784));
         preview = { data: await gridPng(imgs, { width: 28, height: 28, channels: 1, cols: n, range: RANGE, scale: 2 }), ext: 'png' };
       }
-      await ctx.progress(step, params.steps, preview ? { preview } : {});
+      await ctx.progress(step, total, preview ? { preview } : {});
       return u;
     },
   };
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const churn = params.churn ?? 0;
   const guidanceInterval = params.guidanceInterval ?? [0, 1];
-  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn, guidanceInterval });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, guidanceInterval, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
+  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn, guidanceInterval, solver });
+  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, guidanceInterval, ...(params.solver ? { solver } : {}), steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },
