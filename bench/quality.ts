@@ -14,7 +14,7 @@ import { DIGIT_PIXELS } from '../src/engine/data/dataset.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
 import { CFG_SCALE, digitsGuidanceInterval, TIME_CHURN } from '../src/engine/flow/digits.js';
-import { EVERY_STEP, eulerSample, type FlowModel, type GuidanceInterval } from '../src/engine/flow/euler.js';
+import { EVERY_STEP, eulerSample, ODE_SOLVERS, type FlowModel, type GuidanceInterval, type OdeSolver } from '../src/engine/flow/euler.js';
 import { frechetDistance, meanPairwiseDistance, precisionRecall, rowsWhere, spreadRows, type FeatureSet } from '../src/engine/flow/frechet.js';
 import { FEATURE_DIM, qualityOf, trainDigitJudge, type DigitJudge, type QualityFigures, type Verdict } from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
@@ -24,6 +24,11 @@ const THRESHOLD = 0.9;
 /** Samples per measurement: BATCHES batches of 100 with seeds 0, 1, …; the class model asks 10 of each digit per batch. */
 const BATCHES = Number(process.env.QUALITY_BATCHES ?? 4);
 const ONLY = process.env.QUALITY_ONLY;
+// QUALITY_SOLVER=heun|dpm2m and QUALITY_STEPS=N judge another ODE solver or step count (default Euler, 50).
+const SOLVER = (process.env.QUALITY_SOLVER ?? 'euler') as OdeSolver;
+const STEPS = Number(process.env.QUALITY_STEPS ?? 50);
+if (!(ODE_SOLVERS as readonly string[]).includes(SOLVER)) throw new Error(`QUALITY_SOLVER must be one of ${ODE_SOLVERS.join(', ')}, got '${SOLVER}'`);
+if (!Number.isInteger(STEPS) || STEPS < 1) throw new Error(`QUALITY_STEPS must be a positive integer, got '${process.env.QUALITY_STEPS}'`);
 
 /** The real digits every sample set is compared with. */
 interface Reference {
@@ -77,7 +82,7 @@ async function measure(judge: DigitJudge, ref: Reference, model: FlowModel, cond
   for (let b = 0; b < BATCHES; b++) {
     const labels = Array.from({ length: 100 }, (_, i) => (conditional ? i % 10 : null));
     const started = performance.now();
-    const x = await eulerSample(model, { labels, steps: 50, guidance: s.guidance, seed: b, churn: s.churn ?? 0, guidanceInterval: s.interval });
+    const x = await eulerSample(model, { labels, steps: STEPS, guidance: s.guidance, seed: b, churn: s.churn ?? 0, guidanceInterval: s.interval, solver: SOLVER });
     seconds += (performance.now() - started) / 1000;
     const [lo, hi] = pixelRange(conditional ? 'class' : 'time');
     const images = x.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
