@@ -101,7 +101,12 @@ function techniqueOutput(result: TechniqueResult, jobJson: (result: TechniqueRes
   return { files, metrics: typeof seconds === 'number' ? { seconds } : {} };
 }
 
-async function techniqueJob(command: TechniqueName, params: unknown, seed: number, ctx: JobContext): Promise<HandlerOutput> {
+async function techniqueJob(
+  command: TechniqueName,
+  params: unknown,
+  seed: number,
+  ctx: JobContext,
+): Promise<HandlerOutput> {
   const model = await denoiserFor(params as TechniqueParams);
   const [{ runTechniqueJob }, { jobJson, previewPng }] = await Promise.all([import('./technique-jobs.js'), import('../engine/techniques/outputs.js')]);
   return techniqueOutput(await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx, previewPng) }), jobJson);
@@ -114,7 +119,13 @@ async function techniqueJob(command: TechniqueName, params: unknown, seed: numbe
  * for the time model when `guidePath` names its guide (digitsGuidance leaves it out at weight 1).
  */
 export interface DigitsParams {
-  kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined;
+  kind: 'class' | 'time';
+  digit?: number | undefined;
+  count: number;
+  guidance: number;
+  steps: number;
+  checkpointPath: string;
+  guidePath?: string | undefined;
   /** The sampler's churn γ; absent in jobs queued before it existed (the plain ODE they were asked with). */
   churn?: number | undefined;
   /** Flow times [lo, hi] where the guidance applies; absent in jobs queued before it existed (every step). */
@@ -131,7 +142,10 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
   if (params.kind !== 'time' || params.guidePath === undefined) return model;
   const { autoguided } = await import('../engine/flow/autoguidance.js');
   const guide = await flowModel(params.guidePath);
-  if (guide.spec.kind !== 'time') throw new Error(`the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`);
+  if (guide.spec.kind !== 'time')
+    throw new Error(
+      `the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`,
+    );
   return autoguided(model, guide, params.guidance, params.guidanceInterval);
 }
 
@@ -148,11 +162,14 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     async velocity(x, t, classes, batch) {
       const u = await model.velocity(x, t, classes, batch);
       step++;
-      let preview;
+      let preview: { data: Uint8Array; ext: string } | undefined;
       if (step % 10 === 0) {
         const n = Math.min(10, params.digit === undefined && params.kind === 'class' ? 10 : params.count);
         const imgs = Array.from({ length: n }, (_, i) => x.subarray(i * 784, (i + 1) * 784));
-        preview = { data: await gridPng(imgs, { width: 28, height: 28, channels: 1, cols: n, range: RANGE, scale: 2 }), ext: 'png' };
+        preview = {
+          data: await gridPng(imgs, { width: 28, height: 28, channels: 1, cols: n, range: RANGE, scale: 2 }),
+          ext: 'png',
+        };
       }
       await ctx.progress(step, total, preview ? { preview } : {});
       return u;
@@ -167,7 +184,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },
       ...result.digitPngs.map((d) => ({ data: d.png, ext: 'png', name: d.name })),
-      { data: Buffer.from(JSON.stringify(record, null, 2) + '\n'), ext: 'json', name: 'job.json' },
+      { data: Buffer.from(`${JSON.stringify(record, null, 2)}\n`), ext: 'json', name: 'job.json' },
     ],
     metrics: { digits: result.labels.length, seconds: result.seconds },
   };
@@ -176,7 +193,19 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
 // --- training (Part B) ---
 
 // scheduler and ema are optional (the trainer's defaults): unset, and in jobs queued before they existed.
-interface TrainParams { kind: UNetKind; epochs: number; hidden: number; batch: number; lr: number; scheduler?: boolean; ema?: number; images?: number; makeDefault: boolean; dataDir: string; storePath: string }
+interface TrainParams {
+  kind: UNetKind;
+  epochs: number;
+  hidden: number;
+  batch: number;
+  lr: number;
+  scheduler?: boolean;
+  ema?: number;
+  images?: number;
+  makeDefault: boolean;
+  dataDir: string;
+  storePath: string;
+}
 
 async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeState: unknown, ctx: JobContext): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
   const [{ loadDataset }, { spreadSubset }, { defaultSettings, latestCheckpoint, train }, { lossCurvePng }, { openStore }] = await Promise.all([
@@ -188,8 +217,14 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
   const resume = state?.runDir !== undefined && latestCheckpoint(runDir) !== undefined;
   const dataset = p.images ? spreadSubset(loadDataset(null), p.images) : loadDataset(null);
   const settings = {
-    ...defaultSettings(p.kind), epochs: p.epochs, hidden: p.hidden, batch: p.batch, lr: p.lr, seed,
-    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}), ...(p.ema ? { ema: p.ema } : {}),
+    ...defaultSettings(p.kind),
+    epochs: p.epochs,
+    hidden: p.hidden,
+    batch: p.batch,
+    lr: p.lr,
+    seed,
+    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}),
+    ...(p.ema ? { ema: p.ema } : {}),
   };
   // Its own connection: the worker thread cannot share the main thread's, and WAL lets both write.
   const store = openStore(p.storePath);
@@ -213,37 +248,70 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
         },
         yieldPoint: async () => {
           if (!latest) return ctx.yieldPoint();
-          await ctx.progress(latest.globalStep, totalSteps, { message: `epoch ${latest.epoch + 1}/${p.epochs} · loss ${latest.loss.toFixed(4)}` });
+          await ctx.progress(latest.globalStep, totalSteps, {
+            message: `epoch ${latest.epoch + 1}/${p.epochs} · loss ${latest.loss.toFixed(4)}`,
+          });
         },
         onEpoch: async (summary, run) => {
           store.training.recordEpoch(runId!, summary.epoch, summary.meanLoss, summary.seconds);
-          const checkpoint = store.training.addCheckpoint({ runId, modelKind, name: `${p.kind}-job${jobId}-e${summary.epoch}`, path: join(runDir, summary.checkpoint), epoch: summary.epoch });
+          const checkpoint = store.training.addCheckpoint({
+            runId,
+            modelKind,
+            name: `${p.kind}-job${jobId}-e${summary.epoch}`,
+            path: join(runDir, summary.checkpoint),
+            epoch: summary.epoch,
+          });
           lastCheckpointId = checkpoint.id;
           // The epoch's sample grid is the job's preview until the next one.
           if (summary.samples) {
             const preview = { data: readFileSync(join(runDir, summary.samples)), ext: 'png' };
-            await ctx.progress(summary.epoch * stepsPerEpoch, totalSteps, { message: `epoch ${summary.epoch}/${run.settings.epochs} · loss ${summary.meanLoss.toFixed(4)}`, preview });
+            await ctx.progress(summary.epoch * stepsPerEpoch, totalSteps, {
+              message: `epoch ${summary.epoch}/${run.settings.epochs} · loss ${summary.meanLoss.toFixed(4)}`,
+              preview,
+            });
           }
         },
       },
     });
     store.training.finishRun(runId, 'done');
-    const last = lastCheckpointId ?? store.training.listCheckpoints(modelKind).filter((c) => c.runId === runId).at(-1)?.id;
+    const last =
+      lastCheckpointId ??
+      store.training
+        .listCheckpoints(modelKind)
+        .filter((c) => c.runId === runId)
+        .at(-1)?.id;
     if (p.makeDefault && last !== undefined) store.training.setDefaultCheckpoint(modelKind, last);
     const losses = outcome.run.losses;
     const samples = outcome.run.epochs.at(-1)?.samples;
     return {
       files: [
-        ...(samples ? [{ data: readFileSync(join(runDir, samples)), ext: 'png', caption: 'samples', name: 'samples.png' }] : []),
-        { data: await lossCurvePng(losses, stepsPerEpoch, `${p.kind} model, job #${jobId}`), ext: 'png', caption: 'loss', name: 'loss.png' },
-        { data: Buffer.from(JSON.stringify({ runDir, epochs: outcome.run.epochs, settings }, null, 2)), ext: 'json', caption: 'run', name: 'run.json' },
+        ...(samples
+          ? [{ data: readFileSync(join(runDir, samples)), ext: 'png', caption: 'samples', name: 'samples.png' }]
+          : []),
+        {
+          data: await lossCurvePng(losses, stepsPerEpoch, `${p.kind} model, job #${jobId}`),
+          ext: 'png',
+          caption: 'loss',
+          name: 'loss.png',
+        },
+        {
+          data: Buffer.from(JSON.stringify({ runDir, epochs: outcome.run.epochs, settings }, null, 2)),
+          ext: 'json',
+          caption: 'run',
+          name: 'run.json',
+        },
       ],
-      metrics: { finalLoss: losses.at(-1) ?? NaN, epochs: outcome.run.epochs.length, seconds: outcome.run.trainSeconds },
+      metrics: {
+        finalLoss: losses.at(-1) ?? NaN,
+        epochs: outcome.run.epochs.length,
+        seconds: outcome.run.trainSeconds,
+      },
     };
   } catch (error) {
     // A shutdown re-queues the job, which resumes this run; anything else ends it.
     const shutdown = error instanceof JobStoppedError && error.reason === 'shutdown';
-    if (runId !== undefined && !shutdown) store.training.finishRun(runId, error instanceof JobStoppedError ? 'cancelled' : 'failed');
+    if (runId !== undefined && !shutdown)
+      store.training.finishRun(runId, error instanceof JobStoppedError ? 'cancelled' : 'failed');
     throw error;
   } finally {
     store.close();
@@ -252,6 +320,9 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
 
 export const handlers = defineHandlers({
   digits: async (input, ctx) => digits(input.params as DigitsParams, input.seed, ctx),
-  ...(Object.fromEntries(TECHNIQUE_NAMES.map((c) => [c, async (input, ctx) => techniqueJob(c, input.params, input.seed, ctx)])) as Record<TechniqueName, JobHandler>),
-  train: async (input, ctx) => trainHandler(input.params as TrainParams, input.seed, input.jobId, input.resumeState, ctx),
+  ...(Object.fromEntries(
+    TECHNIQUE_NAMES.map((c) => [c, async (input, ctx) => techniqueJob(c, input.params, input.seed, ctx)]),
+  ) as Record<TechniqueName, JobHandler>),
+  train: async (input, ctx) =>
+    trainHandler(input.params as TrainParams, input.seed, input.jobId, input.resumeState, ctx),
 });

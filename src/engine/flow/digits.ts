@@ -43,7 +43,11 @@ export const CFG_SCALE = 5;
  * class model's γ, or a time model's guide weight when it has a guide (1, the model alone, when not);
  * and the guide it uses (none at weight 1).
  */
-export function digitsGuidance(kind: 'class' | 'time', guidePath: string | undefined, asked: number | undefined): { guidance: number; guidePath: string | undefined } {
+export function digitsGuidance(
+  kind: 'class' | 'time',
+  guidePath: string | undefined,
+  asked: number | undefined,
+): { guidance: number; guidePath: string | undefined } {
   const guidance = asked ?? (kind === 'class' ? CFG_SCALE : guidePath !== undefined ? AUTOGUIDANCE_WEIGHT : 1);
   return { guidance, guidePath: kind === 'time' && guidance !== 1 ? guidePath : undefined };
 }
@@ -93,7 +97,12 @@ export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number |
   return labels;
 }
 
-export async function generateDigits(model: FlowModel, kind: UNetKind, req: DigitsRequest, onStep?: (i: number, n: number) => void): Promise<DigitsResult> {
+export async function generateDigits(
+  model: FlowModel,
+  kind: UNetKind,
+  req: DigitsRequest,
+  onStep?: (i: number, n: number) => void,
+): Promise<DigitsResult> {
   const started = performance.now();
   const labels = digitsLabels(kind, req);
   if (labels.length > MAX_DIGITS) throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
@@ -102,9 +111,11 @@ export async function generateDigits(model: FlowModel, kind: UNetKind, req: Digi
   const images = raw.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
   const cols = kind === 'class' && req.digit === undefined ? 10 : Math.min(10, labels.length);
   const gridPng = await digitGridPng(images, { cols, range: [0, 1], scale: 2 });
-  const digitPngs = await Promise.all(splitDigits(images).map(async (img, i) => ({
-    name: `${i}_${labels[i] ?? 'any'}.png`,
-    png: await singleDigitPng(img, [0, 1]),
-  })));
+  const digitPngs = await Promise.all(
+    splitDigits(images).map(async (img, i) => ({
+      name: `${i}_${labels[i] ?? 'any'}.png`,
+      png: await singleDigitPng(img, [0, 1]),
+    })),
+  );
   return { labels, images, gridPng, digitPngs, seconds: (performance.now() - started) / 1000 };
 }

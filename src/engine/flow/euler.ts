@@ -62,7 +62,8 @@ export const EVERY_STEP: GuidanceInterval = [0, 1];
 /** Refuses an interval that is not 0 ≤ lo ≤ hi ≤ 1, naming what was wrong. */
 export function checkGuidanceInterval(interval: readonly number[]): GuidanceInterval {
   const [lo, hi] = interval;
-  if (interval.length !== 2 || lo === undefined || hi === undefined) throw new Error(`a guidance interval is two flow times lo and hi, got ${interval.length} values`);
+  if (interval.length !== 2 || lo === undefined || hi === undefined)
+    throw new Error(`a guidance interval is two flow times lo and hi, got ${interval.length} values`);
   if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo < 0 || hi > 1 || lo > hi) {
     throw new Error(`a guidance interval needs 0 ≤ lo ≤ hi ≤ 1 (flow time, 0 noise, 1 data), got [${lo}, ${hi}]`);
   }
@@ -79,7 +80,8 @@ export function inInterval(t: number, interval: GuidanceInterval): boolean {
  */
 export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise<Float32Array> {
   const n = opts.labels.length;
-  if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new Error(`steps must be a positive integer, got ${opts.steps}`);
+  if (!Number.isInteger(opts.steps) || opts.steps < 1)
+    throw new Error(`steps must be a positive integer, got ${opts.steps}`);
   const churn = opts.churn ?? 0;
   if (!Number.isFinite(churn) || churn < 0) throw new Error(`churn must be a number ≥ 0, got ${churn}`);
   const solver = opts.solver ?? 'euler';

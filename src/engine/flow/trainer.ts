@@ -109,7 +109,7 @@ function epochOrder(seed: number, epoch: number, count: number): Int32Array {
 
 /** ExponentialLR stepped per epoch (flow models), else constant. */
 function learningRate(s: TrainSettings, epoch: number): number {
-  return s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
+  return s.scheduler ? s.lr * 0.1 ** (epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
 }
 
 /** A new run was pointed at a folder that already holds one. */
@@ -122,12 +122,26 @@ export class RunExistsError extends InputError {
 }
 
 /** Where a run stands; `epochSeconds`: time already spent in a stopped epoch (its record counts it). */
-interface Position { epoch: number; step: number; globalStep: number; rng: number[]; epochSeconds?: number }
+interface Position {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  rng: number[];
+  epochSeconds?: number;
+}
 
 /** A run ready to train: fresh (new weights, no optimizer state) or resumed from its latest checkpoint. */
 type OpenedRun =
   | { from: 'new'; run: RunRecord; weights: Map<string, Float32Array>; position: Position }
-  | { from: 'checkpoint'; checkpoint: string; run: RunRecord; weights: Map<string, Float32Array>; position: Position; adam: AdamState | undefined; ema: Map<string, Float32Array> | undefined };
+  | {
+      from: 'checkpoint';
+      checkpoint: string;
+      run: RunRecord;
+      weights: Map<string, Float32Array>;
+      position: Position;
+      adam: AdamState | undefined;
+      ema: Map<string, Float32Array> | undefined;
+    };
 
 /**
  * Trains a new run in `runDir` or resumes the one there: open the run, start its step engine,
@@ -151,7 +165,9 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
   mkdirSync(runDir, { recursive: true });
   hooks.onStart?.(engine.description);
   const emaDecay = s.ema ?? 0;
-  const ema = (opened.from === 'checkpoint' ? opened.ema : undefined) ?? (emaDecay > 0 ? freshEma(run.spec, opened.weights) : undefined);
+  const ema =
+    (opened.from === 'checkpoint' ? opened.ema : undefined) ??
+    (emaDecay > 0 ? freshEma(run.spec, opened.weights) : undefined);
   const files = new RunFiles(runDir, run, engine, ema);
 
   const batch = emptyBatch(s.batch);
@@ -163,30 +179,49 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
       const order = epochOrder(s.seed, epoch, dataset.count);
       const firstStep = epoch === pos.epoch ? pos.step : 0;
       // A resumed epoch counts the time it ran before the stop.
-      const epochStart = performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
+      const epochStart =
+        performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
       for (let step = firstStep; step < stepsPerEpoch; step++) {
         await hooks.yieldPoint?.();
         fillBatch(batch, dataset, order, step, rng, s);
         const loss = await engine.step(batch, lr);
-        if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
+        if (!Number.isFinite(loss))
+          throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
         run.losses.push(loss);
         if (ema) updateEma(ema, await engine.weights(), emaDecay, pos.globalStep);
         pos.globalStep++;
         const rate = meter.count(s.batch);
         const remaining = (s.epochs - epoch) * stepsPerEpoch - (step + 1);
         hooks.onProgress?.({
-          epoch, step: step + 1, stepsPerEpoch, globalStep: pos.globalStep, loss, lr,
-          imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * s.batch) / rate : NaN,
+          epoch,
+          step: step + 1,
+          stepsPerEpoch,
+          globalStep: pos.globalStep,
+          loss,
+          lr,
+          imagesPerSecond: rate,
+          etaSeconds: rate > 0 ? (remaining * s.batch) / rate : NaN,
         });
         if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
           run.trainSeconds = (performance.now() - started) / 1000;
-          await files.saveStop({ epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state(), epochSeconds: (performance.now() - epochStart) / 1000 });
+          await files.saveStop({
+            epoch,
+            step: step + 1,
+            globalStep: pos.globalStep,
+            rng: rng.state(),
+            epochSeconds: (performance.now() - epochStart) / 1000,
+          });
           return outcome(runDir, run, true);
         }
       }
       run.trainSeconds = (performance.now() - started) / 1000;
       const position = { epoch: epoch + 1, step: 0, globalStep: pos.globalStep, rng: rng.state() };
-      const summary = await files.finishEpoch(position, stepsPerEpoch, (performance.now() - epochStart) / 1000, opts.sampleGrids ? dataset : undefined);
+      const summary = await files.finishEpoch(
+        position,
+        stepsPerEpoch,
+        (performance.now() - epochStart) / 1000,
+        opts.sampleGrids ? dataset : undefined,
+      );
       await hooks.onEpoch?.(summary, run);
       if (hooks.shouldStop?.() && !run.finished) return outcome(runDir, run, true);
     }
@@ -230,34 +265,56 @@ function resumeRun(runDir: string, extendTo: number | undefined): OpenedRun {
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
   if (extendTo !== undefined) {
     if (!Number.isInteger(extendTo) || extendTo <= run.epochs.length) {
-      throw new Error(`--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${extendTo}`);
+      throw new Error(
+        `--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${extendTo}`,
+      );
     }
     run.settings.lrDecayEpochs ??= run.settings.epochs;
     run.settings.epochs = extendTo;
     run.finished = false;
   }
-  if (run.finished) throw new Error(`run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`);
+  if (run.finished)
+    throw new Error(
+      `run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`,
+    );
   const checkpoint = latestCheckpoint(runDir);
   if (!checkpoint) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
   const loaded = loadCheckpoint(checkpoint);
-  const position = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
+  const position = loaded.position ?? {
+    epoch: run.epochs.length,
+    step: 0,
+    globalStep: run.losses.length,
+    rng: new Rng(run.settings.seed).state(),
+  };
   run.losses = run.losses.slice(0, position.globalStep);
   return { from: 'checkpoint', checkpoint, run, weights: loaded.weights, position, adam: loaded.adam, ema: loaded.ema };
 }
 
 /** A run resumed on another engine or machine keeps the record of both. */
 function recordWhereItTrains(run: RunRecord, engineDescription: string): void {
-  run.backend = run.backend && !run.backend.endsWith(engineDescription) ? `${run.backend}; then ${engineDescription}` : engineDescription;
+  run.backend =
+    run.backend && !run.backend.endsWith(engineDescription)
+      ? `${run.backend}; then ${engineDescription}`
+      : engineDescription;
   const machine = machineDescription();
   run.machine = run.machine && run.machine !== machine ? `${run.machine}; then ${machine}` : machine;
 }
 
 function freshEma(spec: UNetSpec, weights: Map<string, Float32Array>): Map<string, Float32Array> {
-  return new Map(paramInfos(spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
+  return new Map(
+    paramInfos(spec)
+      .filter((p) => p.trainable)
+      .map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]),
+  );
 }
 
 function emptyBatch(B: number): StepBatch {
-  return { x: new Float32Array(B * DIGIT_PIXELS), target: new Float32Array(B * DIGIT_PIXELS), t: new Float32Array(B), c: new Float32Array(B * NUM_CLASSES) };
+  return {
+    x: new Float32Array(B * DIGIT_PIXELS),
+    target: new Float32Array(B * DIGIT_PIXELS),
+    t: new Float32Array(B),
+    c: new Float32Array(B * NUM_CLASSES),
+  };
 }
 
 /**
@@ -265,7 +322,14 @@ function emptyBatch(B: number): StepBatch {
  * x0 ~ N(0, I), t ~ U(0, 1), the one-hot class (dropped with p_uncond), drawn from `rng` in a
  * fixed order (a resumed run draws the same numbers).
  */
-function fillBatch(batch: StepBatch, dataset: Dataset, order: Int32Array, step: number, rng: Rng, s: TrainSettings): void {
+function fillBatch(
+  batch: StepBatch,
+  dataset: Dataset,
+  order: Int32Array,
+  step: number,
+  rng: Rng,
+  s: TrainSettings,
+): void {
   const B = s.batch;
   const P = DIGIT_PIXELS;
   const [lo, hi] = pixelRange(s.kind);
@@ -330,7 +394,12 @@ class RunFiles {
    * Ends the epoch that brought the run to `position`: its checkpoint, its sample grid when
    * `samplesOf` gives the digits the denoiser's figure noises, and its summary in run.json.
    */
-  async finishEpoch(position: Position, stepsPerEpoch: number, seconds: number, samplesOf: SampleGridData | undefined): Promise<EpochSummary> {
+  async finishEpoch(
+    position: Position,
+    stepsPerEpoch: number,
+    seconds: number,
+    samplesOf: SampleGridData | undefined,
+  ): Promise<EpochSummary> {
     const run = this.run;
     const done = position.epoch;
     // The whole epoch's losses, those before a stop included (a resumed run keeps them).
@@ -370,7 +439,12 @@ class RunFiles {
  * (TensorFlow's ExponentialMovingAverage with num_updates): decay min(d, (1 + n) / (10 + n)),
  * so the average follows the weights closely at first and slowly later.
  */
-export function updateEma(ema: Map<string, Float32Array>, weights: Map<string, Float32Array>, decay: number, n: number): void {
+export function updateEma(
+  ema: Map<string, Float32Array>,
+  weights: Map<string, Float32Array>,
+  decay: number,
+  n: number,
+): void {
   const d = Math.min(decay, (1 + n) / (10 + n));
   for (const [name, avg] of ema) {
     const w = weights.get(name)!;
@@ -379,7 +453,10 @@ export function updateEma(ema: Map<string, Float32Array>, weights: Map<string, F
 }
 
 /** The weights to sample with: the trainable tensors replaced by their average, when there is one. */
-export function withEma(weights: Map<string, Float32Array>, ema: Map<string, Float32Array> | undefined): Map<string, Float32Array> {
+export function withEma(
+  weights: Map<string, Float32Array>,
+  ema: Map<string, Float32Array> | undefined,
+): Map<string, Float32Array> {
   if (!ema) return weights;
   const out = new Map(weights);
   for (const [name, avg] of ema) out.set(name, avg);
@@ -389,7 +466,9 @@ export function withEma(weights: Map<string, Float32Array>, ema: Map<string, Flo
 /** Most recent resumable checkpoint of a run: `last` if newer than the last epoch's. */
 export function latestCheckpoint(runDir: string): string | undefined {
   if (!existsSync(runDir)) return undefined;
-  const epochs = readdirSync(runDir).filter((f) => /^checkpoint-epoch-\d+\.safetensors$/.test(f)).sort();
+  const epochs = readdirSync(runDir)
+    .filter((f) => /^checkpoint-epoch-\d+\.safetensors$/.test(f))
+    .sort();
   const lastEpochFile = epochs.at(-1);
   const lastPath = join(runDir, LAST);
   if (existsSync(lastPath)) {
@@ -401,7 +480,15 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return lastEpochFile ? join(runDir, lastEpochFile) : undefined;
 }
 
-function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position, ema?: Map<string, Float32Array>): void {
+function saveCheckpoint(
+  path: string,
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+  adam: AdamState,
+  run: RunRecord,
+  position: Position,
+  ema?: Map<string, Float32Array>,
+): void {
   const tensors = new Map<string, TensorEntry>();
   for (const p of paramInfos(spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
@@ -431,7 +518,11 @@ function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float
  * A checkpoint's Adam state (moments as tensors, the step count in its metadata), or undefined
  * when it lacks the moments of some trainable tensor (Adam starts afresh).
  */
-function adamStateOf(spec: UNetSpec, tensors: Map<string, TensorEntry>, metadata: Record<string, string>): AdamState | undefined {
+function adamStateOf(
+  spec: UNetSpec,
+  tensors: Map<string, TensorEntry>,
+  metadata: Record<string, string>,
+): AdamState | undefined {
   const state: AdamState = { iterations: Number(metadata.adam_iterations ?? 0), m: new Map(), v: new Map() };
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
     const m = tensors.get(`adam.m/${p.name}`);
