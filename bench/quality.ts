@@ -13,9 +13,30 @@ import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
 import { CFG_SCALE, digitsGuidanceInterval, TIME_CHURN } from '../src/engine/flow/digits.js';
-import { EVERY_STEP, eulerSample, ODE_SOLVERS, type FlowModel, type GuidanceInterval, type OdeSolver } from '../src/engine/flow/euler.js';
-import { frechetDistance, meanPairwiseDistance, precisionRecall, rowsWhere, spreadRows, type FeatureSet } from '../src/engine/flow/frechet.js';
-import { FEATURE_DIM, qualityOf, trainDigitJudge, type DigitJudge, type QualityFigures, type Verdict } from '../src/engine/flow/judge.js';
+import {
+  EVERY_STEP,
+  eulerSample,
+  ODE_SOLVERS,
+  type FlowModel,
+  type GuidanceInterval,
+  type OdeSolver,
+} from '../src/engine/flow/euler.js';
+import {
+  frechetDistance,
+  meanPairwiseDistance,
+  precisionRecall,
+  rowsWhere,
+  spreadRows,
+  type FeatureSet,
+} from '../src/engine/flow/frechet.js';
+import {
+  FEATURE_DIM,
+  qualityOf,
+  trainDigitJudge,
+  type DigitJudge,
+  type QualityFigures,
+  type Verdict,
+} from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
 import { loadCheckpoint, pixelRange } from '../src/engine/flow/trainer.js';
 
@@ -26,8 +47,10 @@ const ONLY = process.env.QUALITY_ONLY;
 // QUALITY_SOLVER=heun|dpm2m and QUALITY_STEPS=N judge another ODE solver or step count (default Euler, 50).
 const SOLVER = (process.env.QUALITY_SOLVER ?? 'euler') as OdeSolver;
 const STEPS = Number(process.env.QUALITY_STEPS ?? 50);
-if (!(ODE_SOLVERS as readonly string[]).includes(SOLVER)) throw new Error(`QUALITY_SOLVER must be one of ${ODE_SOLVERS.join(', ')}, got '${SOLVER}'`);
-if (!Number.isInteger(STEPS) || STEPS < 1) throw new Error(`QUALITY_STEPS must be a positive integer, got '${process.env.QUALITY_STEPS}'`);
+if (!(ODE_SOLVERS as readonly string[]).includes(SOLVER))
+  throw new Error(`QUALITY_SOLVER must be one of ${ODE_SOLVERS.join(', ')}, got '${SOLVER}'`);
+if (!Number.isInteger(STEPS) || STEPS < 1)
+  throw new Error(`QUALITY_STEPS must be a positive integer, got '${process.env.QUALITY_STEPS}'`);
 
 /** The real digits every sample set is compared with. */
 interface Reference {
@@ -91,7 +114,15 @@ async function measure(
   for (let b = 0; b < BATCHES; b++) {
     const labels = Array.from({ length: 100 }, (_, i) => (conditional ? i % 10 : null));
     const started = performance.now();
-    const x = await eulerSample(model, { labels, steps: STEPS, guidance: s.guidance, seed: b, churn: s.churn ?? 0, guidanceInterval: s.interval, solver: SOLVER });
+    const x = await eulerSample(model, {
+      labels,
+      steps: STEPS,
+      guidance: s.guidance,
+      seed: b,
+      churn: s.churn ?? 0,
+      guidanceInterval: s.interval,
+      solver: SOLVER,
+    });
     seconds += (performance.now() - started) / 1000;
     const [lo, hi] = pixelRange(conditional ? 'class' : 'time');
     const images = x.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));

@@ -17,10 +17,16 @@ const COMMANDS: ReadonlyArray<readonly [name: string | undefined, load: () => Pr
   ['embed', async () => [(await import('./commands/embed.js')).registerEmbed]],
   ['deepfloyd', async () => [(await import('./commands/deepfloyd.js')).registerDeepfloyd]],
   // The techniques register under their own names (imagine, denoise, …), listed by their registry.
-  [undefined, async () => {
-    const [{ TECHNIQUES }, { registerTechnique }] = await Promise.all([import('../techniques/registry.js'), import('./technique-options.js')]);
-    return TECHNIQUES.map((t) => (program: Command) => registerTechnique(program, t));
-  }],
+  [
+    undefined,
+    async () => {
+      const [{ TECHNIQUES }, { registerTechnique }] = await Promise.all([
+        import('../techniques/registry.js'),
+        import('./technique-options.js'),
+      ]);
+      return TECHNIQUES.map((t) => (program: Command) => registerTechnique(program, t));
+    },
+  ],
   ['jobs', async () => [(await import('./commands/jobs.js')).registerJobs]],
   ['gallery', async () => [(await import('./commands/jobs.js')).registerGallery]],
   ['worker', async () => [(await import('./commands/worker.js')).registerWorker]],

@@ -1,7 +1,17 @@
 // /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
-import { CFG_SCALE, DIGITS_MAX_STEPS, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../engine/flow/digits.js';
+import {
+  CFG_SCALE,
+  DIGITS_MAX_STEPS,
+  digitsChurn,
+  digitsGuidance,
+  digitsGuidanceInterval,
+  MAX_CHURN,
+  MAX_DIGITS,
+  parseGuidanceInterval,
+  TIME_CHURN,
+} from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { InputError } from '../engine/errors.js';
 import { num, str } from './options.js';

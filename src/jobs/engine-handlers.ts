@@ -10,7 +10,14 @@ import type { LoadedModel } from '../engine/models/registry.js';
 import type { OutputRole, StepCallback, TechniqueResult } from '../engine/techniques/outputs.js';
 import type { Store } from '../store/index.js';
 import type { EmbeddingCache } from '../engine/denoisers/deepfloyd-if.js';
-import { defineHandlers, JobStoppedError, type HandlerOutput, type JobContext, type JobHandler, type OutputFile } from './handler.js';
+import {
+  defineHandlers,
+  JobStoppedError,
+  type HandlerOutput,
+  type JobContext,
+  type JobHandler,
+  type OutputFile,
+} from './handler.js';
 import { TECHNIQUE_NAMES, type TechniqueName } from './technique-names.js';
 import type { TechniqueParams } from './technique-jobs.js';
 
@@ -36,7 +43,10 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promis
 
 function flowModel(path: string): Promise<OnnxFlowModel> {
   return cached(flowModels, path, async () => {
-    const [{ loadOnnxFlowCheckpoint }, { dataDir }] = await Promise.all([import('../engine/flow/onnx-flow-model.js'), import('../store/data-dir.js')]);
+    const [{ loadOnnxFlowCheckpoint }, { dataDir }] = await Promise.all([
+      import('../engine/flow/onnx-flow-model.js'),
+      import('../store/data-dir.js'),
+    ]);
     return loadOnnxFlowCheckpoint(path, { exportCache: join(dataDir(), 'cache', 'onnx') });
   });
 }
@@ -57,7 +67,9 @@ export async function dispose(): Promise<void> {
 function denoiserFor(p: TechniqueParams): Promise<LoadedModel> {
   return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, async () => {
     const [{ modelEntry }, { openStore, dataDir, databasePath }, { storeEmbeddingCache }] = await Promise.all([
-      import('../engine/models/registry.js'), import('../store/index.js'), import('./embedding-cache.js'),
+      import('../engine/models/registry.js'),
+      import('../store/index.js'),
+      import('./embedding-cache.js'),
     ]);
     const embeddingCache = (): EmbeddingCache => {
       embeddingStore ??= openStore(databasePath(dataDir()));
@@ -108,8 +120,14 @@ async function techniqueJob(
   ctx: JobContext,
 ): Promise<HandlerOutput> {
   const model = await denoiserFor(params as TechniqueParams);
-  const [{ runTechniqueJob }, { jobJson, previewPng }] = await Promise.all([import('./technique-jobs.js'), import('../engine/techniques/outputs.js')]);
-  return techniqueOutput(await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx, previewPng) }), jobJson);
+  const [{ runTechniqueJob }, { jobJson, previewPng }] = await Promise.all([
+    import('./technique-jobs.js'),
+    import('../engine/techniques/outputs.js'),
+  ]);
+  return techniqueOutput(
+    await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx, previewPng) }),
+    jobJson,
+  );
 }
 
 // --- digits (Part B) ---
@@ -151,7 +169,10 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
 
 async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
   const [model, { generateDigits }, { gridPng }, { solverEvaluations }] = await Promise.all([
-    digitsModel(params), import('../engine/flow/digits.js'), import('../engine/images/grid.js'), import('../engine/flow/euler.js'),
+    digitsModel(params),
+    import('../engine/flow/digits.js'),
+    import('../engine/images/grid.js'),
+    import('../engine/flow/euler.js'),
   ]);
   const solver = params.solver ?? 'euler';
   // Progress counts model evaluations: Heun makes two a step.
@@ -178,8 +199,32 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const churn = params.churn ?? 0;
   const guidanceInterval = params.guidanceInterval ?? [0, 1];
-  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn, guidanceInterval, solver });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, guidanceInterval, ...(params.solver ? { solver } : {}), steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
+  const result = await generateDigits(counted, kind, {
+    digit,
+    count,
+    guidance,
+    steps,
+    seed,
+    churn,
+    guidanceInterval,
+    solver,
+  });
+  const record = {
+    command: 'digits',
+    kind,
+    digit: digit ?? null,
+    count,
+    guidance,
+    churn,
+    guidanceInterval,
+    ...(params.solver ? { solver } : {}),
+    steps,
+    seed,
+    checkpoint: checkpointPath,
+    guide: guidePath ?? null,
+    labels: result.labels,
+    seconds: result.seconds,
+  };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },
@@ -207,9 +252,25 @@ interface TrainParams {
   storePath: string;
 }
 
-async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeState: unknown, ctx: JobContext): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
-  const [{ loadDataset }, { spreadSubset }, { defaultSettings, latestCheckpoint, train }, { lossCurvePng }, { openStore }] = await Promise.all([
-    import('../engine/data/load.js'), import('../engine/data/dataset.js'), import('../engine/flow/trainer.js'), import('../engine/flow/figures.js'), import('../store/index.js'),
+async function trainHandler(
+  p: TrainParams,
+  seed: number,
+  jobId: number,
+  resumeState: unknown,
+  ctx: JobContext,
+): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
+  const [
+    { loadDataset },
+    { spreadSubset },
+    { defaultSettings, latestCheckpoint, train },
+    { lossCurvePng },
+    { openStore },
+  ] = await Promise.all([
+    import('../engine/data/load.js'),
+    import('../engine/data/dataset.js'),
+    import('../engine/flow/trainer.js'),
+    import('../engine/flow/figures.js'),
+    import('../store/index.js'),
   ]);
   const modelKind = `mnist-${p.kind}`;
   const state = resumeState as { runDir?: string; runId?: number } | null;

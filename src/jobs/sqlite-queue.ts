@@ -291,7 +291,11 @@ export class SqliteQueue implements Queue {
     const { store } = this;
     // Files first (each durable before its row), then one transaction links them and closes the job.
     const artifacts = await store.artifacts.saveAll(output.files);
-    const saved = output.files.map((file, i) => ({ artifact: artifacts[i]!, caption: file.caption ?? null, name: file.name ?? null }));
+    const saved = output.files.map((file, i) => ({
+      artifact: artifacts[i]!,
+      caption: file.caption ?? null,
+      name: file.name ?? null,
+    }));
     const finishedAt = Date.now();
     const result = store.transaction(() => {
       const job = store.jobs.get(jobId);
@@ -349,7 +353,9 @@ export class SqliteQueue implements Queue {
       return await fn();
     } catch (error) {
       if (!isStorageFull(error) || error instanceof StorageFullError) throw error;
-      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, { cause: error });
+      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, {
+        cause: error,
+      });
     }
   }
 

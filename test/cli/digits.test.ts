@@ -45,7 +45,11 @@ test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same se
   const r2 = cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '42', '--out', b]);
   assert.equal(r2.code, 0, r2.stderr);
   assert.ok(readFileSync(join(a, 'grid.png')).equals(readFileSync(join(b, 'grid.png'))), 'same seed, same grid');
-  assert.equal(readdirSync(join(dataDir, 'cache', 'onnx')).filter((f) => f.endsWith('.onnx')).length, 1, 'the second run read the first one\'s export');
+  assert.equal(
+    readdirSync(join(dataDir, 'cache', 'onnx')).filter((f) => f.endsWith('.onnx')).length,
+    1,
+    "the second run read the first one's export",
+  );
   const c = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
   cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '43', '--out', c]);
   assert.ok(!readFileSync(join(a, 'grid.png')).equals(readFileSync(join(c, 'grid.png'))), 'another seed, another grid');
@@ -116,9 +120,28 @@ test('digits --guidance-interval guides only part of the way, and job.json recor
 test('digits --solver heun steps with Heun (two model evaluations a step), and job.json records the solver', () => {
   const run = (extra: string[]) => {
     const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-    const r = cli(['digits', '--checkpoint', runDir, '--digit', '2', '--count', '2', '--steps', '4', '--seed', '5', ...extra, '--out', out]);
+    const r = cli([
+      'digits',
+      '--checkpoint',
+      runDir,
+      '--digit',
+      '2',
+      '--count',
+      '2',
+      '--steps',
+      '4',
+      '--seed',
+      '5',
+      ...extra,
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    return { r, job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')), grid: readFileSync(join(out, 'grid.png')) };
+    return {
+      r,
+      job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
+      grid: readFileSync(join(out, 'grid.png')),
+    };
   };
   const euler = run([]);
   const heun = run(['--solver', 'heun']);

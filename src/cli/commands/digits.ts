@@ -5,7 +5,17 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
-import { CFG_SCALE, DIGITS_MAX_STEPS, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../../engine/flow/digits.js';
+import {
+  CFG_SCALE,
+  DIGITS_MAX_STEPS,
+  digitsChurn,
+  digitsGuidance,
+  digitsGuidanceInterval,
+  MAX_CHURN,
+  MAX_DIGITS,
+  parseGuidanceInterval,
+  TIME_CHURN,
+} from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import { ODE_SOLVERS, type OdeSolver } from '../../engine/flow/euler.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
@@ -14,7 +24,20 @@ import { InputError } from '../../engine/errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
 
-interface DigitsCliOptions { solver?: string; digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; guidanceInterval?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
+interface DigitsCliOptions {
+  solver?: string;
+  digit?: string;
+  count?: string;
+  guidance?: string;
+  guide?: string;
+  churn?: string;
+  guidanceInterval?: string;
+  steps: string;
+  seed?: string;
+  checkpoint?: string;
+  kind: string;
+  out?: string;
+}
 
 export function registerDigits(program: Command): void {
   program
@@ -24,11 +47,26 @@ export function registerDigits(program: Command): void {
     )
     .option('--digit <0-9>', 'the digit to draw (omitted: some of every digit)')
     .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
-    .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
-    .option('--guide <ref>', 'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)')
-    .option('--churn <γ>', `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, 0 = the plain ODE for the class model; 0–${MAX_CHURN})`)
-    .option('--guidance-interval <lo,hi>', 'apply the guidance (CFG, or the time model\'s guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)')
-    .option('--solver <name>', `ODE solver: ${ODE_SOLVERS.join(', ')} (default euler; heun evaluates the model twice a step, dpm2m is DPM-Solver++ (2M) at one evaluation a step)`)
+    .option(
+      '--guidance <g>',
+      `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`,
+    )
+    .option(
+      '--guide <ref>',
+      'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)',
+    )
+    .option(
+      '--churn <γ>',
+      `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, 0 = the plain ODE for the class model; 0–${MAX_CHURN})`,
+    )
+    .option(
+      '--guidance-interval <lo,hi>',
+      "apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)",
+    )
+    .option(
+      '--solver <name>',
+      `ODE solver: ${ODE_SOLVERS.join(', ')} (default euler; heun evaluates the model twice a step, dpm2m is DPM-Solver++ (2M) at one evaluation a step)`,
+    )
     .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
@@ -69,7 +107,8 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
     throw new InputError(`--${(e as Error).message}`);
   }
   const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
-  if (o.solver !== undefined && !(ODE_SOLVERS as readonly string[]).includes(o.solver)) throw new InputError(`--solver must be one of ${ODE_SOLVERS.join(', ')}, got '${o.solver}'`);
+  if (o.solver !== undefined && !(ODE_SOLVERS as readonly string[]).includes(o.solver))
+    throw new InputError(`--solver must be one of ${ODE_SOLVERS.join(', ')}, got '${o.solver}'`);
   const solver = o.solver as OdeSolver | undefined;
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
@@ -87,7 +126,17 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
           : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`,
       );
     }
-    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked), churn: digitsChurn(o.kind, churn), guidanceInterval: digitsGuidanceInterval(o.kind, interval), ...(solver ? { solver } : {}) };
+    const params: DigitsParams = {
+      kind: o.kind,
+      digit,
+      count,
+      steps,
+      checkpointPath: resolve(path),
+      ...digitsGuidance(o.kind, guidePath, asked),
+      churn: digitsChurn(o.kind, churn),
+      guidanceInterval: digitsGuidanceInterval(o.kind, interval),
+      ...(solver ? { solver } : {}),
+    };
     const out = o.out!;
     const { jobId, result } = await runCliJob(
       store,
@@ -100,7 +149,9 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
     const iv = params.guidanceInterval;
     const within = iv && (iv[0] > 0 || iv[1] < 1) ? `, guidance for t in [${iv[0]}, ${iv[1]}]` : '';
     const solved = solver && solver !== 'euler' ? `, ${solver} solver` : '';
-    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}${solved}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
+    process.stdout.write(
+      `${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}${solved}) → ${join(out, 'grid.png')} · job #${jobId}\n`,
+    );
   } finally {
     store.close();
   }

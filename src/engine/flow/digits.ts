@@ -1,7 +1,14 @@
 // Class-requested digits (or unconditional ones from the time model): the engine side of the
 // `digits` command, from a checkpoint to PNG files, seeded and reproducible.
 import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
-import { checkGuidanceInterval, eulerSample, EVERY_STEP, type FlowModel, type GuidanceInterval, type OdeSolver } from './euler.js';
+import {
+  checkGuidanceInterval,
+  eulerSample,
+  EVERY_STEP,
+  type FlowModel,
+  type GuidanceInterval,
+  type OdeSolver,
+} from './euler.js';
 import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
 import { pixelRange } from './train-settings.js';
 import type { UNetKind } from './unet.js';
@@ -105,8 +112,18 @@ export async function generateDigits(
 ): Promise<DigitsResult> {
   const started = performance.now();
   const labels = digitsLabels(kind, req);
-  if (labels.length > MAX_DIGITS) throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
-  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, churn: req.churn, guidanceInterval: req.guidanceInterval, solver: req.solver, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
+  if (labels.length > MAX_DIGITS)
+    throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
+  const raw = await eulerSample(model, {
+    labels,
+    steps: req.steps,
+    guidance: req.guidance,
+    seed: req.seed,
+    churn: req.churn,
+    guidanceInterval: req.guidanceInterval,
+    solver: req.solver,
+    onStep: onStep ? (i, n) => onStep(i, n) : undefined,
+  });
   const [lo, hi] = pixelRange(kind);
   const images = raw.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
   const cols = kind === 'class' && req.digit === undefined ? 10 : Math.min(10, labels.length);

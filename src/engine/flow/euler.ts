@@ -85,7 +85,8 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   const churn = opts.churn ?? 0;
   if (!Number.isFinite(churn) || churn < 0) throw new Error(`churn must be a number ≥ 0, got ${churn}`);
   const solver = opts.solver ?? 'euler';
-  if (!(ODE_SOLVERS as readonly string[]).includes(solver)) throw new Error(`solver must be one of ${ODE_SOLVERS.join(', ')}, got '${solver}'`);
+  if (!(ODE_SOLVERS as readonly string[]).includes(solver))
+    throw new Error(`solver must be one of ${ODE_SOLVERS.join(', ')}, got '${solver}'`);
   const interval = checkGuidanceInterval(opts.guidanceInterval ?? EVERY_STEP);
   const rng = new Rng(opts.seed);
   const x = rng.normals(n * DIGIT_PIXELS);
@@ -110,9 +111,15 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
     xIn.set(xs);
     if (guideNow) xIn.set(xs, size);
     tIn.fill(t);
-    const u = rows === batch
-      ? await model.velocity(xIn, tIn, classes, batch)
-      : await model.velocity(xIn.subarray(0, rows * DIGIT_PIXELS), tIn.subarray(0, rows), classes.subarray(0, rows), rows);
+    const u =
+      rows === batch
+        ? await model.velocity(xIn, tIn, classes, batch)
+        : await model.velocity(
+            xIn.subarray(0, rows * DIGIT_PIXELS),
+            tIn.subarray(0, rows),
+            classes.subarray(0, rows),
+            rows,
+          );
     const v = new Float64Array(size);
     if (guideNow) {
       const g = opts.guidance;
@@ -130,7 +137,8 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   for (let step = 0; step < opts.steps; step++) {
     const t0 = step / opts.steps;
     const tNext = (step + 1) / opts.steps;
-    const t = churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
+    const t =
+      churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
     const v = await velocityAt(x, t);
     const dt = t === t0 ? 1 / opts.steps : tNext - t;
     if (solver === 'heun' && step < opts.steps - 1) {

@@ -16,7 +16,11 @@ export interface OnnxFlowModel extends FlowModel {
 }
 
 /** Exports the UNet (its exporter, with onnx-proto, loaded on the first export) and serves it. */
-export async function loadOnnxFlowModel(spec: UNetSpec, weights: Map<string, Float32Array>, opts: SessionOptions = {}): Promise<OnnxFlowModel> {
+export async function loadOnnxFlowModel(
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+  opts: SessionOptions = {},
+): Promise<OnnxFlowModel> {
   const { exportUNetToOnnx } = await import('./onnx-export.js');
   return serveFlowModel(spec, exportUNetToOnnx(spec, weights), opts);
 }
@@ -25,7 +29,10 @@ export async function loadOnnxFlowModel(spec: UNetSpec, weights: Map<string, Flo
  * The checkpoint at `path` (its EMA weights where it has them), served. With `exportCache`, a
  * folder, its export is read from there when an earlier load left it, and left there otherwise.
  */
-export async function loadOnnxFlowCheckpoint(path: string, opts: SessionOptions & { exportCache?: string } = {}): Promise<OnnxFlowModel> {
+export async function loadOnnxFlowCheckpoint(
+  path: string,
+  opts: SessionOptions & { exportCache?: string } = {},
+): Promise<OnnxFlowModel> {
   const { exportCache, ...session } = opts;
   // A missing checkpoint is left to loadCheckpoint below, which says so.
   const file = exportCache !== undefined && existsSync(path) ? readFileSync(path) : undefined;

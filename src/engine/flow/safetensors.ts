@@ -48,7 +48,11 @@ export function safetensorsMetadata(buf: Buffer, path: string): Record<string, s
   return parseSafetensors(buf, path, false).metadata;
 }
 
-function parseSafetensors(buf: Buffer, path: string, withTensors = true): { tensors: Map<string, TensorEntry>; metadata: Record<string, string> } {
+function parseSafetensors(
+  buf: Buffer,
+  path: string,
+  withTensors = true,
+): { tensors: Map<string, TensorEntry>; metadata: Record<string, string> } {
   if (buf.length < 8) throw new Error(`${path}: not a safetensors file (only ${buf.length} bytes)`);
   const headerLen = Number(buf.readBigUInt64LE(0));
   if (headerLen <= 0 || 8 + headerLen > buf.length)
@@ -66,7 +70,10 @@ function parseSafetensors(buf: Buffer, path: string, withTensors = true): { tens
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
     if (!withTensors) continue;
     const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (e.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' has dtype ${e.dtype}; only F32 is supported`);

@@ -159,7 +159,12 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
   const { createTrainEngine } = await import('./train-engine.js');
-  const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights: opened.weights, adam: opened.from === 'checkpoint' ? opened.adam : undefined });
+  const engine = await createTrainEngine(opts.backend ?? 'auto', {
+    spec: run.spec,
+    batch: s.batch,
+    weights: opened.weights,
+    adam: opened.from === 'checkpoint' ? opened.adam : undefined,
+  });
   recordWhereItTrains(run, engine.description);
   // Made only once the engine runs, so a run that cannot start leaves no empty folder behind.
   mkdirSync(runDir, { recursive: true });
@@ -415,7 +420,10 @@ class RunFiles {
     if (samplesOf) {
       summary.samples = samplesName(done);
       const { renderSampleGrid } = await import('./sample-grid.js');
-      writeFileSync(join(this.runDir, summary.samples), await renderSampleGrid(run.spec, serving, run.settings, samplesOf));
+      writeFileSync(
+        join(this.runDir, summary.samples),
+        await renderSampleGrid(run.spec, serving, run.settings, samplesOf),
+      );
     }
     run.epochs.push(summary);
     this.writeRecord();
@@ -554,7 +562,8 @@ export interface LoadedCheckpoint {
 /** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
 /** The UNet a checkpoint's safetensors metadata describes; throws unless it is an Illusionist checkpoint. */
 export function checkpointSpec(metadata: Record<string, string>, path: string): UNetSpec {
-  if (metadata.format !== 'illusionist-unet-1') throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
+  if (metadata.format !== 'illusionist-unet-1')
+    throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
   return JSON.parse(metadata.spec!) as UNetSpec;
 }
 

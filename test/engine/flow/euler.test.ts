@@ -4,7 +4,13 @@
 // re-noising coefficient shows as a wrong spread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eulerSample, ODE_SOLVERS, solverEvaluations, type FlowModel, type OdeSolver } from '../../../src/engine/flow/euler.js';
+import {
+  eulerSample,
+  ODE_SOLVERS,
+  solverEvaluations,
+  type FlowModel,
+  type OdeSolver,
+} from '../../../src/engine/flow/euler.js';
 import { Rng } from '../../../src/engine/random.js';
 
 const MU = 0.3;
@@ -172,9 +178,18 @@ test('Heun and DPM-Solver++ (2M) follow the exact ODE closer than Euler at few s
 test('each solver calls the model as often as solverEvaluations says, and an unknown one is refused', async () => {
   for (const solver of ODE_SOLVERS) {
     let calls = 0;
-    const counting: FlowModel = { conditional: false, velocity: async (...a) => (calls++, gaussianFlow.velocity(...a)) };
+    const counting: FlowModel = {
+      conditional: false,
+      velocity: async (...a) => {
+        calls++;
+        return gaussianFlow.velocity(...a);
+      },
+    };
     await eulerSample(counting, { labels: [null], steps: 7, guidance: 1, seed: 1, solver });
     assert.equal(calls, solverEvaluations(solver, 7), solver);
   }
-  await assert.rejects(eulerSample(gaussianFlow, { labels: [null], steps: 3, guidance: 1, seed: 1, solver: 'rk4' as OdeSolver }), /solver must be one of euler, heun, dpm2m, got 'rk4'/);
+  await assert.rejects(
+    eulerSample(gaussianFlow, { labels: [null], steps: 3, guidance: 1, seed: 1, solver: 'rk4' as OdeSolver }),
+    /solver must be one of euler, heun, dpm2m, got 'rk4'/,
+  );
 });

@@ -64,5 +64,8 @@ test('an export cut short in the cache is made again, and the load succeeds', as
 
 test('a missing checkpoint says so with an export cache as without', async (t) => {
   const dir = makeTempDir(t);
-  await assert.rejects(loadOnnxFlowCheckpoint(join(dir, 'none.safetensors'), { exportCache: join(dir, 'cache') }), /checkpoint not found: .*none\.safetensors/);
+  await assert.rejects(
+    loadOnnxFlowCheckpoint(join(dir, 'none.safetensors'), { exportCache: join(dir, 'cache') }),
+    /checkpoint not found: .*none\.safetensors/,
+  );
 });
