@@ -13,7 +13,14 @@ import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
 import { CFG_SCALE, digitsGuidanceInterval, TIME_CHURN } from '../src/engine/flow/digits.js';
-import { EVERY_STEP, eulerSample, type FlowModel, type GuidanceInterval } from '../src/engine/flow/euler.js';
+import {
+  EVERY_STEP,
+  eulerSample,
+  ODE_SOLVERS,
+  type FlowModel,
+  type GuidanceInterval,
+  type OdeSolver,
+} from '../src/engine/flow/euler.js';
 import {
   frechetDistance,
   meanPairwiseDistance,
@@ -37,6 +44,13 @@ const THRESHOLD = 0.9;
 /** Samples per measurement: BATCHES batches of 100 with seeds 0, 1, …; the class model asks 10 of each digit per batch. */
 const BATCHES = Number(process.env.QUALITY_BATCHES ?? 4);
 const ONLY = process.env.QUALITY_ONLY;
+// QUALITY_SOLVER=heun|dpm2m and QUALITY_STEPS=N judge another ODE solver or step count (default Euler, 50).
+const SOLVER = (process.env.QUALITY_SOLVER ?? 'euler') as OdeSolver;
+const STEPS = Number(process.env.QUALITY_STEPS ?? 50);
+if (!(ODE_SOLVERS as readonly string[]).includes(SOLVER))
+  throw new Error(`QUALITY_SOLVER must be one of ${ODE_SOLVERS.join(', ')}, got '${SOLVER}'`);
+if (!Number.isInteger(STEPS) || STEPS < 1)
+  throw new Error(`QUALITY_STEPS must be a positive integer, got '${process.env.QUALITY_STEPS}'`);
 
 /** The real digits every sample set is compared with. */
 interface Reference {
@@ -102,11 +116,12 @@ async function measure(
     const started = performance.now();
     const x = await eulerSample(model, {
       labels,
-      steps: 50,
+      steps: STEPS,
       guidance: s.guidance,
       seed: b,
       churn: s.churn ?? 0,
       guidanceInterval: s.interval,
+      solver: SOLVER,
     });
     seconds += (performance.now() - started) / 1000;
     const [lo, hi] = pixelRange(conditional ? 'class' : 'time');

@@ -1,37 +1,56 @@
 // `illusionist <command> [options]`: the command-line front end. Its commands and option names
 // mirror the chat commands; a user mistake is one line on stderr and exit code 2.
 import { Command, CommanderError } from 'commander';
-import { registerTrain } from './commands/train.js';
-import { registerDigits } from './commands/digits.js';
-import { registerExportModel } from './commands/export-model.js';
-import { registerEmbed } from './commands/embed.js';
-import { registerDeepfloyd } from './commands/deepfloyd.js';
-import { TECHNIQUES } from '../techniques/registry.js';
-import { registerTechnique } from './technique-options.js';
-import { registerGallery, registerJobs } from './commands/jobs.js';
-import { registerWorker } from './commands/worker.js';
 import { InputError } from '../engine/errors.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * The commands, loaded on demand: each module pulls in its engine (training loads tfjs, the Redis
+ * worker bullmq, the techniques DeepFloyd's pipeline), which takes seconds a command that names
+ * another one never needs. In the order help lists them.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string | undefined, load: () => Promise<Register[]>]> = [
+  ['train', async () => [(await import('./commands/train.js')).registerTrain]],
+  ['digits', async () => [(await import('./commands/digits.js')).registerDigits]],
+  ['export-model', async () => [(await import('./commands/export-model.js')).registerExportModel]],
+  ['embed', async () => [(await import('./commands/embed.js')).registerEmbed]],
+  ['deepfloyd', async () => [(await import('./commands/deepfloyd.js')).registerDeepfloyd]],
+  // The techniques register under their own names (imagine, denoise, …), listed by their registry.
+  [
+    undefined,
+    async () => {
+      const [{ TECHNIQUES }, { registerTechnique }] = await Promise.all([
+        import('../techniques/registry.js'),
+        import('./technique-options.js'),
+      ]);
+      return TECHNIQUES.map((t) => (program: Command) => registerTechnique(program, t));
+    },
+  ],
+  ['jobs', async () => [(await import('./commands/jobs.js')).registerJobs]],
+  ['gallery', async () => [(await import('./commands/jobs.js')).registerGallery]],
+  ['worker', async () => [(await import('./commands/worker.js')).registerWorker]],
+];
+
+/**
+ * The program with every command, or, when `argv` starts with a command named above, with that one
+ * alone (its options, help and errors are the same either way).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('illusionist')
     .description('Images from diffusion and flow-matching models: DeepFloyd IF techniques and MNIST flow matching')
     .showHelpAfterError(false)
     .exitOverride();
-  registerTrain(program);
-  registerDigits(program);
-  registerExportModel(program);
-  registerEmbed(program);
-  registerDeepfloyd(program);
-  for (const t of TECHNIQUES) registerTechnique(program, t);
-  registerJobs(program);
-  registerGallery(program);
-  registerWorker(program);
+  const named = COMMANDS.find(([name]) => name !== undefined && name === argv[0]);
+  const chosen = named ? [named] : COMMANDS;
+  const registers = await Promise.all(chosen.map(([, load]) => load()));
+  for (const register of registers.flat()) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

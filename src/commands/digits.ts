@@ -3,6 +3,7 @@
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
 import {
   CFG_SCALE,
+  DIGITS_MAX_STEPS,
   digitsChurn,
   digitsGuidance,
   digitsGuidanceInterval,
@@ -15,7 +16,7 @@ import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from
 import { InputError } from '../engine/errors.js';
 import { num, str } from './options.js';
 
-export const DIGITS_MAX_STEPS = 300;
+export { DIGITS_MAX_STEPS };
 
 export const command: JobCommand = {
   definition: {

@@ -2,32 +2,13 @@
 // and training (Part B), and the Part A techniques on mnist-flow or DeepFloyd IF, reporting each step.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset } from '../engine/data/load.js';
-import { spreadSubset } from '../engine/data/dataset.js';
-import { autoguided } from '../engine/flow/autoguidance.js';
-import { generateDigits } from '../engine/flow/digits.js';
-import type { FlowModel } from '../engine/flow/euler.js';
-import { lossCurvePng } from '../engine/flow/figures.js';
-import { loadOnnxFlowModel, type OnnxFlowModel } from '../engine/flow/onnx-flow-model.js';
-import {
-  defaultSettings,
-  latestCheckpoint,
-  loadCheckpoint,
-  train,
-  type TrainProgress,
-} from '../engine/flow/trainer.js';
+import type { FlowModel, OdeSolver } from '../engine/flow/euler.js';
+import type { OnnxFlowModel } from '../engine/flow/onnx-flow-model.js';
+import type { TrainProgress } from '../engine/flow/trainer.js';
 import type { UNetKind } from '../engine/flow/unet.js';
-import { gridPng } from '../engine/images/grid.js';
-import { modelEntry, type LoadedModel } from '../engine/models/registry.js';
-import {
-  jobJson,
-  previewPng,
-  type OutputRole,
-  type StepCallback,
-  type TechniqueResult,
-} from '../engine/techniques/outputs.js';
-import { openStore, dataDir, databasePath, type Store } from '../store/index.js';
-import { storeEmbeddingCache } from './embedding-cache.js';
+import type { LoadedModel } from '../engine/models/registry.js';
+import type { OutputRole, StepCallback, TechniqueResult } from '../engine/techniques/outputs.js';
+import type { Store } from '../store/index.js';
 import type { EmbeddingCache } from '../engine/denoisers/deepfloyd-if.js';
 import {
   defineHandlers,
@@ -37,7 +18,12 @@ import {
   type JobHandler,
   type OutputFile,
 } from './handler.js';
-import { TECHNIQUE_NAMES, runTechniqueJob, type TechniqueName, type TechniqueParams } from './technique-jobs.js';
+import { TECHNIQUE_NAMES, type TechniqueName } from './technique-names.js';
+import type { TechniqueParams } from './technique-jobs.js';
+
+// Each kind of job imports its engine with its first job, not with the worker: digits need neither
+// tfjs (training), DeepFloyd's pipeline (the techniques) nor the store, and a worker that loaded
+// them all took seconds longer to reach a digit job's first step.
 
 // --- models, loaded lazily and kept for the worker's lifetime (one per checkpoint) ---
 
@@ -57,11 +43,15 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promis
 
 function flowModel(path: string): Promise<OnnxFlowModel> {
   return cached(flowModels, path, async () => {
-    const { spec, servingWeights } = loadCheckpoint(path);
-    return loadOnnxFlowModel(spec, servingWeights);
+    const [{ loadOnnxFlowCheckpoint }, { dataDir }] = await Promise.all([
+      import('../engine/flow/onnx-flow-model.js'),
+      import('../store/data-dir.js'),
+    ]);
+    return loadOnnxFlowCheckpoint(path, { exportCache: join(dataDir(), 'cache', 'onnx') });
   });
 }
 
+/** The worker's own connection to the bot's database (DATA_DIR), opened on the first job of a text model. */
 let embeddingStore: Store | undefined;
 
 /** Called by the engine worker before its thread ends: closes every cached model and the store connection. */
@@ -74,16 +64,19 @@ export async function dispose(): Promise<void> {
   embeddingStore = undefined;
 }
 
-/** The worker's own connection to the bot's database (DATA_DIR), opened on the first job of a text model. */
-function embeddingCache(model: string): EmbeddingCache {
-  embeddingStore ??= openStore(databasePath(dataDir()));
-  return storeEmbeddingCache(embeddingStore.embeddings, model);
-}
-
 function denoiserFor(p: TechniqueParams): Promise<LoadedModel> {
-  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () =>
-    modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache: () => embeddingCache(p.model) }),
-  );
+  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, async () => {
+    const [{ modelEntry }, { openStore, dataDir, databasePath }, { storeEmbeddingCache }] = await Promise.all([
+      import('../engine/models/registry.js'),
+      import('../store/index.js'),
+      import('./embedding-cache.js'),
+    ]);
+    const embeddingCache = (): EmbeddingCache => {
+      embeddingStore ??= openStore(databasePath(dataDir()));
+      return storeEmbeddingCache(embeddingStore.embeddings, p.model);
+    };
+    return modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache });
+  });
 }
 
 // --- progress and outputs ---
@@ -91,7 +84,7 @@ function denoiserFor(p: TechniqueParams): Promise<LoadedModel> {
 const PREVIEW_EVERY = 5;
 
 /** Every denoising step is reported (and is a yield point); every few carry a preview of x_t. */
-function reportSteps(ctx: JobContext): StepCallback {
+function reportSteps(ctx: JobContext, previewPng: (x: Parameters<StepCallback>[2]) => Promise<Buffer>): StepCallback {
   return async (step, total, x) => {
     const preview = step % PREVIEW_EVERY === 0 ? { data: await previewPng(x), ext: 'png' } : undefined;
     await ctx.progress(step, total, preview ? { preview } : {});
@@ -108,7 +101,7 @@ function extOf(name: string): string {
  * The technique's files under their names: first the ones a chat reply shows (captioned with their
  * role, in the order image, views, animation; the gallery shows the first), then the rest and job.json.
  */
-function techniqueOutput(result: TechniqueResult): HandlerOutput {
+function techniqueOutput(result: TechniqueResult, jobJson: (result: TechniqueResult) => Buffer): HandlerOutput {
   const shown = SHOWN.flatMap((role) => result.files.filter((f) => f.role === role));
   const rest = result.files.filter((f) => f.role === undefined);
   const files: OutputFile[] = [
@@ -127,7 +120,14 @@ async function techniqueJob(
   ctx: JobContext,
 ): Promise<HandlerOutput> {
   const model = await denoiserFor(params as TechniqueParams);
-  return techniqueOutput(await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx) }));
+  const [{ runTechniqueJob }, { jobJson, previewPng }] = await Promise.all([
+    import('./technique-jobs.js'),
+    import('../engine/techniques/outputs.js'),
+  ]);
+  return techniqueOutput(
+    await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx, previewPng) }),
+    jobJson,
+  );
 }
 
 // --- digits (Part B) ---
@@ -148,6 +148,8 @@ export interface DigitsParams {
   churn?: number | undefined;
   /** Flow times [lo, hi] where the guidance applies; absent in jobs queued before it existed (every step). */
   guidanceInterval?: readonly [number, number] | undefined;
+  /** The ODE solver; absent: Euler (as every job before it existed). */
+  solver?: OdeSolver | undefined;
 }
 
 const RANGE = [-1, 1] as const;
@@ -156,6 +158,7 @@ const RANGE = [-1, 1] as const;
 async function digitsModel(params: DigitsParams): Promise<FlowModel> {
   const model = await flowModel(params.checkpointPath);
   if (params.kind !== 'time' || params.guidePath === undefined) return model;
+  const { autoguided } = await import('../engine/flow/autoguidance.js');
   const guide = await flowModel(params.guidePath);
   if (guide.spec.kind !== 'time')
     throw new Error(
@@ -165,7 +168,15 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
 }
 
 async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
-  const model = await digitsModel(params);
+  const [model, { generateDigits }, { gridPng }, { solverEvaluations }] = await Promise.all([
+    digitsModel(params),
+    import('../engine/flow/digits.js'),
+    import('../engine/images/grid.js'),
+    import('../engine/flow/euler.js'),
+  ]);
+  const solver = params.solver ?? 'euler';
+  // Progress counts model evaluations: Heun makes two a step.
+  const total = solverEvaluations(solver, params.steps);
   let step = 0;
   const counted: FlowModel = {
     conditional: model.conditional,
@@ -186,14 +197,23 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
           ext: 'png',
         };
       }
-      await ctx.progress(step, params.steps, preview ? { preview } : {});
+      await ctx.progress(step, total, preview ? { preview } : {});
       return u;
     },
   };
   const { kind, digit, count, guidance, steps, checkpointPath, guidePath } = params;
   const churn = params.churn ?? 0;
   const guidanceInterval = params.guidanceInterval ?? [0, 1];
-  const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn, guidanceInterval });
+  const result = await generateDigits(counted, kind, {
+    digit,
+    count,
+    guidance,
+    steps,
+    seed,
+    churn,
+    guidanceInterval,
+    solver,
+  });
   const record = {
     command: 'digits',
     kind,
@@ -202,6 +222,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     guidance,
     churn,
     guidanceInterval,
+    ...(params.solver ? { solver } : {}),
     steps,
     seed,
     checkpoint: checkpointPath,
@@ -243,6 +264,19 @@ async function trainHandler(
   resumeState: unknown,
   ctx: JobContext,
 ): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
+  const [
+    { loadDataset },
+    { spreadSubset },
+    { defaultSettings, latestCheckpoint, train },
+    { lossCurvePng },
+    { openStore },
+  ] = await Promise.all([
+    import('../engine/data/load.js'),
+    import('../engine/data/dataset.js'),
+    import('../engine/flow/trainer.js'),
+    import('../engine/flow/figures.js'),
+    import('../store/index.js'),
+  ]);
   const modelKind = `mnist-${p.kind}`;
   const state = resumeState as { runDir?: string; runId?: number } | null;
   const runDir = state?.runDir ?? join(p.dataDir, 'runs', `${p.kind}-job${jobId}`);

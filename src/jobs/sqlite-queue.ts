@@ -284,14 +284,15 @@ export class SqliteQueue implements Queue {
   }
 
   async complete(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
-    return this.write(() => this.save(jobId, output, handlerMs));
+    return this.writeAsync(() => this.save(jobId, output, handlerMs));
   }
 
-  private save(jobId: number, output: HandlerOutput, handlerMs: number): JobResult {
+  private async save(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
     const { store } = this;
     // Files first (each durable before its row), then one transaction links them and closes the job.
-    const saved = output.files.map((file) => ({
-      artifact: store.artifacts.save(file.data, file.ext),
+    const artifacts = await store.artifacts.saveAll(output.files);
+    const saved = output.files.map((file, i) => ({
+      artifact: artifacts[i]!,
       caption: file.caption ?? null,
       name: file.name ?? null,
     }));
@@ -339,6 +340,17 @@ export class SqliteQueue implements Queue {
   private write<T>(fn: () => T): T {
     try {
       return fn();
+    } catch (error) {
+      if (!isStorageFull(error) || error instanceof StorageFullError) throw error;
+      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, {
+        cause: error,
+      });
+    }
+  }
+
+  private async writeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
     } catch (error) {
       if (!isStorageFull(error) || error instanceof StorageFullError) throw error;
       throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, {

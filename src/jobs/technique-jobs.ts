@@ -14,12 +14,9 @@ import type { LoadedModel, ModelId } from '../engine/models/registry.js';
 import type { RunOptions, TechniqueResult } from '../engine/techniques/outputs.js';
 import type { ThresholdingMode } from '../engine/sampling/thresholding.js';
 
-export const TECHNIQUE_NAMES = ['imagine', 'denoise', 'edit', 'inpaint', 'anagram', 'hybrid'] as const;
-export type TechniqueName = (typeof TECHNIQUE_NAMES)[number];
+import { isTechniqueName, TECHNIQUE_NAMES, type TechniqueName } from './technique-names.js';
 
-export function isTechniqueName(command: string): command is TechniqueName {
-  return (TECHNIQUE_NAMES as readonly string[]).includes(command);
-}
+export { isTechniqueName, TECHNIQUE_NAMES, type TechniqueName };
 
 /** An uploaded image kept in the store (the commands layer's ImageRef): a PNG the front end has checked. */
 export interface StoredImage {

@@ -45,6 +45,11 @@ test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same se
   const r2 = cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '42', '--out', b]);
   assert.equal(r2.code, 0, r2.stderr);
   assert.ok(readFileSync(join(a, 'grid.png')).equals(readFileSync(join(b, 'grid.png'))), 'same seed, same grid');
+  assert.equal(
+    readdirSync(join(dataDir, 'cache', 'onnx')).filter((f) => f.endsWith('.onnx')).length,
+    1,
+    "the second run read the first one's export",
+  );
   const c = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
   cli(['digits', '--checkpoint', runDir, '--steps', '5', '--seed', '43', '--out', c]);
   assert.ok(!readFileSync(join(a, 'grid.png')).equals(readFileSync(join(c, 'grid.png'))), 'another seed, another grid');
@@ -141,7 +146,44 @@ test('digits --guidance-interval guides only part of the way, and job.json recor
   assert.doesNotMatch(guided.stdout, /guidance for t in/);
 });
 
+test('digits --solver heun steps with Heun (two model evaluations a step), and job.json records the solver', () => {
+  const run = (extra: string[]) => {
+    const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+    const r = cli([
+      'digits',
+      '--checkpoint',
+      runDir,
+      '--digit',
+      '2',
+      '--count',
+      '2',
+      '--steps',
+      '4',
+      '--seed',
+      '5',
+      ...extra,
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return {
+      r,
+      job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
+      grid: readFileSync(join(out, 'grid.png')),
+    };
+  };
+  const euler = run([]);
+  const heun = run(['--solver', 'heun']);
+  assert.equal(euler.job.solver, undefined, 'Euler jobs are recorded as before');
+  assert.equal(heun.job.solver, 'heun');
+  assert.match(heun.r.stdout, /heun solver/);
+  assert.match(heun.r.stderr, /step 7\/7/, 'progress counts 2·4 − 1 evaluations');
+  assert.ok(!heun.grid.equals(euler.grid), 'another solver, another picture');
+  assert.ok(run(['--solver', 'euler']).grid.equals(euler.grid), '--solver euler is the default sampler');
+});
+
 const mistakes: Array<[string[], RegExp]> = [
+  [['digits', '--solver', 'rk4', '--out', 'x'], /--solver must be one of euler, heun, dpm2m, got 'rk4'/],
   [['digits', '--guidance-interval', '0.8,0.2', '--out', 'x'], /--guidance interval '0\.8,0\.2' needs 0 ≤ LO ≤ HI ≤ 1/],
   [['digits', '--guidance-interval', 'late', '--out', 'x'], /--guidance interval 'late' is not two flow times LO,HI/],
   [['digits', '--digit', '12', '--out', 'x'], /--digit must be an integer from 0 to 9, got '12'/],

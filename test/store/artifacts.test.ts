@@ -57,3 +57,41 @@ test('rejects odd extensions and sweeps only stale partial files', (t) => {
   assert.equal(fs.existsSync(stale), false);
   assert.equal(fs.existsSync(fresh), true);
 });
+
+test('saveAll stores files side by side in the order given, equal bytes once, like save', async (t) => {
+  const store = openTestStore(t);
+  const known = store.artifacts.save(Buffer.from('known'), 'txt');
+  const pngs = Array.from({ length: 12 }, (_, i) => new Uint8Array(300).fill(i));
+  const files = [
+    ...pngs.map((data) => ({ data, ext: 'png' })),
+    { data: Buffer.from('known'), ext: 'txt' },
+    { data: pngs[3]!.slice(), ext: '.PNG' },
+  ];
+  const saved = await store.artifacts.saveAll(files);
+  assert.deepEqual(
+    saved.map((a) => a.sha256),
+    files.map((f) => hashBytes(f.data)),
+  );
+  assert.equal(saved[12]!.path, known.path, 'a file stored before is reused');
+  assert.equal(saved[13]!.path, saved[3]!.path, 'equal bytes in one call are one file');
+  for (const [i, a] of saved.entries())
+    assert.deepEqual(new Uint8Array(fs.readFileSync(a.path)), new Uint8Array(files[i]!.data));
+  assert.equal(store.db.prepare('SELECT count(*) FROM artifacts').pluck().get(), 13);
+  assert.equal(
+    fs.readdirSync(store.artifacts.dir).filter((f) => f.startsWith('.')).length,
+    0,
+    'no temporary files remain',
+  );
+  await assert.rejects(
+    store.artifacts.saveAll([
+      { data: Buffer.from('x'), ext: 'png' },
+      { data: Buffer.from('y'), ext: '../x' },
+    ]),
+    /extension/,
+  );
+  assert.equal(
+    store.db.prepare('SELECT count(*) FROM artifacts').pluck().get(),
+    13,
+    'a bad extension stores none of the files',
+  );
+});

@@ -7,6 +7,7 @@ import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
 import {
   CFG_SCALE,
+  DIGITS_MAX_STEPS,
   digitsChurn,
   digitsGuidance,
   digitsGuidanceInterval,
@@ -16,14 +17,15 @@ import {
   TIME_CHURN,
 } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
+import { ODE_SOLVERS, type OdeSolver } from '../../engine/flow/euler.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { parseFloatOption, parseIntOption } from '../errors.js';
 import { InputError } from '../../engine/errors.js';
 import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
-import { DIGITS_MAX_STEPS } from '../../commands/digits.js';
 
 interface DigitsCliOptions {
+  solver?: string;
   digit?: string;
   count?: string;
   guidance?: string;
@@ -60,6 +62,10 @@ export function registerDigits(program: Command): void {
     .option(
       '--guidance-interval <lo,hi>',
       "apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)",
+    )
+    .option(
+      '--solver <name>',
+      `ODE solver: ${ODE_SOLVERS.join(', ')} (default euler; heun evaluates the model twice a step, dpm2m is DPM-Solver++ (2M) at one evaluation a step)`,
     )
     .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
@@ -101,6 +107,9 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
     throw new InputError(`--${(e as Error).message}`);
   }
   const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
+  if (o.solver !== undefined && !(ODE_SOLVERS as readonly string[]).includes(o.solver))
+    throw new InputError(`--solver must be one of ${ODE_SOLVERS.join(', ')}, got '${o.solver}'`);
+  const solver = o.solver as OdeSolver | undefined;
   const seed = o.seed === undefined ? randomInt(0, 2 ** 31) : parseIntOption('seed', o.seed, 0, MAX_SEED);
   const store = openCliStore();
   try {
@@ -126,6 +135,7 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
       ...digitsGuidance(o.kind, guidePath, asked),
       churn: digitsChurn(o.kind, churn),
       guidanceInterval: digitsGuidanceInterval(o.kind, interval),
+      ...(solver ? { solver } : {}),
     };
     const out = o.out!;
     const { jobId, result } = await runCliJob(
@@ -138,8 +148,9 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
     const churned = params.churn ? `, churn ${params.churn}` : '';
     const iv = params.guidanceInterval;
     const within = iv && (iv[0] > 0 || iv[1] < 1) ? `, guidance for t in [${iv[0]}, ${iv[1]}]` : '';
+    const solved = solver && solver !== 'euler' ? `, ${solver} solver` : '';
     process.stdout.write(
-      `${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}) → ${join(out, 'grid.png')} · job #${jobId}\n`,
+      `${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}${solved}) → ${join(out, 'grid.png')} · job #${jobId}\n`,
     );
   } finally {
     store.close();

@@ -1,7 +1,14 @@
 // Class-requested digits (or unconditional ones from the time model): the engine side of the
 // `digits` command, from a checkpoint to PNG files, seeded and reproducible.
 import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
-import { checkGuidanceInterval, eulerSample, EVERY_STEP, type FlowModel, type GuidanceInterval } from './euler.js';
+import {
+  checkGuidanceInterval,
+  eulerSample,
+  EVERY_STEP,
+  type FlowModel,
+  type GuidanceInterval,
+  type OdeSolver,
+} from './euler.js';
 import { digitGridPng, singleDigitPng, splitDigits } from './figures.js';
 import { pixelRange } from './train-settings.js';
 import type { UNetKind } from './unet.js';
@@ -17,6 +24,8 @@ export interface DigitsRequest {
   churn?: number;
   /** Flow times where guidance (CFG, or a time model's guide) applies; absent: every step. */
   guidanceInterval?: GuidanceInterval;
+  /** The ODE solver (eulerSample); absent: Euler. */
+  solver?: OdeSolver;
 }
 
 export interface DigitsResult {
@@ -29,6 +38,9 @@ export interface DigitsResult {
 }
 
 export const MAX_DIGITS = 100;
+
+/** The most sampler steps a digits request may ask for. */
+export const DIGITS_MAX_STEPS = 300;
 
 /** The class model's default classifier-free guidance scale γ (write-up B.2.6). */
 export const CFG_SCALE = 5;
@@ -109,6 +121,7 @@ export async function generateDigits(
     seed: req.seed,
     churn: req.churn,
     guidanceInterval: req.guidanceInterval,
+    solver: req.solver,
     onStep: onStep ? (i, n) => onStep(i, n) : undefined,
   });
   const [lo, hi] = pixelRange(kind);

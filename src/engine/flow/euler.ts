@@ -35,7 +35,22 @@ export interface EulerOptions {
    * same picture.
    */
   guidanceInterval?: GuidanceInterval;
+  /**
+   * The ODE solver (default 'euler'): 'heun' corrects each step with a second model evaluation at
+   * its end (EDM's sampler; 2·steps − 1 evaluations), 'dpm2m' is DPM-Solver++ (2M) (Lu et al.
+   * 2022), a second-order multistep method on the model's data prediction x̂1 = x + (1 − t)·u at one
+   * evaluation a step. With this path (α_t = t, σ_t = 1 − t) its first-order step is exactly Euler's.
+   */
+  solver?: OdeSolver;
   onStep?(step: number, steps: number, x: Float32Array): void | Promise<void>;
+}
+
+export const ODE_SOLVERS = ['euler', 'heun', 'dpm2m'] as const;
+export type OdeSolver = (typeof ODE_SOLVERS)[number];
+
+/** How many times the sampler evaluates the model for `steps` steps of `solver`. */
+export function solverEvaluations(solver: OdeSolver, steps: number): number {
+  return solver === 'heun' ? 2 * steps - 1 : steps;
 }
 
 /** [lo, hi] in flow time, 0 ≤ lo ≤ hi ≤ 1. */
@@ -69,6 +84,9 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
     throw new Error(`steps must be a positive integer, got ${opts.steps}`);
   const churn = opts.churn ?? 0;
   if (!Number.isFinite(churn) || churn < 0) throw new Error(`churn must be a number ≥ 0, got ${churn}`);
+  const solver = opts.solver ?? 'euler';
+  if (!(ODE_SOLVERS as readonly string[]).includes(solver))
+    throw new Error(`solver must be one of ${ODE_SOLVERS.join(', ')}, got '${solver}'`);
   const interval = checkGuidanceInterval(opts.guidanceInterval ?? EVERY_STEP);
   const rng = new Rng(opts.seed);
   const x = rng.normals(n * DIGIT_PIXELS);
@@ -82,14 +100,16 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
     classes[i] = model.conditional ? (opts.labels[i] ?? -1) : -1;
     if (guided) classes[n + i] = -1;
   }
-  for (let step = 0; step < opts.steps; step++) {
-    const t0 = step / opts.steps;
-    const t =
-      churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
+  const size = n * DIGIT_PIXELS;
+  /**
+   * The guided velocity at (xs, t), in doubles: u_∅ + γ(u_c − u_∅) where guidance applies, the
+   * conditional rows alone elsewhere. (Doubles, so Euler's x += dt·u rounds once, as it always has.)
+   */
+  const velocityAt = async (xs: Float32Array, t: number): Promise<Float64Array> => {
     const guideNow = guided && inInterval(t, interval);
     const rows = guideNow ? batch : n;
-    xIn.set(x);
-    if (guideNow) xIn.set(x, n * DIGIT_PIXELS);
+    xIn.set(xs);
+    if (guideNow) xIn.set(xs, size);
     tIn.fill(t);
     const u =
       rows === batch
@@ -100,15 +120,49 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
             classes.subarray(0, rows),
             rows,
           );
-    const dt = t === t0 ? 1 / opts.steps : (step + 1) / opts.steps - t;
+    const v = new Float64Array(size);
     if (guideNow) {
       const g = opts.guidance;
-      for (let i = 0; i < n * DIGIT_PIXELS; i++) {
-        const uu = u[n * DIGIT_PIXELS + i]!;
-        x[i]! += dt * (uu + g * (u[i]! - uu));
+      for (let i = 0; i < size; i++) {
+        const uu = u[size + i]!;
+        v[i] = uu + g * (u[i]! - uu);
       }
     } else {
-      for (let i = 0; i < n * DIGIT_PIXELS; i++) x[i]! += dt * u[i]!;
+      for (let i = 0; i < size; i++) v[i] = u[i]!;
+    }
+    return v;
+  };
+  /** DPM-Solver++ (2M)'s memory: the last step's data prediction and the λ = log(t / (1 − t)) it was made at. */
+  let previous: { x1: Float64Array; lambda: number } | undefined;
+  for (let step = 0; step < opts.steps; step++) {
+    const t0 = step / opts.steps;
+    const tNext = (step + 1) / opts.steps;
+    const t =
+      churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
+    const v = await velocityAt(x, t);
+    const dt = t === t0 ? 1 / opts.steps : tNext - t;
+    if (solver === 'heun' && step < opts.steps - 1) {
+      const xe = new Float32Array(size);
+      for (let i = 0; i < size; i++) xe[i] = x[i]! + dt * v[i]!;
+      const v2 = await velocityAt(xe, tNext);
+      for (let i = 0; i < size; i++) x[i]! += dt * 0.5 * (v[i]! + v2[i]!);
+    } else if (solver === 'dpm2m') {
+      const x1 = new Float64Array(size);
+      for (let i = 0; i < size; i++) x1[i] = x[i]! + (1 - t) * v[i]!;
+      const lambda = Math.log(t / (1 - t));
+      const h = Math.log(tNext / (1 - tNext)) - lambda;
+      // x_next = x + (tNext − t)/(1 − t)·(D − x): D = x̂1 is the first-order (Euler) step, used where
+      // λ is infinite (the first step from t = 0, its successor, and the last step to t = 1).
+      const k = (tNext - t) / (1 - t);
+      if (previous !== undefined && Number.isFinite(previous.lambda) && Number.isFinite(h)) {
+        const half = (0.5 * h) / (lambda - previous.lambda); // 1/(2r), r = h_prev / h
+        for (let i = 0; i < size; i++) x[i]! += k * ((1 + half) * x1[i]! - half * previous.x1[i]! - x[i]!);
+      } else {
+        for (let i = 0; i < size; i++) x[i]! += k * (x1[i]! - x[i]!);
+      }
+      previous = { x1, lambda };
+    } else {
+      for (let i = 0; i < size; i++) x[i]! += dt * v[i]!;
     }
     await opts.onStep?.(step + 1, opts.steps, x);
   }

@@ -3,8 +3,9 @@
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import { BN_EPS, NUM_CLASSES, paramInfos, unetLayers, wireUNet, type UNetOps, type UNetSpec } from './unet.js';
 
-export const FLOW_INPUTS = { x: 'x', t: 't', c: 'c' } as const;
-export const FLOW_OUTPUT = 'u';
+import { FLOW_INPUTS, FLOW_OUTPUT } from './flow-io.js';
+
+export { FLOW_INPUTS, FLOW_OUTPUT };
 
 /** [kh, kw, a, b] (tfjs) → [b, a, kh, kw] or [a, b, kh, kw] (ONNX), as asked by `order`. */
 function toOnnxLayout(w: Float32Array, shape: number[], order: 'swap' | 'keep'): Float32Array {

@@ -1,7 +1,11 @@
-// A trained Part B checkpoint served by onnxruntime: exported in memory at load time, then used
-// as a FlowModel by the Euler sampler (and by the MNIST denoiser of Part A).
+// A trained Part B checkpoint served by onnxruntime: exported in memory at load time (or read from
+// the export cache), then used as a FlowModel by the Euler sampler (and by the MNIST denoiser of Part A).
+import { existsSync, readFileSync } from 'node:fs';
 import { OnnxSession, type Feed, type SessionOptions } from '../runtime/onnx.js';
-import { exportUNetToOnnx, FLOW_INPUTS, FLOW_OUTPUT } from './onnx-export.js';
+import { FLOW_INPUTS, FLOW_OUTPUT } from './flow-io.js';
+import { exportPath, readExport, writeExport } from './onnx-export-cache.js';
+import { safetensorsMetadata } from './safetensors.js';
+import { checkpointSpec, loadCheckpoint } from './trainer.js';
 import { NUM_CLASSES, type UNetSpec } from './unet.js';
 import type { FlowModel } from './euler.js';
 
@@ -11,12 +15,46 @@ export interface OnnxFlowModel extends FlowModel {
   dispose(): Promise<void>;
 }
 
+/** Exports the UNet (its exporter, with onnx-proto, loaded on the first export) and serves it. */
 export async function loadOnnxFlowModel(
   spec: UNetSpec,
   weights: Map<string, Float32Array>,
   opts: SessionOptions = {},
 ): Promise<OnnxFlowModel> {
-  const bytes = exportUNetToOnnx(spec, weights);
+  const { exportUNetToOnnx } = await import('./onnx-export.js');
+  return serveFlowModel(spec, exportUNetToOnnx(spec, weights), opts);
+}
+
+/**
+ * The checkpoint at `path` (its EMA weights where it has them), served. With `exportCache`, a
+ * folder, its export is read from there when an earlier load left it, and left there otherwise.
+ */
+export async function loadOnnxFlowCheckpoint(
+  path: string,
+  opts: SessionOptions & { exportCache?: string } = {},
+): Promise<OnnxFlowModel> {
+  const { exportCache, ...session } = opts;
+  // A missing checkpoint is left to loadCheckpoint below, which says so.
+  const file = exportCache !== undefined && existsSync(path) ? readFileSync(path) : undefined;
+  const cached = exportCache === undefined || file === undefined ? undefined : exportPath(exportCache, file);
+  const bytes = cached === undefined ? undefined : readExport(cached);
+  if (file !== undefined && bytes !== undefined) {
+    const spec = checkpointSpec(safetensorsMetadata(file, path), path);
+    try {
+      return await serveFlowModel(spec, bytes, session);
+    } catch {
+      // A file onnxruntime cannot read (cut short by a crash): exported again below.
+    }
+  }
+  const { spec, servingWeights } = loadCheckpoint(path);
+  const { exportUNetToOnnx } = await import('./onnx-export.js');
+  const exported = exportUNetToOnnx(spec, servingWeights);
+  const model = await serveFlowModel(spec, exported, session);
+  if (cached !== undefined) writeExport(cached, exported);
+  return model;
+}
+
+async function serveFlowModel(spec: UNetSpec, bytes: Uint8Array, opts: SessionOptions): Promise<OnnxFlowModel> {
   // Not spinning: a worker holds several of these small models, and a guided time model takes turns
   // with its guide every step; sampling one model alone costs the same either way (measured).
   const session = await OnnxSession.load(`mnist-${spec.kind}-d${spec.hidden}`, bytes, {

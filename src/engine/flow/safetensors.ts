@@ -40,7 +40,19 @@ export function writeSafetensors(
 }
 
 export function readSafetensors(path: string): { tensors: Map<string, TensorEntry>; metadata: Record<string, string> } {
-  const buf = readFileSync(path);
+  return parseSafetensors(readFileSync(path), path);
+}
+
+/** The metadata of a safetensors file already read into `buf` (`path` names it in errors). */
+export function safetensorsMetadata(buf: Buffer, path: string): Record<string, string> {
+  return parseSafetensors(buf, path, false).metadata;
+}
+
+function parseSafetensors(
+  buf: Buffer,
+  path: string,
+  withTensors = true,
+): { tensors: Map<string, TensorEntry>; metadata: Record<string, string> } {
   if (buf.length < 8) throw new Error(`${path}: not a safetensors file (only ${buf.length} bytes)`);
   const headerLen = Number(buf.readBigUInt64LE(0));
   if (headerLen <= 0 || 8 + headerLen > buf.length)
@@ -62,6 +74,7 @@ export function readSafetensors(path: string): { tensors: Map<string, TensorEntr
       metadata = entry as Record<string, string>;
       continue;
     }
+    if (!withTensors) continue;
     const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (e.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' has dtype ${e.dtype}; only F32 is supported`);
     const [start, end] = e.data_offsets;

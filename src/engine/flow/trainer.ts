@@ -9,10 +9,12 @@ import type { Dataset } from '../data/dataset.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
 import { initialWeights, paramInfos, NUM_CLASSES, type UNetSpec } from './unet.js';
 import type { AdamState } from './adam.js';
-import { createTrainEngine, type StepBatch, type TrainBackendChoice, type TrainEngine } from './train-engine.js';
+// The step engine (tfjs, onnxruntime) and the sample grid load with the first run, not at import:
+// a process that only reads checkpoints (sampling digits) never loads tfjs.
+import type { StepBatch, TrainBackendChoice, TrainEngine } from './train-engine.js';
 import { readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
 import { pixelRange, validateSettings, type TrainSettings } from './train-settings.js';
-import { renderSampleGrid, type SampleGridData } from './sample-grid.js';
+import type { SampleGridData } from './sample-grid.js';
 
 export { defaultSettings, pixelRange, type TrainSettings } from './train-settings.js';
 
@@ -156,6 +158,7 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
   const rng = Rng.fromState(pos.rng);
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
+  const { createTrainEngine } = await import('./train-engine.js');
   const engine = await createTrainEngine(opts.backend ?? 'auto', {
     spec: run.spec,
     batch: s.batch,
@@ -416,6 +419,7 @@ class RunFiles {
     const serving = await this.saveCheckpoint(join(this.runDir, summary.checkpoint), position);
     if (samplesOf) {
       summary.samples = samplesName(done);
+      const { renderSampleGrid } = await import('./sample-grid.js');
       writeFileSync(
         join(this.runDir, summary.samples),
         await renderSampleGrid(run.spec, serving, run.settings, samplesOf),
@@ -556,12 +560,17 @@ export interface LoadedCheckpoint {
 }
 
 /** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
+/** The UNet a checkpoint's safetensors metadata describes; throws unless it is an Illusionist checkpoint. */
+export function checkpointSpec(metadata: Record<string, string>, path: string): UNetSpec {
+  if (metadata.format !== 'illusionist-unet-1')
+    throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
+  return JSON.parse(metadata.spec!) as UNetSpec;
+}
+
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   const { tensors, metadata } = readSafetensors(path);
-  if (metadata.format !== 'illusionist-unet-1')
-    throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
-  const spec = JSON.parse(metadata.spec!) as UNetSpec;
+  const spec = checkpointSpec(metadata, path);
   const weights = new Map<string, Float32Array>();
   const adam = new Map<string, TensorEntry>();
   const ema = new Map<string, Float32Array>();

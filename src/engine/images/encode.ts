@@ -1,6 +1,7 @@
 // Moves images between the engine's float pixels and files: PNG encoding, guarded decoding of
 // user uploads (size and decompression-bomb limits), and the resizes the denoisers need.
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import type { Metadata, Sharp } from 'sharp';
+import { loadSharp } from './sharp.js';
 
 /**
  * A float image with interleaved channels (HWC, row-major), as sharp's raw buffers are laid
@@ -56,7 +57,8 @@ export function quantize(pixels: Float32Array, range: PixelRange = [0, 1]): Uint
   return out;
 }
 
-function rawInput(bytes: Uint8Array, width: number, height: number, channels: 1 | 3): Sharp {
+async function rawInput(bytes: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Sharp> {
+  const sharp = await loadSharp();
   // Without b-w, sharp writes one-channel raw input as RGB.
   return sharp(bytes, { raw: { width, height, channels } }).toColourspace(channels === 1 ? 'b-w' : 'srgb');
 }
@@ -75,7 +77,7 @@ export async function encodePng(
   checkImageSize('encodePng', pixels.length, width, height, channels);
   const scale = opts.scale ?? 1;
   checkScale(scale);
-  let img = rawInput(quantize(pixels, opts.range), width, height, channels);
+  let img = await rawInput(quantize(pixels, opts.range), width, height, channels);
   if (scale > 1) img = img.resize(width * scale, height * scale, { kernel: 'nearest' });
   return img.png().toBuffer();
 }
@@ -127,6 +129,7 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits, opts: Decod
   if (buf.length > maxBytes) {
     throw new ImageDecodeError('too-many-bytes', `image is ${buf.length} bytes; the limit is ${maxBytes} bytes`);
   }
+  const sharp = await loadSharp();
   let meta: Metadata;
   try {
     // metadata() reads only the header, so it is safe unlimited, and it gives the dimensions
@@ -215,7 +218,7 @@ async function resizeBytes(
   height: number,
   fit: 'cover' | 'contain' | 'fill',
 ): Promise<Float32Array> {
-  const { data, info } = await rawInput(bytes, src.width, src.height, src.channels)
+  const { data, info } = await (await rawInput(bytes, src.width, src.height, src.channels))
     .resize(width, height, { fit, kernel: 'lanczos3', background: { r: 0, g: 0, b: 0, alpha: 1 } })
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });

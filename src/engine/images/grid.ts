@@ -1,6 +1,6 @@
 // Lays out many small images as one sheet (the 4×10 digit grids, σ sweeps, per-step frames),
 // optionally with a caption above each cell, as torchvision's make_grid does for the notebooks.
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { checkImageSize, checkScale, quantize, type PixelRange } from './encode.js';
 
 export interface GridOptions {
@@ -99,6 +99,7 @@ export async function gridPng(images: Float32Array[], opts: GridPngOptions): Pro
   const scale = opts.scale ?? 1;
   checkScale(scale);
   const { width, height, channels } = grid;
+  const sharp = await loadSharp();
   let img = sharp(quantize(grid.data, opts.range), { raw: { width, height, channels } }).toColourspace(
     channels === 1 ? 'b-w' : 'srgb',
   );

@@ -5,7 +5,7 @@
 // Set.prototype.toJSON on load, which breaks discord.js's event emitter when it is imported
 // afterwards. Plots are drawn in the engine worker and the CLI, never in the bot's main thread,
 // so importing this module (the command registry does, through the digit figures) stays harmless.
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import type { TopLevelSpec } from 'vega-lite';
 
 export interface PlotSeries {
@@ -97,5 +97,6 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
  */
 export async function plotLines(opts: PlotOptions): Promise<Buffer> {
   const svg = await renderSvg(lineChartSpec(opts));
+  const sharp = await loadSharp();
   return sharp(Buffer.from(svg)).flatten({ background: '#ffffff' }).png().toBuffer();
 }
