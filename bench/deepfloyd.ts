@@ -1,5 +1,5 @@
 // DeepFloyd IF stage I at IF-I-M's size (`npm run bench -- deepfloyd [cpu|cuda|webgpu]`, not part of
-// the default run): IF-I-XL's configuration at a smaller width (../shared/if-golden/configs/
+// the default run): IF-I-XL's configuration at a smaller width (bench/configs/
 // IF-I-M-like-unet-config.json, 372M parameters) with seeded random fp16 weights written to a temp
 // safetensors file, loaded through IfUnet.load as an operator's download would be. Prints the load
 // time, seconds per CFG step at 64 px (batch 2: unconditional + conditional rows, T5 states
@@ -21,14 +21,7 @@ import { toHalf } from '../src/engine/runtime/half.js';
 import type { ProviderChoice } from '../src/engine/runtime/onnx.js';
 import { randn } from '../src/engine/tensor.js';
 
-export const IF_M_LIKE_CONFIG = join(
-  projectRoot(),
-  '..',
-  'shared',
-  'if-golden',
-  'configs',
-  'IF-I-M-like-unet-config.json',
-);
+export const IF_M_LIKE_CONFIG = join(projectRoot(), 'bench', 'configs', 'IF-I-M-like-unet-config.json');
 
 /** The parameters (names and shapes) a config's graph asks for, in the order it asks. */
 function parameterList(config: ReturnType<typeof parseUnetConfig>): Array<{ name: string; shape: number[] }> {
