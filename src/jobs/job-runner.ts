@@ -131,8 +131,11 @@ export class JobRunner {
   private async terminate(worker: Worker): Promise<void> {
     const meter = this.nativeCalls.get(worker);
     if (meter)
-      await closeToNativeCalls(meter, () =>
-        console.error('job runner: the engine worker is inside a native call; it is ended when the call returns'),
+      await closeToNativeCalls(
+        meter,
+        () => console.error('job runner: the engine worker is inside a native call; it is ended when the call returns'),
+        // threadId is -1 once the thread has ended (before its 'exit' event).
+        () => worker.threadId === -1,
       );
     await worker.terminate();
   }

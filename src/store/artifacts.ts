@@ -91,7 +91,9 @@ export class ArtifactsStore {
     try {
       const fd = fs.openSync(tempPath, 'w');
       try {
-        fs.writeSync(fd, data);
+        // writeFileSync, not one writeSync: a disk with less room than the file takes part of it and
+        // reports only that much written, no error; the next write is the one that says ENOSPC.
+        fs.writeFileSync(fd, data);
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -148,7 +150,7 @@ export class ArtifactsStore {
           writes.map(async ({ item, tempPath }) => {
             const handle = await fs.promises.open(tempPath, 'w');
             try {
-              await handle.write(item.data);
+              await handle.writeFile(item.data); // to the last byte, as save's writeFileSync
               await handle.sync();
             } finally {
               await handle.close();

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { hashBytes } from '../../src/store/index.js';
+import { makeMountDir, mountTmpfs } from '../helpers/mounts.js';
 import { openTestStore } from '../helpers/open-test-store.js';
 
 test('saves files under their sha256 and dedupes equal content', (t) => {
@@ -94,4 +95,49 @@ test('saveAll stores files side by side in the order given, equal bytes once, li
     13,
     'a bad extension stores none of the files',
   );
+});
+
+/** A store whose artifacts folder is a tmpfs of 2 MiB with only `free` bytes left (a real disk about to fill up). */
+function nearlyFullStore(t: import('node:test').TestContext, free: number) {
+  const dir = makeMountDir(t, 'illusionist-short-');
+  mountTmpfs(dir, 2 << 20);
+  // The database elsewhere, with room: only the file meets the full disk.
+  const store = openTestStore(t, { artifactsDir: path.join(dir, 'artifacts') });
+  fs.mkdirSync(store.artifacts.dir, { recursive: true });
+  const filler = path.join(dir, 'filler');
+  const fd = fs.openSync(filler, 'w');
+  let written = 0;
+  try {
+    for (;;) written += fs.writeSync(fd, Buffer.alloc(1 << 16, 1));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.truncateSync(filler, written - free);
+  return store;
+}
+
+test('a file that fits only in part on the disk is refused, never stored cut short (save and saveAll)', async (t) => {
+  // The file system takes the first 64 KiB of a 300 KB write and reports that as written, without an error.
+  const big = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
+  const small = new Uint8Array(100).fill(9); // fits: only the big one is cut short
+  type Store = ReturnType<typeof openTestStore>;
+  const ways: Array<[string, (store: Store) => Promise<unknown>]> = [
+    ['save', async (store) => store.artifacts.save(big, 'png')],
+    [
+      'saveAll',
+      (store) =>
+        store.artifacts.saveAll([
+          { data: small, ext: 'png' },
+          { data: big, ext: 'png' },
+        ]),
+    ],
+  ];
+  for (const [what, saving] of ways) {
+    const store = nearlyFullStore(t, 64 << 10);
+    await assert.rejects(saving(store), { code: 'ENOSPC' }, `${what} reports the full disk`);
+    assert.equal(store.db.prepare('SELECT count(*) FROM artifacts').pluck().get(), 0, `${what}: no row`);
+    assert.deepEqual(fs.readdirSync(store.artifacts.dir), [], `${what}: no file, whole or partial`);
+  }
 });

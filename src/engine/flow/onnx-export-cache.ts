@@ -1,7 +1,7 @@
 // ONNX exports of checkpoints kept on disk (DATA_DIR/cache/onnx), so loading a model does not
 // rebuild its graph every time: the export and the protobuf library it needs took 0.5 s of the
 // class model's start (1 s for the time model and its guide). The key is the checkpoint's bytes and
-// the exporter's own code, so a changed checkpoint or exporter makes a new file, never a stale model.
+// the code that reads and exports them, so a changed checkpoint or code makes a new file, never a stale model.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +10,18 @@ import { fileURLToPath } from 'node:url';
 /** Exports kept at most; the least recently written go first. */
 export const MAX_CACHED_EXPORTS = 16;
 
-/** The modules whose code decides the exported graph. */
-const EXPORTER_FILES = ['./onnx-export.js', './unet.js', './flow-io.js', '../onnx/graph-builder.js'];
+/**
+ * The modules whose code decides the exported graph from a checkpoint's bytes: the exporter, and the
+ * reader that picks the weights it serves (trainer.js's loadCheckpoint: the EMA average where there is one).
+ */
+const EXPORTER_FILES = [
+  './onnx-export.js',
+  './unet.js',
+  './flow-io.js',
+  '../onnx/graph-builder.js',
+  './trainer.js',
+  './safetensors.js',
+];
 
 let exporterHash: string | null | undefined;
 

@@ -559,7 +559,6 @@ export interface LoadedCheckpoint {
   adam: AdamState | undefined;
 }
 
-/** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
 /** The UNet a checkpoint's safetensors metadata describes; throws unless it is an Illusionist checkpoint. */
 export function checkpointSpec(metadata: Record<string, string>, path: string): UNetSpec {
   if (metadata.format !== 'illusionist-unet-1')
@@ -567,6 +566,7 @@ export function checkpointSpec(metadata: Record<string, string>, path: string): 
   return JSON.parse(metadata.spec!) as UNetSpec;
 }
 
+/** Reads a checkpoint (weights, spec, settings, optimizer state, position). */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   const { tensors, metadata } = readSafetensors(path);

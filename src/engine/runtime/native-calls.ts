@@ -43,11 +43,17 @@ export async function nativeCall<T>(call: () => Promise<T>): Promise<T> {
 
 /**
  * In the owner: closes the worker to new native calls and resolves once none is running, so that
- * terminate() cannot cut one short. `onWait` is told once if a call is still running.
+ * terminate() cannot cut one short. `onWait` is told once if a call is still running. `gone` says the
+ * thread has ended: one that died inside a call never counts it down, and nothing is left to wait for.
  */
-export async function closeToNativeCalls(buffer: SharedArrayBuffer, onWait?: () => void, pollMs = 20): Promise<void> {
+export async function closeToNativeCalls(
+  buffer: SharedArrayBuffer,
+  onWait?: () => void,
+  gone: () => boolean = () => false,
+  pollMs = 20,
+): Promise<void> {
   const m = new Int32Array(buffer);
   Atomics.store(m, CLOSED, 1);
-  if (Atomics.load(m, IN_FLIGHT) > 0) onWait?.();
-  while (Atomics.load(m, IN_FLIGHT) > 0) await new Promise((resolve) => setTimeout(resolve, pollMs));
+  if (Atomics.load(m, IN_FLIGHT) > 0 && !gone()) onWait?.();
+  while (Atomics.load(m, IN_FLIGHT) > 0 && !gone()) await new Promise((resolve) => setTimeout(resolve, pollMs));
 }

@@ -3,8 +3,9 @@
 // file, and a file cut short is exported again rather than failing the load.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadOnnxFlowCheckpoint, type OnnxFlowModel } from '../../../src/engine/flow/onnx-flow-model.js';
 import { modelsDir } from '../../../src/engine/paths.js';
 import { Rng } from '../../../src/engine/random.js';
@@ -68,4 +69,30 @@ test('a missing checkpoint says so with an export cache as without', async (t) =
     loadOnnxFlowCheckpoint(join(dir, 'none.safetensors'), { exportCache: join(dir, 'cache') }),
     /checkpoint not found: .*none\.safetensors/,
   );
+});
+
+test("an export's key covers the code that turns a checkpoint's bytes into served weights, not only the exporter", async (t) => {
+  // A copy of the compiled engine, changed file by file: each fresh import hashes the code anew.
+  const engine = join(makeTempDir(t), 'engine');
+  cpSync(fileURLToPath(new URL('../../../src/engine/', import.meta.url)), engine, {
+    recursive: true,
+    filter: (f) => !f.endsWith('.map'),
+  });
+  const checkpoint = readFileSync(join(modelsDir(), 'mnist-class', 'model.safetensors'));
+  let version = 0;
+  const key = async (): Promise<string | undefined> => {
+    const url = `${pathToFileURL(join(engine, 'flow', 'onnx-export-cache.js')).href}?${version++}`;
+    const { exportPath } = (await import(url)) as typeof import('../../../src/engine/flow/onnx-export-cache.js');
+    return exportPath('/cache', checkpoint);
+  };
+  const before = await key();
+  assert.ok(before !== undefined);
+  assert.equal(await key(), before, 'the same code, the same key');
+  // trainer.js picks the serving weights (the EMA average where there is one), safetensors.js reads them.
+  for (const file of ['onnx-export.js', 'trainer.js', 'safetensors.js']) {
+    const path = join(engine, 'flow', file);
+    const was = await key();
+    appendFileSync(path, '\n// changed\n');
+    assert.notEqual(await key(), was, `a change to ${file} makes another key`);
+  }
 });
