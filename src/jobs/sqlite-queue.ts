@@ -328,7 +328,12 @@ export class SqliteQueue implements Queue {
         metrics: { ...output.metrics },
       };
       store.jobs.updateProgress(jobId, job.progressTotal ?? 1, job.progressTotal ?? 1);
-      store.jobs.markDone(jobId, jobResult, finishedAt);
+      // Throwing rolls the links back: a job that stopped running meanwhile (cancelled, re-queued by
+      // another process) keeps the state it has, and nobody is told it is done.
+      if (!store.jobs.markDone(jobId, jobResult, finishedAt))
+        throw new Error(
+          `job #${jobId} is no longer running (it is ${store.jobs.get(jobId)?.status}); its outputs are not recorded`,
+        );
       return jobResult;
     });
     this.lastProgressWrite.delete(jobId);

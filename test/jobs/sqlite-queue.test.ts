@@ -151,3 +151,18 @@ test('waitForJob hears the end of a job another connection runs', async (t) => {
   assert.equal(job.error, 'out of paint');
   assert.deepEqual(seen, ['started', 'failed']);
 });
+
+test('outputs that arrive for a job no longer running are not linked to it, and no one hears "done"', async (t) => {
+  const { store, queue } = openQueue(t);
+  const events: JobEvent[] = [];
+  queue.subscribe((e) => events.push(e));
+  const { jobId } = await queue.enqueue(spec(alice, 5));
+  // Never claimed, so still queued: as a job is after another process re-queued it.
+  await assert.rejects(
+    queue.complete(jobId, { files: [{ data: new Uint8Array([1, 2, 3]), ext: 'bin' }] }, 1),
+    /job #\d+ is no longer running \(it is queued\); its outputs are not recorded/,
+  );
+  assert.equal(store.jobs.get(jobId)?.status, 'queued');
+  assert.deepEqual(store.artifacts.listForJob(jobId), []);
+  assert.equal(events.filter((e) => e.type === 'done').length, 0);
+});
