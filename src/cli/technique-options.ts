@@ -32,6 +32,7 @@ const VALUE_NAMES: Record<TechniqueOption['kind'], string> = {
   number: '<x>',
   integers: '<list>',
   image: '<file>',
+  boolean: '',
 };
 
 function flagOf(o: TechniqueOption): string {
@@ -68,7 +69,7 @@ function fileAttachment(path: string, bytes: Buffer): Attachment {
 }
 
 interface Flags {
-  [attribute: string]: string | undefined;
+  [attribute: string]: string | boolean | undefined;
 }
 
 /** `illusionist <technique>`: its flags, generated from the options list. */
@@ -76,7 +77,13 @@ export function registerTechnique(program: Command, t: Technique): void {
   const cmd = program.command(t.name).description(t.description);
   const flags = t.options.map((o) => ({
     o,
-    flag: new Option(`${flagOf(o)} ${o.choices || o.name === 'model' ? '<name>' : VALUE_NAMES[o.kind]}`, cliHelp(o)),
+    // A boolean is a bare flag (--upscale), true when given.
+    flag: new Option(
+      o.kind === 'boolean'
+        ? flagOf(o)
+        : `${flagOf(o)} ${o.choices || o.name === 'model' ? '<name>' : VALUE_NAMES[o.kind]}`,
+      cliHelp(o),
+    ),
   }));
   for (const { flag } of flags) cmd.addOption(flag);
   const checkpoints = checkpointModel();
@@ -93,9 +100,17 @@ export function registerTechnique(program: Command, t: Technique): void {
     for (const { o: option, flag } of flags) {
       const v = o[flag.attributeName()];
       if (v === undefined) continue;
-      raw[option.name] = option.kind === 'image' ? fileAttachment(v, readFileOption(flagOf(option), v)) : v;
+      raw[option.name] =
+        option.kind === 'image' && typeof v === 'string' ? fileAttachment(v, readFileOption(flagOf(option), v)) : v;
     }
-    await runTechnique(t, raw, { digitIndex: o.digitIndex, checkpoint: o.checkpoint, noise: o.noise, out: o.out! });
+    const cliText = (name: string): string | undefined =>
+      typeof o[name] === 'string' ? (o[name] as string) : undefined;
+    await runTechnique(t, raw, {
+      digitIndex: cliText('digitIndex'),
+      checkpoint: cliText('checkpoint'),
+      noise: cliText('noise'),
+      out: cliText('out')!,
+    });
   });
 }
 
