@@ -25,6 +25,7 @@ import { NoiseFileError, ReplayNoise } from '../engine/sampling/noise-file.js';
 import { openCliStore, runCliJob, storeUpload } from './job-client.js';
 import { parseIntOption } from './errors.js';
 import { InputError } from '../engine/errors.js';
+import type { UpscaleParams } from '../jobs/technique-jobs.js';
 
 const VALUE_NAMES: Record<TechniqueOption['kind'], string> = {
   string: '<text>',
@@ -152,6 +153,8 @@ export async function runTechnique(
   const model = cliModel(typeof values.model === 'string' ? values.model : undefined, cli.checkpoint);
   const source = model.locate({ checkpoint: cli.checkpoint });
   const params = t.normalize(values, model);
+  // Stage II is checked now too, so a missing folder is refused before the job is queued.
+  if ((params as UpscaleParams).upscale !== undefined) model.locateStageII?.();
   const digitIndex = cli.digitIndex !== undefined ? parseIntOption('digit-index', cli.digitIndex, 0, 9999) : undefined;
   if (digitIndex !== undefined && !model.supports.digitInputs)
     throw new InputError(

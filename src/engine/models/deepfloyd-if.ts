@@ -8,6 +8,8 @@ import {
   defaultParent,
   downloadCommand,
   inspectStageI,
+  inspectStageII,
+  STAGE_II_PIECES,
   parseVariant,
   scanFolders,
   type FolderReport,
@@ -113,6 +115,8 @@ export const deepFloydIF = defineModel({
       throw new InputError(
         '--checkpoint is for --model mnist-flow; deepfloyd-if reads its Hugging Face folders (ILLUSIONIST_MODELS/deepfloyd-if/IF-I-XL-v1.0 or DEEPFLOYD_STAGE1_DIR)',
       );
+    // A bad stage I side is refused before a job is queued, not when it runs.
+    deepfloydSampleSize();
     const dir = stageIFolder(opts.dir);
     if (dir === undefined) {
       const parent = deepfloydDir();
@@ -124,6 +128,26 @@ export const deepFloydIF = defineModel({
     }
     const report = inspectStageI(dir, deepfloydVariant());
     if (!report.ok) throw new InputError(`DeepFloyd IF stage I in ${dir} cannot run: ${describeProblems(report)}`);
+    return dir;
+  },
+  locateStageII(opts = {}) {
+    const stageI = this.locate(opts);
+    const dir = stageIIFolder(stageI);
+    if (dir === undefined) {
+      const target = join(dirname(stageI), 'IF-II-L-v1.0');
+      throw new InputError(
+        `upscale needs DeepFloyd IF stage II, and there is no IF-II-* folder beside ${stageI} or in ${deepfloydDir()}`,
+        `download it with: ${downloadCommand('IF-II-L-v1.0', target, STAGE_II_PIECES)} (smaller: IF-II-M-v1.0), or set DEEPFLOYD_STAGE2_DIR; or drop upscale`,
+        'model-not-installed',
+      );
+    }
+    const report = inspectStageII(dir, deepfloydVariant());
+    if (!report.ok)
+      throw new InputError(
+        `DeepFloyd IF stage II in ${dir} cannot run: ${describeProblems(report)}`,
+        undefined,
+        'model-not-installed',
+      );
     return dir;
   },
   async load(opts = {}): Promise<LoadedModel> {

@@ -67,6 +67,8 @@ export interface ModelEntry {
    * how to get the model.
    */
   locate(opts?: LocateOptions): string;
+  /** Models with a stage II: its folder, checked without loading (an InputError saying how to get it). */
+  locateStageII?(opts?: LocateOptions): string;
   /** Loads it; a missing model is an InputError that says how to get one. */
   load(opts?: LoadOptions): Promise<LoadedModel>;
 }
