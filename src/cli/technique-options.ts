@@ -25,6 +25,7 @@ import { NoiseFileError, ReplayNoise } from '../engine/sampling/noise-file.js';
 import { openCliStore, runCliJob, storeUpload } from './job-client.js';
 import { parseIntOption } from './errors.js';
 import { InputError } from '../engine/errors.js';
+import type { UpscaleParams } from '../jobs/technique-jobs.js';
 
 const VALUE_NAMES: Record<TechniqueOption['kind'], string> = {
   string: '<text>',
@@ -32,6 +33,7 @@ const VALUE_NAMES: Record<TechniqueOption['kind'], string> = {
   number: '<x>',
   integers: '<list>',
   image: '<file>',
+  boolean: '',
 };
 
 function flagOf(o: TechniqueOption): string {
@@ -68,7 +70,7 @@ function fileAttachment(path: string, bytes: Buffer): Attachment {
 }
 
 interface Flags {
-  [attribute: string]: string | undefined;
+  [attribute: string]: string | boolean | undefined;
 }
 
 /** `illusionist <technique>`: its flags, generated from the options list. */
@@ -76,7 +78,13 @@ export function registerTechnique(program: Command, t: Technique): void {
   const cmd = program.command(t.name).description(t.description);
   const flags = t.options.map((o) => ({
     o,
-    flag: new Option(`${flagOf(o)} ${o.choices || o.name === 'model' ? '<name>' : VALUE_NAMES[o.kind]}`, cliHelp(o)),
+    // A boolean is a bare flag (--upscale), true when given.
+    flag: new Option(
+      o.kind === 'boolean'
+        ? flagOf(o)
+        : `${flagOf(o)} ${o.choices || o.name === 'model' ? '<name>' : VALUE_NAMES[o.kind]}`,
+      cliHelp(o),
+    ),
   }));
   for (const { flag } of flags) cmd.addOption(flag);
   const checkpoints = checkpointModel();
@@ -93,9 +101,17 @@ export function registerTechnique(program: Command, t: Technique): void {
     for (const { o: option, flag } of flags) {
       const v = o[flag.attributeName()];
       if (v === undefined) continue;
-      raw[option.name] = option.kind === 'image' ? fileAttachment(v, readFileOption(flagOf(option), v)) : v;
+      raw[option.name] =
+        option.kind === 'image' && typeof v === 'string' ? fileAttachment(v, readFileOption(flagOf(option), v)) : v;
     }
-    await runTechnique(t, raw, { digitIndex: o.digitIndex, checkpoint: o.checkpoint, noise: o.noise, out: o.out! });
+    const cliText = (name: string): string | undefined =>
+      typeof o[name] === 'string' ? (o[name] as string) : undefined;
+    await runTechnique(t, raw, {
+      digitIndex: cliText('digitIndex'),
+      checkpoint: cliText('checkpoint'),
+      noise: cliText('noise'),
+      out: cliText('out')!,
+    });
   });
 }
 
@@ -137,6 +153,8 @@ export async function runTechnique(
   const model = cliModel(typeof values.model === 'string' ? values.model : undefined, cli.checkpoint);
   const source = model.locate({ checkpoint: cli.checkpoint });
   const params = t.normalize(values, model);
+  // Stage II is checked now too, so a missing folder is refused before the job is queued.
+  if ((params as UpscaleParams).upscale !== undefined) model.locateStageII?.();
   const digitIndex = cli.digitIndex !== undefined ? parseIntOption('digit-index', cli.digitIndex, 0, 9999) : undefined;
   if (digitIndex !== undefined && !model.supports.digitInputs)
     throw new InputError(

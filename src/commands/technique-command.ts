@@ -1,7 +1,7 @@
 // The Part A commands (imagine, denoise, edit, inpaint, anagram, hybrid) as chat commands, made from
 // their technique definitions (src/techniques): the options shown, and parse = resolve the model,
 // normalize, store the uploads.
-import type { TechniqueName } from '../jobs/technique-jobs.js';
+import type { TechniqueName, UpscaleParams } from '../jobs/technique-jobs.js';
 import { withInputs, takesImage } from '../techniques/inputs.js';
 import { edit, variationOptions } from '../techniques/edit.js';
 import { technique } from '../techniques/registry.js';
@@ -38,6 +38,7 @@ export function techniqueCommand(name: TechniqueName): JobCommand {
       const resolved = ctx.models.resolveDenoiser(str(options, 'model'));
       const model = denoiserOf(resolved);
       const params = t.normalize(options, model);
+      if ((params as UpscaleParams).upscale !== undefined) model.locateStageII?.();
       const upload = file(options, 'image');
       const image = takesImage(t) && upload ? await ctx.saveImage(upload, 'image') : undefined;
       const maskUpload = file(options, 'mask');

@@ -13,6 +13,7 @@ import type { Box, ImageSource, MaskSource } from '../engine/techniques/inputs.j
 import type { LoadedModel, ModelId } from '../engine/models/registry.js';
 import type { RunOptions, TechniqueResult } from '../engine/techniques/outputs.js';
 import type { ThresholdingMode } from '../engine/sampling/thresholding.js';
+import type { UpscaleJob } from '../engine/techniques/upscale.js';
 
 import { isTechniqueName, TECHNIQUE_NAMES, type TechniqueName } from './technique-names.js';
 
@@ -57,13 +58,23 @@ function sampling(p: TechniqueParams): { thresholding?: ThresholdingMode; noise?
   };
 }
 
+/** Stage II's settings (`upscale`), given only when asked for. */
+export interface UpscaleParams {
+  /** Models with a stage II: the result upscaled ×4 by the same technique's loop at that size. */
+  readonly upscale?: UpscaleJob | undefined;
+}
+
+function upscaling(p: UpscaleParams): { upscale?: UpscaleJob } {
+  return p.upscale !== undefined ? { upscale: { ...p.upscale } } : {};
+}
+
 /** The input picture: an upload, or (models with digit inputs) a digit of the embedded MNIST set. */
 export interface InputParams {
   readonly image?: StoredImage | undefined;
   readonly digitIndex?: number | undefined;
 }
 
-export interface ImagineParams extends TechniqueParams {
+export interface ImagineParams extends TechniqueParams, UpscaleParams {
   readonly prompt: string;
   readonly count: number;
   readonly guidance: number;
@@ -91,14 +102,14 @@ export interface InpaintParams extends TechniqueParams, InputParams {
 }
 
 /** `views`: the view of each prompt after the first (which is seen as it is). */
-export interface AnagramParams extends TechniqueParams {
+export interface AnagramParams extends TechniqueParams, UpscaleParams {
   readonly prompts: readonly string[];
   readonly views: readonly string[];
   readonly maxDisp?: number | undefined;
   readonly guidance: number;
 }
 
-export interface HybridParams extends TechniqueParams {
+export interface HybridParams extends TechniqueParams, UpscaleParams {
   readonly far: string;
   readonly near: string;
   readonly sigma?: number | undefined;
@@ -147,7 +158,15 @@ export async function runTechniqueJob(
       const p = params as ImagineParams;
       return runImagine(
         model,
-        { prompt: p.prompt, steps: p.steps, guidance: p.guidance, count: p.count, seed, ...sampling(p) },
+        {
+          prompt: p.prompt,
+          steps: p.steps,
+          guidance: p.guidance,
+          count: p.count,
+          seed,
+          ...sampling(p),
+          ...upscaling(p),
+        },
         opts,
       );
     }
@@ -215,6 +234,7 @@ export async function runTechniqueJob(
           guidance: p.guidance,
           seed,
           ...sampling(p),
+          ...upscaling(p),
         },
         opts,
       );
@@ -231,6 +251,7 @@ export async function runTechniqueJob(
           guidance: p.guidance,
           seed,
           ...sampling(p),
+          ...upscaling(p),
         },
         opts,
       );

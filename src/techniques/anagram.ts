@@ -14,6 +14,9 @@ import {
   promptOption,
   seedOption,
   stepsOption,
+  upscaleCaption,
+  upscaleOptions,
+  upscaleParams,
 } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
@@ -59,13 +62,15 @@ export const anagram = defineTechnique<AnagramParams>({
     guidanceOption,
     stepsOption,
     thresholdingOption,
+    ...upscaleOptions('illusion'),
     seedOption,
   ],
   variations: false,
   promptOf: (p) => (Array.isArray(p.prompts) ? p.prompts.map(String).join(' / ') : ''),
-  describeKeys: ['prompts', 'views', 'maxDisp', 'model', 'steps', 'guidance'],
+  describeKeys: ['prompts', 'views', 'maxDisp', 'model', 'steps', 'guidance', 'upscale'],
   // One view per prompt in the caption ("identity" / "flip" under "6" / "9").
-  captionParams: (p) => (Array.isArray(p.views) ? { ...p, views: ['identity', ...(p.views as unknown[])] } : p),
+  captionParams: (p) =>
+    upscaleCaption(Array.isArray(p.views) ? { ...p, views: ['identity', ...(p.views as unknown[])] } : p),
   normalize(values, model) {
     const p1 = text(values, prompt1, model)!;
     const p2 = text(values, prompt2, model)!;
@@ -92,6 +97,7 @@ export const anagram = defineTechnique<AnagramParams>({
     );
     const params = {
       ...commonParams(values, model, true),
+      ...upscaleParams(values, model, 'illusion'),
       prompts,
       views,
       ...(md !== undefined ? { maxDisp: md } : {}),

@@ -3,9 +3,12 @@
 import { MAX_SEED } from '../engine/random.js';
 import { THRESHOLDING_MODES, type ThresholdingMode } from '../engine/sampling/thresholding.js';
 import { MODEL_IDS, parseModelId, type ModelEntry } from '../engine/models/registry.js';
+import { DEFAULT_NOISE_LEVEL, ILLUSION_NOISE_LEVEL } from '../engine/denoisers/deepfloyd-if.js';
+import { InputError } from '../engine/errors.js';
 import { DEFAULT_STEPS } from '../engine/techniques/timesteps.js';
+import { DEFAULT_UPSCALE_GUIDANCE, requireStageII, type UpscaleJob } from '../engine/techniques/upscale.js';
 import type { TechniqueParams } from '../jobs/technique-jobs.js';
-import { number, text, type OptionValues, type TechniqueOption } from './options.js';
+import { flag, number, text, type OptionValues, type TechniqueOption } from './options.js';
 
 /**
  * Steps a user may ask for. 200 is six times the write-up's 33 (stride 30), plenty to see the
@@ -89,4 +92,73 @@ export function commonParams(values: OptionValues, model: ModelEntry, guided: bo
 /** Checks each prompt against the model (mnist-flow: digits only). */
 export function checkPrompts(model: ModelEntry, prompts: readonly (readonly [option: string, text: string])[]): void {
   for (const [option, t] of prompts) model.checkPrompt(t, option);
+}
+
+export const upscaleOption: TechniqueOption = {
+  name: 'upscale',
+  kind: 'boolean',
+  help: 'then stage II: the result ×4 (deepfloyd-if: 64 → 256 px; not mnist-flow)',
+  defaultText: 'no',
+};
+
+export const upscaleStepsOption: TechniqueOption = {
+  name: 'upscale_steps',
+  kind: 'integer',
+  min: STEPS.min,
+  max: STEPS.max,
+  default: STEPS.default,
+  help: "with upscale: stage II's denoising steps",
+};
+
+/**
+ * How much the upscaled stage I image is noised before it conditions stage II: diffusers' 250 for a
+ * plain upscale, visual_anagrams' 50 for illusions (the views must survive).
+ */
+export function noiseLevelOption(purpose: 'upscale' | 'illusion'): TechniqueOption {
+  return {
+    name: 'noise_level',
+    kind: 'integer',
+    min: 0,
+    max: 999,
+    default: purpose === 'illusion' ? ILLUSION_NOISE_LEVEL : DEFAULT_NOISE_LEVEL,
+    help: "with upscale: noise added to the stage I image stage II starts from (diffusers' noise_level)",
+  };
+}
+
+/** The three stage II options, in the order front ends list them. */
+export function upscaleOptions(purpose: 'upscale' | 'illusion'): TechniqueOption[] {
+  return [upscaleOption, upscaleStepsOption, noiseLevelOption(purpose)];
+}
+
+/** `upscale` with its defaults filled in, or nothing; refused where the model has no stage II. */
+export function upscaleParams(
+  values: OptionValues,
+  model: ModelEntry,
+  purpose: 'upscale' | 'illusion',
+): { upscale?: UpscaleJob } {
+  const level = noiseLevelOption(purpose);
+  if (!flag(values, upscaleOption)) {
+    const given = [upscaleStepsOption, level].filter((o) => values[o.name] !== undefined).map((o) => o.name);
+    if (given.length)
+      throw new InputError(
+        `${given.join(' and ')} ${given.length > 1 ? 'are' : 'is'} for stage II, which runs only with upscale`,
+        `give upscale:true (CLI --upscale) with ${given.join(' and ')}, or drop ${given.length > 1 ? 'them' : 'it'}`,
+      );
+    return {};
+  }
+  requireStageII(model);
+  return {
+    upscale: {
+      steps: number(values, upscaleStepsOption, model)!,
+      noiseLevel: number(values, level, model)!,
+      guidance: DEFAULT_UPSCALE_GUIDANCE,
+    },
+  };
+}
+
+/** The caption's `upscale`: "×4 (33 steps, noise level 250)". */
+export function upscaleCaption(params: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  const up = params.upscale as UpscaleJob | undefined;
+  if (up === undefined) return params;
+  return { ...params, upscale: `×4 (${up.steps} steps, noise level ${up.noiseLevel})` };
 }

@@ -11,6 +11,9 @@ import {
   promptOption,
   seedOption,
   stepsOption,
+  upscaleCaption,
+  upscaleOptions,
+  upscaleParams,
 } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
@@ -29,10 +32,21 @@ const sigma: TechniqueOption = {
 export const hybrid = defineTechnique<HybridParams>({
   name: 'hybrid',
   description: 'one image that shows `far` from afar and `near` up close',
-  options: [far, near, sigma, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
+  options: [
+    far,
+    near,
+    sigma,
+    modelOption,
+    guidanceOption,
+    stepsOption,
+    thresholdingOption,
+    ...upscaleOptions('illusion'),
+    seedOption,
+  ],
   variations: false,
   promptOf: (p) => `${String(p.far)} (far) / ${String(p.near)} (near)`,
-  describeKeys: ['far', 'near', 'sigma', 'model', 'steps', 'guidance'],
+  describeKeys: ['far', 'near', 'sigma', 'model', 'steps', 'guidance', 'upscale'],
+  captionParams: upscaleCaption,
   normalize(values, model) {
     const f = text(values, far, model)!;
     const n = text(values, near, model)!;
@@ -43,6 +57,7 @@ export const hybrid = defineTechnique<HybridParams>({
     const s = number(values, sigma, model);
     const params = {
       ...commonParams(values, model, true),
+      ...upscaleParams(values, model, 'illusion'),
       far: f,
       near: n,
       ...(s !== undefined ? { sigma: s } : {}),

@@ -10,6 +10,9 @@ import {
   promptOption,
   seedOption,
   stepsOption,
+  upscaleCaption,
+  upscaleOptions,
+  upscaleParams,
 } from './common.js';
 import { number, text, type TechniqueOption } from './options.js';
 import { defineTechnique } from './technique.js';
@@ -27,14 +30,25 @@ const count: TechniqueOption = {
 export const imagine = defineTechnique<ImagineParams>({
   name: 'imagine',
   description: 'make an image from a prompt (classifier-free guidance)',
-  options: [prompt, count, modelOption, guidanceOption, stepsOption, thresholdingOption, seedOption],
+  options: [
+    prompt,
+    count,
+    modelOption,
+    guidanceOption,
+    stepsOption,
+    thresholdingOption,
+    ...upscaleOptions('upscale'),
+    seedOption,
+  ],
   variations: true,
-  describeKeys: ['prompt', 'count', 'model', 'steps', 'guidance'],
+  describeKeys: ['prompt', 'count', 'model', 'steps', 'guidance', 'upscale'],
+  captionParams: upscaleCaption,
   normalize(values, model) {
     const p = text(values, prompt, model)!;
     checkPrompts(model, [['prompt', p]]);
     const params = {
       ...commonParams(values, model, true),
+      ...upscaleParams(values, model, 'upscale'),
       prompt: p,
       count: number(values, count, model)!,
     } as ImagineParams;

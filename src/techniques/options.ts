@@ -6,9 +6,10 @@ import { MODELS, type ModelEntry } from '../engine/models/registry.js';
 
 /**
  * 'image': an upload (chat attachment, CLI file); 'integers': one integer or a comma-separated list
- * ("1,3,5"), which chat platforms show as text.
+ * ("1,3,5"), which chat platforms show as text; 'boolean': chat's true/false, a flag without a value
+ * on the CLI.
  */
-export type OptionKind = 'string' | 'integer' | 'number' | 'image' | 'integers';
+export type OptionKind = 'string' | 'integer' | 'number' | 'image' | 'integers' | 'boolean';
 export type OptionDefault = string | number | readonly number[];
 
 export interface TechniqueOption {
@@ -75,6 +76,11 @@ export function text(values: OptionValues, option: TechniqueOption, model: Model
   if (typeof v === 'string') return v;
   const d = defaultOf(option, model);
   return typeof d === 'string' ? d : undefined;
+}
+
+/** A boolean option's value; absent is false. */
+export function flag(values: OptionValues, option: TechniqueOption): boolean {
+  return values[option.name] === true;
 }
 
 /** A number option's value, or its default. */

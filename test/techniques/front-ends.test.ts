@@ -181,3 +181,31 @@ test('chat and CLI refuse the same values with the same message: one range per o
       assert.ok(r.stderr.includes(message), `${args.join(' ')}: chat says "${message}", the CLI "${r.stderr.trim()}"`);
   }
 });
+
+test('upscale on a model without stage II: chat (upscale "true", as the web form sends it) and the CLI refuse it alike', {
+  timeout: 300_000,
+}, async (t) => {
+  const stack = await startBotStack(t, { runner: false });
+  const root = makeTempDir(t, 'illusionist-upscale-');
+  const env = { DATA_DIR: join(root, 'cli-data'), ILLUSIONIST_MODELS: join(root, 'no-models') };
+  const checkpoint = await tinyClassCheckpoint();
+  for (const [command, required] of [
+    ['imagine', { prompt: '7' }],
+    ['anagram', { prompt1: '6', prompt2: '9' }],
+    ['hybrid', { far: '1', near: '8' }],
+  ] as const) {
+    const sink = recordingSink();
+    await stack.service.handle(
+      { command, options: { ...required, model: 'mnist-flow', upscale: 'true' }, requester },
+      sink,
+    );
+    const reply = sink.last();
+    assert.equal(reply.type, 'error', `${command} upscale:true in chat: ${JSON.stringify(reply)}`);
+    const message = (reply as Extract<Reply, { type: 'error' }>).message;
+    assert.match(message, /upscale: mnist-flow has no stage II to upscale with/);
+    const args = [command, ...flags(required, {}), '--upscale', '--checkpoint', checkpoint, '--out', join(root, 'out')];
+    const r = await cli(args, env);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(message), `${command}: chat says "${message}", the CLI "${r.stderr.trim()}"`);
+  }
+});

@@ -8,6 +8,8 @@ import {
   defaultParent,
   downloadCommand,
   inspectStageI,
+  inspectStageII,
+  STAGE_II_PIECES,
   parseVariant,
   scanFolders,
   type FolderReport,
@@ -16,7 +18,7 @@ import {
 import { modelsDir } from '../paths.js';
 import { NEUTRAL_PROMPT } from '../sampling/one-step.js';
 import { InputError } from '../errors.js';
-import { defineModel, type LoadedModel } from './model.js';
+import { defineModel, type ImageShape, type LoadedModel } from './model.js';
 
 /** T5 reads 77 tokens; longer prompts are cut there, so a much longer one is a mistake. */
 const MAX_PROMPT_LENGTH = 500;
@@ -63,10 +65,33 @@ export function describeProblems(report: FolderReport): string {
     .join('; ');
 }
 
+/** IF-I's sample_size: the side it was trained at. */
+export const IF_SAMPLE_SIZE = 64;
+
+/**
+ * Stage I's side in pixels: DEEPFLOYD_SAMPLE_SIZE, else 64 (IF-I's). Stage II makes 4× that. The real
+ * models were trained at 64 (256 for stage II); the override is for small test models, whose stage II
+ * at 256 px would need tens of GB for its attention.
+ */
+export function deepfloydSampleSize(): number {
+  const raw = process.env.DEEPFLOYD_SAMPLE_SIZE;
+  if (raw === undefined || raw.trim() === '') return IF_SAMPLE_SIZE;
+  const n = Number(raw.trim());
+  if (!Number.isInteger(n) || n < 8 || n > 256 || n % 8 !== 0)
+    throw new InputError(
+      `DEEPFLOYD_SAMPLE_SIZE "${raw}" is not a multiple of 8 from 8 to 256`,
+      `DEEPFLOYD_SAMPLE_SIZE: stage I's side in pixels, a multiple of 8 from 8 to 256 (default ${IF_SAMPLE_SIZE}, IF-I's; stage II makes 4×)`,
+    );
+  return n;
+}
+
 export const deepFloydIF = defineModel({
   id: 'deepfloyd-if',
   description: 'DeepFloyd IF stage I: 64×64 RGB from text prompts (T5), where its Hugging Face folders are downloaded',
-  shape: [3, 64, 64],
+  get shape(): ImageShape {
+    const side = deepfloydSampleSize();
+    return [3, side, side];
+  },
   prompts: 'text',
   checkPrompt(prompt, option) {
     if (prompt.length > MAX_PROMPT_LENGTH) {
@@ -90,6 +115,8 @@ export const deepFloydIF = defineModel({
       throw new InputError(
         '--checkpoint is for --model mnist-flow; deepfloyd-if reads its Hugging Face folders (ILLUSIONIST_MODELS/deepfloyd-if/IF-I-XL-v1.0 or DEEPFLOYD_STAGE1_DIR)',
       );
+    // A bad stage I side is refused before a job is queued, not when it runs.
+    deepfloydSampleSize();
     const dir = stageIFolder(opts.dir);
     if (dir === undefined) {
       const parent = deepfloydDir();
@@ -103,11 +130,46 @@ export const deepFloydIF = defineModel({
     if (!report.ok) throw new InputError(`DeepFloyd IF stage I in ${dir} cannot run: ${describeProblems(report)}`);
     return dir;
   },
+  locateStageII(opts = {}) {
+    const stageI = this.locate(opts);
+    const dir = stageIIFolder(stageI);
+    if (dir === undefined) {
+      const target = join(dirname(stageI), 'IF-II-L-v1.0');
+      throw new InputError(
+        `upscale needs DeepFloyd IF stage II, and there is no IF-II-* folder beside ${stageI} or in ${deepfloydDir()}`,
+        `download it with: ${downloadCommand('IF-II-L-v1.0', target, STAGE_II_PIECES)} (smaller: IF-II-M-v1.0), or set DEEPFLOYD_STAGE2_DIR; or drop upscale`,
+        'model-not-installed',
+      );
+    }
+    const report = inspectStageII(dir, deepfloydVariant());
+    if (!report.ok)
+      throw new InputError(
+        `DeepFloyd IF stage II in ${dir} cannot run: ${describeProblems(report)}`,
+        undefined,
+        'model-not-installed',
+      );
+    return dir;
+  },
   async load(opts = {}): Promise<LoadedModel> {
     const dir = this.locate({ dir: opts.dir });
     // A file missing inside the folder is a MissingModelError, itself the user's InputError.
     const cache = opts.embeddingCache?.();
-    const ifModel = await DeepFloydIF.load({ dir, stageIIDir: stageIIFolder(dir), variant: deepfloydVariant(), cache });
-    return { id: this.id, entry: this, denoiser: ifModel.stageI, source: dir, dispose: () => ifModel.dispose() };
+    const stageIIDir = stageIIFolder(dir);
+    const ifModel = await DeepFloydIF.load({
+      dir,
+      stageIIDir,
+      variant: deepfloydVariant(),
+      cache,
+      size: this.shape[1],
+    });
+    return {
+      id: this.id,
+      entry: this,
+      denoiser: ifModel.stageI,
+      source: dir,
+      stageII: (lowRes, opts) => ifModel.stageII(lowRes, opts),
+      stageIISource: stageIIDir,
+      dispose: () => ifModel.dispose(),
+    };
   },
 });

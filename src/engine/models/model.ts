@@ -1,7 +1,8 @@
 // What the engine and the front ends know about a Part A denoiser before loading it: one entry per
 // model (its shape, prompts, defaults, what it supports, how to find and load it), listed in registry.ts.
-import type { EmbeddingCache } from '../denoisers/deepfloyd-if.js';
+import type { EmbeddingCache, StageII, StageIIOptions } from '../denoisers/deepfloyd-if.js';
 import type { Denoiser } from '../denoisers/denoiser.js';
+import type { Tensor } from '../tensor.js';
 
 /** [channels, height, width] of the model's images. */
 export type ImageShape = readonly [c: number, h: number, w: number];
@@ -12,6 +13,13 @@ export interface LoadedModel {
   readonly denoiser: Denoiser;
   /** The checkpoint file or model folder, recorded in job.json. */
   readonly source: string;
+  /**
+   * Models with a stage II (`supports.stageII`): its Denoiser for one image of `denoiser`, [1, c, h, w],
+   * drawing its noise from `opts.rng` (a MissingModelError naming the download when the folder is absent).
+   */
+  readonly stageII?: ((lowRes: Tensor, opts: StageIIOptions) => Promise<StageII>) | undefined;
+  /** The stage II folder, recorded in job.json (undefined: none found). */
+  readonly stageIISource?: string | undefined;
   dispose(): Promise<void>;
 }
 
@@ -59,6 +67,8 @@ export interface ModelEntry {
    * how to get the model.
    */
   locate(opts?: LocateOptions): string;
+  /** Models with a stage II: its folder, checked without loading (an InputError saying how to get it). */
+  locateStageII?(opts?: LocateOptions): string;
   /** Loads it; a missing model is an InputError that says how to get one. */
   load(opts?: LoadOptions): Promise<LoadedModel>;
 }

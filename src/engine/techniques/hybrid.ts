@@ -18,6 +18,7 @@ import {
   type TechniqueResult,
 } from './outputs.js';
 import { samplerFor } from './timesteps.js';
+import { checkUpscale, stageIIFor, UPSCALE_FACTOR, upscaleRecord, upscaleSampler, type UpscaleJob } from './upscale.js';
 
 export interface HybridJob {
   far: string;
@@ -31,14 +32,20 @@ export interface HybridJob {
   thresholding?: ThresholdingMode | undefined;
   /** A recorded noise file to replay instead of the seed's draws. */
   noise?: string | undefined;
+  /** Stage II: the factorized loop again at ×4, its low-pass scaled with the side. */
+  upscale?: UpscaleJob | undefined;
 }
 
-/** The low-pass: the scaled default, or σ with the default's kernel-to-σ ratio (33 taps at σ 2). */
-export function hybridLowPass(model: ModelEntry, sigma?: number): { sigma: number; kernelSize: number } {
+/**
+ * The low-pass: the scaled default, or σ with the default's kernel-to-σ ratio (33 taps at σ 2). `scale`:
+ * for images that many times the model's side (stage II: 4), σ given in the model's pixels scaled with them.
+ */
+export function hybridLowPass(model: ModelEntry, sigma?: number, scale = 1): { sigma: number; kernelSize: number } {
   const [, h, w] = model.shape;
-  if (sigma === undefined) return hybridFilter(Math.min(h, w));
-  const k = Math.max(defaultKernelSize(sigma), Math.round(16 * sigma) + 1);
-  return { sigma, kernelSize: k % 2 === 1 ? k : k + 1 };
+  if (sigma === undefined) return hybridFilter(Math.min(h, w) * scale);
+  const s = sigma * scale;
+  const k = Math.max(defaultKernelSize(s), Math.round(16 * s) + 1);
+  return { sigma: s, kernelSize: k % 2 === 1 ? k : k + 1 };
 }
 
 export function checkHybrid(model: ModelEntry, job: HybridJob): void {
@@ -50,6 +57,7 @@ export function checkHybrid(model: ModelEntry, job: HybridJob): void {
     throw new InputError(
       `sigma must be a number above 0 and at most ${side / 4} (a quarter of the ${side} px image), got ${job.sigma}`,
     );
+  checkUpscale(model, job.upscale, job.thresholding);
 }
 
 export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOptions = {}): Promise<TechniqueResult> {
@@ -59,6 +67,13 @@ export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOpt
   const noise = jobNoise(job.seed, job.noise);
   const rng = noise.rng;
   const filter = hybridLowPass(model.entry, job.sigma);
+  const up = job.upscale;
+  const sampler2 = up ? upscaleSampler(up, job.thresholding) : undefined;
+  const filter2 = up ? hybridLowPass(model.entry, job.sigma, UPSCALE_FACTOR) : undefined;
+  const onStep = stepCounter(
+    loopSteps(sampler.timesteps, sampler) + (sampler2 ? loopSteps(sampler2.timesteps, sampler2) : 0),
+    opts.onStep,
+  );
   const result = await replaying(() =>
     hybrid(model.denoiser, initialNoise(model.denoiser, 1, rng), {
       farPrompt: job.far,
@@ -67,12 +82,36 @@ export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOpt
       rng,
       guidanceScale: job.guidance,
       ...sampler,
-      onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+      onStep,
     }),
   );
+  const upscaled =
+    up && sampler2 && filter2
+      ? await replaying(async () => {
+          const stage = await stageIIFor(model, result.image, 0, up, rng);
+          const r = await hybrid(stage, stage.initial, {
+            farPrompt: job.far,
+            nearPrompt: job.near,
+            filter: filter2,
+            rng,
+            guidanceScale: up.guidance,
+            ...sampler2,
+            progressEvery: 0,
+            onStep,
+          });
+          return r.image;
+        })
+      : undefined;
+  const stageII = upscaled
+    ? [
+        { name: 'upscaled.png', bytes: (await imagePngs(upscaled, 'upscaled'))[0]!.bytes, role: 'image' as const },
+        { name: 'upscaled-sizes.png', bytes: await hybridSizesPng(upscaled), role: 'views' as const },
+      ]
+    : [];
   const files = [
-    ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
-    { name: 'sizes.png', bytes: await hybridSizesPng(result.image), role: 'views' as const },
+    ...(upscaled ? await imagePngs(result.image) : withRole(await imagePngs(result.image), 'image-large.png', 'image')),
+    { name: 'sizes.png', bytes: await hybridSizesPng(result.image), ...(upscaled ? {} : { role: 'views' as const }) },
+    ...stageII,
     { name: 'animation.gif', bytes: await hybridZoomAnimation(result.image), role: 'animation' as const },
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
   ];
@@ -83,6 +122,7 @@ export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOpt
       source: model.source,
       ...job,
       filter,
+      ...(up ? { upscaled: { ...upscaleRecord(model), filter: filter2 } } : {}),
       ...(noise.record() ? { noise: noise.record() } : {}),
       seconds: (performance.now() - started) / 1000,
     },

@@ -3,8 +3,8 @@
 import type { ThresholdingMode } from '../sampling/thresholding.js';
 import { loopSteps } from '../sampling/iterative.js';
 import { jobNoise, replaying } from './noise.js';
-import { imagine } from '../sampling/cfg.js';
-import { sliceBatch } from '../tensor.js';
+import { cfgDenoise, imagine } from '../sampling/cfg.js';
+import { concat, sliceBatch, type Tensor } from '../tensor.js';
 import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
@@ -18,6 +18,7 @@ import {
   type TechniqueResult,
 } from './outputs.js';
 import { samplerFor } from './timesteps.js';
+import { checkUpscale, stageIIFor, upscaleRecord, upscaleSampler, type UpscaleJob } from './upscale.js';
 
 export const MAX_COUNT = 16;
 
@@ -31,6 +32,8 @@ export interface ImagineJob {
   thresholding?: ThresholdingMode | undefined;
   /** A recorded noise file to replay instead of the seed's draws. */
   noise?: string | undefined;
+  /** Stage II: each image upscaled ×4 (the model's stage II, with the prompt), after stage I. */
+  upscale?: UpscaleJob | undefined;
 }
 
 /** Checks the job for a model before loading it. */
@@ -39,6 +42,17 @@ export function checkImagine(model: ModelEntry, job: ImagineJob): void {
   samplerFor(job.steps, job.thresholding);
   if (!Number.isInteger(job.count) || job.count < 1 || job.count > MAX_COUNT)
     throw new InputError(`count must be an integer from 1 to ${MAX_COUNT}, got ${job.count}`);
+  checkUpscale(model, job.upscale, job.thresholding);
+}
+
+/** image.png (one image) or a row of all of them as `name.png` and each as `name-<k>.png`, at native size. */
+async function batchPngs(image: Tensor, count: number, name: string): Promise<OutputFile[]> {
+  if (count === 1) return (await imagePngs(image, name)).slice(0, 1);
+  const row = [Array.from({ length: count }, (_, b) => ({ image, b }))];
+  const files: OutputFile[] = [{ name: `${name}.png`, bytes: await stripPng(row, { scale: 1, labels: false }) }];
+  for (let b = 0; b < count; b++)
+    files.push(...(await imagePngs(sliceBatch(image, b, b + 1), `${name}-${b + 1}`)).slice(0, 1));
+  return files;
 }
 
 /**
@@ -50,6 +64,12 @@ export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunO
   const started = performance.now();
   const sampler = samplerFor(job.steps, job.thresholding);
   const noise = jobNoise(job.seed, job.noise);
+  const up = job.upscale;
+  const sampler2 = up ? upscaleSampler(up, job.thresholding) : undefined;
+  const onStep = stepCounter(
+    loopSteps(sampler.timesteps, sampler) + (sampler2 ? job.count * loopSteps(sampler2.timesteps, sampler2) : 0),
+    opts.onStep,
+  );
   const result = await replaying(() =>
     imagine(model.denoiser, {
       prompt: job.prompt,
@@ -57,9 +77,29 @@ export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunO
       guidanceScale: job.guidance,
       batch: job.count,
       ...sampler,
-      onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+      onStep,
     }),
   );
+  // Stage II image by image, in batch order: each draws its x_T, its conditioning noise, then its steps.
+  let upscaled: Tensor | undefined;
+  if (up && sampler2) {
+    const images: Tensor[] = [];
+    for (let b = 0; b < job.count; b++) {
+      const r = await replaying(async () => {
+        const stage = await stageIIFor(model, result.image, b, up, noise.rng);
+        return cfgDenoise(stage, stage.initial, {
+          prompt: job.prompt,
+          rng: noise.rng,
+          guidanceScale: up.guidance,
+          ...sampler2,
+          progressEvery: 0,
+          onStep,
+        });
+      });
+      images.push(r.image);
+    }
+    upscaled = concat(images);
+  }
   const files: OutputFile[] = [];
   if (job.count === 1) files.push(...(await imagePngs(result.image)));
   else {
@@ -69,7 +109,9 @@ export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunO
     for (let b = 0; b < job.count; b++)
       files.push(...(await imagePngs(sliceBatch(result.image, b, b + 1), `image-${b + 1}`)).slice(0, 1));
   }
-  files.find((f) => f.name === 'image-large.png')!.role = 'image';
+  if (upscaled) files.push(...(await batchPngs(upscaled, job.count, 'upscaled')));
+  // Chat shows the largest picture: stage II's where it ran, else stage I's display upscale.
+  files.find((f) => f.name === (upscaled ? 'upscaled.png' : 'image-large.png'))!.role = 'image';
   files.push({ name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) });
   files.push({
     name: 'progression.gif',
@@ -82,6 +124,7 @@ export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunO
       model: model.id,
       source: model.source,
       ...job,
+      ...(up ? { upscaled: upscaleRecord(model) } : {}),
       ...(noise.record() ? { noise: noise.record() } : {}),
       seconds: (performance.now() - started) / 1000,
     },

@@ -58,11 +58,12 @@ export interface Sampler {
   finalStep: boolean;
 }
 
-export function samplerFor(steps: number, mode: ThresholdingMode = 'none'): Sampler {
+/** `stage` 'II': stage II's loop, whose dynamic thresholding stops at 1.0 (IF-II's scheduler). */
+export function samplerFor(steps: number, mode: ThresholdingMode = 'none', stage: 'I' | 'II' = 'I'): Sampler {
   if (!(THRESHOLDING_MODES as readonly string[]).includes(mode))
     throw new InputError(`thresholding must be one of ${THRESHOLDING_MODES.join(', ')}, got "${mode}"`);
   if (mode === 'none') return { timesteps: timestepsForSteps(steps), finalStep: false };
   if (!Number.isInteger(steps) || steps < 2 || steps > MAX_STEPS)
     throw new InputError(`steps must be an integer from 2 to ${MAX_STEPS} with thresholding, got ${steps}`);
-  return { timesteps: leadingTimesteps(steps), thresholding: thresholdingFor(mode, 'I'), finalStep: true };
+  return { timesteps: leadingTimesteps(steps), thresholding: thresholdingFor(mode, stage), finalStep: true };
 }
