@@ -7,7 +7,9 @@
 // model is measured at several guidance scales and intervals, the time model alone and autoguided
 // at several weights, each with the plain ODE and with the sampler's churn.
 //
-// QUALITY_BATCHES=1 (default 4: 400 samples) and QUALITY_ONLY=class|time make a quicker run for
+// Then the Part A illusions on mnist-flow at their defaults (bench/illusions.ts): anagram and hybrid.
+//
+// QUALITY_BATCHES=1 (default 4: 400 samples) and QUALITY_ONLY=class|time|illusions make a quicker run for
 // trying things; the figures in README and the model cards come from the full one.
 import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
 import { DIGIT_PIXELS } from '../src/engine/data/dataset.js';
@@ -19,6 +21,9 @@ import { frechetDistance, meanPairwiseDistance, precisionRecall, rowsWhere, spre
 import { FEATURE_DIM, qualityOf, trainDigitJudge, type DigitJudge, type QualityFigures, type Verdict } from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
 import { loadCheckpoint, pixelRange } from '../src/engine/flow/trainer.js';
+import { loadMnistFlowDenoiser } from '../src/engine/denoisers/mnist-flow-onnx.js';
+import { mnistFlow } from '../src/engine/models/mnist-flow.js';
+import { benchIllusions } from './illusions.js';
 
 const THRESHOLD = 0.9;
 /** Samples per measurement: BATCHES batches of 100 with seeds 0, 1, …; the class model asks 10 of each digit per batch. */
@@ -122,7 +127,12 @@ export async function benchQuality(): Promise<void> {
   console.log(`  variety floor: FD of the ${judge.heldOut.labels.length} held-out real digits against the other ${judge.trained.labels.length}: ${fullFloor.toFixed(2)}; of ${n} of those against the held-out (the floor below, mean of 5 sets): ${floor.toFixed(2)}; one such set: ${formatVariety(realVariety, floor)}`);
   const committed = new Map(listCommittedModels().map((m) => [m.name, m.path]));
   const classPath = committed.get('mnist-class');
-  if (classPath && ONLY !== 'time') {
+  if (classPath && (ONLY === undefined || ONLY === 'illusions')) {
+    const flow = await loadMnistFlowDenoiser();
+    await benchIllusions(judge, flow.denoiser, mnistFlow, mnistFlow.defaultGuidance);
+    await flow.dispose();
+  }
+  if (classPath && (ONLY === undefined || ONLY === 'class')) {
     const model = await served(classPath);
     const defaults: Setting = { guidance: CFG_SCALE, interval: digitsGuidanceInterval('class', undefined) };
     const settings: Setting[] = [
@@ -143,7 +153,7 @@ export async function benchQuality(): Promise<void> {
     await model.dispose();
   }
   const timePath = committed.get('mnist-time');
-  if (timePath && ONLY !== 'class') {
+  if (timePath && (ONLY === undefined || ONLY === 'time')) {
     const model = await served(timePath);
     const churns = [0, TIME_CHURN];
     const churned = (c: number) => `churn ${c}${c === TIME_CHURN ? ' (default)' : ''}`;
