@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IfUnet } from '../src/engine/denoisers/deepfloyd/unet.js';
 import { parseUnetConfig, textInputDim } from '../src/engine/denoisers/deepfloyd/unet-config.js';
-import { StructureOnlyWeights, buildUnetGraph, type WeightSource } from '../src/engine/denoisers/deepfloyd/unet-graph.js';
+import {
+  StructureOnlyWeights,
+  buildUnetGraph,
+  type WeightSource,
+} from '../src/engine/denoisers/deepfloyd/unet-graph.js';
 import type { GraphBuilder } from '../src/engine/onnx/graph-builder.js';
 import { projectRoot } from '../src/engine/paths.js';
 import { Rng } from '../src/engine/random.js';
@@ -17,7 +21,14 @@ import { toHalf } from '../src/engine/runtime/half.js';
 import type { ProviderChoice } from '../src/engine/runtime/onnx.js';
 import { randn } from '../src/engine/tensor.js';
 
-export const IF_M_LIKE_CONFIG = join(projectRoot(), '..', 'shared', 'if-golden', 'configs', 'IF-I-M-like-unet-config.json');
+export const IF_M_LIKE_CONFIG = join(
+  projectRoot(),
+  '..',
+  'shared',
+  'if-golden',
+  'configs',
+  'IF-I-M-like-unet-config.json',
+);
 
 /** The parameters (names and shapes) a config's graph asks for, in the order it asks. */
 function parameterList(config: ReturnType<typeof parseUnetConfig>): Array<{ name: string; shape: number[] }> {
@@ -85,7 +96,9 @@ export interface DeepfloydBench {
   provider: string;
 }
 
-export async function benchDeepfloyd(opts: { steps?: number; provider?: ProviderChoice } = {}): Promise<DeepfloydBench> {
+export async function benchDeepfloyd(
+  opts: { steps?: number; provider?: ProviderChoice } = {},
+): Promise<DeepfloydBench> {
   const steps = opts.steps ?? 3;
   const raw = JSON.parse(readFileSync(IF_M_LIKE_CONFIG, 'utf8')) as unknown;
   const config = parseUnetConfig(raw);
@@ -98,17 +111,25 @@ export async function benchDeepfloyd(opts: { steps?: number; provider?: Provider
     const params = parameterList(config);
     const weightBytes = writeRandomFp16Unet(join(unetDir, 'diffusion_pytorch_model.fp16.safetensors'), params);
     const writeSeconds = (performance.now() - t0) / 1000;
-    console.log(`IF-I-M-like stage I (${IF_M_LIKE_CONFIG}): ${params.length} tensors, ${(weightBytes / 1e9).toFixed(2)} GB fp16 written in ${writeSeconds.toFixed(1)} s`);
+    console.log(
+      `IF-I-M-like stage I (${IF_M_LIKE_CONFIG}): ${params.length} tensors, ${(weightBytes / 1e9).toFixed(2)} GB fp16 written in ${writeSeconds.toFixed(1)} s`,
+    );
     let provider = '';
     const t1 = performance.now();
-    const unet = await IfUnet.load(unetDir, { variant: 'fp16', provider: opts.provider ?? 'auto', log: (m) => (provider = m) });
+    const unet = await IfUnet.load(unetDir, {
+      variant: 'fp16',
+      provider: opts.provider ?? 'auto',
+      log: (m) => (provider = m),
+    });
     const loadSeconds = (performance.now() - t1) / 1000;
     try {
       const d = textInputDim(config);
       const rng = new Rng(1);
       const x = randn([2, 3, 64, 64], rng);
       const ehs = randn([2, 77, d, 1], rng).data;
-      console.log(`  ${unet.info.parameters.toLocaleString('en-US')} parameters; load ${loadSeconds.toFixed(1)} s (graph ${(unet.info.buildMs / 1000).toFixed(2)} s, session ${(unet.info.sessionMs / 1000).toFixed(1)} s); ${provider}`);
+      console.log(
+        `  ${unet.info.parameters.toLocaleString('en-US')} parameters; load ${loadSeconds.toFixed(1)} s (graph ${(unet.info.buildMs / 1000).toFixed(2)} s, session ${(unet.info.sessionMs / 1000).toFixed(1)} s); ${provider}`,
+      );
       const times: number[] = [];
       for (let i = 0; i <= steps; i++) {
         const s = performance.now();
@@ -121,9 +142,21 @@ export async function benchDeepfloyd(opts: { steps?: number; provider?: Provider
       const sorted = [...times].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)]!;
       const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-      console.log(`  seconds per CFG step at 64 px (batch 2, text [2, 77, ${d}]): median ${median.toFixed(2)} s of ${steps}; peak RSS ${(peakRssBytes / 1e9).toFixed(2)} GB`);
-      console.log('  (diffusers 0.25.1 on torch 1.13, same config, per if-golden README: 5.9–8.5 s fp32, 2.1–2.5 s bf16 autocast, on another CPU; compare only side by side)');
-      return { parameters: unet.info.parameters, weightBytes, writeSeconds, loadSeconds, secondsPerCfgStep: times, peakRssBytes, provider };
+      console.log(
+        `  seconds per CFG step at 64 px (batch 2, text [2, 77, ${d}]): median ${median.toFixed(2)} s of ${steps}; peak RSS ${(peakRssBytes / 1e9).toFixed(2)} GB`,
+      );
+      console.log(
+        '  (diffusers 0.25.1 on torch 1.13, same config, per if-golden README: 5.9–8.5 s fp32, 2.1–2.5 s bf16 autocast, on another CPU; compare only side by side)',
+      );
+      return {
+        parameters: unet.info.parameters,
+        weightBytes,
+        writeSeconds,
+        loadSeconds,
+        secondsPerCfgStep: times,
+        peakRssBytes,
+        provider,
+      };
     } finally {
       await unet.dispose();
     }

@@ -38,10 +38,18 @@ class TimedDenoiser implements Denoiser {
   calls = 0;
   lastBatch = 0;
   constructor(private readonly inner: Denoiser) {}
-  get id() { return this.inner.id; }
-  get imageShape() { return this.inner.imageShape; }
-  get schedule() { return this.inner.schedule; }
-  encode(prompts: string[]) { return this.inner.encode(prompts); }
+  get id() {
+    return this.inner.id;
+  }
+  get imageShape() {
+    return this.inner.imageShape;
+  }
+  get schedule() {
+    return this.inner.schedule;
+  }
+  encode(prompts: string[]) {
+    return this.inner.encode(prompts);
+  }
   async predict(...args: Parameters<Denoiser['predict']>) {
     const t0 = performance.now();
     try {
@@ -59,24 +67,49 @@ type Technique = (d: Denoiser, rng: Rng, timesteps: number[]) => Promise<unknown
 function techniques(prompts: [string, string]): Array<[string, Technique]> {
   const [p, q] = prompts;
   return [
-    ['one-step', async (d, rng) => oneStepDenoise(d, forward(d.schedule, initialNoise(d, 1, rng), 500, rng).xt, 500, { prompt: p })],
+    [
+      'one-step',
+      async (d, rng) =>
+        oneStepDenoise(d, forward(d.schedule, initialNoise(d, 1, rng), 500, rng).xt, 500, { prompt: p }),
+    ],
     ['iterative', (d, rng, timesteps) => iterativeDenoise(d, initialNoise(d, 1, rng), { prompt: p, rng, timesteps })],
     ['imagine (CFG)', (d, rng, timesteps) => imagine(d, { prompt: p, rng, timesteps })],
-    ['edit (SDEdit, i_start 1)', (d, rng, timesteps) => sdedit(d, initialNoise(d, 1, rng), { prompt: p, rng, timesteps, iStarts: [1] })],
-    ['inpaint', (d, rng, timesteps) => {
-      const [, h, w] = d.imageShape;
-      return inpaint(d, initialNoise(d, 1, rng), boxMask(h, w, { x: 0, y: 0, width: w >> 1, height: h }), { prompt: p, rng, timesteps });
-    }],
-    ['anagram (flip)', (d, rng, timesteps) => {
-      const [, height, width] = d.imageShape;
-      const views = [createView('identity', { height, width }), createView('flip', { height, width })];
-      return anagram(d, initialNoise(d, 1, rng), { prompts: [p, q], views, rng, timesteps });
-    }],
-    ['hybrid', (d, rng, timesteps) => hybrid(d, initialNoise(d, 1, rng), { farPrompt: p, nearPrompt: q, rng, timesteps })],
+    [
+      'edit (SDEdit, i_start 1)',
+      (d, rng, timesteps) => sdedit(d, initialNoise(d, 1, rng), { prompt: p, rng, timesteps, iStarts: [1] }),
+    ],
+    [
+      'inpaint',
+      (d, rng, timesteps) => {
+        const [, h, w] = d.imageShape;
+        return inpaint(d, initialNoise(d, 1, rng), boxMask(h, w, { x: 0, y: 0, width: w >> 1, height: h }), {
+          prompt: p,
+          rng,
+          timesteps,
+        });
+      },
+    ],
+    [
+      'anagram (flip)',
+      (d, rng, timesteps) => {
+        const [, height, width] = d.imageShape;
+        const views = [createView('identity', { height, width }), createView('flip', { height, width })];
+        return anagram(d, initialNoise(d, 1, rng), { prompts: [p, q], views, rng, timesteps });
+      },
+    ],
+    [
+      'hybrid',
+      (d, rng, timesteps) => hybrid(d, initialNoise(d, 1, rng), { farPrompt: p, nearPrompt: q, rng, timesteps }),
+    ],
   ];
 }
 
-async function benchModel(name: string, denoiser: Denoiser, prompts: [string, string], steps: number): Promise<PartARow[]> {
+async function benchModel(
+  name: string,
+  denoiser: Denoiser,
+  prompts: [string, string],
+  steps: number,
+): Promise<PartARow[]> {
   const rows: PartARow[] = [];
   const timesteps = timestepsForSteps(steps);
   for (const [technique, run] of techniques(prompts)) {
@@ -86,8 +119,13 @@ async function benchModel(name: string, denoiser: Denoiser, prompts: [string, st
     await run(timed, new Rng(1), timesteps);
     const total = performance.now() - t0;
     rows.push({
-      model: name, technique, steps: timed.calls, batch: timed.lastBatch,
-      msPerStep: total / timed.calls, predictMsPerStep: timed.predictMs / timed.calls, overhead: (total - timed.predictMs) / total,
+      model: name,
+      technique,
+      steps: timed.calls,
+      batch: timed.lastBatch,
+      msPerStep: total / timed.calls,
+      predictMsPerStep: timed.predictMs / timed.calls,
+      overhead: (total - timed.predictMs) / total,
     });
   }
   return rows;
@@ -95,34 +133,63 @@ async function benchModel(name: string, denoiser: Denoiser, prompts: [string, st
 
 function table(rows: PartARow[]): string {
   const head = ['model', 'technique', 'steps', 'batch', 'ms/step', 'predict ms/step', 'engine ms/step', 'overhead'];
-  const body = rows.map((r) => [r.model, r.technique, String(r.steps), String(r.batch), r.msPerStep.toFixed(2), r.predictMsPerStep.toFixed(2), (r.msPerStep - r.predictMsPerStep).toFixed(2), `${(100 * r.overhead).toFixed(1)}%${r.overhead < 0.05 ? '' : ' (over 5%)'}`]);
+  const body = rows.map((r) => [
+    r.model,
+    r.technique,
+    String(r.steps),
+    String(r.batch),
+    r.msPerStep.toFixed(2),
+    r.predictMsPerStep.toFixed(2),
+    (r.msPerStep - r.predictMsPerStep).toFixed(2),
+    `${(100 * r.overhead).toFixed(1)}%${r.overhead < 0.05 ? '' : ' (over 5%)'}`,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
 /** Runs every technique on both denoisers and prints a table; returns the rows. */
-export async function benchPartA(opts: { mnistSteps?: number; ifSteps?: number; log?: (s: string) => void } = {}): Promise<PartARow[]> {
+export async function benchPartA(
+  opts: { mnistSteps?: number; ifSteps?: number; log?: (s: string) => void } = {},
+): Promise<PartARow[]> {
   const log = opts.log ?? ((s: string) => process.stdout.write(`${s}\n`));
-  const mnistModel = await loadOnnxFlowModel({ kind: 'class', hidden: 32 }, initialWeights({ kind: 'class', hidden: 32 }, 0), { log: () => {} });
+  const mnistModel = await loadOnnxFlowModel(
+    { kind: 'class', hidden: 32 },
+    initialWeights({ kind: 'class', hidden: 32 }, 0),
+    { log: () => {} },
+  );
   const rows: PartARow[] = [];
   try {
-    rows.push(...(await benchModel('mnist-flow D=32', new MnistFlowDenoiser(velocityModelOf(mnistModel)), ['6', '9'], opts.mnistSteps ?? 20)));
+    rows.push(
+      ...(await benchModel(
+        'mnist-flow D=32',
+        new MnistFlowDenoiser(velocityModelOf(mnistModel)),
+        ['6', '9'],
+        opts.mnistSteps ?? 20,
+      )),
+    );
   } finally {
     await mnistModel.dispose();
   }
   const ifModel = await DeepFloydIF.load({ dir: IF_I_TINY, log: () => {} });
   try {
-    rows.push(...(await benchModel('tiny IF stage I', ifModel.stageI, ['an old man', 'a campfire'], opts.ifSteps ?? 10)));
+    rows.push(
+      ...(await benchModel('tiny IF stage I', ifModel.stageI, ['an old man', 'a campfire'], opts.ifSteps ?? 10)),
+    );
   } finally {
     await ifModel.dispose();
   }
   log(table(rows));
   const worst = rows.reduce((a, r) => (r.overhead > a.overhead ? r : a));
-  log(`engine overhead: worst ${(100 * worst.overhead).toFixed(1)}% (${worst.model}, ${worst.technique}); target < 5% of the step time.`);
+  log(
+    `engine overhead: worst ${(100 * worst.overhead).toFixed(1)}% (${worst.model}, ${worst.technique}); target < 5% of the step time.`,
+  );
   // The tiny IF UNet has 0.85M parameters, so its ratio is an upper bound: read the engine ms/step
   // column against a real stage I UNet step (hundreds of ms on a GPU, seconds on CPU; `npm run bench -- deepfloyd`).
-  log('tiny IF ratios overstate the overhead: its UNet is 0.85M parameters; compare engine ms/step with a real stage I step.');
+  log(
+    'tiny IF ratios overstate the overhead: its UNet is 0.85M parameters; compare engine ms/step with a real stage I step.',
+  );
   return rows;
 }
 

@@ -25,13 +25,22 @@ export interface PartBFigures {
   sampleGflops: number;
 }
 
-export async function trainingRate(backend: TrainBackendName, spec: UNetSpec, steps: number): Promise<{ ips: number; gflops: number; description: string }> {
+export async function trainingRate(
+  backend: TrainBackendName,
+  spec: UNetSpec,
+  steps: number,
+): Promise<{ ips: number; gflops: number; description: string }> {
   const B = 64;
   const engine = await createTrainEngine(backend, { spec, batch: B, weights: initialWeights(spec, 0) });
   const rng = new Rng(0);
   const c = new Float32Array(B * NUM_CLASSES);
   for (let i = 0; i < B; i++) c[i * NUM_CLASSES + (i % 10)] = 1;
-  const batch = { x: rng.normals(B * 784), target: rng.normals(B * 784), t: Float32Array.from({ length: B }, () => rng.uniform()), c };
+  const batch = {
+    x: rng.normals(B * 784),
+    target: rng.normals(B * 784),
+    t: Float32Array.from({ length: B }, () => rng.uniform()),
+    c,
+  };
   await engine.step(batch, 1e-3); // warm-up: kernel set-up and Adam slots
   const started = performance.now();
   for (let i = 0; i < steps; i++) await engine.step(batch, 1e-3);
@@ -43,7 +52,10 @@ export async function trainingRate(backend: TrainBackendName, spec: UNetSpec, st
   return { ips, gflops: (3 * forwardFlopsPerImage(spec) * ips) / 1e9, description };
 }
 
-async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>): Promise<{ seconds: number; gflops: number }> {
+async function samplingTime(
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+): Promise<{ seconds: number; gflops: number }> {
   const model = await loadOnnxFlowModel(spec, weights);
   const labels = Array.from({ length: 40 }, (_, i) => i % 10);
   await eulerSample(model, { labels, steps: 2, guidance: 5, seed: 0 }); // warm-up
@@ -56,10 +68,16 @@ async function samplingTime(spec: UNetSpec, weights: Map<string, Float32Array>):
 
 export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<PartBFigures[]> {
   const committed = listCommittedModels().find((m) => m.name === 'mnist-class');
-  const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [{ spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' }];
+  const configs: Array<{ spec: UNetSpec; weights?: Map<string, Float32Array>; label: string }> = [
+    { spec: { kind: 'class', hidden: 64 }, label: 'D = 64 (seed)' },
+  ];
   if (committed) {
     const { checkpoint } = resolveCheckpoint('mnist-class', 'class');
-    configs.push({ spec: checkpoint.spec, weights: checkpoint.weights, label: `D = ${checkpoint.spec.hidden} (committed)` });
+    configs.push({
+      spec: checkpoint.spec,
+      weights: checkpoint.weights,
+      label: `D = ${checkpoint.spec.hidden} (committed)`,
+    });
   }
   const rows: PartBFigures[] = [];
   const [lo, hi] = PYTORCH_IMAGES_PER_SECOND;
@@ -70,14 +88,31 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
     for (const backend of ['onnxruntime', 'wasm'] as const) {
       const train = await trainingRate(backend, cfg.spec, opts.trainSteps ?? 3);
       rates.set(backend, train.ips);
-      rows.push({ hidden: cfg.spec.hidden, backend, trainImagesPerSecond: train.ips, trainGflops: train.gflops, sampleSeconds40: NaN, sampleGflops: NaN });
-      console.log(`    training on ${train.description}: ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s = ${((100 * train.gflops) / PEAK_GFLOPS).toFixed(0)}% of ${PEAK_GFLOPS} peak` +
-        (cfg.spec.hidden === 64 ? `; ${(train.ips / hi).toFixed(2)}–${(train.ips / lo).toFixed(2)}× PyTorch CPU (${lo}–${hi} img/s; target ≥ 3×)` : ''));
+      rows.push({
+        hidden: cfg.spec.hidden,
+        backend,
+        trainImagesPerSecond: train.ips,
+        trainGflops: train.gflops,
+        sampleSeconds40: NaN,
+        sampleGflops: NaN,
+      });
+      console.log(
+        `    training on ${train.description}: ${train.ips.toFixed(1)} images/s, ${train.gflops.toFixed(1)} GFLOP/s = ${((100 * train.gflops) / PEAK_GFLOPS).toFixed(0)}% of ${PEAK_GFLOPS} peak` +
+          (cfg.spec.hidden === 64
+            ? `; ${(train.ips / hi).toFixed(2)}–${(train.ips / lo).toFixed(2)}× PyTorch CPU (${lo}–${hi} img/s; target ≥ 3×)`
+            : ''),
+      );
     }
-    console.log(`    onnxruntime trains ${(rates.get('onnxruntime')! / rates.get('wasm')!).toFixed(2)}× as fast as TensorFlow.js wasm`);
+    console.log(
+      `    onnxruntime trains ${(rates.get('onnxruntime')! / rates.get('wasm')!).toFixed(2)}× as fast as TensorFlow.js wasm`,
+    );
     const sample = await samplingTime(cfg.spec, cfg.weights ?? initialWeights(cfg.spec, 0));
-    for (const r of rows) if (r.hidden === cfg.spec.hidden) Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
-    console.log(`    sampling 40 digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s = ${((100 * sample.gflops) / PEAK_GFLOPS).toFixed(0)}% of peak${cfg.weights ? ' (target < 10 s)' : ''}`);
+    for (const r of rows)
+      if (r.hidden === cfg.spec.hidden)
+        Object.assign(r, { sampleSeconds40: sample.seconds, sampleGflops: sample.gflops });
+    console.log(
+      `    sampling 40 digits (50 Euler steps, CFG, onnxruntime): ${sample.seconds.toFixed(2)} s, ${sample.gflops.toFixed(1)} GFLOP/s = ${((100 * sample.gflops) / PEAK_GFLOPS).toFixed(0)}% of peak${cfg.weights ? ' (target < 10 s)' : ''}`,
+    );
   }
   await benchTimeModel();
   return rows;
@@ -104,5 +139,7 @@ async function benchTimeModel(): Promise<void> {
   const churned = await time(autoguided(model, guide, AUTOGUIDANCE_WEIGHT), TIME_CHURN);
   await model.dispose();
   await guide.dispose();
-  console.log(`  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×), ${churned.toFixed(2)} s autoguided with churn ${TIME_CHURN} (the default)`);
+  console.log(
+    `  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×), ${churned.toFixed(2)} s autoguided with churn ${TIME_CHURN} (the default)`,
+  );
 }

@@ -12,13 +12,26 @@
 // QUALITY_BATCHES=1 (default 4: 400 samples) and QUALITY_ONLY=class|time|illusions make a quicker run for
 // trying things; the figures in README and the model cards come from the full one.
 import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
-import { DIGIT_PIXELS } from '../src/engine/data/dataset.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
 import { CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, TIME_CHURN } from '../src/engine/flow/digits.js';
 import { EVERY_STEP, eulerSample, type FlowModel, type GuidanceInterval } from '../src/engine/flow/euler.js';
-import { frechetDistance, meanPairwiseDistance, precisionRecall, rowsWhere, spreadRows, type FeatureSet } from '../src/engine/flow/frechet.js';
-import { FEATURE_DIM, qualityOf, trainDigitJudge, type DigitJudge, type QualityFigures, type Verdict } from '../src/engine/flow/judge.js';
+import {
+  frechetDistance,
+  meanPairwiseDistance,
+  precisionRecall,
+  rowsWhere,
+  spreadRows,
+  type FeatureSet,
+} from '../src/engine/flow/frechet.js';
+import {
+  FEATURE_DIM,
+  qualityOf,
+  trainDigitJudge,
+  type DigitJudge,
+  type QualityFigures,
+  type Verdict,
+} from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
 import { loadCheckpoint, pixelRange } from '../src/engine/flow/trainer.js';
 import { loadMnistFlowDenoiser } from '../src/engine/denoisers/mnist-flow-onnx.js';
@@ -72,9 +85,19 @@ function format(q: QualityFigures): string {
   return `${(100 * q.readable).toFixed(1)}% readable of ${q.samples}; read as 0–9: ${q.histogram.join(' ')} (commonest ${most}: ${share(q.histogram[most]!)}, rarest ${least}: ${share(q.histogram[least]!)})`;
 }
 
-interface Setting { guidance: number; churn?: number; interval?: GuidanceInterval }
+interface Setting {
+  guidance: number;
+  churn?: number;
+  interval?: GuidanceInterval;
+}
 
-async function measure(judge: DigitJudge, ref: Reference, model: FlowModel, conditional: boolean, s: Setting): Promise<{ q: QualityFigures; v: Variety; seconds: number }> {
+async function measure(
+  judge: DigitJudge,
+  ref: Reference,
+  model: FlowModel,
+  conditional: boolean,
+  s: Setting,
+): Promise<{ q: QualityFigures; v: Variety; seconds: number }> {
   const verdicts: Verdict[] = [];
   const asked: Array<number | null> = [];
   const features = new Float32Array(BATCHES * 100 * FEATURE_DIM);
@@ -82,7 +105,14 @@ async function measure(judge: DigitJudge, ref: Reference, model: FlowModel, cond
   for (let b = 0; b < BATCHES; b++) {
     const labels = Array.from({ length: 100 }, (_, i) => (conditional ? i % 10 : null));
     const started = performance.now();
-    const x = await eulerSample(model, { labels, steps: 50, guidance: s.guidance, seed: b, churn: s.churn ?? 0, guidanceInterval: s.interval });
+    const x = await eulerSample(model, {
+      labels,
+      steps: 50,
+      guidance: s.guidance,
+      seed: b,
+      churn: s.churn ?? 0,
+      guidanceInterval: s.interval,
+    });
     seconds += (performance.now() - started) / 1000;
     const [lo, hi] = pixelRange(conditional ? 'class' : 'time');
     const images = x.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
@@ -92,7 +122,11 @@ async function measure(judge: DigitJudge, ref: Reference, model: FlowModel, cond
   }
   // Within a digit: the requested one, or for the unconditional model the one the judge reads.
   const classOf = asked.map((a, i) => a ?? verdicts[i]!.label);
-  return { q: qualityOf(verdicts, asked, THRESHOLD), v: varietyOf(ref, { data: features, dim: FEATURE_DIM }, classOf), seconds };
+  return {
+    q: qualityOf(verdicts, asked, THRESHOLD),
+    v: varietyOf(ref, { data: features, dim: FEATURE_DIM }, classOf),
+    seconds,
+  };
 }
 
 async function served(path: string): Promise<OnnxFlowModel> {
@@ -100,12 +134,15 @@ async function served(path: string): Promise<OnnxFlowModel> {
   return loadOnnxFlowModel(ck.spec, ck.servingWeights);
 }
 
-const named = (i: GuidanceInterval | undefined) => (i === undefined || (i[0] === 0 && i[1] === 1) ? 'every step' : `t in [${i[0]}, ${i[1]}]`);
+const named = (i: GuidanceInterval | undefined) =>
+  i === undefined || (i[0] === 0 && i[1] === 1) ? 'every step' : `t in [${i[0]}, ${i[1]}]`;
 
 export async function benchQuality(): Promise<void> {
-  let started = performance.now();
+  const started = performance.now();
   const judge = await trainDigitJudge(loadEmbeddedMnist(), { seed: 0 });
-  console.log(`digit judge: ${(100 * judge.heldOutAccuracy).toFixed(1)}% correct on ${judge.heldOut.labels.length} held-out real digits, trained in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `digit judge: ${(100 * judge.heldOutAccuracy).toFixed(1)}% correct on ${judge.heldOut.labels.length} held-out real digits, trained in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
   const heldOut = { data: await judge.features(judge.heldOut.images), dim: FEATURE_DIM };
   const trained = { data: await judge.features(judge.trained.images), dim: FEATURE_DIM };
   const ref: Reference = {
@@ -122,9 +159,17 @@ export async function benchQuality(): Promise<void> {
   const n = BATCHES * 100;
   const realSets = [0, 1, 2, 3, 4].map((o) => spreadRows(trained, n, o));
   const floor = realSets.reduce((a, r) => a + frechetDistance(r.set, heldOut), 0) / realSets.length;
-  const realVariety = varietyOf(ref, realSets[0]!.set, realSets[0]!.rows.map((r) => judge.trained.labels[r]!));
-  console.log(`  real held-out digits (the baseline): ${format(qualityOf(judge.heldOut.verdicts, judge.heldOut.labels, THRESHOLD))}`);
-  console.log(`  variety floor: FD of the ${judge.heldOut.labels.length} held-out real digits against the other ${judge.trained.labels.length}: ${fullFloor.toFixed(2)}; of ${n} of those against the held-out (the floor below, mean of 5 sets): ${floor.toFixed(2)}; one such set: ${formatVariety(realVariety, floor)}`);
+  const realVariety = varietyOf(
+    ref,
+    realSets[0]!.set,
+    realSets[0]!.rows.map((r) => judge.trained.labels[r]!),
+  );
+  console.log(
+    `  real held-out digits (the baseline): ${format(qualityOf(judge.heldOut.verdicts, judge.heldOut.labels, THRESHOLD))}`,
+  );
+  console.log(
+    `  variety floor: FD of the ${judge.heldOut.labels.length} held-out real digits against the other ${judge.trained.labels.length}: ${fullFloor.toFixed(2)}; of ${n} of those against the held-out (the floor below, mean of 5 sets): ${floor.toFixed(2)}; one such set: ${formatVariety(realVariety, floor)}`,
+  );
   const committed = new Map(listCommittedModels().map((m) => [m.name, m.path]));
   const classPath = committed.get('mnist-class');
   if (classPath && (ONLY === undefined || ONLY === 'illusions')) {
@@ -159,7 +204,9 @@ export async function benchQuality(): Promise<void> {
     const churned = (c: number) => `churn ${c}${c === TIME_CHURN ? ' (default)' : ''}`;
     for (const c of churns) {
       const { q, v, seconds } = await measure(judge, ref, model, false, { guidance: 1, churn: c });
-      console.log(`  mnist-time alone, ${churned(c)}: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`);
+      console.log(
+        `  mnist-time alone, ${churned(c)}: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`,
+      );
     }
     const guidePath = guideBeside(timePath);
     if (guidePath) {
@@ -169,10 +216,18 @@ export async function benchQuality(): Promise<void> {
       const weights = [...new Set([2, 3, 4, AUTOGUIDANCE_WEIGHT])].sort((a, b) => a - b);
       const settings: Array<{ w: number; c: number; interval: GuidanceInterval }> = [];
       for (const w of weights) for (const c of churns) settings.push({ w, c, interval: EVERY_STEP });
-      settings.push({ w: AUTOGUIDANCE_WEIGHT, c: TIME_CHURN, interval: [0.2, 1] }, { w: 3, c: TIME_CHURN, interval: [0.2, 1] });
+      settings.push(
+        { w: AUTOGUIDANCE_WEIGHT, c: TIME_CHURN, interval: [0.2, 1] },
+        { w: 3, c: TIME_CHURN, interval: [0.2, 1] },
+      );
       for (const { w, c, interval } of settings) {
-        const { q, v, seconds } = await measure(judge, ref, autoguided(model, guide, w, interval), false, { guidance: 1, churn: c });
-        console.log(`  mnist-time autoguided, w = ${w}${w === AUTOGUIDANCE_WEIGHT ? ' (default)' : ''}, ${churned(c)}, ${named(interval)}: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`);
+        const { q, v, seconds } = await measure(judge, ref, autoguided(model, guide, w, interval), false, {
+          guidance: 1,
+          churn: c,
+        });
+        console.log(
+          `  mnist-time autoguided, w = ${w}${w === AUTOGUIDANCE_WEIGHT ? ' (default)' : ''}, ${churned(c)}, ${named(interval)}: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`,
+        );
       }
       await guide.dispose();
     }

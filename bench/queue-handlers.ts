@@ -7,7 +7,9 @@ export const handlers = defineHandlers({
     await ctx.progress(1, 1);
     const memory = process.memoryUsage();
     return {
-      files: (input.params as { file?: boolean }).file ? [{ data: new TextEncoder().encode(`seed ${input.seed}`), ext: 'txt' }] : [],
+      files: (input.params as { file?: boolean }).file
+        ? [{ data: new TextEncoder().encode(`seed ${input.seed}`), ext: 'txt' }]
+        : [],
       metrics: { workerHeapUsed: memory.heapUsed, rss: memory.rss },
     };
   },

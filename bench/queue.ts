@@ -77,7 +77,8 @@ export async function benchQueue(options: QueueBenchOptions = {}): Promise<Queue
     // Throughput: everything enqueued at once, timed until the last job is done.
     const started = performance.now();
     const ids: number[] = [];
-    for (let i = 0; i < jobs; i++) ids.push((await queue.enqueue({ who, command, params: options.params ?? {}, seed: i + 1 })).jobId);
+    for (let i = 0; i < jobs; i++)
+      ids.push((await queue.enqueue({ who, command, params: options.params ?? {}, seed: i + 1 })).jobId);
     const last = await waitForJob(queue, ids[ids.length - 1]!);
     const elapsedMs = performance.now() - started;
 
@@ -86,7 +87,9 @@ export async function benchQueue(options: QueueBenchOptions = {}): Promise<Queue
     const withFileJobs = Math.max(1, Math.floor(jobs / 3));
     let lastWithFile = 0;
     for (let i = 0; i < withFileJobs; i++) {
-      lastWithFile = (await queue.enqueue({ who, command, params: { ...(options.params as object), file: true }, seed: 1e6 + i })).jobId;
+      lastWithFile = (
+        await queue.enqueue({ who, command, params: { ...(options.params as object), file: true }, seed: 1e6 + i })
+      ).jobId;
     }
     await waitForJob(queue, lastWithFile);
     const withFileMs = performance.now() - withFileStarted;
@@ -158,7 +161,11 @@ export interface ModeFigures {
  * through Redis (RedisQueue as the bot has it, RedisWorkerQueue runners as `illusionist worker`
  * has them, here in one process), with one and with two workers.
  */
-export async function benchMode(mode: 'embedded' | 'redis', workers: number, options: { jobs?: number; latencyJobs?: number; redisUrl?: string } = {}): Promise<ModeFigures> {
+export async function benchMode(
+  mode: 'embedded' | 'redis',
+  workers: number,
+  options: { jobs?: number; latencyJobs?: number; redisUrl?: string } = {},
+): Promise<ModeFigures> {
   const jobs = options.jobs ?? 200;
   const latencyJobs = options.latencyJobs ?? 50;
   const handlerModules = [fileURLToPath(new URL('./queue-handlers.js', import.meta.url))];
@@ -195,7 +202,8 @@ export async function benchMode(mode: 'embedded' | 'redis', workers: number, opt
     await waitForJob(client, (await client.enqueue({ who, command: 'trivial', params: {}, seed: 0 })).jobId);
     const started = performance.now();
     const ids: number[] = [];
-    for (let i = 0; i < jobs; i++) ids.push((await client.enqueue({ who, command: 'trivial', params: {}, seed: i + 1 })).jobId);
+    for (let i = 0; i < jobs; i++)
+      ids.push((await client.enqueue({ who, command: 'trivial', params: {}, seed: i + 1 })).jobId);
     for (const id of ids) await waitForJob(client, id);
     const elapsedMs = performance.now() - started;
     const latencies: number[] = [];
@@ -234,16 +242,29 @@ async function startLocalRedis(): Promise<{ url: string; stop(): void }> {
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address() as net.AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const failed = new Promise<never>((_, reject) => {
-    child.once('error', (error) => reject(new Error(`redis-server could not be started (${error.message}); install it (apt-get install redis-server) or set REDIS_URL`)));
+    child.once('error', (error) =>
+      reject(
+        new Error(
+          `redis-server could not be started (${error.message}); install it (apt-get install redis-server) or set REDIS_URL`,
+        ),
+      ),
+    );
     child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) at once`)));
   });
   failed.catch(() => {});
   const ready = (async () => {
     for (let i = 0; i < 200; i++) {
       const answered = await new Promise<boolean>((resolve) => {
-        const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
+        const socket = net.connect({ host: '127.0.0.1', port }, () => {
+          socket.destroy();
+          resolve(true);
+        });
         socket.once('error', () => resolve(false));
       });
       if (answered) return;
@@ -284,8 +305,10 @@ async function modes(lines: string[], redisUrl: string | undefined): Promise<voi
     for (const workers of [1, 2]) {
       try {
         const f = await benchMode(mode, workers, { redisUrl });
-        say(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: ${f.jobsPerSecond} jobs/s over ${f.jobs} trivial jobs; ` +
-          `enqueue → first progress p50 ${f.enqueueToFirstProgressP50Ms} ms, p95 ${f.enqueueToFirstProgressP95Ms} ms`);
+        say(
+          `queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: ${f.jobsPerSecond} jobs/s over ${f.jobs} trivial jobs; ` +
+            `enqueue → first progress p50 ${f.enqueueToFirstProgressP50Ms} ms, p95 ${f.enqueueToFirstProgressP95Ms} ms`,
+        );
       } catch (error) {
         say(`queue ${mode}, ${workers} worker${workers === 1 ? '' : 's'}: not measured: ${(error as Error).message}`);
       }

@@ -14,7 +14,9 @@ export interface WebgpuFigures {
 export async function benchWebgpu(opts: { steps?: number; hiddens?: number[] } = {}): Promise<WebgpuFigures[]> {
   const steps = opts.steps ?? 5;
   const rows: WebgpuFigures[] = [];
-  console.log(`WebGPU — time-conditioned UNet, batch 64, ${steps} timed Adam steps after one warm-up; same graph on each provider`);
+  console.log(
+    `WebGPU — time-conditioned UNet, batch 64, ${steps} timed Adam steps after one warm-up; same graph on each provider`,
+  );
   for (const hidden of opts.hiddens ?? [64, 128]) {
     const spec: UNetSpec = { kind: 'time', hidden };
     const cpu = await trainingRate('onnxruntime', spec, steps);
@@ -22,12 +24,16 @@ export async function benchWebgpu(opts: { steps?: number; hiddens?: number[] } =
     try {
       gpu = await trainingRate('webgpu', spec, steps);
     } catch (err) {
-      console.log(`  D = ${hidden}: ${cpu.description} ${cpu.ips.toFixed(1)} images/s; WebGPU unavailable: ${(err as Error).message}`);
+      console.log(
+        `  D = ${hidden}: ${cpu.description} ${cpu.ips.toFixed(1)} images/s; WebGPU unavailable: ${(err as Error).message}`,
+      );
       return rows;
     }
     rows.push({ hidden, cpuImagesPerSecond: cpu.ips, webgpuImagesPerSecond: gpu.ips });
-    console.log(`  D = ${hidden}: ${gpu.description} ${gpu.ips.toFixed(1)} images/s (${gpu.gflops.toFixed(0)} GFLOP/s); ` +
-      `${cpu.description} ${cpu.ips.toFixed(1)} images/s; WebGPU/CPU ${(gpu.ips / cpu.ips).toFixed(2)}×`);
+    console.log(
+      `  D = ${hidden}: ${gpu.description} ${gpu.ips.toFixed(1)} images/s (${gpu.gflops.toFixed(0)} GFLOP/s); ` +
+        `${cpu.description} ${cpu.ips.toFixed(1)} images/s; WebGPU/CPU ${(gpu.ips / cpu.ips).toFixed(2)}×`,
+    );
   }
   return rows;
 }

@@ -21,7 +21,8 @@ function baseUrl(env: Env, name: string): string | undefined {
   } catch {
     throw new ChatConfigError(`${name} must be an http(s) URL, got "${raw}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ChatConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ChatConfigError(`${name} must be an http(s) URL, got "${raw}"`);
   return raw;
 }
 
@@ -37,7 +38,10 @@ function positiveInt(env: Env, name: string): number | undefined {
 export function discordOptionsFromEnv(env: Env, service: CommandService): DiscordFrontEndOptions {
   const token = env.DISCORD_TOKEN?.trim();
   if (!token) throw new ChatConfigError('DISCORD_TOKEN is not set');
-  const emoji = (env.DISCORD_VOTE_EMOJI ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const emoji = (env.DISCORD_VOTE_EMOJI ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     service,
     token,
@@ -54,10 +58,13 @@ export function slackOptionsFromEnv(env: Env, service: CommandService): SlackFro
   const appToken = env.SLACK_APP_TOKEN?.trim() || undefined;
   const signingSecret = env.SLACK_SIGNING_SECRET?.trim() || undefined;
   if (!appToken && !signingSecret) {
-    throw new ChatConfigError('SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (socket mode) nor SLACK_SIGNING_SECRET (HTTP mode) is');
+    throw new ChatConfigError(
+      'SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (socket mode) nor SLACK_SIGNING_SECRET (HTTP mode) is',
+    );
   }
   const port = env.SLACK_PORT?.trim() ? Number(env.SLACK_PORT) : undefined;
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) throw new ChatConfigError(`SLACK_PORT must be a port number, got "${env.SLACK_PORT}"`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535))
+    throw new ChatConfigError(`SLACK_PORT must be a port number, got "${env.SLACK_PORT}"`);
   return {
     service,
     botToken,

@@ -43,7 +43,10 @@ function readQuoted(text: string, start: number): { value: string; end: number }
     value += c;
     i++;
   }
-  throw new CommandTextError(`a quote opened at ${text.slice(start, start + 20)}… is never closed`, 'put each prompt in "double quotes"');
+  throw new CommandTextError(
+    `a quote opened at ${text.slice(start, start + 20)}… is never closed`,
+    'put each prompt in "double quotes"',
+  );
 }
 
 /**
@@ -144,7 +147,10 @@ export function parseCommandText(definition: CommandDefinition, text: string): R
     const slot = nextSlot();
     if (!slot) {
       const names = definition.options.map((o) => o.name).join(', ') || 'none';
-      throw new CommandTextError(`/${definition.name} got more values than it has options ("${value}" is left over)`, `quote prompts with spaces; options: ${names}`);
+      throw new CommandTextError(
+        `/${definition.name} got more values than it has options ("${value}" is left over)`,
+        `quote prompts with spaces; options: ${names}`,
+      );
     }
     options[slot.name] = value;
     gluing = t.kind === 'word' && slot === glued ? slot : undefined;

@@ -56,16 +56,26 @@ export function loadEnvFile(path = '.env'): string | undefined {
   return file;
 }
 
-function int(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+function int(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return v;
 }
 
 function list(raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** `name:token` entries; a name is what others see and what ADMINS names (web:<name>). */
@@ -77,7 +87,9 @@ function webAccounts(env: Readonly<Record<string, string | undefined>>): { name:
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`WEB_USERS_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new ConfigError(
+        `WEB_USERS_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
     text.split('\n').forEach((line, i) => {
       const entry = line.trim();
@@ -91,10 +103,20 @@ function webAccounts(env: Readonly<Record<string, string | undefined>>): { name:
     const colon = entry.indexOf(':');
     const name = entry.slice(0, colon);
     const token = entry.slice(colon + 1);
-    if (colon < 0 || !/^[a-z0-9_.-]{1,32}$/.test(name)) throw new ConfigError(`${where}: entries look like alice:<token>, with a name of 1-32 lower-case letters, digits, . _ -; got "${entry.slice(0, 40)}"`);
-    if (token.length < 16) throw new ConfigError(`${where}: the token of ${name} has ${token.length} characters; use at least 16 (e.g. openssl rand -hex 16)`);
-    if (accounts.some((a) => a.name === name)) throw new ConfigError(`${where}: the web account ${name} is given twice${name === 'shared' ? ' (ACCESS_TOKEN is the account "shared")' : ''}`);
-    if (accounts.some((a) => a.token === token)) throw new ConfigError(`${where}: ${name} has the same token as another account; each person needs their own`);
+    if (colon < 0 || !/^[a-z0-9_.-]{1,32}$/.test(name))
+      throw new ConfigError(
+        `${where}: entries look like alice:<token>, with a name of 1-32 lower-case letters, digits, . _ -; got "${entry.slice(0, 40)}"`,
+      );
+    if (token.length < 16)
+      throw new ConfigError(
+        `${where}: the token of ${name} has ${token.length} characters; use at least 16 (e.g. openssl rand -hex 16)`,
+      );
+    if (accounts.some((a) => a.name === name))
+      throw new ConfigError(
+        `${where}: the web account ${name} is given twice${name === 'shared' ? ' (ACCESS_TOKEN is the account "shared")' : ''}`,
+      );
+    if (accounts.some((a) => a.token === token))
+      throw new ConfigError(`${where}: ${name} has the same token as another account; each person needs their own`);
     accounts.push({ name, token });
   }
   return accounts;
@@ -114,7 +136,9 @@ function redisUrl(value: string | undefined): string | undefined {
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): BotConfig {
   const host = env.HOST?.trim() || '127.0.0.1';
   const admins = list(env.ADMINS);
-  for (const a of admins) if (!/^[a-z]+:.+$/.test(a)) throw new ConfigError(`ADMINS entries look like discord:1234 or slack:U123, got "${a}"`);
+  for (const a of admins)
+    if (!/^[a-z]+:.+$/.test(a))
+      throw new ConfigError(`ADMINS entries look like discord:1234 or slack:U123, got "${a}"`);
   const timeLimit = int(env, 'JOB_TIME_LIMIT_S', 0, 0, 7 * 86_400);
   return {
     dataDir: dataDir(env),

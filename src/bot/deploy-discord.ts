@@ -26,7 +26,9 @@ export interface DeployOptions {
 export async function deployDiscordCommands(options: DeployOptions): Promise<{ count: number; scope: string }> {
   const definitions = options.definitions ?? [...loadCommands().values()].map((c) => c.definition);
   const rest = new REST(options.restApi ? { api: options.restApi } : {}).setToken(options.token);
-  const route = options.guildId ? Routes.applicationGuildCommands(options.appId, options.guildId) : Routes.applicationCommands(options.appId);
+  const route = options.guildId
+    ? Routes.applicationGuildCommands(options.appId, options.guildId)
+    : Routes.applicationCommands(options.appId);
   const body = definitions.map(toDiscordCommand);
   const registered = (await rest.put(route, { body })) as unknown[];
   return { count: registered.length, scope: options.guildId ? `guild ${options.guildId}` : 'global' };
@@ -36,10 +38,16 @@ async function main(): Promise<void> {
   const token = process.env.DISCORD_TOKEN;
   const appId = process.env.DISCORD_APP_ID;
   if (!token || !appId) {
-    console.error('deploy-discord: set DISCORD_TOKEN and DISCORD_APP_ID (and DISCORD_GUILD_ID for one development server); see docs/chat-platforms.md');
+    console.error(
+      'deploy-discord: set DISCORD_TOKEN and DISCORD_APP_ID (and DISCORD_GUILD_ID for one development server); see docs/chat-platforms.md',
+    );
     process.exit(2);
   }
-  const { count, scope } = await deployDiscordCommands({ token, appId, guildId: process.env.DISCORD_GUILD_ID || undefined });
+  const { count, scope } = await deployDiscordCommands({
+    token,
+    appId,
+    guildId: process.env.DISCORD_GUILD_ID || undefined,
+  });
   console.log(`deploy-discord: registered ${count} commands (${scope})`);
 }
 

@@ -37,7 +37,9 @@ function toDiscordOption(o: OptionDef): APIApplicationCommandOption {
         ...(o.min !== undefined ? { min_value: o.min } : {}),
         ...(o.max !== undefined ? { max_value: o.max } : {}),
       };
-      return o.type === 'integer' ? { ...numeric, type: OPTION_TYPES.integer } : { ...numeric, type: OPTION_TYPES.number };
+      return o.type === 'integer'
+        ? { ...numeric, type: OPTION_TYPES.integer }
+        : { ...numeric, type: OPTION_TYPES.number };
     }
     case 'boolean':
       return { ...base, type: OPTION_TYPES.boolean };

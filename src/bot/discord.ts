@@ -20,7 +20,15 @@ import {
   type PartialUser,
   type User,
 } from 'discord.js';
-import type { CommandDefinition, CommandService, Reply, ReplyAction, ReplyFile, ReplySink, Requester } from '../commands/contract.js';
+import type {
+  CommandDefinition,
+  CommandService,
+  Reply,
+  ReplyAction,
+  ReplyFile,
+  ReplySink,
+  Requester,
+} from '../commands/contract.js';
 import { isPrivateAction, unvoteActionId, voteActionId } from '../commands/actions.js';
 import { optionsFromInteraction } from './discord-commands.js';
 import { fitFiles } from './upload-limit.js';
@@ -58,7 +66,8 @@ export interface DiscordFrontEnd {
 
 /** What an error says without its request URL: webhook URLs carry interaction tokens. */
 export function describeError(error: unknown): string {
-  if (error instanceof DiscordAPIError) return `Discord API error ${error.code} (HTTP ${error.status}): ${error.message}`;
+  if (error instanceof DiscordAPIError)
+    return `Discord API error ${error.code} (HTTP ${error.status}): ${error.message}`;
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
@@ -75,7 +84,14 @@ export function buttonRows(actions: readonly ReplyAction[]): ActionRowBuilder<Bu
   for (let i = 0; i < Math.min(actions.length, 25); i += 5) {
     rows.push(
       new ActionRowBuilder<ButtonBuilder>().addComponents(
-        actions.slice(i, i + 5).map((a) => new ButtonBuilder().setCustomId(a.id.slice(0, 100)).setLabel(a.label.slice(0, 80)).setStyle(buttonStyles[a.style])),
+        actions
+          .slice(i, i + 5)
+          .map((a) =>
+            new ButtonBuilder()
+              .setCustomId(a.id.slice(0, 100))
+              .setLabel(a.label.slice(0, 80))
+              .setStyle(buttonStyles[a.style]),
+          ),
       ),
     );
   }
@@ -105,20 +121,38 @@ function infoText(reply: Extract<Reply, { type: 'info' }>): string {
   return clip([reply.title ? `**${reply.title}**` : '', reply.text, ...fields].filter(Boolean).join('\n'));
 }
 
-function galleryMessage(reply: Extract<Reply, { type: 'gallery' }>): { content: string; embeds: APIEmbed[]; files: AttachmentPayload[]; components: ActionRowBuilder<ButtonBuilder>[] } {
+function galleryMessage(reply: Extract<Reply, { type: 'gallery' }>): {
+  content: string;
+  embeds: APIEmbed[];
+  files: AttachmentPayload[];
+  components: ActionRowBuilder<ButtonBuilder>[];
+} {
   // Five entries: one row of buttons each, and Discord allows five rows.
   const entries = reply.entries.slice(0, 5);
   const heading = `**Gallery · ${reply.filter}${reply.command ? ` · /${reply.command}` : ''}**`;
-  if (entries.length === 0) return { content: `${heading}\nNothing here yet: publish a result with its button.`, embeds: [], files: [], components: [] };
+  if (entries.length === 0)
+    return {
+      content: `${heading}\nNothing here yet: publish a result with its button.`,
+      embeds: [],
+      files: [],
+      components: [],
+    };
   return {
-    content: reply.entries.length > entries.length ? `${heading} (first ${entries.length} of ${reply.entries.length})` : heading,
+    content:
+      reply.entries.length > entries.length
+        ? `${heading} (first ${entries.length} of ${reply.entries.length})`
+        : heading,
     embeds: entries.map((e) => ({
       title: `#${e.postId} · /${e.command}`.slice(0, 256),
       description: e.prompt.slice(0, 4000) || undefined,
       fields: [
         { name: 'seed', value: String(e.seed), inline: true },
         { name: 'votes', value: String(e.votes), inline: true },
-        { name: 'by', value: e.author.startsWith('discord:') ? `<@${e.author.slice('discord:'.length)}>` : e.author, inline: true },
+        {
+          name: 'by',
+          value: e.author.startsWith('discord:') ? `<@${e.author.slice('discord:'.length)}>` : e.author,
+          inline: true,
+        },
       ],
       ...(e.file ? { image: { url: `attachment://${e.file.name}` } } : {}),
     })),
@@ -170,7 +204,10 @@ class InteractionSink implements ReplySink {
         return this.privately(errorText(reply));
       case 'queued': {
         const where = reply.position <= 1 ? 'starts next' : `position ${reply.position} in the queue`;
-        await this.edit({ content: clip(`⏳ ${reply.summary}\nQueued as job #${reply.jobId}, ${where}.`), attachments: [] });
+        await this.edit({
+          content: clip(`⏳ ${reply.summary}\nQueued as job #${reply.jobId}, ${where}.`),
+          attachments: [],
+        });
         return;
       }
       case 'progress': {
@@ -182,17 +219,30 @@ class InteractionSink implements ReplySink {
       case 'result': {
         const fitted = await fitFiles(reply.files, this.front.uploadLimitBytes);
         const content = clip([reply.caption, ...fitted.notes.map((n) => `⚠️ ${n}`)].join('\n'));
-        const message = await this.deliver({ content, files: attachments(fitted.files), components: buttonRows(reply.actions), embeds: [] });
+        const message = await this.deliver({
+          content,
+          files: attachments(fitted.files),
+          components: buttonRows(reply.actions),
+          embeds: [],
+        });
         if (message) this.front.rememberResult(message.id, reply.jobId);
         return;
       }
       case 'failed':
-        await this.deliver({ content: clip(`${reply.outcome === 'cancelled' ? '🚫' : '❌'} ${reply.message}`), attachments: [], components: [] });
+        await this.deliver({
+          content: clip(`${reply.outcome === 'cancelled' ? '🚫' : '❌'} ${reply.message}`),
+          attachments: [],
+          components: [],
+        });
         return;
       case 'info': {
         if (reply.deleteResultOf !== undefined) await this.deleteButtonMessage();
         const fitted = await fitFiles(reply.files ?? [], this.front.uploadLimitBytes);
-        const payload = { content: clip([infoText(reply), ...fitted.notes.map((n) => `⚠️ ${n}`)].join('\n')), files: attachments(fitted.files), components: buttonRows(reply.actions ?? []) };
+        const payload = {
+          content: clip([infoText(reply), ...fitted.notes.map((n) => `⚠️ ${n}`)].join('\n')),
+          files: attachments(fitted.files),
+          components: buttonRows(reply.actions ?? []),
+        };
         if (reply.private && !this.ephemeral) return this.privately(payload);
         await this.deliver(payload);
         return;
@@ -222,20 +272,37 @@ class InteractionSink implements ReplySink {
   }
 
   /** A final reply: an edit while the token lives, a channel message after. */
-  private async deliver(payload: { content: string; files?: AttachmentPayload[]; components?: ActionRowBuilder<ButtonBuilder>[]; embeds?: APIEmbed[]; attachments?: [] }): Promise<Message | undefined> {
+  private async deliver(payload: {
+    content: string;
+    files?: AttachmentPayload[];
+    components?: ActionRowBuilder<ButtonBuilder>[];
+    embeds?: APIEmbed[];
+    attachments?: [];
+  }): Promise<Message | undefined> {
     if (!this.expired()) {
       const message = await this.edit(payload);
       if (message || !this.tokenDead) return message;
     }
     if (this.ephemeral) {
-      this.front.log(`interaction token of a private reply expired; the reply to ${this.interaction.user.id} was dropped`);
+      this.front.log(
+        `interaction token of a private reply expired; the reply to ${this.interaction.user.id} was dropped`,
+      );
       return undefined;
     }
     return this.front.sendToChannel(this.interaction.channelId, this.interaction.user.id, payload);
   }
 
   /** Private text for the requester: the ephemeral defer itself, or an ephemeral follow-up. */
-  private async privately(payload: string | { content: string; files?: AttachmentPayload[]; components?: ActionRowBuilder<ButtonBuilder>[]; embeds?: APIEmbed[] }): Promise<void> {
+  private async privately(
+    payload:
+      | string
+      | {
+          content: string;
+          files?: AttachmentPayload[];
+          components?: ActionRowBuilder<ButtonBuilder>[];
+          embeds?: APIEmbed[];
+        },
+  ): Promise<void> {
     const body = typeof payload === 'string' ? { content: payload } : payload;
     if (this.expired()) {
       this.front.log(`interaction token expired; a private reply to ${this.interaction.user.id} was dropped`);
@@ -246,13 +313,16 @@ class InteractionSink implements ReplySink {
       return;
     }
     // A public "thinking…" that never showed anything would stay forever: remove it first.
-    if (!this.shown) await this.interaction.deleteReply().catch((e: unknown) => this.front.log(`deleteReply: ${describeError(e)}`));
+    if (!this.shown)
+      await this.interaction.deleteReply().catch((e: unknown) => this.front.log(`deleteReply: ${describeError(e)}`));
     await this.interaction.followUp({ ...body, flags: MessageFlags.Ephemeral });
   }
 
   private async deleteButtonMessage(): Promise<void> {
     if (!this.interaction.isButton()) return;
-    await this.interaction.message.delete().catch((e: unknown) => this.front.log(`deleting a result: ${describeError(e)}`));
+    await this.interaction.message
+      .delete()
+      .catch((e: unknown) => this.front.log(`deleting a result: ${describeError(e)}`));
   }
 }
 
@@ -263,7 +333,16 @@ interface Front {
   readonly uploadLimitBytes: number;
   log(message: string): void;
   rememberResult(messageId: string, jobId: number): void;
-  sendToChannel(channelId: string, userId: string, payload: { content: string; files?: AttachmentPayload[]; components?: ActionRowBuilder<ButtonBuilder>[]; embeds?: APIEmbed[] }): Promise<Message | undefined>;
+  sendToChannel(
+    channelId: string,
+    userId: string,
+    payload: {
+      content: string;
+      files?: AttachmentPayload[];
+      components?: ActionRowBuilder<ButtonBuilder>[];
+      embeds?: APIEmbed[];
+    },
+  ): Promise<Message | undefined>;
 }
 
 function requesterOf(interaction: Deferrable): Requester {
@@ -311,7 +390,11 @@ export async function startDiscord(options: DiscordFrontEndOptions): Promise<Dis
         log(`cannot post a late result in channel ${channelId}`);
         return undefined;
       }
-      return channel.send({ ...payload, content: clip(`<@${userId}> ${payload.content}`), allowedMentions: { users: [userId] } });
+      return channel.send({
+        ...payload,
+        content: clip(`<@${userId}> ${payload.content}`),
+        allowedMentions: { users: [userId] },
+      });
     },
   };
 
@@ -321,17 +404,32 @@ export async function startDiscord(options: DiscordFrontEndOptions): Promise<Dis
     // Within Discord's 3 s, before any work.
     await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     const sink = new InteractionSink(interaction, ephemeral, front);
-    await service.handle({ command: interaction.commandName, options: optionsFromInteraction(interaction.options.data), requester: requesterOf(interaction) }, sink);
+    await service.handle(
+      {
+        command: interaction.commandName,
+        options: optionsFromInteraction(interaction.options.data),
+        requester: requesterOf(interaction),
+      },
+      sink,
+    );
   }
 
   async function onButton(interaction: ButtonInteraction): Promise<void> {
     // Confirmations are for the presser only; the other buttons start a public job.
     const ephemeral = isPrivateAction(interaction.customId);
     await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
-    await service.handleAction(interaction.customId, requesterOf(interaction), new InteractionSink(interaction, ephemeral, front));
+    await service.handleAction(
+      interaction.customId,
+      requesterOf(interaction),
+      new InteractionSink(interaction, ephemeral, front),
+    );
   }
 
-  async function onReaction(reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser, added: boolean): Promise<void> {
+  async function onReaction(
+    reaction: MessageReaction | PartialMessageReaction,
+    user: User | PartialUser,
+    added: boolean,
+  ): Promise<void> {
     if (user.bot || !reaction.emoji.name || !voteEmoji.has(reaction.emoji.name)) return;
     let jobId = results.get(reaction.message.id);
     if (jobId === undefined) {
@@ -342,18 +440,37 @@ export async function startDiscord(options: DiscordFrontEndOptions): Promise<Dis
       if (!m) return;
       jobId = Number(m[1]);
     }
-    const requester: Requester = { platform: 'discord', userId: user.id, displayName: user.username ?? undefined, channelId: reaction.message.channelId };
+    const requester: Requester = {
+      platform: 'discord',
+      userId: user.id,
+      displayName: user.username ?? undefined,
+      channelId: reaction.message.channelId,
+    };
     // A reaction has no reply channel: confirmations and refusals (not published yet) are only logged.
-    const sink: ReplySink = { send: async (r) => void (r.type === 'error' ? log(`vote on job #${jobId}: ${r.message}`) : undefined) };
+    const sink: ReplySink = {
+      send: async (r) => void (r.type === 'error' ? log(`vote on job #${jobId}: ${r.message}`) : undefined),
+    };
     await service.handleAction(added ? voteActionId(jobId) : unvoteActionId(jobId), requester, sink);
   }
 
   client.on(Events.InteractionCreate, (interaction) => {
-    const work = interaction.isChatInputCommand() ? onCommand(interaction) : interaction.isButton() ? onButton(interaction) : undefined;
+    const work = interaction.isChatInputCommand()
+      ? onCommand(interaction)
+      : interaction.isButton()
+        ? onButton(interaction)
+        : undefined;
     work?.catch((error: unknown) => log(`interaction ${interaction.id}: ${describeError(error)}`));
   });
-  client.on(Events.MessageReactionAdd, (reaction, user) => void onReaction(reaction, user, true).catch((e: unknown) => log(`reaction: ${describeError(e)}`)));
-  client.on(Events.MessageReactionRemove, (reaction, user) => void onReaction(reaction, user, false).catch((e: unknown) => log(`reaction: ${describeError(e)}`)));
+  client.on(
+    Events.MessageReactionAdd,
+    (reaction, user) =>
+      void onReaction(reaction, user, true).catch((e: unknown) => log(`reaction: ${describeError(e)}`)),
+  );
+  client.on(
+    Events.MessageReactionRemove,
+    (reaction, user) =>
+      void onReaction(reaction, user, false).catch((e: unknown) => log(`reaction: ${describeError(e)}`)),
+  );
   client.on(Events.Error, (error) => log(describeError(error)));
 
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));

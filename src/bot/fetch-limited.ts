@@ -15,7 +15,10 @@ export class DownloadError extends Error {
  * @example
  * const png = await fetchLimited(attachment.url, { maxBytes: attachment.size + 1024 });
  */
-export async function fetchLimited(url: string, options: { maxBytes: number; headers?: Record<string, string> }): Promise<Buffer> {
+export async function fetchLimited(
+  url: string,
+  options: { maxBytes: number; headers?: Record<string, string> },
+): Promise<Buffer> {
   const maxBytes = Math.min(options.maxBytes, HARD_DOWNLOAD_CAP);
   const response = await fetch(url, { headers: options.headers, redirect: 'follow' });
   if (!response.ok || !response.body) {

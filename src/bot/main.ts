@@ -96,7 +96,8 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
   const committed = listCommittedModels().map((m) => ({ modelKind: m.name, name: m.name, path: m.path }));
   const registered = store.training.registerCommittedModels(committed);
   if (registered.added.length) log(`registered committed models: ${registered.added.map((c) => c.name).join(', ')}`);
-  if (committed.length === 0) log('no committed models in models/: /digits and mnist-flow need one (an admin can /train)');
+  if (committed.length === 0)
+    log('no committed models in models/: /digits and mnist-flow need one (an admin can /train)');
 
   const queue = new SqliteQueue(store, { maxQueued: config.maxQueued, defaultTimeLimitMs: config.jobTimeLimitMs });
   let runner: JobRunner | undefined;
@@ -104,7 +105,11 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
   if (config.redisUrl) {
     // Loaded only in Redis mode: the embedded mode does not load BullMQ at all.
     const { RedisQueue } = await import('../jobs/redis-queue.js');
-    redis = new RedisQueue(queue, { url: config.redisUrl, prefix: config.redisPrefix, log: (line) => console.error(line) });
+    redis = new RedisQueue(queue, {
+      url: config.redisUrl,
+      prefix: config.redisPrefix,
+      log: (line) => console.error(line),
+    });
     const started = redis;
     opened.push(() => started.stop());
     await redis.start();
@@ -121,16 +126,27 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
     store,
     queue: redis ?? queue,
     dataDir: config.dataDir,
-    limits: { maxPromptLength: config.maxPromptLength, maxUploadBytes: config.maxUploadBytes, maxUploadPixels: config.maxUploadPixels },
+    limits: {
+      maxPromptLength: config.maxPromptLength,
+      maxUploadBytes: config.maxUploadBytes,
+      maxUploadPixels: config.maxUploadPixels,
+    },
     blocklist: config.blocklist,
     rateLimit: { max: config.ratePerMinute, windowMs: 60_000 },
   });
   const web = await startWebConsole({
-    service, store, host: config.host, port: config.port,
-    accounts: config.webAccounts, sessionSecret: config.sessionSecret, maxBodyBytes: 2 * config.maxUploadBytes + 1024 * 1024,
+    service,
+    store,
+    host: config.host,
+    port: config.port,
+    accounts: config.webAccounts,
+    sessionSecret: config.sessionSecret,
+    maxBodyBytes: 2 * config.maxUploadBytes + 1024 * 1024,
   });
   opened.push(() => web.close());
-  log(`web console: ${web.url}${localOnly ? '' : ` (${config.webAccounts.length} account(s); each signs in once at /?token=<their token>)`}`);
+  log(
+    `web console: ${web.url}${localOnly ? '' : ` (${config.webAccounts.length} account(s); each signs in once at /?token=<their token>)`}`,
+  );
   checkpoint();
 
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
@@ -155,7 +171,8 @@ async function openBot(config: BotConfig, options: StartOptions, opened: Opened)
   const stopFrontEnds = async (): Promise<void> => {
     if (frontEndsClosed) return;
     frontEndsClosed = true;
-    for (const s of started.reverse()) await s.stop().catch((error: unknown) => console.error(`${s.name}: stop failed:`, error));
+    for (const s of started.reverse())
+      await s.stop().catch((error: unknown) => console.error(`${s.name}: stop failed:`, error));
     await web.close();
   };
   return {
@@ -190,9 +207,18 @@ export class StartInterrupted extends Error {
  * socket-mode handshake that hangs) must not hold the shutdown up. If it connects later anyway,
  * it is stopped then.
  */
-function untilAborted<T extends { stop(): Promise<void> }>(start: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+function untilAborted<T extends { stop(): Promise<void> }>(
+  start: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   if (!signal) return start;
-  const stopLate = (): void => void start.then((late) => late.stop(), () => {}).catch(() => {});
+  const stopLate = (): void =>
+    void start
+      .then(
+        (late) => late.stop(),
+        () => {},
+      )
+      .catch(() => {});
   if (signal.aborted) {
     stopLate();
     return Promise.reject(new StartInterrupted());
@@ -219,7 +245,10 @@ function untilAborted<T extends { stop(): Promise<void> }>(start: Promise<T>, si
 /** A chat front end that could not start (bad token, missing secret): said in one line. */
 export class FrontEndStartError extends Error {
   override readonly name = 'FrontEndStartError';
-  constructor(readonly frontEnd: string, cause: unknown) {
+  constructor(
+    readonly frontEnd: string,
+    cause: unknown,
+  ) {
     super(`${frontEnd} could not start: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
@@ -237,7 +266,9 @@ async function main(): Promise<void> {
     throw error;
   }
   if (!isLoopback(config.host) && config.webAccounts.length === 0) {
-    console.error(`configuration: HOST=${config.host} exposes the console to other machines; set WEB_USERS (or ACCESS_TOKEN) too (see .env.example)`);
+    console.error(
+      `configuration: HOST=${config.host} exposes the console to other machines; set WEB_USERS (or ACCESS_TOKEN) too (see .env.example)`,
+    );
     process.exit(2);
   }
   // Signals are handled from before the first connection: a SIGTERM while a front end is still
@@ -256,10 +287,13 @@ async function main(): Promise<void> {
     }
     if (bot.runner) return shutDown(bot.runner, bot.store, { beforeClose: () => bot.closeFrontEnds() });
     // Redis mode: running jobs go on on their workers; their results wait in Redis for the next start.
-    return bot.stop().then(() => 0, (error: unknown) => {
-      console.error(`shutdown: ${(error as Error).message}`);
-      return 1;
-    });
+    return bot.stop().then(
+      () => 0,
+      (error: unknown) => {
+        console.error(`shutdown: ${(error as Error).message}`);
+        return 1;
+      },
+    );
   });
   try {
     await starting;

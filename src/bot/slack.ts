@@ -4,7 +4,17 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, LogLevel, type RespondFn, type types } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
-import type { Attachment, CommandDefinition, CommandService, OptionValue, Reply, ReplyAction, ReplyFile, ReplySink, Requester } from '../commands/contract.js';
+import type {
+  Attachment,
+  CommandDefinition,
+  CommandService,
+  OptionValue,
+  Reply,
+  ReplyAction,
+  ReplyFile,
+  ReplySink,
+  Requester,
+} from '../commands/contract.js';
 import { CommandTextError, parseCommandText, unescapeSlack } from './command-text.js';
 import { fetchLimited } from './fetch-limited.js';
 
@@ -59,7 +69,12 @@ function clip(text: string, max = 3000): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-const slackButtonStyle: Record<ReplyAction['style'], 'primary' | 'danger' | undefined> = { primary: 'primary', success: 'primary', secondary: undefined, danger: 'danger' };
+const slackButtonStyle: Record<ReplyAction['style'], 'primary' | 'danger' | undefined> = {
+  primary: 'primary',
+  success: 'primary',
+  secondary: undefined,
+  danger: 'danger',
+};
 
 /** Buttons as one actions block (Slack allows 25 elements); the action id comes back unchanged. */
 export function actionsBlock(actions: readonly ReplyAction[]): Block[] {
@@ -69,7 +84,13 @@ export function actionsBlock(actions: readonly ReplyAction[]): Block[] {
       type: 'actions',
       elements: actions.slice(0, 25).map((a): types.Button => {
         const style = slackButtonStyle[a.style];
-        return { type: 'button', action_id: a.id, value: a.id, text: { type: 'plain_text', text: a.label.slice(0, 75), emoji: true }, ...(style ? { style } : {}) };
+        return {
+          type: 'button',
+          action_id: a.id,
+          value: a.id,
+          text: { type: 'plain_text', text: a.label.slice(0, 75), emoji: true },
+          ...(style ? { style } : {}),
+        };
       }),
     },
   ];
@@ -94,10 +115,14 @@ function galleryBlocks(reply: Extract<Reply, { type: 'gallery' }>): Block[] {
   // 50 blocks per message: two per entry.
   return [
     section(heading),
-    ...reply.entries.slice(0, 20).flatMap((e) => [
-      section(`*#${e.postId} · /${e.command}* ${escapeMrkdwn(e.prompt)}\nseed ${e.seed} · ${e.votes} vote${e.votes === 1 ? '' : 's'} · by ${e.author.startsWith('slack:') ? `<@${e.author.slice('slack:'.length)}>` : escapeMrkdwn(e.author)}`),
-      ...actionsBlock(e.actions),
-    ]),
+    ...reply.entries
+      .slice(0, 20)
+      .flatMap((e) => [
+        section(
+          `*#${e.postId} · /${e.command}* ${escapeMrkdwn(e.prompt)}\nseed ${e.seed} · ${e.votes} vote${e.votes === 1 ? '' : 's'} · by ${e.author.startsWith('slack:') ? `<@${e.author.slice('slack:'.length)}>` : escapeMrkdwn(e.author)}`,
+        ),
+        ...actionsBlock(e.actions),
+      ]),
   ];
 }
 
@@ -145,43 +170,64 @@ class SlackSink implements ReplySink {
         return this.privately(errorText(reply));
       case 'queued': {
         const where = reply.position <= 1 ? 'starts next' : `position ${reply.position} in the queue`;
-        return this.status(`:hourglass_flowing_sand: ${escapeMrkdwn(reply.summary)}\nQueued as job #${reply.jobId}, ${where}.`);
+        return this.status(
+          `:hourglass_flowing_sand: ${escapeMrkdwn(reply.summary)}\nQueued as job #${reply.jobId}, ${where}.`,
+        );
       }
       case 'progress': {
         if (!this.statusTs) return;
         const n = 12;
         const done = reply.total > 0 ? Math.round((Math.min(reply.step, reply.total) / reply.total) * n) : 0;
-        return this.status(`:art: job #${reply.jobId} ${'▰'.repeat(done)}${'▱'.repeat(n - done)} ${reply.step}/${reply.total}${reply.message ? ` · ${reply.message}` : ''}`);
+        return this.status(
+          `:art: job #${reply.jobId} ${'▰'.repeat(done)}${'▱'.repeat(n - done)} ${reply.step}/${reply.total}${reply.message ? ` · ${reply.message}` : ''}`,
+        );
       }
       case 'result': {
         const blocks = [section(escapeMrkdwn(reply.caption)), ...actionsBlock(reply.actions)];
         if (reply.files.length > 0) {
           await this.upload(reply.files, blocks, reply.caption);
           // The status message said "queued"/"running"; the upload now tells the story.
-          if (this.statusTs) await this.client.chat.delete({ channel: this.target.channel, ts: this.statusTs }).catch((e: unknown) => this.log(`chat.delete: ${String(e)}`));
+          if (this.statusTs)
+            await this.client.chat
+              .delete({ channel: this.target.channel, ts: this.statusTs })
+              .catch((e: unknown) => this.log(`chat.delete: ${String(e)}`));
           this.statusTs = undefined;
           return;
         }
         return this.status(reply.caption, blocks);
       }
       case 'failed':
-        return this.status(`${reply.outcome === 'cancelled' ? ':no_entry_sign:' : ':x:'} ${escapeMrkdwn(reply.message)}`);
+        return this.status(
+          `${reply.outcome === 'cancelled' ? ':no_entry_sign:' : ':x:'} ${escapeMrkdwn(reply.message)}`,
+        );
       case 'info': {
         if (reply.deleteResultOf !== undefined && this.target.buttonMessageTs) {
-          await this.client.chat.delete({ channel: this.target.channel, ts: this.target.buttonMessageTs }).catch((e: unknown) => this.log(`chat.delete: ${String(e)}`));
+          await this.client.chat
+            .delete({ channel: this.target.channel, ts: this.target.buttonMessageTs })
+            .catch((e: unknown) => this.log(`chat.delete: ${String(e)}`));
         }
         const text = infoText(reply);
         const blocks = [section(text), ...actionsBlock(reply.actions ?? [])];
         if (reply.private) return this.privately(text, blocks);
         if (reply.files?.length) return this.upload(reply.files, blocks, text);
-        await this.client.chat.postMessage({ channel: this.target.channel, thread_ts: this.target.threadTs, text: clip(text), blocks });
+        await this.client.chat.postMessage({
+          channel: this.target.channel,
+          thread_ts: this.target.threadTs,
+          text: clip(text),
+          blocks,
+        });
         return;
       }
       case 'gallery': {
         const blocks = galleryBlocks(reply);
         const text = `Gallery · ${reply.filter}`;
         if (reply.private) return this.privately(text, blocks);
-        await this.client.chat.postMessage({ channel: this.target.channel, thread_ts: this.target.threadTs, text, blocks });
+        await this.client.chat.postMessage({
+          channel: this.target.channel,
+          thread_ts: this.target.threadTs,
+          text,
+          blocks,
+        });
         return;
       }
     }
@@ -200,7 +246,9 @@ class SlackSink implements ReplySink {
     } catch (error) {
       if (isSlackError(error, 'not_in_channel') || isSlackError(error, 'channel_not_found')) {
         // The job still runs; say privately why nothing shows in the channel.
-        await this.privately(`${text}\n_I am not in this channel, so I cannot post here: invite me with \`/invite @illusionist\`._`);
+        await this.privately(
+          `${text}\n_I am not in this channel, so I cannot post here: invite me with \`/invite @illusionist\`._`,
+        );
         return;
       }
       throw error;
@@ -217,7 +265,9 @@ class SlackSink implements ReplySink {
       });
     } catch (error) {
       if (isSlackError(error, 'not_in_channel') || isSlackError(error, 'channel_not_found')) {
-        await this.privately(`${text}\n_I could not upload the pictures: invite me to this channel with \`/invite @illusionist\` and press Reroll, or use /job._`);
+        await this.privately(
+          `${text}\n_I could not upload the pictures: invite me to this channel with \`/invite @illusionist\` and press Reroll, or use /job._`,
+        );
         return;
       }
       throw error;
@@ -230,7 +280,12 @@ class SlackSink implements ReplySink {
       await this.target.respond({ ...body, response_type: 'ephemeral', replace_original: false });
       return;
     }
-    await this.client.chat.postEphemeral({ ...body, channel: this.target.channel, user: this.target.user, thread_ts: this.target.threadTs });
+    await this.client.chat.postEphemeral({
+      ...body,
+      channel: this.target.channel,
+      user: this.target.user,
+      thread_ts: this.target.threadTs,
+    });
   }
 }
 
@@ -270,7 +325,11 @@ function slackAttachment(file: SlackFile, botToken: string): Attachment {
  * Splits a command's text into the command name and its options; the files of a message fill the
  * command's attachment options in order (`@illusionist edit prompt:7 i_start:10` with a sketch).
  */
-function requestOptions(def: CommandDefinition | undefined, text: string, files: readonly Attachment[]): Record<string, OptionValue> {
+function requestOptions(
+  def: CommandDefinition | undefined,
+  text: string,
+  files: readonly Attachment[],
+): Record<string, OptionValue> {
   if (!def) return {};
   const options: Record<string, OptionValue> = parseCommandText(def, text);
   const slots = def.options.filter((o) => o.type === 'attachment');
@@ -291,20 +350,40 @@ function requestOptions(def: CommandDefinition | undefined, text: string, files:
 export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFrontEnd> {
   const { service, botToken } = options;
   const log = options.log ?? ((m: string) => console.log(`slack: ${m}`));
-  if (!options.appToken && !options.signingSecret) throw new Error('Slack needs SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode)');
+  if (!options.appToken && !options.signingSecret)
+    throw new Error('Slack needs SLACK_APP_TOKEN (socket mode) or SLACK_SIGNING_SECRET (HTTP mode)');
   const definitions = new Map<string, CommandDefinition>(service.definitions().map((d) => [d.name, d]));
   const umbrella = options.umbrellaCommand ?? DEFAULT_UMBRELLA_COMMAND;
   const interval = options.progressIntervalMs ?? 1500;
   const clientOptions = options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {};
   // HTTP mode's receiver refuses oversized bodies. Both apps are initialised by hand (`init`,
   // below) so that a refused token fails the start instead of surfacing at the first event.
-  const receiver = options.appToken ? undefined : limitBodies(new HTTPReceiver({ signingSecret: options.signingSecret!, logLevel: LogLevel.WARN }), options.maxBodyBytes ?? DEFAULT_SLACK_MAX_BODY_BYTES);
+  const receiver = options.appToken
+    ? undefined
+    : limitBodies(
+        new HTTPReceiver({ signingSecret: options.signingSecret!, logLevel: LogLevel.WARN }),
+        options.maxBodyBytes ?? DEFAULT_SLACK_MAX_BODY_BYTES,
+      );
   const app = options.appToken
-    ? new App({ token: botToken, appToken: options.appToken, socketMode: true, logLevel: LogLevel.WARN, clientOptions, installerOptions: { clientOptions }, deferInitialization: true })
+    ? new App({
+        token: botToken,
+        appToken: options.appToken,
+        socketMode: true,
+        logLevel: LogLevel.WARN,
+        clientOptions,
+        installerOptions: { clientOptions },
+        deferInitialization: true,
+      })
     : new App({ token: botToken, receiver, logLevel: LogLevel.WARN, clientOptions, deferInitialization: true });
 
   /** Runs one typed command; `name` may be the umbrella command, whose first word names the real one. */
-  async function run(name: string, text: string, files: readonly Attachment[], requester: Requester, sink: ReplySink): Promise<void> {
+  async function run(
+    name: string,
+    text: string,
+    files: readonly Attachment[],
+    requester: Requester,
+    sink: ReplySink,
+  ): Promise<void> {
     let command = name.replace(/^\//, '').toLowerCase();
     let rest = text.trim();
     if (command === umbrella) {
@@ -326,7 +405,12 @@ export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFr
   app.command(/^\/[\w-]+$/, async ({ command, ack, respond, client }) => {
     // Within Slack's 3 s, before any work. Slash commands cannot be used in threads (Slack's rule).
     await ack();
-    const requester: Requester = { platform: 'slack', userId: command.user_id, displayName: command.user_name, channelId: command.channel_id };
+    const requester: Requester = {
+      platform: 'slack',
+      userId: command.user_id,
+      displayName: command.user_name,
+      channelId: command.channel_id,
+    };
     const sink = new SlackSink(client, { channel: command.channel_id, user: command.user_id, respond }, interval, log);
     await run(command.command, command.text, [], requester, sink);
   });
@@ -337,8 +421,19 @@ export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFr
     const channel = body.channel?.id ?? body.container?.channel_id;
     if (!channel) return;
     const message = body.message as { ts?: string; thread_ts?: string } | undefined;
-    const requester: Requester = { platform: 'slack', userId: body.user.id, displayName: body.user.name, channelId: channel, threadId: message?.thread_ts };
-    const sink = new SlackSink(client, { channel, user: body.user.id, respond, threadTs: message?.thread_ts, buttonMessageTs: message?.ts }, interval, log);
+    const requester: Requester = {
+      platform: 'slack',
+      userId: body.user.id,
+      displayName: body.user.name,
+      channelId: channel,
+      threadId: message?.thread_ts,
+    };
+    const sink = new SlackSink(
+      client,
+      { channel, user: body.user.id, respond, threadTs: message?.thread_ts, buttonMessageTs: message?.ts },
+      interval,
+      log,
+    );
     await service.handleAction(action.action_id, requester, sink);
   });
 
@@ -366,7 +461,9 @@ export async function startSlack(options: SlackFrontEndOptions): Promise<SlackFr
     } catch (error) {
       const code = (error as { data?: { error?: unknown } })?.data?.error;
       if (typeof code === 'string') throw new Error(`Slack refused SLACK_BOT_TOKEN (auth.test: ${code})`);
-      throw new Error(`Slack's Web API did not answer auth.test: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(
+        `Slack's Web API did not answer auth.test: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (options.appToken) {
       await app.start();

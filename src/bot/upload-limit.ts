@@ -9,7 +9,8 @@ export interface FittedFiles {
   readonly notes: string[];
 }
 
-const mib = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`);
+const mib = (n: number): string =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
 
 async function shrink(file: ReplyFile, scale: number): Promise<Buffer> {
   const animated = file.contentType === 'image/gif';
@@ -65,7 +66,11 @@ export async function fitFiles(files: readonly ReplyFile[], limit: number): Prom
       notes.push(`${f.name} (${mib(f.data.length)}) was left out: over the ${mib(limit)} upload limit`);
       continue;
     }
-    notes.push(scale < 1 ? `${f.name} was scaled to ${Math.round(scale * 100)}% to fit the ${mib(limit)} upload limit` : `${f.name} was re-encoded to fit the ${mib(limit)} upload limit`);
+    notes.push(
+      scale < 1
+        ? `${f.name} was scaled to ${Math.round(scale * 100)}% to fit the ${mib(limit)} upload limit`
+        : `${f.name} was re-encoded to fit the ${mib(limit)} upload limit`,
+    );
     const resized: ReplyFile = { name: f.name, contentType: f.contentType, data };
     fitted.set(i, resized);
     used += data.length;

@@ -44,16 +44,28 @@ export function openCliStore(): Store {
 export async function storeUpload(store: Store, bytes: Buffer, name: string): Promise<StoredImage & { name: string }> {
   // Shrunk inside sharp as the bot does (the same stored bytes, so the same job gives the same image).
   const raster = await decodeUpload(bytes, name, undefined, { fitInside: UPLOAD_WORKING_SIZE });
-  const artifact = store.artifacts.save(await encodePng(raster.data, raster.width, raster.height, raster.channels), 'png');
-  return { path: artifact.path, width: raster.width, height: raster.height, sourceWidth: raster.sourceWidth, sourceHeight: raster.sourceHeight, name };
+  const artifact = store.artifacts.save(
+    await encodePng(raster.data, raster.width, raster.height, raster.channels),
+    'png',
+  );
+  return {
+    path: artifact.path,
+    width: raster.width,
+    height: raster.height,
+    sourceWidth: raster.sourceWidth,
+    sourceHeight: raster.sourceHeight,
+    name,
+  };
 }
 
 export class JobFailedError extends Error {
   override name = 'JobFailedError';
-  constructor(
-    readonly job: JobView,
-  ) {
-    super(job.status === 'cancelled' ? `job #${job.id} was cancelled` : `job #${job.id} failed: ${job.error ?? 'unknown error'}`);
+  constructor(readonly job: JobView) {
+    super(
+      job.status === 'cancelled'
+        ? `job #${job.id} was cancelled`
+        : `job #${job.id} failed: ${job.error ?? 'unknown error'}`,
+    );
   }
 }
 
@@ -71,7 +83,9 @@ function progressPrinter(command: string): (event: JobEvent) => void {
     if (event.type === 'paused') process.stderr.write(`job #${event.jobId}: paused\n`);
     if (event.type !== 'progress' || event.total <= 0) return;
     if (tty) {
-      process.stderr.write(`\r${command} job #${event.jobId}: step ${event.step}/${event.total}${event.message ? ` ${event.message}` : ''}\x1b[K`);
+      process.stderr.write(
+        `\r${command} job #${event.jobId}: step ${event.step}/${event.total}${event.message ? ` ${event.message}` : ''}\x1b[K`,
+      );
       if (event.step >= event.total) process.stderr.write('\n');
     } else {
       // Logs and pipes get a line per tenth, not one per step.
@@ -110,9 +124,15 @@ export async function runCliJob(store: Store, spec: Omit<JobSpec, 'who'>, out: s
  * its progress and end are read back from the database. Ctrl-C cancels the job at its next step
  * (wherever it runs); a second Ctrl-C stops waiting at once.
  */
-export async function followJob(queue: SqliteQueue, receipt: EnqueueReceipt, command: string, out?: string): Promise<CliJobOutcome> {
+export async function followJob(
+  queue: SqliteQueue,
+  receipt: EnqueueReceipt,
+  command: string,
+  out?: string,
+): Promise<CliJobOutcome> {
   const { jobId } = receipt;
-  if (receipt.position > 1) process.stderr.write(`job #${jobId}: ${receipt.position - 1} job(s) ahead in the queue; running them first\n`);
+  if (receipt.position > 1)
+    process.stderr.write(`job #${jobId}: ${receipt.position - 1} job(s) ahead in the queue; running them first\n`);
   const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
   let interrupts = 0;
   const onSigint = (): void => {
@@ -123,7 +143,9 @@ export async function followJob(queue: SqliteQueue, receipt: EnqueueReceipt, com
       process.exit(130);
     }
     process.stderr.write(`\ncancelling job #${jobId}… (Ctrl-C again to stop waiting at once)\n`);
-    queue.cancel(jobId, cliWho()).catch((error: unknown) => process.stderr.write(`could not cancel job #${jobId}: ${(error as Error).message}\n`));
+    queue
+      .cancel(jobId, cliWho())
+      .catch((error: unknown) => process.stderr.write(`could not cancel job #${jobId}: ${(error as Error).message}\n`));
   };
   process.on('SIGINT', onSigint);
   let job: JobView;

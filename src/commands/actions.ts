@@ -68,7 +68,13 @@ function rerunnable(env: ActionEnv, row: JobRow): JobCommand {
 }
 
 function planOf(row: JobRow, params: unknown, seed: number): JobPlan {
-  return { params: params as Record<string, unknown>, seed, model: row.model ?? undefined, checkpointId: row.checkpointId ?? undefined, kind: row.kind };
+  return {
+    params: params as Record<string, unknown>,
+    seed,
+    model: row.model ?? undefined,
+    checkpointId: row.checkpointId ?? undefined,
+    kind: row.kind,
+  };
 }
 
 /** An artifact (a finished job's picture) as an upload, so variations go through /edit's checks. */
@@ -79,25 +85,39 @@ function artifactAttachment(path: string, bytes: number): Attachment {
 async function vote(env: ActionEnv, add: boolean): Promise<void> {
   const { store, who } = env.ctx;
   const post = store.gallery.getByJob(env.target);
-  if (!post || post.removedAt !== null) throw new InputError(`job #${env.target} is not in the gallery`, 'publish it first', 'not-found');
+  if (!post || post.removedAt !== null)
+    throw new InputError(`job #${env.target} is not in the gallery`, 'publish it first', 'not-found');
   const changed = add ? store.gallery.react(post.id, who) : store.gallery.unreact(post.id, who);
   const votes = store.gallery.get(post.id)!.votes;
-  const text = add ? (changed ? `Voted for post #${post.id}` : `You had already voted for post #${post.id}`) : `Vote taken back from post #${post.id}`;
+  const text = add
+    ? changed
+      ? `Voted for post #${post.id}`
+      : `You had already voted for post #${post.id}`
+    : `Vote taken back from post #${post.id}`;
   await env.reply({ type: 'info', text: `${text} (${votes} vote${votes === 1 ? '' : 's'}).`, private: true });
 }
 
 export const ACTIONS: readonly Action[] = [
   {
-    verb: 'reroll', private: false, under: 'result', label: 'Reroll', style: 'primary',
+    verb: 'reroll',
+    private: false,
+    under: 'result',
+    label: 'Reroll',
+    style: 'primary',
     async run(env) {
       const row = jobOf(env);
       const command = rerunnable(env, row);
-      if (command.definition.adminOnly && !env.ctx.isAdmin) throw new InputError(`/${row.command} is for admins only`, undefined, 'not-allowed');
+      if (command.definition.adminOnly && !env.ctx.isAdmin)
+        throw new InputError(`/${row.command} is for admins only`, undefined, 'not-allowed');
       await env.rerun(command, planOf(row, row.params, env.ctx.newSeed()));
     },
   },
   {
-    verb: 'more', private: false, under: 'result', label: 'Same seed, more steps', style: 'secondary',
+    verb: 'more',
+    private: false,
+    under: 'result',
+    label: 'Same seed, more steps',
+    style: 'secondary',
     offered: (command, params) => command.moreSteps?.(params) !== undefined,
     async run(env) {
       const row = jobOf(env);
@@ -108,35 +128,66 @@ export const ACTIONS: readonly Action[] = [
     },
   },
   {
-    verb: 'vary', private: false, under: 'result', label: 'Variations', style: 'secondary',
+    verb: 'vary',
+    private: false,
+    under: 'result',
+    label: 'Variations',
+    style: 'secondary',
     offered: (command) => command.variation !== undefined,
     async run(env) {
       const row = jobOf(env);
       const first = env.ctx.store.artifacts.listForJob(row.id).find((o) => o.ext === 'png');
-      if (row.status !== 'done' || !first) throw new InputError(`job #${row.id} has no finished picture to vary`, undefined, 'not-found');
+      if (row.status !== 'done' || !first)
+        throw new InputError(`job #${row.id} has no finished picture to vary`, undefined, 'not-found');
       const command = rerunnable(env, row);
-      if (!command.variation) throw new InputError(`job #${row.id} (/${row.command}) has no variations`, 'vary a job of a command that shows a Variations button');
-      const request = command.variation((row.params ?? {}) as Record<string, unknown>, artifactAttachment(first.path, first.bytes));
+      if (!command.variation)
+        throw new InputError(
+          `job #${row.id} (/${row.command}) has no variations`,
+          'vary a job of a command that shows a Variations button',
+        );
+      const request = command.variation(
+        (row.params ?? {}) as Record<string, unknown>,
+        artifactAttachment(first.path, first.bytes),
+      );
       await env.handle(request.command, request.options);
     },
   },
   {
-    verb: 'publish', private: true, under: 'result', label: 'Publish to gallery', style: 'success',
+    verb: 'publish',
+    private: true,
+    under: 'result',
+    label: 'Publish to gallery',
+    style: 'success',
     async run(env) {
       const post = env.ctx.store.gallery.publish(env.target, env.ctx.who, { isAdmin: env.ctx.isAdmin });
-      await env.reply({ type: 'info', text: `Job #${env.target} is in the gallery as post #${post.id}.`, private: true });
+      await env.reply({
+        type: 'info',
+        text: `Job #${env.target} is in the gallery as post #${post.id}.`,
+        private: true,
+      });
     },
   },
   {
-    verb: 'delete', private: true, under: 'result', label: 'Delete', style: 'danger',
+    verb: 'delete',
+    private: true,
+    under: 'result',
+    label: 'Delete',
+    style: 'danger',
     async run(env) {
       const { store, who, isAdmin } = env.ctx;
       const row = jobOf(env);
       const id = row.id;
       const isOwner = row.platform === who.platform && row.userId === who.userId;
-      if (!isOwner && !isAdmin) throw new InputError(`only the author of job #${id} can delete it`, undefined, 'not-allowed');
-      if (row.kind === 'training') throw new InputError(`job #${id} is a training run; it is kept because its checkpoints refer to it`, undefined, 'not-allowed');
-      if (row.status === 'queued' || row.status === 'running') throw new InputError(`job #${id} is still ${row.status}`, `/cancel id:${id} first, then delete it`);
+      if (!isOwner && !isAdmin)
+        throw new InputError(`only the author of job #${id} can delete it`, undefined, 'not-allowed');
+      if (row.kind === 'training')
+        throw new InputError(
+          `job #${id} is a training run; it is kept because its checkpoints refer to it`,
+          undefined,
+          'not-allowed',
+        );
+      if (row.status === 'queued' || row.status === 'running')
+        throw new InputError(`job #${id} is still ${row.status}`, `/cancel id:${id} first, then delete it`);
       // The row, its gallery post and votes go; files go too unless another job made the same bytes.
       const referenced = store.jobs.deleteFinished(id);
       if (referenced === undefined) throw new InputError(`there is no finished job #${id}`, undefined, 'not-found');
@@ -145,13 +196,21 @@ export const ACTIONS: readonly Action[] = [
     },
   },
   {
-    verb: 'vote', private: true, under: 'post', label: (post) => `▲ ${post.votes}`, style: 'secondary',
+    verb: 'vote',
+    private: true,
+    under: 'post',
+    label: (post) => `▲ ${post.votes}`,
+    style: 'secondary',
     targetOf: (post) => post.jobId,
     run: (env) => vote(env, true),
   },
   { verb: 'unvote', private: true, under: 'none', run: (env) => vote(env, false) },
   {
-    verb: 'unpublish', private: true, under: 'post', label: () => 'Remove', style: 'danger',
+    verb: 'unpublish',
+    private: true,
+    under: 'post',
+    label: () => 'Remove',
+    style: 'danger',
     targetOf: (post) => post.id,
     offered: (mayRemove) => mayRemove,
     async run(env) {
@@ -182,13 +241,23 @@ export function isPrivateAction(id: string): boolean {
 }
 
 /** The buttons under a finished job, in the table's order. */
-export function resultButtons(jobId: number, command: JobCommand, params: Readonly<Record<string, unknown>>): ReplyAction[] {
-  return ACTIONS.filter((a): a is ResultAction => a.under === 'result' && (a.offered?.(command, params) ?? true)).map((a) => ({ id: actionId(a.verb, jobId), label: a.label, style: a.style }));
+export function resultButtons(
+  jobId: number,
+  command: JobCommand,
+  params: Readonly<Record<string, unknown>>,
+): ReplyAction[] {
+  return ACTIONS.filter((a): a is ResultAction => a.under === 'result' && (a.offered?.(command, params) ?? true)).map(
+    (a) => ({ id: actionId(a.verb, jobId), label: a.label, style: a.style }),
+  );
 }
 
 /** The buttons under a gallery post for this viewer. */
 export function postButtons(post: GalleryPost, mayRemove: boolean): ReplyAction[] {
-  return ACTIONS.filter((a): a is PostAction => a.under === 'post' && (a.offered?.(mayRemove) ?? true)).map((a) => ({ id: actionId(a.verb, a.targetOf(post)), label: a.label(post), style: a.style }));
+  return ACTIONS.filter((a): a is PostAction => a.under === 'post' && (a.offered?.(mayRemove) ?? true)).map((a) => ({
+    id: actionId(a.verb, a.targetOf(post)),
+    label: a.label(post),
+    style: a.style,
+  }));
 }
 
 /** The id of a gallery vote for a job's published post (Discord counts a reaction as one). */

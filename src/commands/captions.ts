@@ -42,13 +42,31 @@ export function resultReply(store: Store, command: JobCommand, jobId: number, re
 /** One of a person's jobs as the reply that shows it now (a page's history). */
 export function jobReply(store: Store, commands: ReadonlyMap<string, Command>, row: JobRow): Reply {
   const command = jobCommandOf(commands, row.command);
-  if (row.status === 'done' && command && row.result) return resultReply(store, command, row.id, row.result as JobResult);
+  if (row.status === 'done' && command && row.result)
+    return resultReply(store, command, row.id, row.result as JobResult);
   if (row.status === 'done' || row.status === 'failed' || row.status === 'cancelled') {
     const outcome = row.status === 'cancelled' ? 'cancelled' : 'failed';
-    return { type: 'failed', jobId: row.id, outcome, message: `job #${row.id} (/${row.command}) ${row.status}${row.error ? `: ${row.error}` : ''}` };
+    return {
+      type: 'failed',
+      jobId: row.id,
+      outcome,
+      message: `job #${row.id} (/${row.command}) ${row.status}${row.error ? `: ${row.error}` : ''}`,
+    };
   }
   if (row.status === 'running') {
-    return { type: 'progress', jobId: row.id, step: row.progressStep ?? 0, total: row.progressTotal ?? 1, message: row.progressMessage ?? 'running' };
+    return {
+      type: 'progress',
+      jobId: row.id,
+      step: row.progressStep ?? 0,
+      total: row.progressTotal ?? 1,
+      message: row.progressMessage ?? 'running',
+    };
   }
-  return { type: 'queued', jobId: row.id, command: row.command, position: store.jobs.position(row.id) ?? 1, summary: jobSummary(command, row.command, row.params, row.seed) };
+  return {
+    type: 'queued',
+    jobId: row.id,
+    command: row.command,
+    position: store.jobs.position(row.id) ?? 1,
+    summary: jobSummary(command, row.command, row.params, row.seed),
+  };
 }

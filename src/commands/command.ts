@@ -18,7 +18,11 @@ export interface InputLimits {
   readonly maxUploadPixels: number;
 }
 
-export const defaultInputLimits: InputLimits = { maxPromptLength: 200, maxUploadBytes: UPLOAD_LIMITS.maxBytes, maxUploadPixels: UPLOAD_LIMITS.maxPixels };
+export const defaultInputLimits: InputLimits = {
+  maxPromptLength: 200,
+  maxUploadBytes: UPLOAD_LIMITS.maxBytes,
+  maxUploadPixels: UPLOAD_LIMITS.maxPixels,
+};
 
 /**
  * An uploaded image after checks: shrunk to the bot's working size (UPLOAD_WORKING_SIZE), re-encoded
@@ -77,7 +81,10 @@ export interface JobCommand {
    * The request that makes variations of the job's first picture (SDEdit of it, keeping its prompt
    * and model); absent when the first output is not a single picture that variations make sense of.
    */
-  variation?(params: Readonly<Record<string, unknown>>, picture: Attachment): { readonly command: string; readonly options: Record<string, OptionValue> };
+  variation?(
+    params: Readonly<Record<string, unknown>>,
+    picture: Attachment,
+  ): { readonly command: string; readonly options: Record<string, OptionValue> };
   /** What the job was asked to show, for captions, /job and the gallery ("a cat", "6 / 9", "digit 7"); '' for none. */
   promptOf?(params: Readonly<Record<string, unknown>>): string;
   /** Parameters kept from other people (server paths, upload hashes): not in a result's fields nor /job's text. */
@@ -110,11 +117,15 @@ export function promptOfJob(commands: ReadonlyMap<string, Command>, name: string
  * The parameters of a job that anyone may see, and the hidden ones apart. A job whose command is
  * gone (renamed since) shows none: nothing says which of its parameters are safe to show.
  */
-export function splitParams(command: JobCommand | undefined, params: unknown): { shown: Record<string, unknown>; hidden: Record<string, unknown> } {
+export function splitParams(
+  command: JobCommand | undefined,
+  params: unknown,
+): { shown: Record<string, unknown>; hidden: Record<string, unknown> } {
   const shown: Record<string, unknown> = {};
   const hidden: Record<string, unknown> = {};
   const keep = new Set(command?.hiddenParams ?? []);
-  for (const [k, v] of Object.entries((params ?? {}) as Record<string, unknown>)) (!command || keep.has(k) ? hidden : shown)[k] = v;
+  for (const [k, v] of Object.entries((params ?? {}) as Record<string, unknown>))
+    (!command || keep.has(k) ? hidden : shown)[k] = v;
   return { shown, hidden };
 }
 
@@ -128,7 +139,11 @@ export function seedOf(options: ParsedOptions, ctx: CommandContext): number {
 }
 
 /** "same seed, more steps": doubles `steps` up to the limit; undefined once at the limit. */
-export function doubleSteps(params: Readonly<Record<string, unknown>>, fallback: number = STEPS.default, max: number = STEPS.max): Record<string, unknown> | undefined {
+export function doubleSteps(
+  params: Readonly<Record<string, unknown>>,
+  fallback: number = STEPS.default,
+  max: number = STEPS.max,
+): Record<string, unknown> | undefined {
   const steps = typeof params.steps === 'number' ? params.steps : fallback;
   if (steps >= max) return undefined;
   return { ...params, steps: Math.min(max, steps * 2) };

@@ -281,5 +281,8 @@ export interface CommandService {
    * The requester's own recent jobs, newest first, each as the reply that shows it now: `result`
    * (finished), `failed`, or `queued`/`progress` (still waiting or running). For a page's history.
    */
-  recentJobs(requester: Requester, options?: { limit?: number | undefined; beforeId?: number | undefined }): Promise<Reply[]>;
+  recentJobs(
+    requester: Requester,
+    options?: { limit?: number | undefined; beforeId?: number | undefined },
+  ): Promise<Reply[]>;
 }

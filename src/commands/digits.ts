@@ -20,7 +20,12 @@ export const command: JobCommand = {
       { name: 'churn', type: 'number', description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, ${CLASS_CHURN} class model; 0 = off)`, min: 0, max: MAX_CHURN },
       { name: 'interval', type: 'string', description: 'guide only for flow time t in LO,HI (0 noise, 1 data; default 0,1: every step)', maxLength: 32 },
       { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
-      { name: 'model', type: 'string', description: 'a checkpoint name from /checkpoints (default: the class model)', maxLength: 64 },
+      {
+        name: 'model',
+        type: 'string',
+        description: 'a checkpoint name from /checkpoints (default: the class model)',
+        maxLength: 64,
+      },
       seedOption,
     ],
   },
@@ -30,21 +35,30 @@ export const command: JobCommand = {
     const resolved = ctx.models.resolveFlow(str(options, 'model'));
     const digit = num(options, 'digit');
     if (digit !== undefined && resolved.kind === 'time') {
-      throw new InputError(`${resolved.model} is a time-conditioned model: it cannot draw a chosen digit`, 'drop digit, or pick a class model from /checkpoints');
+      throw new InputError(
+        `${resolved.model} is a time-conditioned model: it cannot draw a chosen digit`,
+        'drop digit, or pick a class model from /checkpoints',
+      );
     }
     const perDigit = resolved.kind === 'class' && digit === undefined;
     const count = num(options, 'count') ?? (perDigit ? 4 : 8);
     if (perDigit && count * 10 > MAX_DIGITS) {
-      throw new InputError(`count ${count} of each of the 10 digits is ${count * 10} images; the limit is ${MAX_DIGITS}`, `count: 1 to ${MAX_DIGITS / 10} without digit, 1 to ${MAX_DIGITS} with one`);
+      throw new InputError(
+        `count ${count} of each of the 10 digits is ${count * 10} images; the limit is ${MAX_DIGITS}`,
+        `count: 1 to ${MAX_DIGITS / 10} without digit, 1 to ${MAX_DIGITS} with one`,
+      );
     }
     // A time model is autoguided by the weaker model committed beside it, when there is one.
     const guide = resolved.kind === 'time' ? guideBeside(resolved.checkpoint.path) : undefined;
     const asked = num(options, 'guidance');
     if (resolved.kind === 'time' && guide === undefined && asked !== undefined) {
-      throw new InputError(`${resolved.model} has no guide model, so guidance does not apply to it`, 'drop guidance: it is a class model\'s classifier-free scale, or the weight of a time model\'s committed guide');
+      throw new InputError(
+        `${resolved.model} has no guide model, so guidance does not apply to it`,
+        "drop guidance: it is a class model's classifier-free scale, or the weight of a time model's committed guide",
+      );
     }
     const intervalText = str(options, 'interval');
-    let interval;
+    let interval: ReturnType<typeof parseGuidanceInterval> | undefined;
     try {
       interval = intervalText === undefined ? undefined : parseGuidanceInterval(intervalText);
     } catch (e) {
@@ -71,7 +85,15 @@ export const command: JobCommand = {
     // The interval is named only where it is not every step.
     const iv = p.guidanceInterval as readonly [number, number] | undefined;
     const interval = iv && (iv[0] > 0 || iv[1] < 1) ? `${iv[0]},${iv[1]}` : undefined;
-    return describeParams({ ...p, interval }, ['digit', 'count', 'steps', 'guidance', 'interval', 'churn', 'checkpoint']);
+    return describeParams({ ...p, interval }, [
+      'digit',
+      'count',
+      'steps',
+      'guidance',
+      'interval',
+      'churn',
+      'checkpoint',
+    ]);
   },
   moreSteps: (p) => doubleSteps(p, 50, DIGITS_MAX_STEPS),
 };

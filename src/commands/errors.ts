@@ -16,20 +16,44 @@ const rejectionCodes: Record<string, ErrorCode> = {
   unavailable: 'unavailable',
 };
 
-export function toErrorReply(error: unknown, log: (message: string, error: unknown) => void = console.error): ErrorReply {
-  if (error instanceof InputError) return { type: 'error', code: error.code, message: error.message, allowed: error.allowed };
+export function toErrorReply(
+  error: unknown,
+  log: (message: string, error: unknown) => void = console.error,
+): ErrorReply {
+  if (error instanceof InputError)
+    return { type: 'error', code: error.code, message: error.message, allowed: error.allowed };
   if (error instanceof QueueRejectedError) {
-    const allowed = error.code === 'queue-full' ? 'try again in a few minutes' : error.code === 'user-limit' ? 'wait for a job to finish, or /cancel one' : undefined;
+    const allowed =
+      error.code === 'queue-full'
+        ? 'try again in a few minutes'
+        : error.code === 'user-limit'
+          ? 'wait for a job to finish, or /cancel one'
+          : undefined;
     return { type: 'error', code: rejectionCodes[error.code] ?? 'not-allowed', message: error.message, allowed };
   }
   if (error instanceof GalleryError) {
-    return { type: 'error', code: error.code === 'not-found' || error.code === 'not-done' ? 'not-found' : 'not-allowed', message: error.message, allowed: undefined };
+    return {
+      type: 'error',
+      code: error.code === 'not-found' || error.code === 'not-done' ? 'not-found' : 'not-allowed',
+      message: error.message,
+      allowed: undefined,
+    };
   }
   if (error instanceof StorageFullError || isStorageFull(error)) {
     // The operator reads the path in the log; the person is told what happened to their request.
-    log('command service: the data folder\'s disk is full:', (error as Error).message);
-    return { type: 'error', code: 'queue-full', message: 'the bot\'s disk is full, so your request was not queued', allowed: 'try again later; the operator has been told in the log' };
+    log("command service: the data folder's disk is full:", (error as Error).message);
+    return {
+      type: 'error',
+      code: 'queue-full',
+      message: "the bot's disk is full, so your request was not queued",
+      allowed: 'try again later; the operator has been told in the log',
+    };
   }
   log('command service:', error);
-  return { type: 'error', code: 'internal', message: 'something went wrong on the bot\'s side (it was logged); please try again', allowed: undefined };
+  return {
+    type: 'error',
+    code: 'internal',
+    message: "something went wrong on the bot's side (it was logged); please try again",
+    allowed: undefined,
+  };
 }

@@ -14,8 +14,18 @@ export const command: ReplyCommand = {
     description: 'browse the community gallery',
     replies: 'private',
     options: [
-      { name: 'filter', type: 'string', description: 'top (most votes), recent, or mine', choices: ['top', 'recent', 'mine'].map((v) => ({ name: v, value: v })) },
-      { name: 'command', type: 'string', description: 'only images made by this command', choices: GALLERY_COMMANDS.map((v) => ({ name: v, value: v })) },
+      {
+        name: 'filter',
+        type: 'string',
+        description: 'top (most votes), recent, or mine',
+        choices: ['top', 'recent', 'mine'].map((v) => ({ name: v, value: v })),
+      },
+      {
+        name: 'command',
+        type: 'string',
+        description: 'only images made by this command',
+        choices: GALLERY_COMMANDS.map((v) => ({ name: v, value: v })),
+      },
       { name: 'limit', type: 'integer', description: 'how many (default 10)', min: 1, max: 50 },
     ],
   },
@@ -26,9 +36,11 @@ export const command: ReplyCommand = {
     // Fetch more than shown when filtering by command: the store sorts, the filter trims.
     const fetch = only ? 500 : limit;
     const posts =
-      filter === 'top' ? ctx.store.gallery.listTop({ limit: fetch })
-      : filter === 'recent' ? ctx.store.gallery.listRecent({ limit: fetch })
-      : ctx.store.gallery.listMine(ctx.who, { limit: fetch });
+      filter === 'top'
+        ? ctx.store.gallery.listTop({ limit: fetch })
+        : filter === 'recent'
+          ? ctx.store.gallery.listRecent({ limit: fetch })
+          : ctx.store.gallery.listMine(ctx.who, { limit: fetch });
     const shown = posts.filter((p) => !only || p.command === only).slice(0, limit);
     return {
       type: 'gallery',

@@ -24,13 +24,25 @@ export const command: ReplyCommand = {
     if (name) {
       const c = ctx.commands.get(name);
       if (!c || (c.definition.adminOnly && !ctx.isAdmin)) {
-        throw new InputError(`there is no command /${name}`, `commands: ${visible.map((v) => v.definition.name).join(', ')}`, 'unknown-command');
+        throw new InputError(
+          `there is no command /${name}`,
+          `commands: ${visible.map((v) => v.definition.name).join(', ')}`,
+          'unknown-command',
+        );
       }
       const d = c.definition;
-      return { type: 'info', title: `/${d.name}`, text: [d.description, ...d.options.map(describeOption)].join('\n'), private: true };
+      return {
+        type: 'info',
+        title: `/${d.name}`,
+        text: [d.description, ...d.options.map(describeOption)].join('\n'),
+        private: true,
+      };
     }
     const lines = visible.map((c) => `/${c.definition.name} — ${c.definition.description}`);
-    lines.push('', 'Every image comes with its seed: the same seed and options give the same image. /help command:<name> lists options.');
+    lines.push(
+      '',
+      'Every image comes with its seed: the same seed and options give the same image. /help command:<name> lists options.',
+    );
     return { type: 'info', title: 'Illusionist commands', text: lines.join('\n'), private: true };
   },
 };

@@ -19,7 +19,8 @@ export const command: ReplyCommand = {
   async execute(options, ctx) {
     const id = num(options, 'id')!;
     const job = await ctx.queue.get(id);
-    if (!job) throw new InputError(`there is no job #${id}`, 'a job number from a result caption or /queue', 'not-found');
+    if (!job)
+      throw new InputError(`there is no job #${id}`, 'a job number from a result caption or /queue', 'not-found');
     const fields = [
       { name: 'command', value: `/${job.command}` },
       { name: 'status', value: job.status + (job.position !== undefined ? ` (position ${job.position})` : '') },
@@ -33,8 +34,12 @@ export const command: ReplyCommand = {
     if (job.error) fields.push({ name: 'error', value: job.error });
     // Server paths and upload hashes are not for the asker (who may not be the author): uploads show their size only.
     const { shown, hidden } = splitParams(jobCommandOf(ctx.commands, job.command), job.params);
-    const lines = Object.entries(shown).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map(String).join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
-    for (const [k, v] of Object.entries(hidden)) if (isUpload(v)) lines.push(`${k}: an upload (${v.sourceWidth ?? v.width}×${v.sourceHeight ?? v.height})`);
+    const lines = Object.entries(shown).map(
+      ([k, v]) =>
+        `${k}: ${Array.isArray(v) ? v.map(String).join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`,
+    );
+    for (const [k, v] of Object.entries(hidden))
+      if (isUpload(v)) lines.push(`${k}: an upload (${v.sourceWidth ?? v.width}×${v.sourceHeight ?? v.height})`);
     return { type: 'info', title: `Job #${id}`, text: lines.join('\n'), fields, private: true };
   },
 };

@@ -35,7 +35,8 @@ function coerce(def: OptionDef, raw: OptionValue): string | number | boolean | A
     case 'number': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw.trim()) : NaN;
       const ok = Number.isFinite(n) && (def.type === 'number' || Number.isInteger(n));
-      if (!ok || (def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) return bad(describeRange(def));
+      if (!ok || (def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max))
+        return bad(describeRange(def));
       return n;
     }
     case 'string': {
@@ -78,7 +79,10 @@ export function toOptionDef(o: TechniqueOption): OptionDef {
  * ranges, choices and lengths, each refused with a message that names the option and what it
  * accepts. Empty strings count as absent (web forms send every field).
  */
-export function validateOptions(definition: CommandDefinition, raw: Readonly<Record<string, OptionValue>>): ParsedOptions {
+export function validateOptions(
+  definition: CommandDefinition,
+  raw: Readonly<Record<string, OptionValue>>,
+): ParsedOptions {
   const out: Record<string, string | number | boolean | Attachment> = {};
   const known = new Map(definition.options.map((o) => [o.name, o]));
   for (const name of Object.keys(raw)) {
@@ -92,7 +96,11 @@ export function validateOptions(definition: CommandDefinition, raw: Readonly<Rec
     if (value === undefined || value === '') {
       if (def.required) {
         const what = def.type === 'attachment' ? 'an image attachment' : `a value (${def.description})`;
-        throw new InputError(`/${definition.name} needs ${def.name}: ${what}`, `${def.name}: ${def.description}`, 'missing-option');
+        throw new InputError(
+          `/${definition.name} needs ${def.name}: ${what}`,
+          `${def.name}: ${def.description}`,
+          'missing-option',
+        );
       }
       continue;
     }

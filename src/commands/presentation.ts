@@ -21,7 +21,14 @@ export function displayNameOf(store: Store, who: Who): string {
   return store.users.get(who).displayName ?? `a ${who.platform} user`;
 }
 
-export function galleryEntry(store: Store, commands: ReadonlyMap<string, Command>, post: GalleryPost, viewer: Who, viewerIsAdmin: boolean, withFile = true): GalleryEntry {
+export function galleryEntry(
+  store: Store,
+  commands: ReadonlyMap<string, Command>,
+  post: GalleryPost,
+  viewer: Who,
+  viewerIsAdmin: boolean,
+  withFile = true,
+): GalleryEntry {
   const job = store.jobs.get(post.jobId);
   const author = { platform: post.platform, userId: post.userId };
   return {
@@ -34,8 +41,14 @@ export function galleryEntry(store: Store, commands: ReadonlyMap<string, Command
     author: formatWho(author),
     authorName: displayNameOf(store, author),
     publishedAt: post.publishedAt,
-    file: withFile && post.artifactSha256 ? fileFromArtifact(store, post.artifactSha256, `gallery-${post.id}.${store.artifacts.get(post.artifactSha256)?.ext ?? 'png'}`) : undefined,
+    file:
+      withFile && post.artifactSha256
+        ? fileFromArtifact(
+            store,
+            post.artifactSha256,
+            `gallery-${post.id}.${store.artifacts.get(post.artifactSha256)?.ext ?? 'png'}`,
+          )
+        : undefined,
     actions: postButtons(post, isSameWho(author, viewer) || viewerIsAdmin),
   };
 }
-

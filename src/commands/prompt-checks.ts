@@ -24,10 +24,18 @@ export function createPromptCheck(maxPromptLength: number, blocklist: readonly s
       const text = values[name];
       if (typeof text !== 'string') continue;
       if (text.length > maxPromptLength) {
-        throw new InputError(`${name} is ${text.length} characters long; the limit here is ${maxPromptLength}`, `${name}: at most ${maxPromptLength} characters`, 'prompt-too-long');
+        throw new InputError(
+          `${name} is ${text.length} characters long; the limit here is ${maxPromptLength}`,
+          `${name}: at most ${maxPromptLength} characters`,
+          'prompt-too-long',
+        );
       }
       if (blocked.some((re) => re.test(text))) {
-        throw new InputError(`${name} contains a word this server does not allow`, 'rephrase the prompt without it', 'blocked-prompt');
+        throw new InputError(
+          `${name} contains a word this server does not allow`,
+          'rephrase the prompt without it',
+          'blocked-prompt',
+        );
       }
     }
   };

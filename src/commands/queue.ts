@@ -10,12 +10,19 @@ export const command: ReplyCommand = {
     const line = (j: (typeof running)[number], where: string): string =>
       `#${j.id} /${j.command} ${where}${j.kind === 'training' ? ' (training)' : ''}${isSameWho({ platform: j.platform, userId: j.userId }, ctx.who) ? ' · yours' : ''}`;
     const lines = [
-      ...running.map((j) => line(j, j.progressStep !== null ? `running ${j.progressStep}/${j.progressTotal}` : 'running')),
+      ...running.map((j) =>
+        line(j, j.progressStep !== null ? `running ${j.progressStep}/${j.progressTotal}` : 'running'),
+      ),
       ...queued
         .map((j) => ({ j, position: ctx.store.jobs.position(j.id) ?? Number.MAX_SAFE_INTEGER }))
         .sort((a, b) => a.position - b.position)
         .map(({ j, position }) => line(j, `waiting, position ${position}`)),
     ];
-    return { type: 'info', title: 'Queue', text: lines.length ? lines.join('\n') : 'The queue is empty.', private: true };
+    return {
+      type: 'info',
+      title: 'Queue',
+      text: lines.length ? lines.join('\n') : 'The queue is empty.',
+      private: true,
+    };
   },
 };

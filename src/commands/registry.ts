@@ -14,7 +14,15 @@ import { command as help } from './help.js';
 
 const ALL: readonly Command[] = [
   ...TECHNIQUES.map((t) => techniqueCommand(t.name)),
-  digits, train, checkpoints, gallery, job, queue, cancel, help];
+  digits,
+  train,
+  checkpoints,
+  gallery,
+  job,
+  queue,
+  cancel,
+  help,
+];
 
 export function loadCommands(): ReadonlyMap<string, Command> {
   return new Map(ALL.map((c) => [c.definition.name, c]));

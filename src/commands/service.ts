@@ -10,7 +10,15 @@ import { enqueueAndFollow, type FollowUpdate, type QueueClient } from '../jobs/i
 import type { Store, Who } from '../store/index.js';
 import { parseActionId, type ActionEnv } from './actions.js';
 import { jobReply, jobSummary, resultReply } from './captions.js';
-import { isJobCommand, defaultInputLimits, type Command, type CommandContext, type InputLimits, type JobCommand, type JobPlan } from './command.js';
+import {
+  isJobCommand,
+  defaultInputLimits,
+  type Command,
+  type CommandContext,
+  type InputLimits,
+  type JobCommand,
+  type JobPlan,
+} from './command.js';
 import type { CommandDefinition, CommandRequest, CommandService, Reply, ReplySink, Requester } from './contract.js';
 import { toErrorReply } from './errors.js';
 import { createModelCatalog, type ModelCatalog } from './models.js';
@@ -71,14 +79,28 @@ export function createCommandService(options: ServiceOptions): CommandService {
   function contextFor(requester: Requester): CommandContext {
     const who = whoOf(requester);
     store.users.ensure(who, requester.displayName);
-    return { requester, who, isAdmin: store.users.isAdmin(who), limits, models, store, queue, commands, dataDir: options.dataDir, saveImage, newSeed };
+    return {
+      requester,
+      who,
+      isAdmin: store.users.isAdmin(who),
+      limits,
+      models,
+      store,
+      queue,
+      commands,
+      dataDir: options.dataDir,
+      saveImage,
+      newSeed,
+    };
   }
 
   /** A command's definition with this server's prompt limit, so forms and Discord refuse what the service would. */
   function withServerLimits(c: Command): CommandDefinition {
     const prompts = new Set(isJobCommand(c) ? (c.promptOptions ?? []) : []);
     if (prompts.size === 0) return c.definition;
-    const opts = c.definition.options.map((o) => (prompts.has(o.name) ? { ...o, maxLength: Math.min(o.maxLength ?? Infinity, limits.maxPromptLength) } : o));
+    const opts = c.definition.options.map((o) =>
+      prompts.has(o.name) ? { ...o, maxLength: Math.min(o.maxLength ?? Infinity, limits.maxPromptLength) } : o,
+    );
     return { ...c.definition, options: opts };
   }
 
@@ -88,27 +110,53 @@ export function createCommandService(options: ServiceOptions): CommandService {
     const name = command.definition.name;
     switch (update.type) {
       case 'queued':
-        return { type: 'queued', jobId, command: name, position: update.position, summary: jobSummary(command, name, plan.params, plan.seed) };
+        return {
+          type: 'queued',
+          jobId,
+          command: name,
+          position: update.position,
+          summary: jobSummary(command, name, plan.params, plan.seed),
+        };
       case 'started':
         return { type: 'progress', jobId, step: 0, total: 1, message: 'started' };
       case 'progress': {
         const p = update.preview;
-        const preview = sink.previews && p ? { name: `job${jobId}-preview.${p.ext}`, data: Buffer.from(p.data), contentType: `image/${p.ext}` } : undefined;
+        const preview =
+          sink.previews && p
+            ? { name: `job${jobId}-preview.${p.ext}`, data: Buffer.from(p.data), contentType: `image/${p.ext}` }
+            : undefined;
         return { type: 'progress', jobId, step: update.step, total: update.total, message: update.message, preview };
       }
       case 'paused':
-        return { type: 'progress', jobId, step: update.step, total: update.total, message: 'paused while other jobs run' };
+        return {
+          type: 'progress',
+          jobId,
+          step: update.step,
+          total: update.total,
+          message: 'paused while other jobs run',
+        };
       case 'done':
         return resultReply(store, command, jobId, update.result);
       case 'failed':
-        return { type: 'failed', jobId, outcome: 'failed', message: `job #${jobId} failed${update.error ? `: ${update.error}` : ''}` };
+        return {
+          type: 'failed',
+          jobId,
+          outcome: 'failed',
+          message: `job #${jobId} failed${update.error ? `: ${update.error}` : ''}`,
+        };
       case 'cancelled':
         return { type: 'failed', jobId, outcome: 'cancelled', message: `job #${jobId} was cancelled` };
     }
   }
 
   /** Enqueues and follows one job to its end, sending every reply on the way. */
-  async function runJob(command: JobCommand, plan: JobPlan, requester: Requester, sink: ReplySink, rerunOf?: number): Promise<void> {
+  async function runJob(
+    command: JobCommand,
+    plan: JobPlan,
+    requester: Requester,
+    sink: ReplySink,
+    rerunOf?: number,
+  ): Promise<void> {
     const spec = {
       who: whoOf(requester),
       channelId: requester.channelId,
@@ -122,7 +170,10 @@ export function createCommandService(options: ServiceOptions): CommandService {
       timeLimitMs: plan.timeLimitMs,
       rerunOf,
     };
-    await enqueueAndFollow(queue, spec, (update) => safeSend(sink, replyOf(command, plan, sink, update)), { progressIntervalMs: sink.progressIntervalMs ?? 1500, pollMs });
+    await enqueueAndFollow(queue, spec, (update) => safeSend(sink, replyOf(command, plan, sink, update)), {
+      progressIntervalMs: sink.progressIntervalMs ?? 1500,
+      pollMs,
+    });
   }
 
   async function handle(request: CommandRequest, sink: ReplySink): Promise<void> {
@@ -130,11 +181,21 @@ export function createCommandService(options: ServiceOptions): CommandService {
       const command = commands.get(request.command.replace(/^\//, ''));
       const ctx = contextFor(request.requester);
       if (!command) {
-        const names = [...commands.values()].filter((c) => !c.definition.adminOnly || ctx.isAdmin).map((c) => c.definition.name);
-        throw new InputError(`there is no command /${request.command}`, `commands: ${names.join(', ')}`, 'unknown-command');
+        const names = [...commands.values()]
+          .filter((c) => !c.definition.adminOnly || ctx.isAdmin)
+          .map((c) => c.definition.name);
+        throw new InputError(
+          `there is no command /${request.command}`,
+          `commands: ${names.join(', ')}`,
+          'unknown-command',
+        );
       }
       if (command.definition.adminOnly && !ctx.isAdmin) {
-        throw new InputError(`/${command.definition.name} is for admins only`, 'ask an admin of this bot (ADMINS in its configuration)', 'not-allowed');
+        throw new InputError(
+          `/${command.definition.name} is for admins only`,
+          'ask an admin of this bot (ADMINS in its configuration)',
+          'not-allowed',
+        );
       }
       const values = validateOptions(command.definition, request.options);
       if (!isJobCommand(command)) return await safeSend(sink, await command.execute(values, ctx));
@@ -175,8 +236,15 @@ export function createCommandService(options: ServiceOptions): CommandService {
     }
   }
 
-  async function recentJobs(requester: Requester, opts: { limit?: number | undefined; beforeId?: number | undefined } = {}): Promise<Reply[]> {
-    const rows = store.jobs.list({ who: whoOf(requester), limit: Math.min(Math.max(opts.limit ?? 20, 1), 50), beforeId: opts.beforeId });
+  async function recentJobs(
+    requester: Requester,
+    opts: { limit?: number | undefined; beforeId?: number | undefined } = {},
+  ): Promise<Reply[]> {
+    const rows = store.jobs.list({
+      who: whoOf(requester),
+      limit: Math.min(Math.max(opts.limit ?? 20, 1), 50),
+      beforeId: opts.beforeId,
+    });
     return rows.map((row) => jobReply(store, commands, row));
   }
 

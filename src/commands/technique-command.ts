@@ -28,7 +28,10 @@ export function techniqueCommand(name: TechniqueName): JobCommand {
       ? (p, picture) => ({
           command: edit.name,
           // The checkpoint's name where it ran on one, so the variation uses the same weights.
-          options: variationOptions(picture, { prompt: typeof p.prompt === 'string' ? p.prompt : undefined, model: typeof p.checkpoint === 'string' ? p.checkpoint : typeof p.model === 'string' ? p.model : undefined }),
+          options: variationOptions(picture, {
+            prompt: typeof p.prompt === 'string' ? p.prompt : undefined,
+            model: typeof p.checkpoint === 'string' ? p.checkpoint : typeof p.model === 'string' ? p.model : undefined,
+          }),
         })
       : undefined,
     async parse(options, ctx: CommandContext) {

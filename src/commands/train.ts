@@ -6,7 +6,10 @@ import { str, num, bool } from './options.js';
 
 /** The flow models' defaults (the same for class and time). */
 const FLOW = defaultSettings('class');
-const range = (name: keyof typeof TRAIN_LIMITS): { min: number; max: number } => ({ min: TRAIN_LIMITS[name].min, max: TRAIN_LIMITS[name].max });
+const range = (name: keyof typeof TRAIN_LIMITS): { min: number; max: number } => ({
+  min: TRAIN_LIMITS[name].min,
+  max: TRAIN_LIMITS[name].max,
+});
 
 export const command: JobCommand = {
   definition: {
@@ -15,14 +18,37 @@ export const command: JobCommand = {
     replies: 'public',
     adminOnly: true,
     options: [
-      { name: 'kind', type: 'string', description: 'class (digits on request) or time (unconditional)', choices: [{ name: 'class', value: 'class' }, { name: 'time', value: 'time' }] },
+      {
+        name: 'kind',
+        type: 'string',
+        description: 'class (digits on request) or time (unconditional)',
+        choices: [
+          { name: 'class', value: 'class' },
+          { name: 'time', value: 'time' },
+        ],
+      },
       { name: 'epochs', type: 'integer', description: `epochs (default ${FLOW.epochs})`, ...range('epochs') },
       { name: 'hidden', type: 'integer', description: `UNet width D (default ${FLOW.hidden})`, ...range('hidden') },
       { name: 'batch', type: 'integer', description: `batch size (default ${FLOW.batch})`, ...range('batch') },
       { name: 'lr', type: 'number', description: `Adam learning rate (default ${FLOW.lr})`, ...range('lr') },
-      { name: 'scheduler', type: 'boolean', description: 'decay the learning rate to a tenth over the run (default true; false = constant)' },
-      { name: 'ema', type: 'number', description: 'keep an average of the weights with this decay and sample with it, e.g. 0.999 (default none)', ...range('ema') },
-      { name: 'images', type: 'integer', description: 'training digits to use (default all 10,000 embedded)', min: 16, max: 60_000 },
+      {
+        name: 'scheduler',
+        type: 'boolean',
+        description: 'decay the learning rate to a tenth over the run (default true; false = constant)',
+      },
+      {
+        name: 'ema',
+        type: 'number',
+        description: 'keep an average of the weights with this decay and sample with it, e.g. 0.999 (default none)',
+        ...range('ema'),
+      },
+      {
+        name: 'images',
+        type: 'integer',
+        description: 'training digits to use (default all 10,000 embedded)',
+        min: 16,
+        max: 60_000,
+      },
       { name: 'make_default', type: 'boolean', description: 'make the final checkpoint the default model of its kind' },
       seedOption,
     ],

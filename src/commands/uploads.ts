@@ -40,20 +40,36 @@ export function createImageSaver(store: Store, limits: InputLimits): SaveImage {
   return async (attachment, option) => {
     const allowed = `${option}: ${allowedImage}`;
     if (attachment.size > limits.maxUploadBytes) {
-      throw new InputError(`${option} (${attachment.name}) is ${mib(attachment.size)}; the limit is ${mib(limits.maxUploadBytes)}`, allowed, 'too-large');
+      throw new InputError(
+        `${option} (${attachment.name}) is ${mib(attachment.size)}; the limit is ${mib(limits.maxUploadBytes)}`,
+        allowed,
+        'too-large',
+      );
     }
     if (attachment.contentType && !attachment.contentType.startsWith('image/')) {
-      throw new InputError(`${option} (${attachment.name}) is ${attachment.contentType}, not an image`, allowed, 'not-an-image');
+      throw new InputError(
+        `${option} (${attachment.name}) is ${attachment.contentType}, not an image`,
+        allowed,
+        'not-an-image',
+      );
     }
     if (attachment.width && attachment.height && attachment.width * attachment.height > limits.maxUploadPixels) {
-      throw new InputError(`${option} (${attachment.name}) is ${attachment.width}×${attachment.height} pixels; the limit is ${limits.maxUploadPixels.toLocaleString('en')}`, allowed, 'too-large');
+      throw new InputError(
+        `${option} (${attachment.name}) is ${attachment.width}×${attachment.height} pixels; the limit is ${limits.maxUploadPixels.toLocaleString('en')}`,
+        allowed,
+        'too-large',
+      );
     }
     return decoding(async () => {
       const bytes = await attachment.fetch();
-      let raster;
+      let raster: Awaited<ReturnType<typeof decodeImage>>;
       try {
         // Shrunk inside sharp: the full-size picture never becomes a JS array on this thread.
-        raster = await decodeImage(bytes, { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxUploadPixels }, { fitInside: UPLOAD_WORKING_SIZE });
+        raster = await decodeImage(
+          bytes,
+          { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxUploadPixels },
+          { fitInside: UPLOAD_WORKING_SIZE },
+        );
       } catch (error) {
         if (error instanceof ImageDecodeError) {
           const code: InputErrorCode = error.code === 'not-an-image' ? 'not-an-image' : 'too-large';
@@ -63,7 +79,14 @@ export function createImageSaver(store: Store, limits: InputLimits): SaveImage {
       }
       const png = await encodePng(raster.data, raster.width, raster.height, raster.channels);
       const artifact = store.artifacts.save(png, 'png');
-      return { sha256: artifact.sha256, path: artifact.path, width: raster.width, height: raster.height, sourceWidth: raster.sourceWidth, sourceHeight: raster.sourceHeight };
+      return {
+        sha256: artifact.sha256,
+        path: artifact.path,
+        width: raster.width,
+        height: raster.height,
+        sourceWidth: raster.sourceWidth,
+        sourceHeight: raster.sourceHeight,
+      };
     });
   };
 }

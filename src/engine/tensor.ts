@@ -16,11 +16,13 @@ export function numel(shape: Shape): number {
 /** Wraps `data` (not copied) as a tensor of `shape`; the length must match. */
 export function tensor(shape: Shape, data?: Float32Array): Tensor {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 1) throw new RangeError(`tensor dims must be positive integers, got [${shape.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 1)
+      throw new RangeError(`tensor dims must be positive integers, got [${shape.join(', ')}]`);
   }
   const n = numel(shape);
   const buf = data ?? new Float32Array(n);
-  if (buf.length !== n) throw new RangeError(`tensor of shape [${shape.join(', ')}] needs ${n} values, got ${buf.length}`);
+  if (buf.length !== n)
+    throw new RangeError(`tensor of shape [${shape.join(', ')}] needs ${n} values, got ${buf.length}`);
   return { shape: [shape[0], shape[1], shape[2], shape[3]], data: buf };
 }
 
@@ -59,7 +61,8 @@ export function map(a: Tensor, f: (v: number, i: number) => number): Tensor {
 export function axpby(a: number, x: Tensor, b: number, y: Tensor): Tensor {
   assertSameShape(x, y);
   const out = new Float32Array(x.data.length);
-  const xd = x.data, yd = y.data;
+  const xd = x.data,
+    yd = y.data;
   for (let i = 0; i < out.length; i++) out[i] = a * xd[i]! + b * yd[i]!;
   return tensor(x.shape, out);
 }
@@ -80,7 +83,7 @@ export function addScalar(x: Tensor, s: number): Tensor {
 }
 
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
-  return map(x, (v) => (v < lo ? lo : v > hi ? hi : v));
+  return map(x, (v) => (v < lo ? lo : Math.min(v, hi)));
 }
 
 /** Elementwise x·y, where y may broadcast over batch and/or channels (size 1 in those dims). */
@@ -92,7 +95,12 @@ export function mul(x: Tensor, y: Tensor): Tensor {
 export function broadcast(x: Tensor, y: Tensor, f: (a: number, b: number) => number): Tensor {
   const [n, c, h, w] = x.shape;
   const [yn, yc, yh, yw] = y.shape;
-  const dims: Array<[number, number]> = [[n, yn], [c, yc], [h, yh], [w, yw]];
+  const dims: Array<[number, number]> = [
+    [n, yn],
+    [c, yc],
+    [h, yh],
+    [w, yw],
+  ];
   for (const [d, e] of dims) {
     if (e !== d && e !== 1) {
       throw new RangeError(`cannot broadcast [${y.shape.join(', ')}] onto [${x.shape.join(', ')}]`);
@@ -100,11 +108,15 @@ export function broadcast(x: Tensor, y: Tensor, f: (a: number, b: number) => num
   }
   const out = new Float32Array(x.data.length);
   let i = 0;
-  for (let a = 0; a < n; a++) for (let b = 0; b < c; b++) for (let p = 0; p < h; p++) for (let q = 0; q < w; q++) {
-    const j = (((yn === 1 ? 0 : a) * yc + (yc === 1 ? 0 : b)) * yh + (yh === 1 ? 0 : p)) * yw + (yw === 1 ? 0 : q);
-    out[i] = f(x.data[i]!, y.data[j]!);
-    i++;
-  }
+  for (let a = 0; a < n; a++)
+    for (let b = 0; b < c; b++)
+      for (let p = 0; p < h; p++)
+        for (let q = 0; q < w; q++) {
+          const j =
+            (((yn === 1 ? 0 : a) * yc + (yc === 1 ? 0 : b)) * yh + (yh === 1 ? 0 : p)) * yw + (yw === 1 ? 0 : q);
+          out[i] = f(x.data[i]!, y.data[j]!);
+          i++;
+        }
   return tensor(x.shape, out);
 }
 
@@ -145,7 +157,8 @@ export function concat(parts: readonly Tensor[]): Tensor {
 /** Batch rows [start, end) (a copy). */
 export function sliceBatch(x: Tensor, start: number, end: number): Tensor {
   const [n, c, h, w] = x.shape;
-  if (!(0 <= start && start < end && end <= n)) throw new RangeError(`batch slice [${start}, ${end}) out of range for batch ${n}`);
+  if (!(0 <= start && start < end && end <= n))
+    throw new RangeError(`batch slice [${start}, ${end}) out of range for batch ${n}`);
   const per = c * h * w;
   return tensor([end - start, c, h, w], x.data.slice(start * per, end * per));
 }
@@ -184,7 +197,8 @@ export function takeBatch(x: Tensor, rows: readonly number[]): Tensor {
 /** Channels [start, end) of every row (DeepFloyd's 6-channel output is ε ⊕ variance). */
 export function sliceChannels(x: Tensor, start: number, end: number): Tensor {
   const [n, c, h, w] = x.shape;
-  if (!(0 <= start && start < end && end <= c)) throw new RangeError(`channel slice [${start}, ${end}) out of range for ${c} channels`);
+  if (!(0 <= start && start < end && end <= c))
+    throw new RangeError(`channel slice [${start}, ${end}) out of range for ${c} channels`);
   const hw = h * w;
   const out = new Float32Array(n * (end - start) * hw);
   for (let b = 0; b < n; b++) {
@@ -201,7 +215,9 @@ export function concatChannels(parts: readonly Tensor[]): Tensor {
   const hw = h * w;
   const cs = parts.map((p) => {
     if (p.shape[0] !== n || p.shape[2] !== h || p.shape[3] !== w) {
-      throw new RangeError(`concatChannels needs equal [n, h, w], got [${first.shape.join(', ')}] and [${p.shape.join(', ')}]`);
+      throw new RangeError(
+        `concatChannels needs equal [n, h, w], got [${first.shape.join(', ')}] and [${p.shape.join(', ')}]`,
+      );
     }
     return p.shape[1];
   });
@@ -272,10 +288,11 @@ export function resizeNearest(x: Tensor, h2: number, w2: number): Tensor {
   const [n, c, h, w] = x.shape;
   const out = new Float32Array(n * c * h2 * w2);
   let i = 0;
-  for (let b = 0; b < n * c; b++) for (let p = 0; p < h2; p++) {
-    const sp = Math.min(h - 1, Math.floor((p * h) / h2));
-    for (let q = 0; q < w2; q++) out[i++] = x.data[(b * h + sp) * w + Math.min(w - 1, Math.floor((q * w) / w2))]!;
-  }
+  for (let b = 0; b < n * c; b++)
+    for (let p = 0; p < h2; p++) {
+      const sp = Math.min(h - 1, Math.floor((p * h) / h2));
+      for (let q = 0; q < w2; q++) out[i++] = x.data[(b * h + sp) * w + Math.min(w - 1, Math.floor((q * w) / w2))]!;
+    }
   return tensor([n, c, h2, w2], out);
 }
 
@@ -288,22 +305,25 @@ export function resizeBilinear(x: Tensor, h2: number, w2: number, alignCorners =
   const out = new Float32Array(n * c * h2 * w2);
   const src = (o: number, inSize: number, outSize: number): [number, number, number] => {
     const f = alignCorners
-      ? (outSize > 1 ? (o * (inSize - 1)) / (outSize - 1) : 0)
+      ? outSize > 1
+        ? (o * (inSize - 1)) / (outSize - 1)
+        : 0
       : Math.max(0, ((o + 0.5) * inSize) / outSize - 0.5);
     const i0 = Math.min(inSize - 1, Math.floor(f));
     const i1 = Math.min(inSize - 1, i0 + 1);
     return [i0, i1, f - i0];
   };
   let i = 0;
-  for (let b = 0; b < n * c; b++) for (let p = 0; p < h2; p++) {
-    const [p0, p1, fp] = src(p, h, h2);
-    for (let q = 0; q < w2; q++) {
-      const [q0, q1, fq] = src(q, w, w2);
-      const base = b * h * w;
-      const top = x.data[base + p0 * w + q0]! * (1 - fq) + x.data[base + p0 * w + q1]! * fq;
-      const bot = x.data[base + p1 * w + q0]! * (1 - fq) + x.data[base + p1 * w + q1]! * fq;
-      out[i++] = top * (1 - fp) + bot * fp;
+  for (let b = 0; b < n * c; b++)
+    for (let p = 0; p < h2; p++) {
+      const [p0, p1, fp] = src(p, h, h2);
+      for (let q = 0; q < w2; q++) {
+        const [q0, q1, fq] = src(q, w, w2);
+        const base = b * h * w;
+        const top = x.data[base + p0 * w + q0]! * (1 - fq) + x.data[base + p0 * w + q1]! * fq;
+        const bot = x.data[base + p1 * w + q0]! * (1 - fq) + x.data[base + p1 * w + q1]! * fq;
+        out[i++] = top * (1 - fp) + bot * fp;
+      }
     }
-  }
   return tensor([n, c, h2, w2], out);
 }

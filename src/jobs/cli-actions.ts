@@ -1,6 +1,14 @@
 // What `illusionist jobs list|show|rerun|cancel` and `illusionist gallery list|publish|remove` do,
 // as functions returning plain rows and strings; the CLI entry wires them to commander.
-import { formatWho, GalleryError, type GalleryPost, type JobRow, type JobStatus, type Store, type Who } from '../store/index.js';
+import {
+  formatWho,
+  GalleryError,
+  type GalleryPost,
+  type JobRow,
+  type JobStatus,
+  type Store,
+  type Who,
+} from '../store/index.js';
 import { QueueRejectedError, type QueueClient } from './queue.js';
 import type { EnqueueReceipt, JobResult } from './types.js';
 
@@ -37,7 +45,14 @@ function describeProgress(store: Store, job: JobRow): string {
 export function formatTable<T extends object>(rows: readonly T[], columns: readonly (keyof T & string)[]): string {
   const cells = [columns as readonly string[], ...rows.map((row) => columns.map((c) => String(row[c] ?? '')))];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** A job's full record: who, what, the reproduction recipe, progress, outputs or error. */
@@ -53,7 +68,8 @@ export function showJob(store: Store, jobId: number): string {
     `seed     ${job.seed}`,
     `params   ${JSON.stringify(job.params)}`,
   ];
-  if (job.model !== null) lines.push(`model    ${job.model}${job.checkpointId !== null ? ` (checkpoint #${job.checkpointId})` : ''}`);
+  if (job.model !== null)
+    lines.push(`model    ${job.model}${job.checkpointId !== null ? ` (checkpoint #${job.checkpointId})` : ''}`);
   if (recipe !== undefined) {
     const checkpoint = recipe.checkpointSha256 ? `, checkpoint sha256 ${recipe.checkpointSha256.slice(0, 12)}` : '';
     lines.push(`recipe   engine ${recipe.engineVersion}${checkpoint}`);
@@ -62,7 +78,10 @@ export function showJob(store: Store, jobId: number): string {
   lines.push(`queued   ${time(job.createdAt)}`, `started  ${time(job.startedAt)}`, `finished ${time(job.finishedAt)}`);
   lines.push(`attempts ${job.attempts} of ${job.maxAttempts}`);
   if (job.status === 'queued') lines.push(`position ${store.jobs.position(job.id) ?? '?'}`);
-  if (job.progressStep !== null) lines.push(`progress ${job.progressStep}/${job.progressTotal}${job.progressMessage ? ` ${job.progressMessage}` : ''}`);
+  if (job.progressStep !== null)
+    lines.push(
+      `progress ${job.progressStep}/${job.progressTotal}${job.progressMessage ? ` ${job.progressMessage}` : ''}`,
+    );
   if (job.cancelledBy !== null) lines.push(`cancelled by ${job.cancelledBy}`);
   if (job.error !== null) lines.push(`error    ${job.error}`);
   const result = job.result as JobResult | undefined;
@@ -70,7 +89,8 @@ export function showJob(store: Store, jobId: number): string {
     lines.push(`timings  queued ${result.timings.queuedMs} ms, ran ${result.timings.runMs} ms`);
     for (const caption of result.captions) lines.push(`caption  ${caption}`);
   }
-  for (const out of outputs) lines.push(`output   ${out.path}${out.name ? `  ${out.name}` : ''}${out.caption ? `  (${out.caption})` : ''}`);
+  for (const out of outputs)
+    lines.push(`output   ${out.path}${out.name ? `  ${out.name}` : ''}${out.caption ? `  (${out.caption})` : ''}`);
   return lines.join('\n');
 }
 
@@ -78,7 +98,13 @@ export function showJob(store: Store, jobId: number): string {
  * Enqueues a job with the same recipe (command, parameters, seed, model, checkpoint) for `by`;
  * a `seed` override makes a variation instead of a reproduction.
  */
-export async function rerunJob(queue: QueueClient, store: Store, jobId: number, by: Who, options: { seed?: number } = {}): Promise<EnqueueReceipt> {
+export async function rerunJob(
+  queue: QueueClient,
+  store: Store,
+  jobId: number,
+  by: Who,
+  options: { seed?: number } = {},
+): Promise<EnqueueReceipt> {
   const job = store.jobs.get(jobId);
   if (job === undefined) throw new QueueRejectedError('not-found', `there is no job #${jobId}`);
   return queue.enqueue({
@@ -118,7 +144,10 @@ export interface GalleryRow {
   readonly published: string;
 }
 
-export function listGallery(store: Store, options: { sort?: 'top' | 'recent' | 'mine'; who?: Who; limit?: number } = {}): GalleryRow[] {
+export function listGallery(
+  store: Store,
+  options: { sort?: 'top' | 'recent' | 'mine'; who?: Who; limit?: number } = {},
+): GalleryRow[] {
   const sort = options.sort ?? 'recent';
   let posts: GalleryPost[];
   if (sort === 'mine') {

@@ -9,15 +9,34 @@ import { generateDigits } from '../engine/flow/digits.js';
 import type { FlowModel } from '../engine/flow/euler.js';
 import { lossCurvePng } from '../engine/flow/figures.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../engine/flow/onnx-flow-model.js';
-import { defaultSettings, latestCheckpoint, loadCheckpoint, train, type TrainProgress } from '../engine/flow/trainer.js';
+import {
+  defaultSettings,
+  latestCheckpoint,
+  loadCheckpoint,
+  train,
+  type TrainProgress,
+} from '../engine/flow/trainer.js';
 import type { UNetKind } from '../engine/flow/unet.js';
 import { gridPng } from '../engine/images/grid.js';
 import { modelEntry, type LoadedModel } from '../engine/models/registry.js';
-import { jobJson, previewPng, type OutputRole, type StepCallback, type TechniqueResult } from '../engine/techniques/outputs.js';
+import {
+  jobJson,
+  previewPng,
+  type OutputRole,
+  type StepCallback,
+  type TechniqueResult,
+} from '../engine/techniques/outputs.js';
 import { openStore, dataDir, databasePath, type Store } from '../store/index.js';
 import { storeEmbeddingCache } from './embedding-cache.js';
 import type { EmbeddingCache } from '../engine/denoisers/deepfloyd-if.js';
-import { defineHandlers, JobStoppedError, type HandlerOutput, type JobContext, type JobHandler, type OutputFile } from './handler.js';
+import {
+  defineHandlers,
+  JobStoppedError,
+  type HandlerOutput,
+  type JobContext,
+  type JobHandler,
+  type OutputFile,
+} from './handler.js';
 import { TECHNIQUE_NAMES, runTechniqueJob, type TechniqueName, type TechniqueParams } from './technique-jobs.js';
 
 // --- models, loaded lazily and kept for the worker's lifetime (one per checkpoint) ---
@@ -62,7 +81,9 @@ function embeddingCache(model: string): EmbeddingCache {
 }
 
 function denoiserFor(p: TechniqueParams): Promise<LoadedModel> {
-  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () => modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache: () => embeddingCache(p.model) }));
+  return cached(denoisers, `${p.model}:${p.checkpointPath ?? ''}`, () =>
+    modelEntry(p.model).load({ checkpoint: p.checkpointPath, embeddingCache: () => embeddingCache(p.model) }),
+  );
 }
 
 // --- progress and outputs ---
@@ -99,7 +120,12 @@ function techniqueOutput(result: TechniqueResult): HandlerOutput {
   return { files, metrics: typeof seconds === 'number' ? { seconds } : {} };
 }
 
-async function techniqueJob(command: TechniqueName, params: unknown, seed: number, ctx: JobContext): Promise<HandlerOutput> {
+async function techniqueJob(
+  command: TechniqueName,
+  params: unknown,
+  seed: number,
+  ctx: JobContext,
+): Promise<HandlerOutput> {
   const model = await denoiserFor(params as TechniqueParams);
   return techniqueOutput(await runTechniqueJob(command, params, seed, model, { onStep: reportSteps(ctx) }));
 }
@@ -111,7 +137,13 @@ async function techniqueJob(command: TechniqueName, params: unknown, seed: numbe
  * for the time model when `guidePath` names its guide (digitsGuidance leaves it out at weight 1).
  */
 export interface DigitsParams {
-  kind: 'class' | 'time'; digit?: number | undefined; count: number; guidance: number; steps: number; checkpointPath: string; guidePath?: string | undefined;
+  kind: 'class' | 'time';
+  digit?: number | undefined;
+  count: number;
+  guidance: number;
+  steps: number;
+  checkpointPath: string;
+  guidePath?: string | undefined;
   /** The sampler's churn γ; absent in jobs queued before it existed (the plain ODE they were asked with). */
   churn?: number | undefined;
   /** Flow times [lo, hi] where the guidance applies; absent in jobs queued before it existed (every step). */
@@ -125,7 +157,10 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
   const model = await flowModel(params.checkpointPath);
   if (params.kind !== 'time' || params.guidePath === undefined) return model;
   const guide = await flowModel(params.guidePath);
-  if (guide.spec.kind !== 'time') throw new Error(`the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`);
+  if (guide.spec.kind !== 'time')
+    throw new Error(
+      `the guide ${params.guidePath} holds a ${guide.spec.kind} model; a time model is guided by another time model`,
+    );
   return autoguided(model, guide, params.guidance, params.guidanceInterval);
 }
 
@@ -137,11 +172,14 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     async velocity(x, t, classes, batch) {
       const u = await model.velocity(x, t, classes, batch);
       step++;
-      let preview;
+      let preview: { data: Uint8Array; ext: string } | undefined;
       if (step % 10 === 0) {
         const n = Math.min(10, params.digit === undefined && params.kind === 'class' ? 10 : params.count);
         const imgs = Array.from({ length: n }, (_, i) => x.subarray(i * 784, (i + 1) * 784));
-        preview = { data: await gridPng(imgs, { width: 28, height: 28, channels: 1, cols: n, range: RANGE, scale: 2 }), ext: 'png' };
+        preview = {
+          data: await gridPng(imgs, { width: 28, height: 28, channels: 1, cols: n, range: RANGE, scale: 2 }),
+          ext: 'png',
+        };
       }
       await ctx.progress(step, params.steps, preview ? { preview } : {});
       return u;
@@ -151,12 +189,26 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
   const churn = params.churn ?? 0;
   const guidanceInterval = params.guidanceInterval ?? [0, 1];
   const result = await generateDigits(counted, kind, { digit, count, guidance, steps, seed, churn, guidanceInterval });
-  const record = { command: 'digits', kind, digit: digit ?? null, count, guidance, churn, guidanceInterval, steps, seed, checkpoint: checkpointPath, guide: guidePath ?? null, labels: result.labels, seconds: result.seconds };
+  const record = {
+    command: 'digits',
+    kind,
+    digit: digit ?? null,
+    count,
+    guidance,
+    churn,
+    guidanceInterval,
+    steps,
+    seed,
+    checkpoint: checkpointPath,
+    guide: guidePath ?? null,
+    labels: result.labels,
+    seconds: result.seconds,
+  };
   return {
     files: [
       { data: result.gridPng, ext: 'png', caption: 'digits', name: 'grid.png' },
       ...result.digitPngs.map((d) => ({ data: d.png, ext: 'png', name: d.name })),
-      { data: Buffer.from(JSON.stringify(record, null, 2) + '\n'), ext: 'json', name: 'job.json' },
+      { data: Buffer.from(`${JSON.stringify(record, null, 2)}\n`), ext: 'json', name: 'job.json' },
     ],
     metrics: { digits: result.labels.length, seconds: result.seconds },
   };
@@ -165,17 +217,41 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
 // --- training (Part B) ---
 
 // scheduler and ema are optional (the trainer's defaults): unset, and in jobs queued before they existed.
-interface TrainParams { kind: UNetKind; epochs: number; hidden: number; batch: number; lr: number; scheduler?: boolean; ema?: number; images?: number; makeDefault: boolean; dataDir: string; storePath: string }
+interface TrainParams {
+  kind: UNetKind;
+  epochs: number;
+  hidden: number;
+  batch: number;
+  lr: number;
+  scheduler?: boolean;
+  ema?: number;
+  images?: number;
+  makeDefault: boolean;
+  dataDir: string;
+  storePath: string;
+}
 
-async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeState: unknown, ctx: JobContext): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
+async function trainHandler(
+  p: TrainParams,
+  seed: number,
+  jobId: number,
+  resumeState: unknown,
+  ctx: JobContext,
+): Promise<{ files: OutputFile[]; metrics: Record<string, number> }> {
   const modelKind = `mnist-${p.kind}`;
   const state = resumeState as { runDir?: string; runId?: number } | null;
   const runDir = state?.runDir ?? join(p.dataDir, 'runs', `${p.kind}-job${jobId}`);
   const resume = state?.runDir !== undefined && latestCheckpoint(runDir) !== undefined;
   const dataset = p.images ? spreadSubset(loadDataset(null), p.images) : loadDataset(null);
   const settings = {
-    ...defaultSettings(p.kind), epochs: p.epochs, hidden: p.hidden, batch: p.batch, lr: p.lr, seed,
-    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}), ...(p.ema ? { ema: p.ema } : {}),
+    ...defaultSettings(p.kind),
+    epochs: p.epochs,
+    hidden: p.hidden,
+    batch: p.batch,
+    lr: p.lr,
+    seed,
+    ...(p.scheduler !== undefined ? { scheduler: p.scheduler } : {}),
+    ...(p.ema ? { ema: p.ema } : {}),
   };
   // Its own connection: the worker thread cannot share the main thread's, and WAL lets both write.
   const store = openStore(p.storePath);
@@ -199,37 +275,70 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
         },
         yieldPoint: async () => {
           if (!latest) return ctx.yieldPoint();
-          await ctx.progress(latest.globalStep, totalSteps, { message: `epoch ${latest.epoch + 1}/${p.epochs} · loss ${latest.loss.toFixed(4)}` });
+          await ctx.progress(latest.globalStep, totalSteps, {
+            message: `epoch ${latest.epoch + 1}/${p.epochs} · loss ${latest.loss.toFixed(4)}`,
+          });
         },
         onEpoch: async (summary, run) => {
           store.training.recordEpoch(runId!, summary.epoch, summary.meanLoss, summary.seconds);
-          const checkpoint = store.training.addCheckpoint({ runId, modelKind, name: `${p.kind}-job${jobId}-e${summary.epoch}`, path: join(runDir, summary.checkpoint), epoch: summary.epoch });
+          const checkpoint = store.training.addCheckpoint({
+            runId,
+            modelKind,
+            name: `${p.kind}-job${jobId}-e${summary.epoch}`,
+            path: join(runDir, summary.checkpoint),
+            epoch: summary.epoch,
+          });
           lastCheckpointId = checkpoint.id;
           // The epoch's sample grid is the job's preview until the next one.
           if (summary.samples) {
             const preview = { data: readFileSync(join(runDir, summary.samples)), ext: 'png' };
-            await ctx.progress(summary.epoch * stepsPerEpoch, totalSteps, { message: `epoch ${summary.epoch}/${run.settings.epochs} · loss ${summary.meanLoss.toFixed(4)}`, preview });
+            await ctx.progress(summary.epoch * stepsPerEpoch, totalSteps, {
+              message: `epoch ${summary.epoch}/${run.settings.epochs} · loss ${summary.meanLoss.toFixed(4)}`,
+              preview,
+            });
           }
         },
       },
     });
     store.training.finishRun(runId, 'done');
-    const last = lastCheckpointId ?? store.training.listCheckpoints(modelKind).filter((c) => c.runId === runId).at(-1)?.id;
+    const last =
+      lastCheckpointId ??
+      store.training
+        .listCheckpoints(modelKind)
+        .filter((c) => c.runId === runId)
+        .at(-1)?.id;
     if (p.makeDefault && last !== undefined) store.training.setDefaultCheckpoint(modelKind, last);
     const losses = outcome.run.losses;
     const samples = outcome.run.epochs.at(-1)?.samples;
     return {
       files: [
-        ...(samples ? [{ data: readFileSync(join(runDir, samples)), ext: 'png', caption: 'samples', name: 'samples.png' }] : []),
-        { data: await lossCurvePng(losses, stepsPerEpoch, `${p.kind} model, job #${jobId}`), ext: 'png', caption: 'loss', name: 'loss.png' },
-        { data: Buffer.from(JSON.stringify({ runDir, epochs: outcome.run.epochs, settings }, null, 2)), ext: 'json', caption: 'run', name: 'run.json' },
+        ...(samples
+          ? [{ data: readFileSync(join(runDir, samples)), ext: 'png', caption: 'samples', name: 'samples.png' }]
+          : []),
+        {
+          data: await lossCurvePng(losses, stepsPerEpoch, `${p.kind} model, job #${jobId}`),
+          ext: 'png',
+          caption: 'loss',
+          name: 'loss.png',
+        },
+        {
+          data: Buffer.from(JSON.stringify({ runDir, epochs: outcome.run.epochs, settings }, null, 2)),
+          ext: 'json',
+          caption: 'run',
+          name: 'run.json',
+        },
       ],
-      metrics: { finalLoss: losses.at(-1) ?? NaN, epochs: outcome.run.epochs.length, seconds: outcome.run.trainSeconds },
+      metrics: {
+        finalLoss: losses.at(-1) ?? NaN,
+        epochs: outcome.run.epochs.length,
+        seconds: outcome.run.trainSeconds,
+      },
     };
   } catch (error) {
     // A shutdown re-queues the job, which resumes this run; anything else ends it.
     const shutdown = error instanceof JobStoppedError && error.reason === 'shutdown';
-    if (runId !== undefined && !shutdown) store.training.finishRun(runId, error instanceof JobStoppedError ? 'cancelled' : 'failed');
+    if (runId !== undefined && !shutdown)
+      store.training.finishRun(runId, error instanceof JobStoppedError ? 'cancelled' : 'failed');
     throw error;
   } finally {
     store.close();
@@ -238,6 +347,9 @@ async function trainHandler(p: TrainParams, seed: number, jobId: number, resumeS
 
 export const handlers = defineHandlers({
   digits: async (input, ctx) => digits(input.params as DigitsParams, input.seed, ctx),
-  ...(Object.fromEntries(TECHNIQUE_NAMES.map((c) => [c, async (input, ctx) => techniqueJob(c, input.params, input.seed, ctx)])) as Record<TechniqueName, JobHandler>),
-  train: async (input, ctx) => trainHandler(input.params as TrainParams, input.seed, input.jobId, input.resumeState, ctx),
+  ...(Object.fromEntries(
+    TECHNIQUE_NAMES.map((c) => [c, async (input, ctx) => techniqueJob(c, input.params, input.seed, ctx)]),
+  ) as Record<TechniqueName, JobHandler>),
+  train: async (input, ctx) =>
+    trainHandler(input.params as TrainParams, input.seed, input.jobId, input.resumeState, ctx),
 });

@@ -22,10 +22,15 @@ async function loadRegistry(modules: readonly string[]): Promise<Map<string, Job
   const registry = new Map<string, JobHandler>();
   for (const spec of modules) {
     const url = spec.startsWith('file:') ? spec : pathToFileURL(spec).href;
-    const mod = (await import(url)) as { handlers?: HandlerRegistry; default?: HandlerRegistry; dispose?: () => Promise<void> | void };
+    const mod = (await import(url)) as {
+      handlers?: HandlerRegistry;
+      default?: HandlerRegistry;
+      dispose?: () => Promise<void> | void;
+    };
     if (mod.dispose) disposers.push(mod.dispose);
     const handlers = mod.handlers ?? mod.default;
-    if (handlers === undefined) throw new Error(`handler module ${spec} exports neither "handlers" nor a default registry`);
+    if (handlers === undefined)
+      throw new Error(`handler module ${spec} exports neither "handlers" nor a default registry`);
     for (const [command, handler] of Object.entries(handlers)) {
       if (registry.has(command)) throw new Error(`command "${command}" is registered twice (again in ${spec})`);
       registry.set(command, handler);

@@ -10,7 +10,14 @@ export type FollowUpdate =
   | { readonly type: 'queued'; readonly jobId: number; readonly position: number }
   | { readonly type: 'started'; readonly jobId: number }
   /** At most one per `progressIntervalMs`, except the last step, which is always shown. */
-  | { readonly type: 'progress'; readonly jobId: number; readonly step: number; readonly total: number; readonly message?: string | undefined; readonly preview?: Preview | undefined }
+  | {
+      readonly type: 'progress';
+      readonly jobId: number;
+      readonly step: number;
+      readonly total: number;
+      readonly message?: string | undefined;
+      readonly preview?: Preview | undefined;
+    }
   /** A training job yielding to interactive ones; step and total of the last progress heard. */
   | { readonly type: 'paused'; readonly jobId: number; readonly step: number; readonly total: number }
   | { readonly type: 'done'; readonly jobId: number; readonly result: JobResult }
@@ -33,7 +40,12 @@ const ENDS = new Set(['done', 'failed', 'cancelled']);
  * (`done`, `failed` or `cancelled`). `onUpdate` is awaited, so a slow front end is never overtaken;
  * it should not throw.
  */
-export async function enqueueAndFollow(queue: QueueClient, spec: JobSpec, onUpdate: (update: FollowUpdate) => Promise<void>, options: FollowOptions): Promise<void> {
+export async function enqueueAndFollow(
+  queue: QueueClient,
+  spec: JobSpec,
+  onUpdate: (update: FollowUpdate) => Promise<void>,
+  options: FollowOptions,
+): Promise<void> {
   const { progressIntervalMs: interval, pollMs } = options;
   const buffer: JobEvent[] = [];
   const waker = createWaker();

@@ -5,7 +5,14 @@ import type { JobKind } from '../store/index.js';
 import type { StopReason } from './handler.js';
 import type { Queue } from './queue.js';
 import type { JobEvent, JobView } from './types.js';
-import { flagPause, flagStop, stopCodes, type EngineWorkerData, type FromWorker, type ToWorker } from './worker-protocol.js';
+import {
+  flagPause,
+  flagStop,
+  stopCodes,
+  type EngineWorkerData,
+  type FromWorker,
+  type ToWorker,
+} from './worker-protocol.js';
 
 export interface JobRunnerOptions {
   /** Modules (absolute paths or file: URLs) exporting `handlers`, loaded in the worker. */
@@ -178,14 +185,21 @@ export class JobRunner {
       const active = this.active;
       if (active) {
         // A training run gives way at its next step when someone is waiting for an image.
-        if (active.kind === 'training' && !active.pauseRequested && (await this.queue.hasInteractiveWaiting(active.jobId))) {
+        if (
+          active.kind === 'training' &&
+          !active.pauseRequested &&
+          (await this.queue.hasInteractiveWaiting(active.jobId))
+        ) {
           active.pauseRequested = true;
           Atomics.store(active.flags, flagPause, 1);
         }
         return;
       }
       const paused = this.paused;
-      const claimed = await this.queue.claim(this.workerId, { interactiveOnly: paused !== undefined, pausedJobId: paused?.jobId });
+      const claimed = await this.queue.claim(this.workerId, {
+        interactiveOnly: paused !== undefined,
+        pausedJobId: paused?.jobId,
+      });
       if (claimed) {
         this.runJob(claimed.view);
         continue;
@@ -310,7 +324,10 @@ export class JobRunner {
         await this.queue.markCancelled(slot.jobId);
         return;
       case 'timeout':
-        await this.queue.fail(slot.jobId, `the job took longer than its time limit of ${((slot.timeLimitMs ?? 0) / 1000).toFixed(1)} s`);
+        await this.queue.fail(
+          slot.jobId,
+          `the job took longer than its time limit of ${((slot.timeLimitMs ?? 0) / 1000).toFixed(1)} s`,
+        );
         return;
       case 'shutdown':
         await this.queue.requeue(slot.jobId, { countAttempt: false, reason: 'interrupted by a shutdown' });
@@ -338,7 +355,9 @@ export class JobRunner {
       this.release(slot);
     }
     if (!this.stopping) {
-      await this.spawnWorker().catch((error: unknown) => console.error('job runner: could not restart the engine worker:', error));
+      await this.spawnWorker().catch((error: unknown) =>
+        console.error('job runner: could not restart the engine worker:', error),
+      );
     }
   }
 
@@ -347,7 +366,9 @@ export class JobRunner {
     try {
       await write();
     } catch (error) {
-      console.error(`job runner: could not record the end of job #${jobId}; trying again before the next job: ${(error as Error).message}`);
+      console.error(
+        `job runner: could not record the end of job #${jobId}; trying again before the next job: ${(error as Error).message}`,
+      );
       this.unrecorded.push({ jobId, write });
     }
   }
@@ -359,7 +380,11 @@ export class JobRunner {
       try {
         await pending.write();
       } catch (error) {
-        this.complain('record', `still cannot record the end of job #${pending.jobId}; no new job is taken until it is`, error);
+        this.complain(
+          'record',
+          `still cannot record the end of job #${pending.jobId}; no new job is taken until it is`,
+          error,
+        );
         return false;
       }
       this.unrecorded.shift();

@@ -5,7 +5,12 @@ import type { HandlerOutput } from './handler.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress } from './types.js';
 
 export type RejectionCode =
-  | 'queue-full' | 'user-limit' | 'quota' | 'banned' | 'not-allowed' | 'not-found'
+  | 'queue-full'
+  | 'user-limit'
+  | 'quota'
+  | 'banned'
+  | 'not-allowed'
+  | 'not-found'
   /** The distributed queue (Redis) does not answer; nothing was started. */
   | 'unavailable';
 
@@ -54,7 +59,10 @@ export interface WorkerQueue {
   heartbeat(workerId: string): Promise<void>;
   unregisterWorker(workerId: string): Promise<void>;
   /** Takes the next job in order (interactive first), or undefined when none is eligible. */
-  claim(workerId: string, options?: { interactiveOnly?: boolean; pausedJobId?: number }): Promise<ClaimedJob | undefined>;
+  claim(
+    workerId: string,
+    options?: { interactiveOnly?: boolean; pausedJobId?: number },
+  ): Promise<ClaimedJob | undefined>;
   /** Whether an interactive job could start now (so a running training job should pause). */
   hasInteractiveWaiting(pausedJobId?: number): Promise<boolean>;
   reportProgress(jobId: number, progress: Progress): Promise<void>;

@@ -10,7 +10,10 @@ import { redisConnection } from './redis-shared.js';
 export class RedisDriverMissingError extends Error {
   override readonly name = 'RedisDriverMissingError';
   constructor(cause: unknown) {
-    super('Redis mode needs the ioredis package, which is not installed here: run `npm install ioredis@5` (BullMQ 6 leaves its Redis driver to the application)', { cause });
+    super(
+      'Redis mode needs the ioredis package, which is not installed here: run `npm install ioredis@5` (BullMQ 6 leaves its Redis driver to the application)',
+      { cause },
+    );
   }
 }
 

@@ -10,8 +10,19 @@ import type { OutputFile } from './handler.js';
 import { RedisClients, redisClient } from './redis-client.js';
 import { QueueRejectedError, type CancelOutcome, type QueueClient } from './queue.js';
 import {
-  bullJobId, cancelKey, DEFAULT_PREFIX, FAMILIES, familyOf, redactedUrl, redisConnection, storeJobId, uploadPaths,
-  type Family, type RedisJobData, type RedisJobResult, type WireProgress,
+  bullJobId,
+  cancelKey,
+  DEFAULT_PREFIX,
+  FAMILIES,
+  familyOf,
+  redactedUrl,
+  redisConnection,
+  storeJobId,
+  uploadPaths,
+  type Family,
+  type RedisJobData,
+  type RedisJobResult,
+  type WireProgress,
 } from './redis-shared.js';
 import type { SqliteQueue } from './sqlite-queue.js';
 import type { EnqueueReceipt, JobEvent, JobSpec, JobView } from './types.js';
@@ -37,11 +48,19 @@ class RedisTimeout extends Error {
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([work, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new RedisTimeout(ms)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new RedisTimeout(ms)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function decodeFiles(result: Extract<RedisJobResult, { outcome: 'done' }>): OutputFile[] {
-  return result.files.map((f) => ({ data: Buffer.from(f.base64, 'base64'), ext: f.ext, caption: f.caption, name: f.name }));
+  return result.files.map((f) => ({
+    data: Buffer.from(f.base64, 'base64'),
+    ext: f.ext,
+    caption: f.caption,
+    name: f.name,
+  }));
 }
 
 export class RedisQueue implements QueueClient {
@@ -78,12 +97,22 @@ export class RedisQueue implements QueueClient {
     this.workerId = await this.local.registerWorker();
     for (const family of FAMILIES) {
       // No offline queue: an add while Redis is away fails at once instead of waiting unseen.
-      const queue = new BullQueue<RedisJobData, RedisJobResult>(family, { connection: redisClient(url, { offline: false, owned: this.clients }), prefix: this.prefix });
+      const queue = new BullQueue<RedisJobData, RedisJobResult>(family, {
+        connection: redisClient(url, { offline: false, owned: this.clients }),
+        prefix: this.prefix,
+      });
       queue.on('error', (error) => this.setReachable(false, error));
       this.queues.set(family, queue);
-      const events = new QueueEvents(family, { connection: redisClient(url, { owned: this.clients }), prefix: this.prefix });
+      const events = new QueueEvents(family, {
+        connection: redisClient(url, { owned: this.clients }),
+        prefix: this.prefix,
+      });
       events.on('error', (error) => this.setReachable(false, error));
-      events.on('active', ({ jobId }) => void this.onActive(storeJobId(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)));
+      events.on(
+        'active',
+        ({ jobId }) =>
+          void this.onActive(storeJobId(jobId)).catch((e: unknown) => this.warn(`job #${jobId} started`, e)),
+      );
       events.on('progress', ({ jobId, data }) => this.onProgress(storeJobId(jobId), data as WireProgress));
       events.on('completed', ({ jobId }) => void this.ingest(storeJobId(jobId)));
       events.on('failed', ({ jobId }) => void this.ingest(storeJobId(jobId)));
@@ -97,7 +126,10 @@ export class RedisQueue implements QueueClient {
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
     await this.sweeping;
-    await Promise.allSettled([...this.queueEvents.map((e) => e.close()), ...[...this.queues.values()].map((q) => q.close())]);
+    await Promise.allSettled([
+      ...this.queueEvents.map((e) => e.close()),
+      ...[...this.queues.values()].map((q) => q.close()),
+    ]);
     this.clients.disconnectAll();
     if (this.workerId) await this.local.unregisterWorker(this.workerId).catch(() => {});
   }
@@ -120,7 +152,10 @@ export class RedisQueue implements QueueClient {
     const was = this.reachable;
     this.reachable = reachable;
     const where = redactedUrl(this.options.url);
-    if (!reachable) this.log(`redis: unreachable at ${where} (${(error as Error)?.message ?? String(error)}); new jobs are refused until it answers`);
+    if (!reachable)
+      this.log(
+        `redis: unreachable at ${where} (${(error as Error)?.message ?? String(error)}); new jobs are refused until it answers`,
+      );
     else if (was === false) this.log(`redis: reachable again at ${where}; taking jobs`);
   }
 
@@ -140,10 +175,16 @@ export class RedisQueue implements QueueClient {
     try {
       await withTimeout(this.add(row), this.timeoutMs);
     } catch (error) {
-      const unreachable = error instanceof RedisTimeout || /writeable|connect|ECONN|closed/i.test((error as Error).message);
+      const unreachable =
+        error instanceof RedisTimeout || /writeable|connect|ECONN|closed/i.test((error as Error).message);
       // Not a job the person ran: it goes, so it counts against neither their limits nor their quota
       // (and the sweep does not hand it over again and again).
-      await this.local.fail(row.id, unreachable ? 'the job queue (Redis) was unreachable' : `the job queue (Redis) refused it: ${(error as Error).message}`);
+      await this.local.fail(
+        row.id,
+        unreachable
+          ? 'the job queue (Redis) was unreachable'
+          : `the job queue (Redis) refused it: ${(error as Error).message}`,
+      );
       this.store.jobs.deleteFinished(row.id);
       if (!unreachable) throw error;
       this.setReachable(false, error);
@@ -170,9 +211,16 @@ export class RedisQueue implements QueueClient {
     // Fairness: a user's n-th waiting job gets priority n, so everyone's first job runs before anyone's
     // second (FIFO within a priority); the per-user cap of active jobs bounds n at admission. Only
     // jobs of the same queue count: a training run waits in its own queue.
-    const earlier = this.store.jobs.list({ who: { platform: row.platform, userId: row.userId }, beforeId: row.id, limit: 1000 })
+    const earlier = this.store.jobs
+      .list({ who: { platform: row.platform, userId: row.userId }, beforeId: row.id, limit: 1000 })
       .filter((j) => (j.status === 'queued' || j.status === 'running') && familyOf(j) === familyOf(row)).length;
-    await this.queueFor(row).add(row.command, data, { jobId: bullJobId(row.id), priority: 1 + earlier, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    await this.queueFor(row).add(row.command, data, {
+      jobId: bullJobId(row.id),
+      priority: 1 + earlier,
+      attempts: 1,
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
     this.local.markHandedOver(row.id);
   }
 
@@ -196,15 +244,25 @@ export class RedisQueue implements QueueClient {
       throw new QueueRejectedError('not-allowed', `only the owner of job #${jobId} or an admin can cancel it`);
     }
     if (row.status === 'queued') {
-      const job = await this.queueFor(row).getJob(bullJobId(jobId)).catch(() => undefined);
+      const job = await this.queueFor(row)
+        .getJob(bullJobId(jobId))
+        .catch(() => undefined);
       // A waiting job leaves Redis at once; one a worker has just locked is stopped like a running one.
-      const removed = job === undefined || (await job.remove().then(() => true, () => false));
+      const removed =
+        job === undefined ||
+        (await job.remove().then(
+          () => true,
+          () => false,
+        ));
       if (!removed) this.markRunning(jobId, job.attemptsStarted);
     }
     if (this.store.jobs.get(jobId)?.status === 'running') {
       // The worker polls this key at each step (JobRunner's cancel check), wherever it runs.
       const client = await this.queueFor(row).getBackend().client;
-      await withTimeout(client.set(cancelKey(this.prefix, jobId), formatWho(by), { EX: 24 * 3600 }), this.timeoutMs).catch((error: unknown) => {
+      await withTimeout(
+        client.set(cancelKey(this.prefix, jobId), formatWho(by), { EX: 24 * 3600 }),
+        this.timeoutMs,
+      ).catch((error: unknown) => {
         this.setReachable(false, error);
         throw this.unavailable();
       });
@@ -234,7 +292,9 @@ export class RedisQueue implements QueueClient {
     const row = this.store.jobs.get(jobId);
     if (row === undefined || (row.status !== 'queued' && row.status !== 'running')) return;
     if (row.status === 'queued') this.markRunning(jobId, row.attempts + 1);
-    const preview = data.preview ? { data: Buffer.from(data.preview.base64, 'base64'), ext: data.preview.ext } : undefined;
+    const preview = data.preview
+      ? { data: Buffer.from(data.preview.base64, 'base64'), ext: data.preview.ext }
+      : undefined;
     void this.local
       .reportProgress(jobId, { step: data.step, total: data.total, message: data.message, preview })
       .catch((error: unknown) => this.warn(`progress of job #${jobId}`, error));
@@ -242,7 +302,10 @@ export class RedisQueue implements QueueClient {
 
   private async onStalled(jobId: number): Promise<void> {
     // BullMQ put it back in its queue (its worker stopped answering); another worker takes it.
-    await this.local.requeue(jobId, { countAttempt: false, reason: 'its worker stopped answering (killed, or cut off from Redis); another worker takes it' });
+    await this.local.requeue(jobId, {
+      countAttempt: false,
+      reason: 'its worker stopped answering (killed, or cut off from Redis); another worker takes it',
+    });
     this.local.markHandedOver(jobId);
   }
 
@@ -267,18 +330,30 @@ export class RedisQueue implements QueueClient {
     }
   }
 
-  private async storeEnd(row: JobRow, job: Job<RedisJobData, RedisJobResult>, state: 'completed' | 'failed'): Promise<void> {
+  private async storeEnd(
+    row: JobRow,
+    job: Job<RedisJobData, RedisJobResult>,
+    state: 'completed' | 'failed',
+  ): Promise<void> {
     if (row.status === 'queued') this.markRunning(row.id, job.attemptsStarted - (job.data.uncounted ?? 0));
     if (state === 'failed') {
       const reason = job.failedReason ?? 'failed';
-      await this.local.fail(row.id, /stalled more than allowable limit/.test(reason)
-        ? `gave up after ${job.attemptsStarted} attempts: its workers stopped while they ran it`
-        : reason);
+      await this.local.fail(
+        row.id,
+        /stalled more than allowable limit/.test(reason)
+          ? `gave up after ${job.attemptsStarted} attempts: its workers stopped while they ran it`
+          : reason,
+      );
       return;
     }
     const result = job.returnvalue;
     if (result?.outcome === 'cancelled') await this.local.markCancelled(row.id);
-    else if (result?.outcome === 'done') await this.local.complete(row.id, { files: decodeFiles(result), captions: result.captions, metrics: result.metrics }, result.handlerMs);
+    else if (result?.outcome === 'done')
+      await this.local.complete(
+        row.id,
+        { files: decodeFiles(result), captions: result.captions, metrics: result.metrics },
+        result.handlerMs,
+      );
     else await this.local.fail(row.id, 'the worker returned no result');
   }
 
@@ -309,7 +384,10 @@ export class RedisQueue implements QueueClient {
         const job = await this.queueFor(row).getJob(bullJobId(row.id));
         if (job === undefined) {
           if (row.status === 'running') {
-            await this.local.requeue(row.id, { countAttempt: false, reason: 'the job queue (Redis) lost it; it was sent again' });
+            await this.local.requeue(row.id, {
+              countAttempt: false,
+              reason: 'the job queue (Redis) lost it; it was sent again',
+            });
           }
           // Redis lost it (restarted without persistence) or the add never arrived: the store is the record.
           await this.add(this.store.jobs.get(row.id)!);
@@ -317,7 +395,8 @@ export class RedisQueue implements QueueClient {
         }
         const state = await job.getState();
         if (state === 'completed' || state === 'failed') await this.ingest(row.id);
-        else if (state === 'active' && row.status === 'queued') this.markRunning(row.id, job.attemptsStarted - (job.data.uncounted ?? 0));
+        else if (state === 'active' && row.status === 'queued')
+          this.markRunning(row.id, job.attemptsStarted - (job.data.uncounted ?? 0));
       }
     } catch (error) {
       this.warn('could not reconcile the store with Redis (trying again shortly)', error);

@@ -13,7 +13,11 @@ export function isFamily(name: string): name is Family {
 }
 
 /** The queue a job goes to: training apart (so GPU hosts can leave it out), else by the model it runs. */
-export function familyOf(job: { readonly command: string; readonly model?: string | null | undefined; readonly params: unknown }): Family {
+export function familyOf(job: {
+  readonly command: string;
+  readonly model?: string | null | undefined;
+  readonly params: unknown;
+}): Family {
   if (job.command === 'train') return 'train';
   if (job.command === 'digits') return 'mnist';
   const model = (job.params as { model?: unknown } | null)?.model ?? job.model;
@@ -72,7 +76,13 @@ export interface WireFile {
 
 /** A BullMQ job's return value; failures go through BullMQ's failed state instead. */
 export type RedisJobResult =
-  | { readonly outcome: 'done'; readonly files: readonly WireFile[]; readonly captions?: readonly string[] | undefined; readonly metrics?: Readonly<Record<string, number>> | undefined; readonly handlerMs: number }
+  | {
+      readonly outcome: 'done';
+      readonly files: readonly WireFile[];
+      readonly captions?: readonly string[] | undefined;
+      readonly metrics?: Readonly<Record<string, number>> | undefined;
+      readonly handlerMs: number;
+    }
   | { readonly outcome: 'cancelled' };
 
 /** A BullMQ progress payload. */
@@ -89,13 +99,16 @@ export function redisConnection(url: string): ConnectionOptions & { host: string
   try {
     parsed = new URL(url);
   } catch {
-    throw new RangeError(`REDIS_URL is not a URL: '${url}' (allowed: redis://[user:password@]host:port[/db] or rediss://…)`);
+    throw new RangeError(
+      `REDIS_URL is not a URL: '${url}' (allowed: redis://[user:password@]host:port[/db] or rediss://…)`,
+    );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new RangeError(`REDIS_URL must start with redis:// or rediss://, got '${parsed.protocol}//'`);
   }
   const db = parsed.pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d+$/.test(db)) throw new RangeError(`REDIS_URL's database must be a number (redis://host:port/0), got '${db}'`);
+  if (db !== '' && !/^\d+$/.test(db))
+    throw new RangeError(`REDIS_URL's database must be a number (redis://host:port/0), got '${db}'`);
   return {
     host: parsed.hostname || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 6379,
@@ -121,7 +134,10 @@ export function redactedUrl(url: string): string {
 export function uploadPaths(params: unknown): string[] {
   const found: string[] = [];
   const walk = (value: unknown): void => {
-    if (Array.isArray(value)) return value.forEach(walk);
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+      return;
+    }
     if (value === null || typeof value !== 'object') return;
     const o = value as Record<string, unknown>;
     if (typeof o.path === 'string' && typeof o.width === 'number' && typeof o.height === 'number') found.push(o.path);
@@ -139,7 +155,8 @@ export function rewriteUploadPaths(params: unknown, rename: (path: string) => st
     const o = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(o)) out[k] = walk(v);
-    if (typeof o.path === 'string' && typeof o.width === 'number' && typeof o.height === 'number') out.path = rename(o.path);
+    if (typeof o.path === 'string' && typeof o.width === 'number' && typeof o.height === 'number')
+      out.path = rename(o.path);
     return out;
   };
   return walk(params);

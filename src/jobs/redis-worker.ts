@@ -14,8 +14,14 @@ import type { HandlerOutput } from './handler.js';
 import { RedisClients, redisClient } from './redis-client.js';
 import type { CancelOutcome, ClaimedJob, Queue } from './queue.js';
 import {
-  cancelKey, DEFAULT_PREFIX, rewriteUploadPaths, storeJobId,
-  type Family, type RedisJobData, type RedisJobResult, type WireProgress,
+  cancelKey,
+  DEFAULT_PREFIX,
+  rewriteUploadPaths,
+  storeJobId,
+  type Family,
+  type RedisJobData,
+  type RedisJobResult,
+  type WireProgress,
 } from './redis-shared.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobView, Progress } from './types.js';
 
@@ -43,7 +49,9 @@ interface Held {
 
 /** BullMQ's words for "this job is no longer yours" (lock lost to the stalled check, or Redis lost the job). */
 function isLostJob(error: unknown): boolean {
-  return /Missing key|Missing lock|Lock mismatch|not in the active state|could not renew lock/i.test((error as Error)?.message ?? '');
+  return /Missing key|Missing lock|Lock mismatch|not in the active state|could not renew lock/i.test(
+    (error as Error)?.message ?? '',
+  );
 }
 
 export class RedisWorkerQueue implements Queue {
@@ -78,12 +86,20 @@ export class RedisWorkerQueue implements Queue {
         maxStalledCount: 1000,
       });
       worker.on('error', (error) => this.complain('worker', `redis: ${error.message}`));
-      void worker.startStalledCheckTimer().catch((error: unknown) => this.complain('stalled', `stalled-job check failed: ${(error as Error).message}`));
+      void worker
+        .startStalledCheckTimer()
+        .catch((error: unknown) => this.complain('stalled', `stalled-job check failed: ${(error as Error).message}`));
       this.workers.set(family, worker);
-      const counter = new BullQueue<RedisJobData, RedisJobResult>(family, { connection: redisClient(url, { owned: this.clients }), prefix: this.prefix });
+      const counter = new BullQueue<RedisJobData, RedisJobResult>(family, {
+        connection: redisClient(url, { owned: this.clients }),
+        prefix: this.prefix,
+      });
       counter.on('error', (error) => this.complain('queue', `redis: ${error.message}`));
       this.counters.set(family, counter);
-      const events = new QueueEvents(family, { connection: redisClient(url, { owned: this.clients }), prefix: this.prefix });
+      const events = new QueueEvents(family, {
+        connection: redisClient(url, { owned: this.clients }),
+        prefix: this.prefix,
+      });
       events.on('error', (error) => this.complain('events', `redis: ${error.message}`));
       // A new job wakes the runner at once instead of at its next poll.
       events.on('waiting', ({ jobId }) => this.emit({ type: 'queued', jobId: storeJobId(jobId), position: 0 }));
@@ -137,11 +153,19 @@ export class RedisWorkerQueue implements Queue {
   }
 
   /** Holds a fetched job for the runner, or settles it here (too many attempts, cancelled while waiting). */
-  private async accept(job: Job<RedisJobData, RedisJobResult>, token: string, workerId: string): Promise<ClaimedJob | undefined> {
+  private async accept(
+    job: Job<RedisJobData, RedisJobResult>,
+    token: string,
+    workerId: string,
+  ): Promise<ClaimedJob | undefined> {
     const data = job.data;
     const attempt = Math.max(1, job.attemptsStarted - (data.uncounted ?? 0));
     if (attempt > data.maxAttempts) {
-      await job.moveToFailed(new Error(`gave up after ${data.maxAttempts} attempts: its workers stopped while they ran it`), token, false);
+      await job.moveToFailed(
+        new Error(`gave up after ${data.maxAttempts} attempts: its workers stopped while they ran it`),
+        token,
+        false,
+      );
       return undefined;
     }
     const client = await this.workers.get(this.familyOfJob(job))!.getBackend().client;
@@ -163,18 +187,51 @@ export class RedisWorkerQueue implements Queue {
       });
       params = rewriteUploadPaths(params, (path) => renamed.get(path) ?? path);
     }
-    const lockTimer = setInterval(() => {
-      job.extendLock(token, this.lockDurationMs).catch((error: unknown) => this.complain(`lock-${data.id}`, `could not extend the lock of job #${data.id}: ${(error as Error).message}`));
-    }, Math.max(200, Math.floor(this.lockDurationMs / 3)));
+    const lockTimer = setInterval(
+      () => {
+        job
+          .extendLock(token, this.lockDurationMs)
+          .catch((error: unknown) =>
+            this.complain(
+              `lock-${data.id}`,
+              `could not extend the lock of job #${data.id}: ${(error as Error).message}`,
+            ),
+          );
+      },
+      Math.max(200, Math.floor(this.lockDurationMs / 3)),
+    );
     lockTimer.unref();
     this.held.set(data.id, { job, token, lockTimer, uploadDir, lastProgress: 0 });
     const view: JobView = {
-      id: data.id, platform: 'redis', userId: '', channelId: null, threadId: null,
-      command: data.command, params, model: data.model, checkpointId: data.checkpointId, seed: data.seed, kind: data.kind,
-      status: 'running', createdAt: job.timestamp, startedAt: Date.now(), finishedAt: null,
-      progressStep: null, progressTotal: null, progressMessage: null, resumeState: data.resumeState ?? null,
-      error: null, attempts: attempt, maxAttempts: data.maxAttempts, timeLimitMs: data.timeLimitMs,
-      cancelRequested: false, cancelledBy: null, result: null, rerunOf: null, workerId, position: undefined,
+      id: data.id,
+      platform: 'redis',
+      userId: '',
+      channelId: null,
+      threadId: null,
+      command: data.command,
+      params,
+      model: data.model,
+      checkpointId: data.checkpointId,
+      seed: data.seed,
+      kind: data.kind,
+      status: 'running',
+      createdAt: job.timestamp,
+      startedAt: Date.now(),
+      finishedAt: null,
+      progressStep: null,
+      progressTotal: null,
+      progressMessage: null,
+      resumeState: data.resumeState ?? null,
+      error: null,
+      attempts: attempt,
+      maxAttempts: data.maxAttempts,
+      timeLimitMs: data.timeLimitMs,
+      cancelRequested: false,
+      cancelledBy: null,
+      result: null,
+      rerunOf: null,
+      workerId,
+      position: undefined,
     };
     return { view, attempt };
   }
@@ -196,16 +253,26 @@ export class RedisWorkerQueue implements Queue {
     if (held === undefined) return;
     const now = Date.now();
     const last = held.lastProgress;
-    if (progress.preview === undefined && progress.step < progress.total && last !== 0 && now - last < (this.options.progressIntervalMs ?? 100)) return;
+    if (
+      progress.preview === undefined &&
+      progress.step < progress.total &&
+      last !== 0 &&
+      now - last < (this.options.progressIntervalMs ?? 100)
+    )
+      return;
     held.lastProgress = now;
     const wire: WireProgress = {
       step: progress.step,
       total: progress.total,
       message: progress.message,
-      preview: progress.preview ? { base64: Buffer.from(progress.preview.data).toString('base64'), ext: progress.preview.ext } : undefined,
+      preview: progress.preview
+        ? { base64: Buffer.from(progress.preview.data).toString('base64'), ext: progress.preview.ext }
+        : undefined,
     };
     // Progress is for people's eyes; a Redis hiccup must not stop the job.
-    await held.job.updateProgress(wire as unknown as object).catch((error: unknown) => this.complain('progress', `could not send progress: ${(error as Error).message}`));
+    await held.job
+      .updateProgress(wire as unknown as object)
+      .catch((error: unknown) => this.complain('progress', `could not send progress: ${(error as Error).message}`));
   }
 
   async reportPaused(jobId: number, paused: boolean): Promise<void> {
@@ -221,14 +288,26 @@ export class RedisWorkerQueue implements Queue {
   async complete(jobId: number, output: HandlerOutput, handlerMs: number): Promise<JobResult> {
     const result: RedisJobResult = {
       outcome: 'done',
-      files: output.files.map((f) => ({ base64: Buffer.from(f.data).toString('base64'), ext: f.ext, caption: f.caption, name: f.name })),
+      files: output.files.map((f) => ({
+        base64: Buffer.from(f.data).toString('base64'),
+        ext: f.ext,
+        caption: f.caption,
+        name: f.name,
+      })),
       captions: output.captions,
       metrics: output.metrics,
       handlerMs,
     };
     await this.finish(jobId, (held) => held.job.moveToCompleted(result, held.token, false));
     // The bot stores the files and makes the real result; the runner only needs to know it went.
-    return { jobId, files: [], captions: [...(output.captions ?? [])], seed: 0, timings: { queuedMs: 0, runMs: 0, handlerMs, totalMs: 0 }, metrics: { ...output.metrics } };
+    return {
+      jobId,
+      files: [],
+      captions: [...(output.captions ?? [])],
+      seed: 0,
+      timings: { queuedMs: 0, runMs: 0, handlerMs, totalMs: 0 },
+      metrics: { ...output.metrics },
+    };
   }
 
   async fail(jobId: number, error: string): Promise<void> {
@@ -241,7 +320,8 @@ export class RedisWorkerQueue implements Queue {
 
   async requeue(jobId: number, options: { countAttempt: boolean; reason: string }): Promise<void> {
     await this.finish(jobId, async (held) => {
-      if (!options.countAttempt) await held.job.updateData({ ...held.job.data, uncounted: (held.job.data.uncounted ?? 0) + 1 });
+      if (!options.countAttempt)
+        await held.job.updateData({ ...held.job.data, uncounted: (held.job.data.uncounted ?? 0) + 1 });
       await held.job.moveToWait(held.token);
     });
   }
@@ -258,7 +338,9 @@ export class RedisWorkerQueue implements Queue {
       await write(held);
     } catch (error) {
       if (!isLostJob(error)) throw error;
-      this.log(`worker: job #${jobId} is no longer this worker's (${(error as Error).message}); its result here is dropped`);
+      this.log(
+        `worker: job #${jobId} is no longer this worker's (${(error as Error).message}); its result here is dropped`,
+      );
     }
     clearInterval(held.lockTimer);
     if (held.uploadDir) rmSync(held.uploadDir, { recursive: true, force: true });

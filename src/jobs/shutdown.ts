@@ -24,7 +24,10 @@ export interface ShutdownOptions extends SignalOptions {
  * the running job marked 'running'; the shutdown itself is bounded by the job's grace time.
  * Returns a function that removes the handlers.
  */
-export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<number>, options: SignalOptions = {}): () => void {
+export function onShutdownSignal(
+  shutdown: (signal: NodeJS.Signals) => Promise<number>,
+  options: SignalOptions = {},
+): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const log = options.log ?? ((line: string) => console.error(line));
@@ -55,7 +58,11 @@ export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<n
  * Stops `runner` (the running job gets `graceMs` to finish), runs `beforeClose`, closes `store`.
  * Resolves to the exit code: 0, or 1 when a step failed (the store is closed either way).
  */
-export async function shutDown(runner: JobRunner, store: Store, options: Pick<ShutdownOptions, 'graceMs' | 'beforeClose' | 'log'> = {}): Promise<number> {
+export async function shutDown(
+  runner: JobRunner,
+  store: Store,
+  options: Pick<ShutdownOptions, 'graceMs' | 'beforeClose' | 'log'> = {},
+): Promise<number> {
   const log = options.log ?? ((line: string) => console.error(line));
   let code = 0;
   try {

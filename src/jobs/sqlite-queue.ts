@@ -5,7 +5,17 @@ import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { StorageFullError, formatWho, isStorageFull, type JobRow, type JobStatus, type RecoveryReport, type Store, type Who, type WorkerRow } from '../store/index.js';
+import {
+  StorageFullError,
+  formatWho,
+  isStorageFull,
+  type JobRow,
+  type JobStatus,
+  type RecoveryReport,
+  type Store,
+  type Who,
+  type WorkerRow,
+} from '../store/index.js';
 import type { HandlerOutput } from './handler.js';
 import { QueueRejectedError, type CancelOutcome, type ClaimedJob, type Queue } from './queue.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView, Progress, ResultFile } from './types.js';
@@ -87,11 +97,17 @@ export class SqliteQueue implements Queue {
     const { store } = this;
     const user = store.users.get(who);
     if (user.banned) {
-      throw new QueueRejectedError('banned', `you are banned from making images here${user.banReason ? ` (${user.banReason})` : ''}`);
+      throw new QueueRejectedError(
+        'banned',
+        `you are banned from making images here${user.banReason ? ` (${user.banReason})` : ''}`,
+      );
     }
     const queued = store.jobs.countQueued();
     if (queued >= this.maxQueued) {
-      throw new QueueRejectedError('queue-full', `the queue is full (${queued} jobs waiting); please try again in a few minutes`);
+      throw new QueueRejectedError(
+        'queue-full',
+        `the queue is full (${queued} jobs waiting); please try again in a few minutes`,
+      );
     }
     if (!user.isAdmin) {
       const active = store.jobs.countActive(who);
@@ -104,7 +120,10 @@ export class SqliteQueue implements Queue {
       }
       const today = store.jobs.countCreatedSince(who, Date.now() - 24 * 3_600_000);
       if (today >= user.limits.dailyQuota) {
-        throw new QueueRejectedError('quota', `you have used your ${user.limits.dailyQuota} jobs for the last 24 hours; try again later`);
+        throw new QueueRejectedError(
+          'quota',
+          `you have used your ${user.limits.dailyQuota} jobs for the last 24 hours; try again later`,
+        );
       }
     }
   }
@@ -190,7 +209,10 @@ export class SqliteQueue implements Queue {
     this.store.jobs.unregisterWorker(workerId);
   }
 
-  async claim(workerId: string, options: { interactiveOnly?: boolean; pausedJobId?: number } = {}): Promise<ClaimedJob | undefined> {
+  async claim(
+    workerId: string,
+    options: { interactiveOnly?: boolean; pausedJobId?: number } = {},
+  ): Promise<ClaimedJob | undefined> {
     const claimOptions = {
       workerId,
       maxRunningPerUser: this.maxRunningPerUser,
@@ -207,22 +229,34 @@ export class SqliteQueue implements Queue {
 
   /** Marks a queued row as handed to Redis (see `claim`); a requeue clears it. */
   markHandedOver(jobId: number): void {
-    this.write(() => this.store.db.prepare(`UPDATE jobs SET worker_id = ? WHERE id = ? AND status = 'queued'`).run(REDIS_HANDOVER, jobId));
+    this.write(() =>
+      this.store.db
+        .prepare(`UPDATE jobs SET worker_id = ? WHERE id = ? AND status = 'queued'`)
+        .run(REDIS_HANDOVER, jobId),
+    );
   }
 
   /** A row another host's worker (Redis mode) runs, as running here, with the usual 'started' event. */
   markRunningElsewhere(jobId: number, attempt: number, workerId: string): boolean {
-    const changed = this.write(() => this.store.db
-      .prepare(`UPDATE jobs SET status = 'running', started_at = ?, attempts = ?, worker_id = ?, error = NULL WHERE id = ? AND status = 'queued'`)
-      .run(Date.now(), Math.max(1, attempt), workerId, jobId).changes === 1);
+    const changed = this.write(
+      () =>
+        this.store.db
+          .prepare(
+            `UPDATE jobs SET status = 'running', started_at = ?, attempts = ?, worker_id = ?, error = NULL WHERE id = ? AND status = 'queued'`,
+          )
+          .run(Date.now(), Math.max(1, attempt), workerId, jobId).changes === 1,
+    );
     if (changed) this.emit({ type: 'started', jobId, attempt: Math.max(1, attempt) });
     return changed;
   }
 
   async hasInteractiveWaiting(pausedJobId?: number): Promise<boolean> {
     return (
-      this.store.jobs.peekNext({ maxRunningPerUser: this.maxRunningPerUser, interactiveOnly: true, ignoreRunningId: pausedJobId }) !==
-      undefined
+      this.store.jobs.peekNext({
+        maxRunningPerUser: this.maxRunningPerUser,
+        interactiveOnly: true,
+        ignoreRunningId: pausedJobId,
+      }) !== undefined
     );
   }
 
@@ -256,12 +290,18 @@ export class SqliteQueue implements Queue {
   private save(jobId: number, output: HandlerOutput, handlerMs: number): JobResult {
     const { store } = this;
     // Files first (each durable before its row), then one transaction links them and closes the job.
-    const saved = output.files.map((file) => ({ artifact: store.artifacts.save(file.data, file.ext), caption: file.caption ?? null, name: file.name ?? null }));
+    const saved = output.files.map((file) => ({
+      artifact: store.artifacts.save(file.data, file.ext),
+      caption: file.caption ?? null,
+      name: file.name ?? null,
+    }));
     const finishedAt = Date.now();
     const result = store.transaction(() => {
       const job = store.jobs.get(jobId);
       if (job === undefined) throw new RangeError(`there is no job #${jobId}`);
-      saved.forEach((s, i) => store.artifacts.linkToJob(jobId, i, s.artifact.sha256, s.caption ?? undefined, s.name ?? undefined));
+      saved.forEach((s, i) => {
+        store.artifacts.linkToJob(jobId, i, s.artifact.sha256, s.caption ?? undefined, s.name ?? undefined);
+      });
       if (saved[0] !== undefined) store.seeds.setOutput(jobId, saved[0].artifact.sha256);
       const startedAt = job.startedAt ?? finishedAt;
       const files: ResultFile[] = saved.map((s) => ({
@@ -301,7 +341,9 @@ export class SqliteQueue implements Queue {
       return fn();
     } catch (error) {
       if (!isStorageFull(error) || error instanceof StorageFullError) throw error;
-      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, { cause: error });
+      throw new StorageFullError(path.dirname(path.resolve(this.store.path)), (error as Error).message, {
+        cause: error,
+      });
     }
   }
 
@@ -322,7 +364,9 @@ export class SqliteQueue implements Queue {
       await this.fail(jobId, `gave up after ${job.attempts} attempts: ${options.reason}`);
       return;
     }
-    if (this.write(() => this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason }))) {
+    if (
+      this.write(() => this.store.jobs.requeue(jobId, { countAttempt: options.countAttempt, note: options.reason }))
+    ) {
       this.emit({ type: 'requeued', jobId, reason: options.reason });
     }
   }
@@ -330,8 +374,10 @@ export class SqliteQueue implements Queue {
   async recoverInterrupted(): Promise<RecoveryReport> {
     const staleMs = this.options.workerStaleMs ?? 30_000;
     const report = this.store.jobs.recoverInterrupted((worker) => isWorkerAlive(worker, staleMs));
-    for (const jobId of report.requeued) this.emit({ type: 'requeued', jobId, reason: 'the previous process stopped while it ran' });
-    for (const jobId of report.failed) this.emit({ type: 'failed', jobId, error: this.store.jobs.get(jobId)?.error ?? 'failed' });
+    for (const jobId of report.requeued)
+      this.emit({ type: 'requeued', jobId, reason: 'the previous process stopped while it ran' });
+    for (const jobId of report.failed)
+      this.emit({ type: 'failed', jobId, error: this.store.jobs.get(jobId)?.error ?? 'failed' });
     return report;
   }
 
@@ -361,7 +407,10 @@ export class SqliteQueue implements Queue {
 
   /** Reads back what other connections committed since the last look and delivers it as events. */
   private watchOnce(): void {
-    if (!this.store.db.open) return this.stopWatching();
+    if (!this.store.db.open) {
+      this.stopWatching();
+      return;
+    }
     try {
       const version = this.store.dataVersion();
       if (version === this.dataVersion) return;
@@ -376,7 +425,7 @@ export class SqliteQueue implements Queue {
         else this.reconcile(row);
       }
     } catch (error) {
-      console.error('job queue: could not read other processes\' changes (trying again shortly):', error);
+      console.error("job queue: could not read other processes' changes (trying again shortly):", error);
     }
   }
 
@@ -384,7 +433,8 @@ export class SqliteQueue implements Queue {
   private reconcile(row: JobRow): void {
     const was = this.known.get(row.id);
     const found: JobEvent[] = [];
-    if (was === undefined && row.status === 'queued') found.push({ type: 'queued', jobId: row.id, position: this.store.jobs.position(row.id) ?? 1 });
+    if (was === undefined && row.status === 'queued')
+      found.push({ type: 'queued', jobId: row.id, position: this.store.jobs.position(row.id) ?? 1 });
     if (was?.status === 'running' && row.status === 'queued') {
       found.push({ type: 'requeued', jobId: row.id, reason: row.error ?? 'another process put it back in the queue' });
     }
@@ -393,13 +443,21 @@ export class SqliteQueue implements Queue {
     }
     const moved = row.status === 'running' || (was !== undefined && row.status === 'done');
     if (moved && row.progressStep !== null && row.progressTotal !== null && row.progressStep > (was?.step ?? -1)) {
-      found.push({ type: 'progress', jobId: row.id, step: row.progressStep, total: row.progressTotal, message: row.progressMessage ?? undefined });
+      found.push({
+        type: 'progress',
+        jobId: row.id,
+        step: row.progressStep,
+        total: row.progressTotal,
+        message: row.progressMessage ?? undefined,
+      });
     }
     if (row.status === 'running' && row.cancelRequested && !was?.cancelRequested) {
       found.push({ type: 'cancel-requested', jobId: row.id, by: row.cancelledBy ?? 'another process' });
     }
-    if (was !== undefined && row.status === 'done') found.push({ type: 'done', jobId: row.id, result: row.result as JobResult });
-    if (was !== undefined && row.status === 'failed') found.push({ type: 'failed', jobId: row.id, error: row.error ?? 'failed' });
+    if (was !== undefined && row.status === 'done')
+      found.push({ type: 'done', jobId: row.id, result: row.result as JobResult });
+    if (was !== undefined && row.status === 'failed')
+      found.push({ type: 'failed', jobId: row.id, error: row.error ?? 'failed' });
     if (was !== undefined && row.status === 'cancelled') found.push({ type: 'cancelled', jobId: row.id });
     this.remember(row);
     for (const event of found) this.deliver(event);
@@ -411,7 +469,12 @@ export class SqliteQueue implements Queue {
       return;
     }
     const step = Math.max(row.progressStep ?? -1, this.known.get(row.id)?.step ?? -1);
-    this.known.set(row.id, { status: row.status, attempts: row.attempts, step: row.status === 'queued' ? -1 : step, cancelRequested: row.cancelRequested });
+    this.known.set(row.id, {
+      status: row.status,
+      attempts: row.attempts,
+      step: row.status === 'queued' ? -1 : step,
+      cancelRequested: row.cancelRequested,
+    });
   }
 
   /** Keeps the watch's picture in step with this process's own changes, so they are not delivered twice. */

@@ -54,7 +54,10 @@ export interface TechniqueParams {
 
 /** The sampler settings every guided technique passes through (only those given). */
 function sampling(p: TechniqueParams): { thresholding?: ThresholdingMode; noise?: string } {
-  return { ...(p.thresholding !== undefined ? { thresholding: p.thresholding } : {}), ...(p.noise !== undefined ? { noise: p.noise } : {}) };
+  return {
+    ...(p.thresholding !== undefined ? { thresholding: p.thresholding } : {}),
+    ...(p.noise !== undefined ? { noise: p.noise } : {}),
+  };
 }
 
 /** The input picture: an upload, or (models with digit inputs) a digit of the embedded MNIST set. */
@@ -63,7 +66,11 @@ export interface InputParams {
   readonly digitIndex?: number | undefined;
 }
 
-export interface ImagineParams extends TechniqueParams { readonly prompt: string; readonly count: number; readonly guidance: number }
+export interface ImagineParams extends TechniqueParams {
+  readonly prompt: string;
+  readonly count: number;
+  readonly guidance: number;
+}
 
 /** The input noised to each t in `ts`, then denoised by each method. */
 export interface DenoiseParams extends TechniqueParams, InputParams {
@@ -72,7 +79,11 @@ export interface DenoiseParams extends TechniqueParams, InputParams {
   readonly methods: readonly DenoiseMethod[];
 }
 
-export interface EditParams extends TechniqueParams, InputParams { readonly prompt: string; readonly iStarts: readonly number[]; readonly guidance: number }
+export interface EditParams extends TechniqueParams, InputParams {
+  readonly prompt: string;
+  readonly iStarts: readonly number[];
+  readonly guidance: number;
+}
 
 /** The region: a mask upload (white = repaint), or a box in the input image's pixels. */
 export interface InpaintParams extends TechniqueParams, InputParams {
@@ -83,9 +94,19 @@ export interface InpaintParams extends TechniqueParams, InputParams {
 }
 
 /** `views`: the view of each prompt after the first (which is seen as it is). */
-export interface AnagramParams extends TechniqueParams { readonly prompts: readonly string[]; readonly views: readonly string[]; readonly maxDisp?: number | undefined; readonly guidance: number }
+export interface AnagramParams extends TechniqueParams {
+  readonly prompts: readonly string[];
+  readonly views: readonly string[];
+  readonly maxDisp?: number | undefined;
+  readonly guidance: number;
+}
 
-export interface HybridParams extends TechniqueParams { readonly far: string; readonly near: string; readonly sigma?: number | undefined; readonly guidance: number }
+export interface HybridParams extends TechniqueParams {
+  readonly far: string;
+  readonly near: string;
+  readonly sigma?: number | undefined;
+  readonly guidance: number;
+}
 
 /** Stored uploads were checked by the front end against its configured limits; these only guard against a swapped file. */
 const STORED_LIMITS: DecodeLimits = { maxBytes: 512 * 1024 * 1024, maxPixels: 268_435_456 };
@@ -103,7 +124,8 @@ function imageSource(p: InputParams): ImageSource {
 /** A box in the upload's pixels as a mask image of the upload's size, so it is fitted exactly like the upload. */
 async function uploadBoxMask(image: StoredImage, box: Box): Promise<MaskSource> {
   const data = new Float32Array(image.width * image.height);
-  for (let y = box.y; y < Math.min(image.height, box.y + box.height); y++) data.fill(1, y * image.width + box.x, y * image.width + Math.min(image.width, box.x + box.width));
+  for (let y = box.y; y < Math.min(image.height, box.y + box.height); y++)
+    data.fill(1, y * image.width + box.x, y * image.width + Math.min(image.width, box.x + box.width));
   return { bytes: await encodePng(data, image.width, image.height, 1), name: 'box', limits: STORED_LIMITS };
 }
 
@@ -116,32 +138,97 @@ async function maskSource(p: InpaintParams): Promise<MaskSource> {
 }
 
 /** Runs a Part A job on a loaded model: the technique's named files and its job record. */
-export async function runTechniqueJob(command: TechniqueName, params: unknown, seed: number, model: LoadedModel, opts: RunOptions = {}): Promise<TechniqueResult> {
+export async function runTechniqueJob(
+  command: TechniqueName,
+  params: unknown,
+  seed: number,
+  model: LoadedModel,
+  opts: RunOptions = {},
+): Promise<TechniqueResult> {
   switch (command) {
     case 'imagine': {
       const p = params as ImagineParams;
-      return runImagine(model, { prompt: p.prompt, steps: p.steps, guidance: p.guidance, count: p.count, seed, ...sampling(p) }, opts);
+      return runImagine(
+        model,
+        { prompt: p.prompt, steps: p.steps, guidance: p.guidance, count: p.count, seed, ...sampling(p) },
+        opts,
+      );
     }
     case 'denoise': {
       const p = params as DenoiseParams;
-      if (!Array.isArray(p.ts) || !Array.isArray(p.methods)) throw new RangeError('a denoise job needs ts and methods; a job queued in the older shape (iStart) must be asked for again');
-      return runDenoise(model, { image: imageSource(p), ts: [...p.ts], methods: [...p.methods], prompt: p.prompt, steps: p.steps, seed }, opts);
+      if (!Array.isArray(p.ts) || !Array.isArray(p.methods))
+        throw new RangeError(
+          'a denoise job needs ts and methods; a job queued in the older shape (iStart) must be asked for again',
+        );
+      return runDenoise(
+        model,
+        { image: imageSource(p), ts: [...p.ts], methods: [...p.methods], prompt: p.prompt, steps: p.steps, seed },
+        opts,
+      );
     }
     case 'edit': {
       const p = params as EditParams;
-      return runEdit(model, { image: imageSource(p), iStarts: [...p.iStarts], prompt: p.prompt, steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
+      return runEdit(
+        model,
+        {
+          image: imageSource(p),
+          iStarts: [...p.iStarts],
+          prompt: p.prompt,
+          steps: p.steps,
+          guidance: p.guidance,
+          seed,
+          ...sampling(p),
+        },
+        opts,
+      );
     }
     case 'inpaint': {
       const p = params as InpaintParams;
-      return runInpaint(model, { image: imageSource(p), mask: await maskSource(p), prompt: p.prompt, steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
+      return runInpaint(
+        model,
+        {
+          image: imageSource(p),
+          mask: await maskSource(p),
+          prompt: p.prompt,
+          steps: p.steps,
+          guidance: p.guidance,
+          seed,
+          ...sampling(p),
+        },
+        opts,
+      );
     }
     case 'anagram': {
       const p = params as AnagramParams;
-      return runAnagram(model, { prompts: [...p.prompts], views: [...p.views], ...(p.maxDisp !== undefined ? { maxDisp: p.maxDisp } : {}), steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
+      return runAnagram(
+        model,
+        {
+          prompts: [...p.prompts],
+          views: [...p.views],
+          ...(p.maxDisp !== undefined ? { maxDisp: p.maxDisp } : {}),
+          steps: p.steps,
+          guidance: p.guidance,
+          seed,
+          ...sampling(p),
+        },
+        opts,
+      );
     }
     case 'hybrid': {
       const p = params as HybridParams;
-      return runHybrid(model, { far: p.far, near: p.near, ...(p.sigma !== undefined ? { sigma: p.sigma } : {}), steps: p.steps, guidance: p.guidance, seed, ...sampling(p) }, opts);
+      return runHybrid(
+        model,
+        {
+          far: p.far,
+          near: p.near,
+          ...(p.sigma !== undefined ? { sigma: p.sigma } : {}),
+          steps: p.steps,
+          guidance: p.guidance,
+          seed,
+          ...sampling(p),
+        },
+        opts,
+      );
     }
   }
 }

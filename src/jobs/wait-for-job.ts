@@ -29,7 +29,10 @@ export async function waitForJob(
       if (options.signal?.aborted) onAbort();
       options.signal?.addEventListener('abort', onAbort);
       if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => reject(new Error(`job #${jobId} did not finish within ${options.timeoutMs} ms`)), options.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`job #${jobId} did not finish within ${options.timeoutMs} ms`)),
+          options.timeoutMs,
+        );
       }
       // Subscribed first, then checked: a job that finished before we listened is not missed.
       void queue.get(jobId).then((job) => {

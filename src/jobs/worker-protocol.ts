@@ -29,7 +29,12 @@ export type FromWorker =
   | { readonly type: 'state'; readonly jobId: number; readonly state: unknown }
   | { readonly type: 'yielded'; readonly jobId: number }
   | { readonly type: 'done'; readonly jobId: number; readonly output: HandlerOutput; readonly handlerMs: number }
-  | { readonly type: 'failed'; readonly jobId: number; readonly error: string; readonly stopReason?: StopReason | undefined };
+  | {
+      readonly type: 'failed';
+      readonly jobId: number;
+      readonly error: string;
+      readonly stopReason?: StopReason | undefined;
+    };
 
 /** Slots of the shared flags array. */
 export const flagStop = 0;

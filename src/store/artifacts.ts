@@ -65,7 +65,10 @@ export class ArtifactsStore {
     this.linkStmt = db.prepare(`
       INSERT OR REPLACE INTO job_outputs (job_id, ordinal, artifact_sha256, caption, name)
       VALUES (@jobId, @ordinal, @sha256, @caption, @name)`);
-    this.outputsStmt = db.prepare<[number], RawArtifact & { ordinal: number; caption: string | null; name: string | null }>(`
+    this.outputsStmt = db.prepare<
+      [number],
+      RawArtifact & { ordinal: number; caption: string | null; name: string | null }
+    >(`
       SELECT a.*, o.ordinal, o.caption, o.name FROM job_outputs o JOIN artifacts a ON a.sha256 = o.artifact_sha256
       WHERE o.job_id = ? ORDER BY o.ordinal`);
   }
@@ -76,7 +79,8 @@ export class ArtifactsStore {
    */
   save(data: Uint8Array, ext: string, now = Date.now()): Artifact {
     const cleanExt = ext.replace(/^\./, '').toLowerCase();
-    if (!/^[a-z0-9]{1,8}$/.test(cleanExt)) throw new RangeError(`artifact extension must be 1-8 letters or digits, got "${ext}"`);
+    if (!/^[a-z0-9]{1,8}$/.test(cleanExt))
+      throw new RangeError(`artifact extension must be 1-8 letters or digits, got "${ext}"`);
     const sha256 = hashBytes(data);
     const existing = this.get(sha256);
     if (existing !== undefined && fs.existsSync(existing.path)) return existing;
@@ -121,7 +125,9 @@ export class ArtifactsStore {
   }
 
   listForJob(jobId: number): JobOutput[] {
-    return this.outputsStmt.all(jobId).map((r) => ({ ...this.toArtifact(r), ordinal: r.ordinal, caption: r.caption, name: r.name }));
+    return this.outputsStmt
+      .all(jobId)
+      .map((r) => ({ ...this.toArtifact(r), ordinal: r.ordinal, caption: r.caption, name: r.name }));
   }
 
   private toArtifact(r: RawArtifact): Artifact {
@@ -131,7 +137,10 @@ export class ArtifactsStore {
 
   /** The jobs that have this artifact among their outputs (equal bytes are shared). */
   jobsWithOutput(sha256: string): number[] {
-    return this.db.prepare<[string], number>('SELECT DISTINCT job_id FROM job_outputs WHERE artifact_sha256 = ? ORDER BY job_id').pluck().all(sha256);
+    return this.db
+      .prepare<[string], number>('SELECT DISTINCT job_id FROM job_outputs WHERE artifact_sha256 = ? ORDER BY job_id')
+      .pluck()
+      .all(sha256);
   }
 
   /**
@@ -140,11 +149,13 @@ export class ArtifactsStore {
    * Equal bytes share one artifact, so another job's identical picture keeps the file.
    */
   removeUnreferenced(sha256s: readonly string[]): string[] {
-    const used = this.db.prepare<{ sha: string }, number>(`SELECT
+    const used = this.db
+      .prepare<{ sha: string }, number>(`SELECT
       EXISTS (SELECT 1 FROM job_outputs WHERE artifact_sha256 = @sha) OR
       EXISTS (SELECT 1 FROM sample_grids WHERE artifact_sha256 = @sha) OR
       EXISTS (SELECT 1 FROM seeds WHERE output_sha256 = @sha) OR
-      EXISTS (SELECT 1 FROM jobs WHERE instr(params, @sha) > 0)`).pluck();
+      EXISTS (SELECT 1 FROM jobs WHERE instr(params, @sha) > 0)`)
+      .pluck();
     const removed: string[] = [];
     for (const sha of sha256s) {
       const artifact = this.get(sha);
@@ -184,4 +195,3 @@ function syncDirectory(dir: string): void {
     fs.closeSync(fd);
   }
 }
-

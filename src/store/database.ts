@@ -3,7 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DatabaseCorruptError, DatabaseNotWritableError, DatabaseTooNewError, StoreError, explainSqliteError } from './errors.js';
+import {
+  DatabaseCorruptError,
+  DatabaseNotWritableError,
+  DatabaseTooNewError,
+  StoreError,
+  explainSqliteError,
+} from './errors.js';
 import { latestSchemaVersion, migrations, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -87,7 +93,9 @@ function checkWritable(file: string): void {
 // once (about 0.1 s for 200 MB of blobs, measured here) and is far cheaper than that.
 function checkIntegrity(db: Db, file: string): void {
   const rows = db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
-  const lines = rows.flatMap((row) => row.quick_check.split('\n')).filter((line) => line !== '' && !line.startsWith('***'));
+  const lines = rows
+    .flatMap((row) => row.quick_check.split('\n'))
+    .filter((line) => line !== '' && !line.startsWith('***'));
   if (lines.length === 1 && lines[0] === 'ok') return;
   throw new DatabaseCorruptError(file, `SQLite's quick_check found damage: ${lines.join('; ')}`);
 }

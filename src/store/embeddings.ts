@@ -25,7 +25,9 @@ export class EmbeddingsStore {
   private readonly pruneStmt;
 
   constructor(db: Db) {
-    this.getStmt = db.prepare<[string, string], RawEmbedding>('SELECT dtype, dims, data FROM embeddings WHERE model = ? AND prompt = ?');
+    this.getStmt = db.prepare<[string, string], RawEmbedding>(
+      'SELECT dtype, dims, data FROM embeddings WHERE model = ? AND prompt = ?',
+    );
     this.touchStmt = db.prepare<[number, string, string]>(
       'UPDATE embeddings SET hits = hits + 1, last_used_at = ? WHERE model = ? AND prompt = ?',
     );
@@ -49,10 +51,17 @@ export class EmbeddingsStore {
     return { dtype: raw.dtype, dims: JSON.parse(raw.dims) as number[], data };
   }
 
-  put(model: string, prompt: string, embedding: { dims: readonly number[]; data: Float32Array | Uint16Array }, now = Date.now()): void {
+  put(
+    model: string,
+    prompt: string,
+    embedding: { dims: readonly number[]; data: Float32Array | Uint16Array },
+    now = Date.now(),
+  ): void {
     const expected = embedding.dims.reduce((a, b) => a * b, 1);
     if (expected !== embedding.data.length) {
-      throw new RangeError(`embedding dims [${embedding.dims.join(', ')}] hold ${expected} values, data has ${embedding.data.length}`);
+      throw new RangeError(
+        `embedding dims [${embedding.dims.join(', ')}] hold ${expected} values, data has ${embedding.data.length}`,
+      );
     }
     this.putStmt.run({
       model,

@@ -51,7 +51,12 @@ export class DatabaseNotWritableError extends StoreError {
     readonly errno: string,
     options?: ErrorOptions,
   ) {
-    const what = target === path ? 'the file itself' : target.startsWith(path) ? `its ${target.slice(path.length)} file ${target}` : `its folder ${target}`;
+    const what =
+      target === path
+        ? 'the file itself'
+        : target.startsWith(path)
+          ? `its ${target.slice(path.length)} file ${target}`
+          : `its folder ${target}`;
     super(
       `database ${path} cannot be opened for writing: ${what} is not writable (${errno}${errno === 'EROFS' ? ', a read-only file system' : ''}). ` +
         `Illusionist writes the database and its -wal and -shm files beside it; make ${target} writable by this user` +

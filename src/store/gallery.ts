@@ -105,13 +105,18 @@ export class GalleryStore {
     const publish = this.db.transaction(() => {
       const job = this.jobStmt.get(jobId);
       if (job === undefined) throw new GalleryError('not-found', `there is no job #${jobId}`);
-      if (job.status !== 'done') throw new GalleryError('not-done', `job #${jobId} is ${job.status}; only finished jobs can be published`);
+      if (job.status !== 'done')
+        throw new GalleryError('not-done', `job #${jobId} is ${job.status}; only finished jobs can be published`);
       const isOwner = job.platform === by.platform && job.user_id === by.userId;
-      if (!isOwner && !options.isAdmin) throw new GalleryError('not-owner', `only the author of job #${jobId} can publish it`);
+      if (!isOwner && !options.isAdmin)
+        throw new GalleryError('not-owner', `only the author of job #${jobId} can publish it`);
       const existing = this.getByJobStmt.get(jobId);
       if (existing !== undefined) {
         if (existing.removed_at !== null) {
-          throw new GalleryError('removed', `job #${jobId} was removed from the gallery by ${existing.removed_by} and cannot be published again`);
+          throw new GalleryError(
+            'removed',
+            `job #${jobId} was removed from the gallery by ${existing.removed_by} and cannot be published again`,
+          );
         }
         return toPost(existing);
       }
@@ -134,7 +139,8 @@ export class GalleryStore {
   /** Removes a post; allowed to its author and to admins. */
   remove(postId: number, by: Who, options: { isAdmin?: boolean; reason?: string } = {}, now = Date.now()): GalleryPost {
     const post = this.get(postId);
-    if (post === undefined || post.removedAt !== null) throw new GalleryError('not-found', `there is no gallery post #${postId}`);
+    if (post === undefined || post.removedAt !== null)
+      throw new GalleryError('not-found', `there is no gallery post #${postId}`);
     const isAuthor = post.platform === by.platform && post.userId === by.userId;
     if (!isAuthor && !options.isAdmin) {
       throw new GalleryError('not-allowed', `only the author of post #${postId} or an admin can remove it`);
@@ -146,7 +152,8 @@ export class GalleryStore {
   /** Adds a reaction (one of each kind per person); returns false if it was already there. */
   react(postId: number, by: Who, reaction = '👍', now = Date.now()): boolean {
     const post = this.get(postId);
-    if (post === undefined || post.removedAt !== null) throw new GalleryError('not-found', `there is no gallery post #${postId}`);
+    if (post === undefined || post.removedAt !== null)
+      throw new GalleryError('not-found', `there is no gallery post #${postId}`);
     return this.voteStmt.run(postId, by.platform, by.userId, reaction, now).changes === 1;
   }
 

@@ -233,9 +233,10 @@ export class JobsStore {
     );
     this.heartbeatStmt = db.prepare<[number, string]>('UPDATE workers SET heartbeat_at = ? WHERE id = ?');
     this.unregisterWorkerStmt = db.prepare<[string]>('DELETE FROM workers WHERE id = ?');
-    this.workersStmt = db.prepare<[], { id: string; host: string; pid: number; started_at: number; heartbeat_at: number }>(
-      'SELECT * FROM workers',
-    );
+    this.workersStmt = db.prepare<
+      [],
+      { id: string; host: string; pid: number; started_at: number; heartbeat_at: number }
+    >('SELECT * FROM workers');
     this.progressStmt = db.prepare<[number, number, string | null, number]>(
       `UPDATE jobs SET progress_step = ?, progress_total = ?, progress_message = ? WHERE id = ?`,
     );
@@ -457,18 +458,29 @@ export class JobsStore {
    * ArtifactsStore.removeUnreferenced, or undefined when there is no such finished job.
    */
   deleteFinished(id: number): string[] | undefined {
-    return this.db.transaction(() => {
-      const raw = this.db.prepare<[number], { params: string; status: JobStatus; kind: JobKind }>('SELECT params, status, kind FROM jobs WHERE id = ?').get(id);
-      if (raw === undefined || raw.kind === 'training' || !finalStatuses.includes(raw.status)) return undefined;
-      const outputs = this.db.prepare<[number], string>('SELECT artifact_sha256 FROM job_outputs WHERE job_id = ?').pluck().all(id);
-      const uploads = [...raw.params.matchAll(/"sha256":"([0-9a-f]{64})"/g)].map((m) => m[1]!);
-      this.db.prepare('DELETE FROM gallery_votes WHERE post_id IN (SELECT id FROM gallery_posts WHERE job_id = ?)').run(id);
-      this.db.prepare('DELETE FROM gallery_posts WHERE job_id = ?').run(id);
-      this.db.prepare('DELETE FROM job_outputs WHERE job_id = ?').run(id);
-      this.db.prepare('DELETE FROM seeds WHERE job_id = ?').run(id);
-      this.db.prepare('UPDATE jobs SET rerun_of = NULL WHERE rerun_of = ?').run(id);
-      this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
-      return [...new Set([...outputs, ...uploads])];
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const raw = this.db
+          .prepare<[number], { params: string; status: JobStatus; kind: JobKind }>(
+            'SELECT params, status, kind FROM jobs WHERE id = ?',
+          )
+          .get(id);
+        if (raw === undefined || raw.kind === 'training' || !finalStatuses.includes(raw.status)) return undefined;
+        const outputs = this.db
+          .prepare<[number], string>('SELECT artifact_sha256 FROM job_outputs WHERE job_id = ?')
+          .pluck()
+          .all(id);
+        const uploads = [...raw.params.matchAll(/"sha256":"([0-9a-f]{64})"/g)].map((m) => m[1]!);
+        this.db
+          .prepare('DELETE FROM gallery_votes WHERE post_id IN (SELECT id FROM gallery_posts WHERE job_id = ?)')
+          .run(id);
+        this.db.prepare('DELETE FROM gallery_posts WHERE job_id = ?').run(id);
+        this.db.prepare('DELETE FROM job_outputs WHERE job_id = ?').run(id);
+        this.db.prepare('DELETE FROM seeds WHERE job_id = ?').run(id);
+        this.db.prepare('UPDATE jobs SET rerun_of = NULL WHERE rerun_of = ?').run(id);
+        this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+        return [...new Set([...outputs, ...uploads])];
+      })
+      .immediate();
   }
 }

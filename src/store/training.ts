@@ -229,13 +229,17 @@ export class TrainingStore {
    * Registers the repository's model files (idempotent, run at every start): new files are added,
    * changed files get their new hash, and a model kind without a default gets the first one.
    */
-  registerCommittedModels(models: readonly CommittedModel[], now = Date.now()): { added: Checkpoint[]; updated: Checkpoint[] } {
+  registerCommittedModels(
+    models: readonly CommittedModel[],
+    now = Date.now(),
+  ): { added: Checkpoint[]; updated: Checkpoint[] } {
     const register = this.db.transaction(() => {
       const added: Checkpoint[] = [];
       const updated: Checkpoint[] = [];
       for (const model of models) {
         const file = path.resolve(model.path);
-        if (!fs.existsSync(file)) throw new RangeError(`committed model ${model.modelKind}/${model.name}: no file at ${file}`);
+        if (!fs.existsSync(file))
+          throw new RangeError(`committed model ${model.modelKind}/${model.name}: no file at ${file}`);
         const sha256 = hashFile(file);
         const existing = this.findCheckpoint(model.modelKind, model.name);
         if (existing === undefined) {

@@ -96,7 +96,8 @@ export class UsersStore {
   }
 
   ban(who: Who, by: Who, reason?: string, now = Date.now()): void {
-    if (this.isAdmin(who)) throw new RangeError(`${formatWho(who)} is an admin (from configuration) and cannot be banned`);
+    if (this.isAdmin(who))
+      throw new RangeError(`${formatWho(who)} is an admin (from configuration) and cannot be banned`);
     this.ensure(who, undefined, now);
     this.banStmt.run(reason ?? null, formatWho(by), now, who.platform, who.userId);
   }
@@ -110,7 +111,12 @@ export class UsersStore {
     const current = this.ensure(who);
     const raw = this.getStmt.get(who.platform, who.userId)!;
     const pick = (next: number | null | undefined, stored: number | null) => (next === undefined ? stored : next);
-    this.limitsStmt.run(pick(limits.dailyQuota, raw.daily_quota), pick(limits.maxActiveJobs, raw.max_active_jobs), current.platform, current.userId);
+    this.limitsStmt.run(
+      pick(limits.dailyQuota, raw.daily_quota),
+      pick(limits.maxActiveJobs, raw.max_active_jobs),
+      current.platform,
+      current.userId,
+    );
     return this.get(who);
   }
 }

@@ -18,34 +18,59 @@ export const STEPS = { min: 1, max: 200, default: DEFAULT_STEPS } as const;
 export const PROMPT_CEILING = 1000;
 
 export const modelOption: TechniqueOption = {
-  name: 'model', kind: 'string', maxLength: 64,
+  name: 'model',
+  kind: 'string',
+  maxLength: 64,
   help: `${MODEL_IDS.join(', ')} or a /checkpoints name`,
   defaultText: 'the first installed',
 };
 
 export const guidanceOption: TechniqueOption = {
-  name: 'guidance', kind: 'number', min: 0, max: 30, help: 'classifier-free guidance scale γ', default: (m) => m.defaultGuidance,
+  name: 'guidance',
+  kind: 'number',
+  min: 0,
+  max: 30,
+  help: 'classifier-free guidance scale γ',
+  default: (m) => m.defaultGuidance,
 };
 
 export const stepsOption: TechniqueOption = {
-  name: 'steps', kind: 'integer', min: STEPS.min, max: STEPS.max, default: STEPS.default, help: 'denoising steps from t = 990 to 0 (33: the write-up\'s stride of 30)',
+  name: 'steps',
+  kind: 'integer',
+  min: STEPS.min,
+  max: STEPS.max,
+  default: STEPS.default,
+  help: "denoising steps from t = 990 to 0 (33: the write-up's stride of 30)",
 };
 
 export const thresholdingOption: TechniqueOption = {
-  name: 'thresholding', kind: 'string',
+  name: 'thresholding',
+  kind: 'string',
   choices: THRESHOLDING_MODES.map((m) => ({ name: m, value: m })),
-  help: 'x̂0 each step: none (the write-up) or dynamic/clip (diffusers\' IF scheduler)',
+  help: "x̂0 each step: none (the write-up) or dynamic/clip (diffusers' IF scheduler)",
   defaultText: 'none',
 };
 
 export const seedOption: TechniqueOption = {
-  name: 'seed', kind: 'integer', min: 0, max: MAX_SEED, help: 'random seed (same seed + same options = same image)', defaultText: 'a new one',
+  name: 'seed',
+  kind: 'integer',
+  min: 0,
+  max: MAX_SEED,
+  help: 'random seed (same seed + same options = same image)',
+  defaultText: 'a new one',
 };
 
 export function promptOption(name: string, help: string, required: boolean, defaultNeutral = false): TechniqueOption {
   return {
-    name, kind: 'string', help, required, maxLength: PROMPT_CEILING, prompt: true,
-    ...(defaultNeutral ? { default: (m: ModelEntry) => m.neutralPrompt, defaultText: 'the model\'s neutral prompt' } : {}),
+    name,
+    kind: 'string',
+    help,
+    required,
+    maxLength: PROMPT_CEILING,
+    prompt: true,
+    ...(defaultNeutral
+      ? { default: (m: ModelEntry) => m.neutralPrompt, defaultText: "the model's neutral prompt" }
+      : {}),
   };
 }
 
@@ -54,7 +79,8 @@ export function commonParams(values: OptionValues, model: ModelEntry, guided: bo
   const steps = number(values, stepsOption, model)!;
   const mode = guided ? (text(values, thresholdingOption, model) as ThresholdingMode | undefined) : undefined;
   return {
-    model: parseModelId(model.id), steps,
+    model: parseModelId(model.id),
+    steps,
     ...(guided ? { guidance: number(values, guidanceOption, model)! } : {}),
     ...(mode !== undefined && mode !== 'none' ? { thresholding: mode } : {}),
   };

@@ -13,7 +13,11 @@ export interface TechniqueInputs {
 }
 
 /** A box in a from-sized picture in the pixels of its to-sized copy, covering at least the same area. */
-export function scaleBox(box: Box, from: { width: number; height: number }, to: { width: number; height: number }): Box {
+export function scaleBox(
+  box: Box,
+  from: { width: number; height: number },
+  to: { width: number; height: number },
+): Box {
   if (from.width === to.width && from.height === to.height) return box;
   const sx = to.width / from.width;
   const sy = to.height / from.height;
@@ -30,14 +34,25 @@ export function takesImage(technique: Technique): boolean {
 }
 
 /** The parameters with the inputs in their one place; checks a box against the input's size. */
-export function withInputs<P extends TechniqueParams>(technique: Technique<P>, params: P, model: ModelEntry, inputs: TechniqueInputs): P {
+export function withInputs<P extends TechniqueParams>(
+  technique: Technique<P>,
+  params: P,
+  model: ModelEntry,
+  inputs: TechniqueInputs,
+): P {
   if (!takesImage(technique)) return params;
   const { image, mask } = inputs;
-  if (!image) throw new InputError(`/${technique.name} needs image: the picture to start from`, 'image: an uploaded image', 'missing-option');
+  if (!image)
+    throw new InputError(
+      `/${technique.name} needs image: the picture to start from`,
+      'image: an uploaded image',
+      'missing-option',
+    );
   let size: { width: number; height: number };
   let input: Record<string, unknown>;
   if ('digitIndex' in image) {
-    if (!model.supports.digitInputs) throw new InputError(`${model.id} does not take embedded MNIST digits as input`, 'send an image instead');
+    if (!model.supports.digitInputs)
+      throw new InputError(`${model.id} does not take embedded MNIST digits as input`, 'send an image instead');
     size = { width: model.shape[2], height: model.shape[1] };
     input = { digitIndex: image.digitIndex };
   } else {

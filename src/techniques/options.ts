@@ -94,10 +94,17 @@ export function integers(values: OptionValues, option: TechniqueOption, model: M
     const d = defaultOf(option, model);
     return Array.isArray(d) ? [...(d as readonly number[])] : typeof d === 'number' ? [d] : undefined;
   }
-  const parts = typeof v === 'number' ? [String(v)] : String(v).split(/[\s,]+/).filter(Boolean);
+  const parts =
+    typeof v === 'number'
+      ? [String(v)]
+      : String(v)
+          .split(/[\s,]+/)
+          .filter(Boolean);
   if (parts.length === 0) throw new InputError(`${name} "${String(v)}" holds no number`, allowed);
   const bad = parts.find((p) => !/^\d+$/.test(p) || Number(p) < min || Number(p) > max);
-  if (bad !== undefined) throw new InputError(`${name} "${String(v)}": ${bad} is not an integer from ${min} to ${max}`, allowed);
-  if (parts.length > maxItems) throw new InputError(`${name} "${String(v)}" has ${parts.length} values; the most is ${maxItems}`, allowed);
+  if (bad !== undefined)
+    throw new InputError(`${name} "${String(v)}": ${bad} is not an integer from ${min} to ${max}`, allowed);
+  if (parts.length > maxItems)
+    throw new InputError(`${name} "${String(v)}" has ${parts.length} values; the most is ${maxItems}`, allowed);
   return parts.map(Number);
 }

@@ -9,7 +9,14 @@ import { imagine } from './imagine.js';
 import { inpaint } from './inpaint.js';
 import type { Technique } from './technique.js';
 
-export const TECHNIQUES: readonly Technique[] = [imagine, denoise, edit, inpaint, anagram, hybrid] as readonly Technique[];
+export const TECHNIQUES: readonly Technique[] = [
+  imagine,
+  denoise,
+  edit,
+  inpaint,
+  anagram,
+  hybrid,
+] as readonly Technique[];
 
 export function technique(name: TechniqueName): Technique {
   return TECHNIQUES.find((t) => t.name === name)!;

@@ -20,15 +20,18 @@ test('tokenize: quoted strings, options with quoted values, words; URLs are word
   assert.deepEqual(tokenize('"say \\"hi\\""'), [{ kind: 'quoted', text: 'say "hi"' }]);
 });
 
-test('the issue\'s example: two quoted prompts and a view', () => {
-  assert.deepEqual(parseCommandText(def('anagram'), '"an oil painting of people around a campfire" "a photo of a volcano" view:flip'), {
-    prompt1: 'an oil painting of people around a campfire',
-    prompt2: 'a photo of a volcano',
-    view: 'flip',
-  });
+test("the issue's example: two quoted prompts and a view", () => {
+  assert.deepEqual(
+    parseCommandText(def('anagram'), '"an oil painting of people around a campfire" "a photo of a volcano" view:flip'),
+    {
+      prompt1: 'an oil painting of people around a campfire',
+      prompt2: 'a photo of a volcano',
+      view: 'flip',
+    },
+  );
 });
 
-test('curly quotes from phones and Slack\'s escaping read like straight quotes', () => {
+test("curly quotes from phones and Slack's escaping read like straight quotes", () => {
   assert.deepEqual(parseCommandText(def('hybrid'), '“a lithograph of a skull” “people’s faces &amp; hats” sigma:2'), {
     far: 'a lithograph of a skull',
     near: 'people’s faces & hats',
@@ -37,9 +40,17 @@ test('curly quotes from phones and Slack\'s escaping read like straight quotes',
 });
 
 test('positional values: in order, choices where they fit, unquoted words glued into the prompt', () => {
-  assert.deepEqual(parseCommandText(def('anagram'), '6 9 flip seed:3'), { prompt1: '6', prompt2: '9', view: 'flip', seed: '3' });
+  assert.deepEqual(parseCommandText(def('anagram'), '6 9 flip seed:3'), {
+    prompt1: '6',
+    prompt2: '9',
+    view: 'flip',
+    seed: '3',
+  });
   assert.deepEqual(parseCommandText(def('digits'), '7 8'), { digit: '7', count: '8' });
-  assert.deepEqual(parseCommandText(def('imagine'), 'a photo of a cat seed:5'), { prompt: 'a photo of a cat', seed: '5' });
+  assert.deepEqual(parseCommandText(def('imagine'), 'a photo of a cat seed:5'), {
+    prompt: 'a photo of a cat',
+    seed: '5',
+  });
   assert.deepEqual(parseCommandText(def('edit'), 'prompt:7 i_start:10'), { prompt: '7', i_start: '10' });
   assert.deepEqual(parseCommandText(def('edit'), 'a sleepy cat i_start:10'), { prompt: 'a sleepy cat', i_start: '10' });
   assert.deepEqual(parseCommandText(def('gallery'), 'top anagram'), { filter: 'top', command: 'anagram' });
@@ -47,8 +58,14 @@ test('positional values: in order, choices where they fit, unquoted words glued 
 });
 
 test('mistakes are errors that say what is allowed; unknown option names are kept for the service', () => {
-  assert.throws(() => parseCommandText(def('anagram'), '"6 9'), (e: unknown) => e instanceof CommandTextError && /never closed/.test(e.message));
+  assert.throws(
+    () => parseCommandText(def('anagram'), '"6 9'),
+    (e: unknown) => e instanceof CommandTextError && /never closed/.test(e.message),
+  );
   assert.throws(() => parseCommandText(def('digits'), 'seed:1 seed:2'), /seed is given twice/);
-  assert.throws(() => parseCommandText(def('queue'), 'now'), (e: unknown) => e instanceof CommandTextError && /left over/.test(e.message) && e.allowed !== undefined);
+  assert.throws(
+    () => parseCommandText(def('queue'), 'now'),
+    (e: unknown) => e instanceof CommandTextError && /left over/.test(e.message) && e.allowed !== undefined,
+  );
   assert.deepEqual(parseCommandText(def('anagram'), '6 9 veiw:flip'), { prompt1: '6', prompt2: '9', veiw: 'flip' });
 });

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const modules = ['../../src/bot/main.js', '../../src/bot/discord.js', '../../src/bot/slack.js'].map((m) => new URL(m, import.meta.url).href);
+const modules = ['../../src/bot/main.js', '../../src/bot/discord.js', '../../src/bot/slack.js'].map(
+  (m) => new URL(m, import.meta.url).href,
+);
 
 // Runs in a fresh process, so nothing the test runner loaded can hide a change.
 const script = `
@@ -29,20 +31,36 @@ console.log(JSON.stringify({ changed, newGlobals, setToJSON: typeof Set.prototyp
 `;
 
 test("importing the bot's modules leaves built-in prototypes as they were (no Set.prototype.toJSON)", () => {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000, cwd: fileURLToPath(new URL('.', import.meta.url)) });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+  });
   assert.equal(r.status, 0, r.stderr);
-  const { changed, setToJSON } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { changed: string[]; newGlobals: string[]; setToJSON: string };
+  const { changed, setToJSON } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+    changed: string[];
+    newGlobals: string[];
+    setToJSON: string;
+  };
   assert.equal(setToJSON, 'undefined');
   assert.deepEqual(changed, [], 'a module the bot imports added properties to built-ins');
 });
 
 test('discord.js imports after the command service (whose registry reaches the chart code)', () => {
   const service = new URL('../../src/commands/service.js', import.meta.url).href;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(service)}); await import('discord.js'); console.log('ok');`], {
-    encoding: 'utf8',
-    timeout: 120_000,
-    cwd: fileURLToPath(new URL('../../../', import.meta.url)),
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(service)}); await import('discord.js'); console.log('ok');`,
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'ok');
 });
@@ -52,7 +70,11 @@ test("the bot's main thread does not load onnxruntime's native library (only its
   // throwing an instance of 'Napi::Error'"), so the modules the main thread imports load it lazily.
   const r = spawnSync(
     process.execPath,
-    ['--input-type=module', '-e', `for (const m of ${JSON.stringify(modules)}) await import(m); const { readFileSync } = await import('node:fs'); console.log(readFileSync('/proc/self/maps', 'utf8').includes('onnxruntime_binding') ? 'loaded' : 'not loaded');`],
+    [
+      '--input-type=module',
+      '-e',
+      `for (const m of ${JSON.stringify(modules)}) await import(m); const { readFileSync } = await import('node:fs'); console.log(readFileSync('/proc/self/maps', 'utf8').includes('onnxruntime_binding') ? 'loaded' : 'not loaded');`,
+    ],
     { encoding: 'utf8', timeout: 120_000, cwd: fileURLToPath(new URL('.', import.meta.url)) },
   );
   assert.equal(r.status, 0, r.stderr);

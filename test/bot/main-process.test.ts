@@ -15,7 +15,8 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 const mainJs = fileURLToPath(new URL('../../src/bot/main.js', import.meta.url));
 
 /** Variables main.js reads; the test's own environment must not leak any of them in. */
-const BOT_VARIABLES = /^(PORT|HOST|ACCESS_TOKEN|DATA_DIR|ADMINS|DAILY_QUOTA|MAX_|RATE_LIMIT|JOB_TIME_LIMIT|PROMPT_BLOCKLIST|DISCORD_|SLACK_)/;
+const BOT_VARIABLES =
+  /^(PORT|HOST|ACCESS_TOKEN|DATA_DIR|ADMINS|DAILY_QUOTA|MAX_|RATE_LIMIT|JOB_TIME_LIMIT|PROMPT_BLOCKLIST|DISCORD_|SLACK_)/;
 
 interface BotProcess {
   readonly child: ChildProcess;
@@ -28,15 +29,30 @@ interface BotProcess {
 
 function startMain(t: TestContext, options: { cwd: string; env: Record<string, string> }): BotProcess {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !BOT_VARIABLES.test(k)));
-  const child = spawn(process.execPath, [mainJs], { cwd: options.cwd, env: { ...base, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [mainJs], {
+    cwd: options.cwd,
+    env: { ...base, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => ((out += d.toString()), listeners.forEach((l) => l())));
-  child.stderr!.on('data', (d: Buffer) => ((err += d.toString()), listeners.forEach((l) => l())));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const l of listeners) l();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let done = false;
-  void exited.then(() => ((done = true), listeners.forEach((l) => l())));
+  void exited.then(() => {
+    done = true;
+    for (const l of listeners) l();
+  });
   t.after(async () => {
     if (!done) {
       child.kill('SIGKILL');
@@ -74,7 +90,11 @@ function startMain(t: TestContext, options: { cwd: string; env: Record<string, s
 async function startLongJob(consoleUrl: string): Promise<number> {
   const form = new FormData();
   form.set('epochs', '100');
-  const started = await fetch(`${consoleUrl}/api/run/train`, { method: 'POST', headers: { 'X-Illusionist': '1' }, body: form });
+  const started = await fetch(`${consoleUrl}/api/run/train`, {
+    method: 'POST',
+    headers: { 'X-Illusionist': '1' },
+    body: form,
+  });
   assert.equal(started.status, 200, await started.clone().text());
   const { runId } = (await started.json()) as { runId: string };
   const events = await fetch(`${consoleUrl}/api/runs/${runId}/events`);
@@ -103,31 +123,53 @@ function jobStatuses(dataDir: string): Record<number, string> {
   }
 }
 
-test('main.js with DISCORD_TOKEN connects to the (fake) gateway, answers /help, and exits 0 on SIGTERM', { timeout: 120_000 }, async (t) => {
+test('main.js with DISCORD_TOKEN connects to the (fake) gateway, answers /help, and exits 0 on SIGTERM', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = makeTempDir(t);
   const fake = await startFakeDiscord();
   t.after(() => fake.close());
-  const bot = startMain(t, { cwd: dir, env: { PORT: '0', DATA_DIR: join(dir, 'data'), DISCORD_TOKEN: 'fake-token.not-a-secret', DISCORD_API_URL: fake.restApi } });
+  const bot = startMain(t, {
+    cwd: dir,
+    env: {
+      PORT: '0',
+      DATA_DIR: join(dir, 'data'),
+      DISCORD_TOKEN: 'fake-token.not-a-secret',
+      DISCORD_API_URL: fake.restApi,
+    },
+  });
   await bot.waitFor(/^discord: connected$/m);
   assert.equal(fake.identifiedWith(), 'fake-token.not-a-secret');
 
   const token = fake.slashCommand('help', []);
   const answer = await fake.waitFor((c) => c.path.includes(`/${token}`) && c.method === 'PATCH');
-  assert.match(String(answer.body.content ?? JSON.stringify(answer.body.embeds)), /digits/, 'the help lists the commands');
+  assert.match(
+    String(answer.body.content ?? JSON.stringify(answer.body.embeds)),
+    /digits/,
+    'the help lists the commands',
+  );
 
   bot.child.kill('SIGTERM');
   assert.deepEqual(await bot.exited, { code: 0, signal: null }, bot.stderr());
   assert.doesNotMatch(bot.stderr(), /TypeError|Error:/);
 });
 
-test('SIGTERM while Slack socket mode is still connecting stops the bot cleanly and leaves no job running', { timeout: 120_000 }, async (t) => {
+test('SIGTERM while Slack socket mode is still connecting stops the bot cleanly and leaves no job running', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = makeTempDir(t);
   const dataDir = join(dir, 'data');
   const fake = await startFakeSlack({ botToken: 'xoxb-fake', hang: ['apps.connections.open'] });
   t.after(() => fake.close());
   const bot = startMain(t, {
     cwd: dir,
-    env: { PORT: '0', DATA_DIR: dataDir, SLACK_BOT_TOKEN: 'xoxb-fake', SLACK_APP_TOKEN: 'xapp-fake', SLACK_API_URL: fake.apiUrl },
+    env: {
+      PORT: '0',
+      DATA_DIR: dataDir,
+      SLACK_BOT_TOKEN: 'xoxb-fake',
+      SLACK_APP_TOKEN: 'xapp-fake',
+      SLACK_API_URL: fake.apiUrl,
+    },
   });
   const [, consoleUrl] = await bot.waitFor(/^web console: (\S+)/m);
   await fake.waitFor((c) => c.method === 'apps.connections.open');
@@ -141,7 +183,9 @@ test('SIGTERM while Slack socket mode is still connecting stops the bot cleanly 
   assert.ok(statuses[jobId] && statuses[jobId] !== 'running', `job #${jobId} is ${statuses[jobId]}`);
 });
 
-test('a second SIGTERM or a SIGINT during shutdown is logged and ignored: exit 0, the job re-queued, no abort', { timeout: 120_000 }, async (t) => {
+test('a second SIGTERM or a SIGINT during shutdown is logged and ignored: exit 0, the job re-queued, no abort', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = makeTempDir(t);
   const dataDir = join(dir, 'data');
   const bot = startMain(t, { cwd: dir, env: { PORT: '0', DATA_DIR: dataDir } });
@@ -160,13 +204,23 @@ test('a second SIGTERM or a SIGINT during shutdown is logged and ignored: exit 0
   assert.equal(jobStatuses(dataDir)[jobId], 'queued', 'interrupted at a step and re-queued for the next start');
 });
 
-test('a Slack bot token that auth.test refuses fails the start with one line and exit code 2', { timeout: 120_000 }, async (t) => {
+test('a Slack bot token that auth.test refuses fails the start with one line and exit code 2', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = makeTempDir(t);
   const fake = await startFakeSlack({ botToken: 'xoxb-the-real-one' });
   t.after(() => fake.close());
   const bot = startMain(t, {
     cwd: dir,
-    env: { PORT: '0', DATA_DIR: join(dir, 'data'), SLACK_BOT_TOKEN: 'xoxb-revoked', SLACK_SIGNING_SECRET: 'secret', SLACK_PORT: '0', SLACK_HOST: '127.0.0.1', SLACK_API_URL: fake.apiUrl },
+    env: {
+      PORT: '0',
+      DATA_DIR: join(dir, 'data'),
+      SLACK_BOT_TOKEN: 'xoxb-revoked',
+      SLACK_SIGNING_SECRET: 'secret',
+      SLACK_PORT: '0',
+      SLACK_HOST: '127.0.0.1',
+      SLACK_API_URL: fake.apiUrl,
+    },
   });
   assert.deepEqual(await bot.exited, { code: 2, signal: null }, bot.stderr());
   assert.doesNotMatch(bot.stdout(), /slack: connected/);
@@ -187,7 +241,10 @@ test('.env in the working folder is read, and the real environment wins over it'
   // The environment's MAX_QUEUED wins; PORT and DATA_DIR still come from the file.
   const bot = startMain(t, { cwd: dir, env: { MAX_QUEUED: '5' } });
   await bot.waitFor(/^web console: http:\/\/127\.0\.0\.1:\d+/m);
-  assert.ok(existsSync(join(dir, 'from-dotenv', 'illusionist.db')), 'DATA_DIR from .env, relative to the working folder');
+  assert.ok(
+    existsSync(join(dir, 'from-dotenv', 'illusionist.db')),
+    'DATA_DIR from .env, relative to the working folder',
+  );
   bot.child.kill('SIGTERM');
   assert.equal((await bot.exited).code, 0);
 });

@@ -12,7 +12,13 @@ import { openStore } from '../../src/store/index.js';
 test('a front end that fails to start stops the bot and says which one and why', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'illusionist-main-'));
   const config = loadConfig({ DATA_DIR: join(dir, 'data'), PORT: '0' });
-  const broken = { name: 'slack', enabled: () => true, start: async () => { throw new Error('SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is required'); } };
+  const broken = {
+    name: 'slack',
+    enabled: () => true,
+    start: async () => {
+      throw new Error('SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is required');
+    },
+  };
   await assert.rejects(
     startBot(config, { starters: [broken], log: () => {} }),
     (err: unknown) => err instanceof FrontEndStartError && /^slack could not start: SLACK_APP_TOKEN/.test(err.message),

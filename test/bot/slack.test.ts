@@ -16,7 +16,16 @@ async function setUp(t: TestContext) {
   const stack = await startBotStack(t, { service: { rateLimit: { max: 100, windowMs: 60_000 } } });
   const fake = await startFakeSlack({ botToken: BOT_TOKEN });
   const logs: string[] = [];
-  const slack = await startSlack({ service: stack.service, botToken: BOT_TOKEN, signingSecret: SECRET, port: 0, host: '127.0.0.1', slackApiUrl: fake.apiUrl, progressIntervalMs: 50, log: (m) => logs.push(m) });
+  const slack = await startSlack({
+    service: stack.service,
+    botToken: BOT_TOKEN,
+    signingSecret: SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    slackApiUrl: fake.apiUrl,
+    progressIntervalMs: 50,
+    log: (m) => logs.push(m),
+  });
   t.after(async () => {
     await slack.stop();
     await fake.close();
@@ -24,17 +33,37 @@ async function setUp(t: TestContext) {
   const endpoint = `http://127.0.0.1:${slack.port}/slack/events`;
   /** POSTs a body as Slack would, signed with `secret`. */
   const post = (body: string, contentType: string, secret = SECRET) =>
-    fetch(endpoint, { method: 'POST', headers: { 'content-type': contentType, ...signSlackRequest(secret, body) }, body });
+    fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': contentType, ...signSlackRequest(secret, body) },
+      body,
+    });
   const slash = (command: string, text: string, id: string, secret = SECRET) =>
     post(
-      new URLSearchParams({ token: 'x', team_id: 'T1', team_domain: 'fake', channel_id: 'C1', channel_name: 'general', user_id: 'U1', user_name: 'alice', command, text, api_app_id: 'A1', response_url: fake.responseUrl(id), trigger_id: 't1' }).toString(),
+      new URLSearchParams({
+        token: 'x',
+        team_id: 'T1',
+        team_domain: 'fake',
+        channel_id: 'C1',
+        channel_name: 'general',
+        user_id: 'U1',
+        user_name: 'alice',
+        command,
+        text,
+        api_app_id: 'A1',
+        response_url: fake.responseUrl(id),
+        trigger_id: 't1',
+      }).toString(),
       'application/x-www-form-urlencoded',
       secret,
     );
   return { ...stack, fake, logs, post, slash, port: slack.port! };
 }
 
-const buttonIds = (call: SlackCall) => ((call.args.blocks as { type: string; elements?: { action_id: string }[] }[]) ?? []).flatMap((b) => (b.type === 'actions' ? b.elements!.map((e) => e.action_id) : []));
+const buttonIds = (call: SlackCall) =>
+  ((call.args.blocks as { type: string; elements?: { action_id: string }[] }[]) ?? []).flatMap((b) =>
+    b.type === 'actions' ? b.elements!.map((e) => e.action_id) : [],
+  );
 const uploads = (fake: FakeSlack) => fake.calls.filter((c) => c.method === 'upload');
 
 test('a signed /anagram with quoted prompts is acked, queued, updated and uploaded with files.uploadV2 and buttons', async (t) => {
@@ -46,28 +75,59 @@ test('a signed /anagram with quoted prompts is acked, queued, updated and upload
   const queued = fake.calls.find((c) => c.method === 'chat.postMessage')!;
   assert.equal(queued.args.channel, 'C1');
   assert.match(String(queued.args.text), /Queued as job #\d+/);
-  assert.ok(fake.calls.some((c) => c.method === 'chat.update' && /job #\d+ .* 4\/4/.test(String(c.args.text))), 'progress via chat.update');
+  assert.ok(
+    fake.calls.some((c) => c.method === 'chat.update' && /job #\d+ .* 4\/4/.test(String(c.args.text))),
+    'progress via chat.update',
+  );
   assert.equal(complete.args.channel_id, 'C1');
   const names = (complete.args.files as { title: string }[]).map((f) => f.title.replace(/^job\d+-/, ''));
   assert.deepEqual(names, ['image.png', 'views.png', 'animation.gif']);
   const bodies = uploads(fake).map((u) => u.raw);
-  assert.ok(bodies.some((b) => b.indexOf(PNG_MAGIC) >= 0), 'PNG bytes uploaded');
-  assert.ok(bodies.some((b) => b.indexOf(Buffer.from('GIF89a')) >= 0), 'GIF bytes uploaded');
+  assert.ok(
+    bodies.some((b) => b.indexOf(PNG_MAGIC) >= 0),
+    'PNG bytes uploaded',
+  );
+  assert.ok(
+    bodies.some((b) => b.indexOf(Buffer.from('GIF89a')) >= 0),
+    'GIF bytes uploaded',
+  );
   const jobId = Number(/job #(\d+)/.exec(String(queued.args.text))![1]);
   assert.deepEqual(buttonIds(complete), [`reroll:${jobId}`, `more:${jobId}`, `publish:${jobId}`, `delete:${jobId}`]);
   const statusTs = fake.calls.find((c) => c.method === 'chat.update')!.args.ts;
   const removed = await fake.waitFor((c) => c.method === 'chat.delete');
   assert.equal(removed.args.ts, statusTs, 'the status message gives way to the upload');
-  assert.deepEqual(store.jobs.get(jobId)!.params && (store.jobs.get(jobId)!.params as { prompts: string[] }).prompts, ['6', '9']);
+  assert.deepEqual(store.jobs.get(jobId)!.params && (store.jobs.get(jobId)!.params as { prompts: string[] }).prompts, [
+    '6',
+    '9',
+  ]);
 
   // The publish button: Block Kit action → handleAction → an ephemeral answer on the response_url.
   const payload = {
-    type: 'block_actions', user: { id: 'U1', username: 'alice', name: 'alice', team_id: 'T1' }, api_app_id: 'A1', token: 'x', trigger_id: 't2',
-    team: { id: 'T1', domain: 'fake' }, channel: { id: 'C1', name: 'general' }, container: { type: 'message', message_ts: '1.1', channel_id: 'C1', is_ephemeral: false },
-    message: { type: 'message', ts: '1.1', text: 'a result' }, response_url: fake.responseUrl('b1'),
-    actions: [{ type: 'button', action_id: `publish:${jobId}`, block_id: 'b', value: `publish:${jobId}`, text: { type: 'plain_text', text: 'Publish' }, action_ts: '1.2' }],
+    type: 'block_actions',
+    user: { id: 'U1', username: 'alice', name: 'alice', team_id: 'T1' },
+    api_app_id: 'A1',
+    token: 'x',
+    trigger_id: 't2',
+    team: { id: 'T1', domain: 'fake' },
+    channel: { id: 'C1', name: 'general' },
+    container: { type: 'message', message_ts: '1.1', channel_id: 'C1', is_ephemeral: false },
+    message: { type: 'message', ts: '1.1', text: 'a result' },
+    response_url: fake.responseUrl('b1'),
+    actions: [
+      {
+        type: 'button',
+        action_id: `publish:${jobId}`,
+        block_id: 'b',
+        value: `publish:${jobId}`,
+        text: { type: 'plain_text', text: 'Publish' },
+        action_ts: '1.2',
+      },
+    ],
   };
-  const pressed = await post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+  const pressed = await post(
+    new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+    'application/x-www-form-urlencoded',
+  );
   assert.equal(pressed.status, 200);
   const confirm = await fake.waitFor((c) => c.method === 'respond' && /in the gallery/.test(String(c.args.text)));
   assert.equal(confirm.args.response_type, 'ephemeral');
@@ -94,16 +154,36 @@ test('a wrong signature is refused with 401 and runs nothing; mistakes are answe
 
 test('a mention with a sketch runs the command on the file (downloaded with the bot token), in the thread', async (t) => {
   const { fake, post } = await setUp(t);
-  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="56" height="56"><rect width="56" height="56" fill="black"/><rect x="24" y="8" width="8" height="40" fill="white"/></svg>';
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="56" height="56"><rect width="56" height="56" fill="black"/><rect x="24" y="8" width="8" height="40" fill="white"/></svg>';
   const sketch = await sharp(Buffer.from(svg)).png().toBuffer();
   const url = fake.serveFile('sketch.png', sketch);
   const event = {
-    token: 'x', team_id: 'T1', api_app_id: 'A1', type: 'event_callback', event_id: 'Ev1', event_time: Math.floor(Date.now() / 1000),
+    token: 'x',
+    team_id: 'T1',
+    api_app_id: 'A1',
+    type: 'event_callback',
+    event_id: 'Ev1',
+    event_time: Math.floor(Date.now() / 1000),
     authorizations: [{ team_id: 'T1', user_id: fake.botUserId, is_bot: true }],
     event: {
-      type: 'app_mention', user: 'U1', channel: 'C1', ts: '1700000000.000200', event_ts: '1700000000.000200',
+      type: 'app_mention',
+      user: 'U1',
+      channel: 'C1',
+      ts: '1700000000.000200',
+      event_ts: '1700000000.000200',
       text: `<@${fake.botUserId}> edit prompt:1 i_start:2 steps:4`,
-      files: [{ id: 'F9', name: 'sketch.png', mimetype: 'image/png', size: sketch.length, original_w: 56, original_h: 56, url_private_download: url }],
+      files: [
+        {
+          id: 'F9',
+          name: 'sketch.png',
+          mimetype: 'image/png',
+          size: sketch.length,
+          original_w: 56,
+          original_h: 56,
+          url_private_download: url,
+        },
+      ],
     },
   };
   const response = await post(JSON.stringify(event), 'application/json');
@@ -118,7 +198,10 @@ test('a mention with a sketch runs the command on the file (downloaded with the 
 /** POSTs `size` bytes of form data to the bot's endpoint with node:http, declared or chunked, and reads the answer. */
 function rawPost(port: number, size: number, chunked: boolean): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { 'content-type': 'application/x-www-form-urlencoded', ...signSlackRequest(SECRET, 'x') };
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...signSlackRequest(SECRET, 'x'),
+    };
     if (!chunked) headers['content-length'] = size;
     const req = request({ host: '127.0.0.1', port, path: '/slack/events', method: 'POST', headers }, (res) => {
       let body = '';
@@ -127,7 +210,9 @@ function rawPost(port: number, size: number, chunked: boolean): Promise<{ status
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     // The server may close the connection while the body is still being sent.
-    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error),
+    );
     const chunk = Buffer.alloc(64 * 1024, 'a');
     let sent = 0;
     const pump = (): void => {
@@ -160,7 +245,15 @@ test('a bot token that auth.test refuses fails startSlack with the reason', asyn
   const fake = await startFakeSlack({ botToken: BOT_TOKEN });
   t.after(() => fake.close());
   await assert.rejects(
-    startSlack({ service: stack.service, botToken: 'xoxb-revoked', signingSecret: SECRET, port: 0, host: '127.0.0.1', slackApiUrl: fake.apiUrl, log: () => {} }),
+    startSlack({
+      service: stack.service,
+      botToken: 'xoxb-revoked',
+      signingSecret: SECRET,
+      port: 0,
+      host: '127.0.0.1',
+      slackApiUrl: fake.apiUrl,
+      log: () => {},
+    }),
     /^Error: Slack refused SLACK_BOT_TOKEN \(auth\.test: not_authed\)$/,
   );
 });

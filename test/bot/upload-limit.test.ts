@@ -8,7 +8,9 @@ import type { ReplyFile } from '../../src/commands/contract.js';
 import { fitFiles } from '../../src/bot/upload-limit.js';
 
 async function noisePng(size: number): Promise<ReplyFile> {
-  const data = await sharp(randomBytes(size * size * 3), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+  const data = await sharp(randomBytes(size * size * 3), { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toBuffer();
   return { name: 'noise.png', contentType: 'image/png', data };
 }
 
@@ -24,7 +26,11 @@ test('a PNG over the limit is re-encoded or downscaled until it fits, and says s
   const other: ReplyFile = { name: 'small.txt', contentType: 'text/plain', data: Buffer.from('hello') };
   const limit = Math.floor(big.data.length / 3);
   const fitted = await fitFiles([big, other], limit);
-  assert.deepEqual(fitted.files.map((f) => f.name), ['noise.png', 'small.txt'], 'order kept');
+  assert.deepEqual(
+    fitted.files.map((f) => f.name),
+    ['noise.png', 'small.txt'],
+    'order kept',
+  );
   assert.ok(fitted.files.reduce((n, f) => n + f.data.length, 0) <= limit);
   const meta = await sharp(fitted.files[0]!.data).metadata();
   assert.equal(meta.format, 'png');

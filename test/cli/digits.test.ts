@@ -17,7 +17,10 @@ let runDir = '';
 const dataDir = mkdtempSync(join(tmpdir(), 'illusionist-cli-data-'));
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, DATA_DIR: dataDir, ...env } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DATA_DIR: dataDir, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -49,17 +52,55 @@ test('digits writes grid.png, one 28×28 PNG per digit and job.json; the same se
 
 test('digits --digit 7 --count 3 draws three sevens', () => {
   const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-  const r = cli(['digits', '--checkpoint', runDir, '--digit', '7', '--count', '3', '--steps', '3', '--seed', '1', '--out', out]);
+  const r = cli([
+    'digits',
+    '--checkpoint',
+    runDir,
+    '--digit',
+    '7',
+    '--count',
+    '3',
+    '--steps',
+    '3',
+    '--seed',
+    '1',
+    '--out',
+    out,
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith('_7.png')).sort(), ['0_7.png', '1_7.png', '2_7.png']);
+  assert.deepEqual(
+    readdirSync(out)
+      .filter((f) => f.endsWith('_7.png'))
+      .sort(),
+    ['0_7.png', '1_7.png', '2_7.png'],
+  );
 });
 
 test('digits --guidance-interval guides only part of the way, and job.json records the interval', () => {
   const run = (extra: string[]) => {
     const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-    const r = cli(['digits', '--checkpoint', runDir, '--digit', '4', '--count', '2', '--steps', '4', '--seed', '3', ...extra, '--out', out]);
+    const r = cli([
+      'digits',
+      '--checkpoint',
+      runDir,
+      '--digit',
+      '4',
+      '--count',
+      '2',
+      '--steps',
+      '4',
+      '--seed',
+      '3',
+      ...extra,
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    return { stdout: r.stdout, job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')), grid: readFileSync(join(out, 'grid.png')) };
+    return {
+      stdout: r.stdout,
+      job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
+      grid: readFileSync(join(out, 'grid.png')),
+    };
   };
   const guided = run([]);
   assert.deepEqual(guided.job.guidanceInterval, [0, 1], 'the default: every step');
@@ -111,12 +152,22 @@ test('train --init refuses a checkpoint of another kind or hidden size, naming b
 test('train --backend webgpu without a usable Vulkan driver stops with one line saying what it needs', () => {
   const runDir = join(mkdtempSync(join(tmpdir(), 'illusionist-webgpu-run-')), 'run');
   const none = '/nonexistent/vulkan-icd.json'; // the loader finds no driver, as on a machine without one
-  const r = cli(['train', '--kind', 'time', '--hidden', '4', '--epochs', '1', '--backend', 'webgpu', '--run-dir', runDir], { VK_DRIVER_FILES: none, VK_ICD_FILENAMES: none });
+  const r = cli(
+    ['train', '--kind', 'time', '--hidden', '4', '--epochs', '1', '--backend', 'webgpu', '--run-dir', runDir],
+    { VK_DRIVER_FILES: none, VK_ICD_FILENAMES: none },
+  );
   assert.equal(r.code, 1, r.stderr);
   const ours = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
   assert.equal(ours.length, 1, r.stderr);
-  assert.match(ours[0]!, /cannot load train-step-time-d4 on WebGPU: .*adapter.*; it needs a Vulkan driver that Dawn accepts: NVIDIA's, or Mesa 25 or newer/);
-  assert.doesNotMatch(r.stderr, /at (async )?file:|at .*\.js:\d+/, 'no JavaScript stack trace (Dawn prints its own warnings)');
+  assert.match(
+    ours[0]!,
+    /cannot load train-step-time-d4 on WebGPU: .*adapter.*; it needs a Vulkan driver that Dawn accepts: NVIDIA's, or Mesa 25 or newer/,
+  );
+  assert.doesNotMatch(
+    r.stderr,
+    /at (async )?file:|at .*\.js:\d+/,
+    'no JavaScript stack trace (Dawn prints its own warnings)',
+  );
   assert.equal(existsSync(runDir), false, 'a run that could not start leaves no empty folder');
 });
 
@@ -124,8 +175,14 @@ test('a new run pointed at a folder that holds a run is refused, and the run the
   const before = readdirSync(runDir).map((f) => [f, readFileSync(join(runDir, f)).toString('base64')]);
   const r = cli(['train', '--kind', 'class', '--hidden', '4', '--epochs', '1', '--run-dir', runDir]);
   assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stderr, `error: ${runDir} already holds a training run; continue it with --resume ${runDir}, or choose another --run-dir\n`);
-  assert.deepEqual(readdirSync(runDir).map((f) => [f, readFileSync(join(runDir, f)).toString('base64')]), before);
+  assert.equal(
+    r.stderr,
+    `error: ${runDir} already holds a training run; continue it with --resume ${runDir}, or choose another --run-dir\n`,
+  );
+  assert.deepEqual(
+    readdirSync(runDir).map((f) => [f, readFileSync(join(runDir, f)).toString('base64')]),
+    before,
+  );
 });
 
 test('digits without a committed model says how to train one', () => {
@@ -144,18 +201,27 @@ test('export-model turns a finished run into the committed model that digits use
   const r = cli(['export-model', '--run', runDir], { ILLUSIONIST_MODELS: models });
   assert.equal(r.code, 0, r.stderr);
   const dir = join(models, 'mnist-class');
-  assert.deepEqual(readdirSync(dir).filter((f) => !f.startsWith('samples-epoch')).sort(), ['card.md', 'loss.png', 'model.safetensors', 'samples.png']);
+  assert.deepEqual(
+    readdirSync(dir)
+      .filter((f) => !f.startsWith('samples-epoch'))
+      .sort(),
+    ['card.md', 'loss.png', 'model.safetensors', 'samples.png'],
+  );
   const card = readFileSync(join(dir, 'card.md'), 'utf8');
   assert.match(card, /illusionist train --kind class --hidden 4 --epochs 1 --batch 16/);
   assert.match(card, /final loss \| \d\.\d{5}/);
   const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-  const d = cli(['digits', '--digit', '2', '--count', '2', '--steps', '2', '--seed', '0', '--out', out], { ILLUSIONIST_MODELS: models });
+  const d = cli(['digits', '--digit', '2', '--count', '2', '--steps', '2', '--seed', '0', '--out', out], {
+    ILLUSIONIST_MODELS: models,
+  });
   assert.equal(d.code, 0, d.stderr);
   assert.match(readFileSync(join(out, 'job.json'), 'utf8'), /mnist-class\/model\.safetensors/);
 });
 
 test('export-model --epoch refuses an epoch the run has not completed', () => {
-  const r = cli(['export-model', '--run', runDir, '--epoch', '4'], { ILLUSIONIST_MODELS: mkdtempSync(join(tmpdir(), 'illusionist-models-')) });
+  const r = cli(['export-model', '--run', runDir, '--epoch', '4'], {
+    ILLUSIONIST_MODELS: mkdtempSync(join(tmpdir(), 'illusionist-models-')),
+  });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--epoch must be a completed epoch of .*, from 1 to 1, got 4/);
 });
@@ -164,12 +230,28 @@ test('digits --checkpoint N uses checkpoint #N of the store', () => {
   const store = openStore(join(dataDir, 'illusionist.db'));
   let id: number;
   try {
-    id = store.training.registerCommittedModels([{ modelKind: 'mnist-class', name: 'tiny-for-ids', path: join(runDir, 'checkpoint-epoch-001.safetensors') }]).added[0]!.id;
+    id = store.training.registerCommittedModels([
+      { modelKind: 'mnist-class', name: 'tiny-for-ids', path: join(runDir, 'checkpoint-epoch-001.safetensors') },
+    ]).added[0]!.id;
   } finally {
     store.close();
   }
   const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-  const r = cli(['digits', '--checkpoint', String(id), '--digit', '1', '--count', '1', '--steps', '2', '--seed', '0', '--out', out]);
+  const r = cli([
+    'digits',
+    '--checkpoint',
+    String(id),
+    '--digit',
+    '1',
+    '--count',
+    '1',
+    '--steps',
+    '2',
+    '--seed',
+    '0',
+    '--out',
+    out,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(readFileSync(join(out, 'job.json'), 'utf8'), /tiny-class|checkpoint-epoch-001\.safetensors/);
 });
@@ -185,11 +267,14 @@ test('export-model --guide commits a time model with its guide, and digits --kin
   assert.ok(readdirSync(dir).includes('guide.safetensors'));
   const card = readFileSync(join(dir, 'card.md'), 'utf8');
   assert.match(card, /## Guide \(autoguidance\)/);
-  assert.match(card, /illusionist train --kind time --hidden 2 --epochs 1 --batch 16/, 'the guide\'s own train command');
+  assert.match(card, /illusionist train --kind time --hidden 2 --epochs 1 --batch 16/, "the guide's own train command");
 
   const sample = (extra: string[]) => {
     const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-    const d = cli(['digits', '--kind', 'time', '--count', '4', '--steps', '3', '--seed', '9', '--out', out, ...extra], env);
+    const d = cli(
+      ['digits', '--kind', 'time', '--count', '4', '--steps', '3', '--seed', '9', '--out', out, ...extra],
+      env,
+    );
     assert.equal(d.code, 0, d.stderr);
     return { job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')), grid: readFileSync(join(out, 'grid.png')) };
   };
@@ -222,11 +307,26 @@ test('export-model --guide commits a time model with its guide, and digits --kin
 test('guide mistakes are one line and exit 2, naming what is allowed', async () => {
   const time = await tinyRun('time', 4);
   const cases: Array<[string[], RegExp]> = [
-    [['digits', '--guide', time.runDir, '--out', 'x'], /--guide applies to --kind time; the class model is guided by its own null-class pass/],
-    [['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guidance', '2', '--out', 'x'], /--guidance for the time model weighs its guide, and .* has none beside it; pass --guide CHECKPOINT/],
-    [['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guide', runDir, '--out', 'x'], /--guide .* holds a class model; a time model is guided by another time model/],
-    [['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guide', 'no-such-guide', '--out', 'x'], /no checkpoint 'no-such-guide'/],
-    [['export-model', '--run', runDir, '--guide', time.runDir], /--guide is for a time model; .* trained a class model/],
+    [
+      ['digits', '--guide', time.runDir, '--out', 'x'],
+      /--guide applies to --kind time; the class model is guided by its own null-class pass/,
+    ],
+    [
+      ['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guidance', '2', '--out', 'x'],
+      /--guidance for the time model weighs its guide, and .* has none beside it; pass --guide CHECKPOINT/,
+    ],
+    [
+      ['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guide', runDir, '--out', 'x'],
+      /--guide .* holds a class model; a time model is guided by another time model/,
+    ],
+    [
+      ['digits', '--kind', 'time', '--checkpoint', time.runDir, '--guide', 'no-such-guide', '--out', 'x'],
+      /no checkpoint 'no-such-guide'/,
+    ],
+    [
+      ['export-model', '--run', runDir, '--guide', time.runDir],
+      /--guide is for a time model; .* trained a class model/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = cli(args, { ILLUSIONIST_MODELS: mkdtempSync(join(tmpdir(), 'illusionist-models-')) });

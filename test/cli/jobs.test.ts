@@ -17,13 +17,20 @@ const me = `cli:${userInfo().username}`;
 let runDir = '';
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, DATA_DIR: dataDir } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DATA_DIR: dataDir },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The data rows of a table (header dropped), split into cells. */
 function rows(table: string): string[][] {
-  return table.trim().split('\n').slice(1).map((line) => line.trim().split(/\s{2,}/));
+  return table
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s{2,}/));
 }
 
 before(async () => {
@@ -32,7 +39,21 @@ before(async () => {
 
 test('a CLI generation is a job: listed, shown, rerun to the same bytes, published, cancelled', async () => {
   const a = join(dataDir, 'out-a');
-  const gen = cli('anagram', '--prompt1', '6', '--prompt2', '9', '--checkpoint', runDir, '--steps', '4', '--seed', '11', '--out', a);
+  const gen = cli(
+    'anagram',
+    '--prompt1',
+    '6',
+    '--prompt2',
+    '9',
+    '--checkpoint',
+    runDir,
+    '--steps',
+    '4',
+    '--seed',
+    '11',
+    '--out',
+    a,
+  );
   assert.equal(gen.code, 0, gen.stderr);
   assert.match(gen.stdout, /job #1\n$/);
   assert.match(gen.stderr, /anagram job #1: step 4\/4/, 'progress on stderr');
@@ -46,7 +67,14 @@ test('a CLI generation is a job: listed, shown, rerun to the same bytes, publish
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /^job #1 {2}anagram {2}done/);
   assert.match(show.stdout, /seed {5}11/);
-  for (const name of ['image-large.png  (image)', 'views.png  (views)', 'animation.gif  (animation)', 'image.png', 'progression.png', 'job.json']) {
+  for (const name of [
+    'image-large.png  (image)',
+    'views.png  (views)',
+    'animation.gif  (animation)',
+    'image.png',
+    'progression.png',
+    'job.json',
+  ]) {
     assert.ok(show.stdout.includes(name), `jobs show lists ${name}`);
   }
 
@@ -54,22 +82,40 @@ test('a CLI generation is a job: listed, shown, rerun to the same bytes, publish
   const rerun = cli('jobs', 'rerun', '1', '--out', b);
   assert.equal(rerun.code, 0, rerun.stderr);
   assert.match(rerun.stdout, /job #2 \(anagram, seed 11, rerun of #1\)/);
-  for (const f of ['image.png', 'views.png', 'animation.gif']) assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `rerun: same ${f}`);
+  for (const f of ['image.png', 'views.png', 'animation.gif'])
+    assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `rerun: same ${f}`);
   assert.match(cli('jobs', 'show', '2').stdout, /rerun of #1/);
 
   const variation = cli('jobs', 'rerun', '1', '--seed', '12', '--out', join(dataDir, 'out-c'));
   assert.equal(variation.code, 0, variation.stderr);
-  assert.ok(!readFileSync(join(a, 'image.png')).equals(readFileSync(join(dataDir, 'out-c', 'image.png'))), 'another seed, another image');
+  assert.ok(
+    !readFileSync(join(a, 'image.png')).equals(readFileSync(join(dataDir, 'out-c', 'image.png'))),
+    'another seed, another image',
+  );
 
   assert.match(cli('jobs', 'cancel', '2').stdout, /job #2 had already finished/);
 
   // A job the bot enqueued and no worker has taken yet: cancelled at once by the terminal's admin user.
   const store = openStore(databasePath(dataDir));
-  const queued = await new SqliteQueue(store).enqueue({ who: { platform: 'discord', userId: 'u1' }, command: 'digits', params: {}, seed: 1 });
+  const queued = await new SqliteQueue(store).enqueue({
+    who: { platform: 'discord', userId: 'u1' },
+    command: 'digits',
+    params: {},
+    seed: 1,
+  });
   store.close();
-  assert.match(cli('jobs', 'cancel', String(queued.jobId)).stdout, new RegExp(`job #${queued.jobId} was cancelled before it started`));
-  assert.deepEqual(rows(cli('jobs', 'list', '--status', 'cancelled').stdout).map((r) => r.slice(0, 3)), [[String(queued.jobId), 'digits', 'cancelled']]);
-  assert.deepEqual(rows(cli('jobs', 'list', '--mine').stdout).map((r) => r[0]), ['3', '2', '1']);
+  assert.match(
+    cli('jobs', 'cancel', String(queued.jobId)).stdout,
+    new RegExp(`job #${queued.jobId} was cancelled before it started`),
+  );
+  assert.deepEqual(
+    rows(cli('jobs', 'list', '--status', 'cancelled').stdout).map((r) => r.slice(0, 3)),
+    [[String(queued.jobId), 'digits', 'cancelled']],
+  );
+  assert.deepEqual(
+    rows(cli('jobs', 'list', '--mine').stdout).map((r) => r[0]),
+    ['3', '2', '1'],
+  );
 
   const pub = cli('gallery', 'publish', '1', '--title', 'six and nine');
   assert.equal(pub.code, 0, pub.stderr);
@@ -77,7 +123,11 @@ test('a CLI generation is a job: listed, shown, rerun to the same bytes, publish
   for (const sort of ['top', 'recent', 'mine']) {
     const g = cli('gallery', 'list', '--sort', sort);
     assert.equal(g.code, 0, g.stderr);
-    assert.deepEqual(rows(g.stdout).map((r) => [r[0], r[1], r[2], r[4], r[6]]), [['1', '1', 'anagram', me, 'six and nine']], sort);
+    assert.deepEqual(
+      rows(g.stdout).map((r) => [r[0], r[1], r[2], r[4], r[6]]),
+      [['1', '1', 'anagram', me, 'six and nine']],
+      sort,
+    );
   }
   assert.match(cli('gallery', 'remove', '1', '--reason', 'test').stdout, /gallery post #1 was removed/);
   assert.deepEqual(rows(cli('gallery', 'list').stdout), []);

@@ -18,7 +18,10 @@ import { planarToInterleaved } from '../../src/engine/images/encode.js';
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('../../../../shared/if-golden/', import.meta.url));
-assert.ok(existsSync(`${GOLDEN}README.md`), `IF golden fixtures missing: expected ${GOLDEN} (../shared/if-golden from the repository root)`);
+assert.ok(
+  existsSync(`${GOLDEN}README.md`),
+  `IF golden fixtures missing: expected ${GOLDEN} (../shared/if-golden from the repository root)`,
+);
 const FLIP = `${GOLDEN}golden/anagram-flip.safetensors`;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string; dir: string }> {
@@ -34,15 +37,34 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-const FLIP_ARGS = ['anagram', '--model', 'deepfloyd-if', '--prompt1', 'an oil painting of people around a campfire', '--prompt2', 'an oil painting of an old man', '--view', 'flip_vertical', '--guidance', '10', '--steps', '30', '--thresholding', 'dynamic'];
+const FLIP_ARGS = [
+  'anagram',
+  '--model',
+  'deepfloyd-if',
+  '--prompt1',
+  'an oil painting of people around a campfire',
+  '--prompt2',
+  'an oil painting of an old man',
+  '--view',
+  'flip_vertical',
+  '--guidance',
+  '10',
+  '--steps',
+  '30',
+  '--thresholding',
+  'dynamic',
+];
 
-test('anagram --noise anagram-flip.safetensors --thresholding dynamic reproduces visual_anagrams\' image', async (t) => {
+test("anagram --noise anagram-flip.safetensors --thresholding dynamic reproduces visual_anagrams' image", async (t) => {
   const r = await cli([...FLIP_ARGS, '--noise', FLIP, '--seed', '5']);
   assert.equal(r.code, 0, r.stderr.slice(-2000));
   const job = JSON.parse(readFileSync(join(r.dir, 'job.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual(job.noise, { file: FLIP, draws: 30, of: 30 });
   assert.equal(job.thresholding, 'dynamic');
-  const { data, info } = await sharp(join(r.dir, 'image.png')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(join(r.dir, 'image.png'))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3]);
   const header = readSafetensorsHeader(FLIP).tensors;
   const golden = quantize(planarToInterleaved(readTensor(header.get('image')!), 3, 64, 64), [-1, 1]);
@@ -53,7 +75,9 @@ test('anagram --noise anagram-flip.safetensors --thresholding dynamic reproduces
     worst = Math.max(worst, d);
     if (d) differ++;
   }
-  t.diagnostic(`image.png vs the golden image in 8 bits: max ${worst} level(s), ${differ} of ${data.length} values differ`);
+  t.diagnostic(
+    `image.png vs the golden image in 8 bits: max ${worst} level(s), ${differ} of ${data.length} values differ`,
+  );
   // The engine's float result is ~1e-3 from the golden (0.14 of an 8-bit level): at most one level, where
   // a value lies near a rounding boundary (1.5% of them when measured); another noise stream differs everywhere.
   assert.ok(worst <= 1 && differ < data.length / 20, `max ${worst} levels, ${differ} values differ`);
@@ -66,13 +90,22 @@ test('anagram --noise anagram-flip.safetensors --thresholding dynamic reproduces
 test('--noise with too few draws, draws of another shape, or no noise file is refused, naming what is wrong', async () => {
   const short = await cli([...FLIP_ARGS, '--noise', `${GOLDEN}golden/anagram-3view.safetensors`]);
   assert.notEqual(short.code, 0);
-  assert.match(short.stderr, /holds 10 draws \(noise_000 … noise_009\); the run asked for draw 11 \(noise_010: the variance noise of the step at t = 660, shape \[1, 3, 64, 64\]\)/);
+  assert.match(
+    short.stderr,
+    /holds 10 draws \(noise_000 … noise_009\); the run asked for draw 11 \(noise_010: the variance noise of the step at t = 660, shape \[1, 3, 64, 64\]\)/,
+  );
   const shape = await cli([...FLIP_ARGS, '--noise', `${GOLDEN}golden/img2img-istart20.safetensors`]);
   assert.notEqual(shape.code, 0);
-  assert.match(shape.stderr, /noise_000 has shape \[1, 3, 32, 32\], but the run asked for the initial noise of shape \[1, 3, 64, 64\]/);
+  assert.match(
+    shape.stderr,
+    /noise_000 has shape \[1, 3, 32, 32\], but the run asked for the initial noise of shape \[1, 3, 64, 64\]/,
+  );
   const notNoise = await cli([...FLIP_ARGS, '--noise', `${GOLDEN}golden/scheduler.safetensors`]);
   assert.equal(notNoise.code, 2);
-  assert.match(notNoise.stderr, /--noise: noise file .*scheduler\.safetensors holds no noise_000, noise_001, … tensors/);
+  assert.match(
+    notNoise.stderr,
+    /--noise: noise file .*scheduler\.safetensors holds no noise_000, noise_001, … tensors/,
+  );
   const missing = await cli([...FLIP_ARGS, '--noise', '/nonexistent/noise.safetensors']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--noise: noise file \/nonexistent\/noise\.safetensors: cannot read it/);

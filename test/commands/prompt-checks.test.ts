@@ -17,6 +17,16 @@ test('the first prompt option over the length or with a blocked word is refused,
   const check = createPromptCheck(10, ['cat']);
   check(['prompt'], { prompt: 'a dog', steps: 5 });
   check(['prompt'], { other: 'a very long cat prompt' }); // only the named options are prompts
-  assert.throws(() => check(['far', 'near'], { far: 'ok', near: 'much too long here' }), (e: unknown) => e instanceof InputError && e.code === 'prompt-too-long' && e.message === 'near is 18 characters long; the limit here is 10' && e.allowed === 'near: at most 10 characters');
-  assert.throws(() => check(['prompt'], { prompt: 'a cat' }), (e: unknown) => e instanceof InputError && e.code === 'blocked-prompt' && /prompt contains a word/.test(e.message));
+  assert.throws(
+    () => check(['far', 'near'], { far: 'ok', near: 'much too long here' }),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.code === 'prompt-too-long' &&
+      e.message === 'near is 18 characters long; the limit here is 10' &&
+      e.allowed === 'near: at most 10 characters',
+  );
+  assert.throws(
+    () => check(['prompt'], { prompt: 'a cat' }),
+    (e: unknown) => e instanceof InputError && e.code === 'blocked-prompt' && /prompt contains a word/.test(e.message),
+  );
 });

@@ -14,7 +14,14 @@ test('each person has max requests per window; the refusal says when to try agai
   now += 10_000;
   limiter.take(alice, false);
   limiter.take(bob, false); // the same id on another platform is another person
-  assert.throws(() => limiter.take(alice, false), (e: unknown) => e instanceof InputError && e.code === 'rate-limited' && /2 requests in the last 60 s; the limit is 2/.test(e.message) && e.allowed === 'try again in 50 s');
+  assert.throws(
+    () => limiter.take(alice, false),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.code === 'rate-limited' &&
+      /2 requests in the last 60 s; the limit is 2/.test(e.message) &&
+      e.allowed === 'try again in 50 s',
+  );
   for (let i = 0; i < 5; i++) limiter.take(alice, true);
   now += 50_000; // the first turn has left the window
   limiter.take(alice, false);

@@ -19,13 +19,18 @@ function upload(name: string, data: Buffer, contentType?: string): Attachment {
 
 async function sketch(): Promise<Buffer> {
   // A white "1" stroke on black, as the web console's canvas sends it.
-  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="112" height="112"><rect width="112" height="112" fill="black"/><rect x="50" y="16" width="12" height="80" fill="white"/></svg>';
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="112" height="112"><rect width="112" height="112" fill="black"/><rect x="50" y="16" width="12" height="80" fill="white"/></svg>';
   return sharp(Buffer.from(svg)).png().toBuffer();
 }
 
 /** A real 8×8 PNG whose header claims 30000×30000 pixels: a decompression bomb in miniature. */
 async function bomb(): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer());
+  const png = Buffer.from(
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer(),
+  );
   png.writeUInt32BE(30000, 16);
   png.writeUInt32BE(30000, 20);
   let c = 0xffffffff;
@@ -48,31 +53,59 @@ function error(r: Reply): Extract<Reply, { type: 'error' }> {
 }
 
 test('the service runs jobs on the real worker: queued, progress, result with files and buttons; actions', async (t) => {
-  const { service, store } = await startBotStack(t, { store: { users: { admins: ['discord:root'] } }, service: { rateLimit: { max: 100, windowMs: 60_000 } } });
+  const { service, store } = await startBotStack(t, {
+    store: { users: { admins: ['discord:root'] } },
+    service: { rateLimit: { max: 100, windowMs: 60_000 } },
+  });
 
   const a = recordingSink();
   await service.handle({ command: 'digits', options: { digit: 7, count: 2, steps: 5, seed: 42 }, requester: alice }, a);
   assert.equal(a.replies[0]!.type, 'queued');
-  assert.ok(a.replies.some((r) => r.type === 'progress' && r.step === 5 && r.total === 5), 'last step reported');
+  assert.ok(
+    a.replies.some((r) => r.type === 'progress' && r.step === 5 && r.total === 5),
+    'last step reported',
+  );
   const digits = result(a.last());
   assert.match(digits.caption, /seed 42/);
   assert.match(digits.caption, /digit 7/);
   assert.equal(digits.files[0]!.contentType, 'image/png');
-  assert.deepEqual(digits.actions.map((x) => x.id.split(':')[0]), ['reroll', 'more', 'publish', 'delete']);
+  assert.deepEqual(
+    digits.actions.map((x) => x.id.split(':')[0]),
+    ['reroll', 'more', 'publish', 'delete'],
+  );
 
   const again = recordingSink();
-  await service.handle({ command: 'digits', options: { digit: '7', count: '2', steps: '5', seed: '42' }, requester: bob }, again);
-  assert.ok(result(again.last()).files[0]!.data.equals(digits.files[0]!.data), 'same seed, same bytes (text options coerced)');
+  await service.handle(
+    { command: 'digits', options: { digit: '7', count: '2', steps: '5', seed: '42' }, requester: bob },
+    again,
+  );
+  assert.ok(
+    result(again.last()).files[0]!.data.equals(digits.files[0]!.data),
+    'same seed, same bytes (text options coerced)',
+  );
 
   const ana = recordingSink();
-  await service.handle({ command: 'anagram', options: { prompt1: '6', prompt2: '9', view: 'flip', steps: 4, seed: 1 }, requester: alice }, ana);
+  await service.handle(
+    { command: 'anagram', options: { prompt1: '6', prompt2: '9', view: 'flip', steps: 4, seed: 1 }, requester: alice },
+    ana,
+  );
   const anagram = result(ana.last());
-  assert.deepEqual(anagram.files.map((f) => f.name.replace(/^job\d+-/, '')), ['image.png', 'views.png', 'animation.gif']);
+  assert.deepEqual(
+    anagram.files.map((f) => f.name.replace(/^job\d+-/, '')),
+    ['image.png', 'views.png', 'animation.gif'],
+  );
   assert.equal((await sharp(anagram.files[0]!.data).metadata()).width, 28 * 7, 'image-large.png: 28 px shown 7×');
   assert.deepEqual(anagram.params.views, ['flip']);
 
   const ed = recordingSink();
-  await service.handle({ command: 'edit', options: { image: upload('one.png', await sketch(), 'image/png'), prompt: '1', i_start: 2, steps: 4 }, requester: alice }, ed);
+  await service.handle(
+    {
+      command: 'edit',
+      options: { image: upload('one.png', await sketch(), 'image/png'), prompt: '1', i_start: 2, steps: 4 },
+      requester: alice,
+    },
+    ed,
+  );
   const edit = result(ed.last());
   assert.ok(edit.actions.some((x) => x.id.startsWith('vary:')));
 
@@ -108,7 +141,7 @@ test('the service runs jobs on the real worker: queued, progress, result with fi
     assert.equal(page.entries[0]!.prompt, '6 / 9');
     assert.equal(page.entries[0]!.votes, 1);
     assert.ok(page.entries[0]!.file?.data.length);
-    assert.ok(!page.entries[0]!.actions.some((x) => x.id.startsWith('unpublish')), 'bob cannot remove alice\'s post');
+    assert.ok(!page.entries[0]!.actions.some((x) => x.id.startsWith('unpublish')), "bob cannot remove alice's post");
   }
   const del = recordingSink();
   await service.handleAction(`delete:${anagram.jobId}`, bob, del);
@@ -133,10 +166,18 @@ test('the service runs jobs on the real worker: queued, progress, result with fi
 test('every user mistake gets a private error saying what was wrong and what is allowed', async (t) => {
   const { service } = await startBotStack(t, {
     runner: false,
-    service: { limits: { maxPromptLength: 20, maxUploadBytes: 100_000, maxUploadPixels: 1_000_000 }, blocklist: ['gore', '/n[a4]sty/'], rateLimit: { max: 3, windowMs: 60_000 } },
+    service: {
+      limits: { maxPromptLength: 20, maxUploadBytes: 100_000, maxUploadPixels: 1_000_000 },
+      blocklist: ['gore', '/n[a4]sty/'],
+      rateLimit: { max: 3, windowMs: 60_000 },
+    },
     queue: { maxQueued: 1 },
   });
-  const ask = async (command: string, options: Record<string, unknown>, who: Requester = alice): Promise<Extract<Reply, { type: 'error' }>> => {
+  const ask = async (
+    command: string,
+    options: Record<string, unknown>,
+    who: Requester = alice,
+  ): Promise<Extract<Reply, { type: 'error' }>> => {
     const sink = recordingSink();
     await service.handle({ command, options: options as never, requester: who }, sink);
     assert.equal(sink.replies.length, 1, JSON.stringify(sink.replies));
@@ -144,16 +185,44 @@ test('every user mistake gets a private error saying what was wrong and what is 
   };
   const cases: Array<[string, Record<string, unknown>, string, RegExp, RegExp?]> = [
     ['paint', {}, 'unknown-command', /no command \/paint/, /imagine, denoise/],
-    ['anagram', { prompt1: '6', prompt2: '9', view: 'spin' }, 'invalid-option', /view "spin" is not one of the choices/, /flip, rotate_cw/],
+    [
+      'anagram',
+      { prompt1: '6', prompt2: '9', view: 'spin' },
+      'invalid-option',
+      /view "spin" is not one of the choices/,
+      /flip, rotate_cw/,
+    ],
     ['edit', { prompt: '1' }, 'missing-option', /needs image: an image attachment/],
-    ['edit', { image: upload('notes.txt', Buffer.from('hello'), 'text/plain') }, 'not-an-image', /text\/plain, not an image/, /PNG, JPEG/],
-    ['edit', { image: upload('mystery', Buffer.from('definitely not pixels')) }, 'not-an-image', /not a readable image/],
-    ['edit', { image: upload('huge.png', Buffer.alloc(200_000), 'image/png') }, 'too-large', /0\.2 MiB; the limit is 0\.1 MiB/],
+    [
+      'edit',
+      { image: upload('notes.txt', Buffer.from('hello'), 'text/plain') },
+      'not-an-image',
+      /text\/plain, not an image/,
+      /PNG, JPEG/,
+    ],
+    [
+      'edit',
+      { image: upload('mystery', Buffer.from('definitely not pixels')) },
+      'not-an-image',
+      /not a readable image/,
+    ],
+    [
+      'edit',
+      { image: upload('huge.png', Buffer.alloc(200_000), 'image/png') },
+      'too-large',
+      /0\.2 MiB; the limit is 0\.1 MiB/,
+    ],
     ['imagine', { prompt: '7 '.repeat(15) }, 'prompt-too-long', /29 characters long; the limit here is 20/],
     ['imagine', { prompt: 'some gore' }, 'blocked-prompt', /does not allow/],
     ['hybrid', { far: 'N4STY', near: '1' }, 'blocked-prompt', /far contains/],
     ['imagine', { prompt: 'a cat' }, 'invalid-option', /"a cat" is not a digit/, /0–9/],
-    ['imagine', { prompt: '7', model: 'deepfloyd-if' }, 'model-not-installed', /deepfloyd-if is not installed/, /huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0 --include .*deepfloyd check/],
+    [
+      'imagine',
+      { prompt: '7', model: 'deepfloyd-if' },
+      'model-not-installed',
+      /deepfloyd-if is not installed/,
+      /huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0 --include .*deepfloyd check/,
+    ],
     ['digits', { model: 'nope' }, 'model-not-installed', /no MNIST flow checkpoint "nope"/, /mnist-class/],
     ['train', { epochs: 1 }, 'not-allowed', /admins only/],
     ['digits', { digit: 12 }, 'invalid-option', /digit must be an integer from 0 to 9, got "12"/],
@@ -185,13 +254,25 @@ test('every user mistake gets a private error saying what was wrong and what is 
   await service.handle({ command: 'cancel', options: {}, requester: bob }, cancel);
   assert.match((cancel.last() as { text: string }).text, /is cancelled/);
   await pending;
-  assert.deepEqual(first.last().type === 'failed' && first.last(), { type: 'failed', jobId: (first.replies[0] as { jobId: number }).jobId, outcome: 'cancelled', message: `job #${(first.replies[0] as { jobId: number }).jobId} was cancelled` });
+  assert.deepEqual(first.last().type === 'failed' && first.last(), {
+    type: 'failed',
+    jobId: (first.replies[0] as { jobId: number }).jobId,
+    outcome: 'cancelled',
+    message: `job #${(first.replies[0] as { jobId: number }).jobId} was cancelled`,
+  });
 });
 
 test('/train passes scheduler and ema to the trainer: the checkpoint keeps the weight average', async (t) => {
   const { service, store } = await startBotStack(t, { store: { users: { admins: ['discord:root'] } } });
   const sink = recordingSink();
-  await service.handle({ command: 'train', options: { kind: 'time', epochs: 1, hidden: 4, batch: 16, images: 32, seed: 3, scheduler: 'false', ema: 0.9 }, requester: admin }, sink);
+  await service.handle(
+    {
+      command: 'train',
+      options: { kind: 'time', epochs: 1, hidden: 4, batch: 16, images: 32, seed: 3, scheduler: 'false', ema: 0.9 },
+      requester: admin,
+    },
+    sink,
+  );
   const r = result(sink.last());
   const made = store.training.listCheckpoints('mnist-time').find((c) => c.name === `time-job${r.jobId}-e1`);
   assert.ok(made, 'checkpoint registered');
@@ -214,24 +295,47 @@ test('a model that is not installed is refused before anything is queued', async
   assert.match(e.message, /no MNIST flow model is installed/);
 });
 
-test('/train (admin) trains in the worker and registers each epoch\'s checkpoint for /digits', async (t) => {
+test("/train (admin) trains in the worker and registers each epoch's checkpoint for /digits", async (t) => {
   const { service, store } = await startBotStack(t, { store: { users: { admins: ['discord:root'] } } });
   const sink = recordingSink();
-  await service.handle({ command: 'train', options: { kind: 'class', epochs: 1, hidden: 4, batch: 16, images: 32, seed: 3, make_default: true }, requester: admin }, sink);
+  await service.handle(
+    {
+      command: 'train',
+      options: { kind: 'class', epochs: 1, hidden: 4, batch: 16, images: 32, seed: 3, make_default: true },
+      requester: admin,
+    },
+    sink,
+  );
   const r = result(sink.last());
-  assert.deepEqual(r.files.map((f) => f.name.replace(/^job\d+-/, '')), ['samples.png', 'loss.png', 'run.json']);
+  assert.deepEqual(
+    r.files.map((f) => f.name.replace(/^job\d+-/, '')),
+    ['samples.png', 'loss.png', 'run.json'],
+  );
   const made = store.training.listCheckpoints('mnist-class').find((c) => c.name === `class-job${r.jobId}-e1`);
   assert.ok(made, 'checkpoint registered');
   assert.equal(store.training.getDefaultCheckpoint('mnist-class')?.id, made.id);
   const d = recordingSink();
-  await service.handle({ command: 'digits', options: { digit: 4, count: 1, steps: 2, model: made.name }, requester: alice }, d);
+  await service.handle(
+    { command: 'digits', options: { digit: 4, count: 1, steps: 2, model: made.name }, requester: alice },
+    d,
+  );
   assert.equal(result(d.last()).model, made.name);
 });
 
 test('a refused request (rate limit, full queue, ban) decodes and stores nothing; a kept upload is shrunk, its box scaled', async (t) => {
-  const { service, store, queue } = await startBotStack(t, { runner: false, service: { rateLimit: { max: 1, windowMs: 60_000 } }, queue: { maxQueued: 1 } });
+  const { service, store, queue } = await startBotStack(t, {
+    runner: false,
+    service: { rateLimit: { max: 1, windowMs: 60_000 } },
+    queue: { maxQueued: 1 },
+  });
   const files = (): string[] => (existsSync(store.artifacts.dir) ? readdirSync(store.artifacts.dir) : []);
-  const photo = upload('photo.png', await sharp({ create: { width: 1024, height: 512, channels: 3, background: '#808080' } }).png().toBuffer(), 'image/png');
+  const photo = upload(
+    'photo.png',
+    await sharp({ create: { width: 1024, height: 512, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer(),
+    'image/png',
+  );
   const ask = async (options: Record<string, unknown>, who: Requester): Promise<Reply> => {
     const sink = recordingSink();
     void service.handle({ command: 'inpaint', options: options as never, requester: who }, sink);
@@ -244,13 +348,22 @@ test('a refused request (rate limit, full queue, ban) decodes and stores nothing
   const queued = await ask({ image: photo, box: '512,0,512,512', prompt: '1' }, carol);
   assert.equal(queued.type, 'queued', JSON.stringify(queued));
   const jobId = (queued as { jobId: number }).jobId;
-  const params = store.jobs.get(jobId)!.params as { image: { width: number; height: number; sourceWidth: number }; box: unknown };
+  const params = store.jobs.get(jobId)!.params as {
+    image: { width: number; height: number; sourceWidth: number };
+    box: unknown;
+  };
   assert.deepEqual([params.image.width, params.image.height, params.image.sourceWidth], [256, 128, 1024]);
   assert.deepEqual(params.box, { x: 128, y: 0, width: 128, height: 128 });
   const stored = files();
   assert.equal(stored.length, 1);
 
-  const other = upload('other.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ff0000' } }).png().toBuffer(), 'image/png');
+  const other = upload(
+    'other.png',
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer(),
+    'image/png',
+  );
   const full = await ask({ image: other, box: '0,0,8,8' }, { platform: 'web', userId: 'dave' });
   assert.equal(error(full).code, 'queue-full');
   const limited = await ask({ image: other, box: '0,0,8,8' }, carol);

@@ -3,7 +3,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/random.js';
 import {
-  axpby, chunk, concat, concatChannels, randn, resizeBilinear, sliceChannels, split, stats, takeBatch, tensor, where,
+  axpby,
+  chunk,
+  concat,
+  concatChannels,
+  randn,
+  resizeBilinear,
+  sliceChannels,
+  split,
+  stats,
+  takeBatch,
+  tensor,
+  where,
 } from '../../src/engine/tensor.js';
 
 test('concat, split and takeBatch keep rows intact', () => {

@@ -29,10 +29,19 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Starts the bot on `dataDir`, resolving once its web console listens; it is killed when the test ends. */
-export async function startBotProcess(t: TestContext, dataDir: string, env: Record<string, string> = {}): Promise<BotProcess> {
-  const child = spawn(process.execPath, [botMain], { env: childEnv({ DATA_DIR: dataDir, PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startBotProcess(
+  t: TestContext,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<BotProcess> {
+  const child = spawn(process.execPath, [botMain], {
+    env: childEnv({ DATA_DIR: dataDir, PORT: '0', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
@@ -51,10 +60,18 @@ export async function startBotProcess(t: TestContext, dataDir: string, env: Reco
 }
 
 /** Runs a chat command through the web console and returns its replies once the final one came. */
-export async function runWebCommand(url: string, command: string, options: Record<string, string>): Promise<Array<Record<string, unknown>>> {
+export async function runWebCommand(
+  url: string,
+  command: string,
+  options: Record<string, string>,
+): Promise<Array<Record<string, unknown>>> {
   const form = new FormData();
   for (const [key, value] of Object.entries(options)) form.set(key, value);
-  const started = await fetch(`${url}/api/run/${command}`, { method: 'POST', body: form, headers: { 'X-Illusionist': '1' } });
+  const started = await fetch(`${url}/api/run/${command}`, {
+    method: 'POST',
+    body: form,
+    headers: { 'X-Illusionist': '1' },
+  });
   if (!started.ok) throw new Error(`POST /api/run/${command}: ${started.status} ${await started.text()}`);
   const { runId } = (await started.json()) as { runId: string };
   const events = await fetch(`${url}/api/runs/${runId}/events`);
@@ -80,7 +97,10 @@ export interface CliProcess {
 
 /** Starts `illusionist <args>` on `dataDir` without waiting for it; it is killed when the test ends. */
 export function spawnCli(t: TestContext, dataDir: string, args: string[]): CliProcess {
-  const child = spawn(process.execPath, [cliBin, ...args], { env: childEnv({ DATA_DIR: dataDir }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliBin, ...args], {
+    env: childEnv({ DATA_DIR: dataDir }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -89,7 +109,9 @@ export function spawnCli(t: TestContext, dataDir: string, args: string[]): CliPr
     err += chunk.toString();
     for (const check of waiters) check();
   });
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
@@ -122,12 +144,18 @@ export function spawnCli(t: TestContext, dataDir: string, args: string[]): CliPr
 }
 
 /** Resolves with the exit code, or rejects after `ms` (the process is killed when the test ends). */
-export async function exitWithin(proc: { exited: Promise<number | NodeJS.Signals | null> }, ms: number, what: string): Promise<number | NodeJS.Signals | null> {
+export async function exitWithin(
+  proc: { exited: Promise<number | NodeJS.Signals | null> },
+  ms: number,
+  what: string,
+): Promise<number | NodeJS.Signals | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       proc.exited,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms / 1000} s`)), ms))),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms / 1000} s`)), ms)),
+      ),
     ]);
   } finally {
     clearTimeout(timer);

@@ -23,15 +23,26 @@ export interface BotStack {
 
 export async function startBotStack(
   t: TestContext,
-  options: { store?: StoreOptions; queue?: SqliteQueueOptions; service?: Partial<ServiceOptions>; runner?: boolean; model?: boolean } = {},
+  options: {
+    store?: StoreOptions;
+    queue?: SqliteQueueOptions;
+    service?: Partial<ServiceOptions>;
+    runner?: boolean;
+    model?: boolean;
+  } = {},
 ): Promise<BotStack> {
   const dir = makeTempDir(t);
   const store = openStore(join(dir, 'illusionist.db'), options.store);
   if (options.model !== false) {
-    store.training.registerCommittedModels([{ modelKind: 'mnist-class', name: 'mnist-class', path: await tinyClassCheckpoint() }]);
+    store.training.registerCommittedModels([
+      { modelKind: 'mnist-class', name: 'mnist-class', path: await tinyClassCheckpoint() },
+    ]);
   }
   const queue = new SqliteQueue(store, options.queue);
-  const runner = options.runner === false ? undefined : new JobRunner(queue, { handlerModules: [engineHandlersPath], pollIntervalMs: 50 });
+  const runner =
+    options.runner === false
+      ? undefined
+      : new JobRunner(queue, { handlerModules: [engineHandlersPath], pollIntervalMs: 50 });
   t.after(async () => {
     await runner?.stop({ graceMs: 0 });
     store.close();

@@ -64,16 +64,24 @@ async function readBody(req: IncomingMessage): Promise<{ body: Record<string, un
   const type = req.headers['content-type'] ?? '';
   if (type.startsWith('multipart/form-data')) {
     // The WHATWG Request parses multipart exactly as a server would.
-    const form = await new Request('http://fake/', { method: 'POST', headers: { 'content-type': type }, body: raw }).formData();
+    const form = await new Request('http://fake/', {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body: raw,
+    }).formData();
     const files: RecordedFile[] = [];
     let body: Record<string, unknown> = {};
     for (const [key, value] of form.entries()) {
       if (key === 'payload_json') body = JSON.parse(String(value)) as Record<string, unknown>;
-      else if (typeof value !== 'string') files.push({ name: value.name, contentType: value.type, data: Buffer.from(await value.arrayBuffer()) });
+      else if (typeof value !== 'string')
+        files.push({ name: value.name, contentType: value.type, data: Buffer.from(await value.arrayBuffer()) });
     }
     return { body, files };
   }
-  return { body: raw.length > 0 && type.includes('json') ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {}, files: [] };
+  return {
+    body: raw.length > 0 && type.includes('json') ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {},
+    files: [],
+  };
 }
 
 export async function startFakeDiscord(): Promise<FakeDiscord> {
@@ -91,11 +99,31 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
   let seq = 0;
   let base = '';
 
-  const botUser = { id: botId, username: 'illusionist', discriminator: '0', global_name: null, avatar: null, bot: true };
+  const botUser = {
+    id: botId,
+    username: 'illusionist',
+    discriminator: '0',
+    global_name: null,
+    avatar: null,
+    bot: true,
+  };
   const humanUser = { id: userId, username: 'alice', discriminator: '0', global_name: 'Alice', avatar: null };
-  const channel = { id: channelId, type: 0, name: 'general', guild_id: guildId, position: 0, permission_overwrites: [], nsfw: false, parent_id: null };
+  const channel = {
+    id: channelId,
+    type: 0,
+    name: 'general',
+    guild_id: guildId,
+    position: 0,
+    permission_overwrites: [],
+    nsfw: false,
+    parent_id: null,
+  };
 
-  function message(body: Record<string, unknown>, files: RecordedFile[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  function message(
+    body: Record<string, unknown>,
+    files: RecordedFile[],
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> {
     return {
       id: snowflake(),
       channel_id: channelId,
@@ -107,7 +135,14 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
       mention_everyone: false,
       mentions: [],
       mention_roles: [],
-      attachments: files.map((f) => ({ id: snowflake(), filename: f.name, size: f.data.length, url: `${base}/cdn/${f.name}`, proxy_url: `${base}/cdn/${f.name}`, content_type: f.contentType })),
+      attachments: files.map((f) => ({
+        id: snowflake(),
+        filename: f.name,
+        size: f.data.length,
+        url: `${base}/cdn/${f.name}`,
+        proxy_url: `${base}/cdn/${f.name}`,
+        content_type: f.contentType,
+      })),
       embeds: body.embeds ?? [],
       components: body.components ?? [],
       pinned: false,
@@ -125,21 +160,42 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
   }
 
-  function route(method: string, path: string, body: Record<string, unknown>, files: RecordedFile[]): [number, unknown?] {
+  function route(
+    method: string,
+    path: string,
+    body: Record<string, unknown>,
+    files: RecordedFile[],
+  ): [number, unknown?] {
     const token = /^\/webhooks\/\d+\/([^/]+)/.exec(path)?.[1];
     if (token && expired.has(token)) return [401, { message: 'Invalid Webhook Token', code: 50027 }];
     if (method === 'GET' && path === '/gateway/bot') {
-      return [200, { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/gateway`, shards: 1, session_start_limit: { total: 1000, remaining: 1000, reset_after: 60_000, max_concurrency: 1 } }];
+      return [
+        200,
+        {
+          url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/gateway`,
+          shards: 1,
+          session_start_limit: { total: 1000, remaining: 1000, reset_after: 60_000, max_concurrency: 1 },
+        },
+      ];
     }
     if (method === 'PUT' && /^\/applications\/\d+(\/guilds\/\d+)?\/commands$/.test(path)) {
-      return [200, (body as unknown as Record<string, unknown>[]).map((c) => ({ ...c, id: snowflake(), application_id: appId, version: snowflake() }))];
+      return [
+        200,
+        (body as unknown as Record<string, unknown>[]).map((c) => ({
+          ...c,
+          id: snowflake(),
+          application_id: appId,
+          version: snowflake(),
+        })),
+      ];
     }
     if (method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(path)) return [204];
     if (/^\/webhooks\/\d+\/[^/]+\/messages\/@original$/.test(path)) {
       if (method === 'DELETE') return [204];
       return [200, message(body, files, { webhook_id: appId, application_id: appId })];
     }
-    if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path)) return [200, message(body, files, { webhook_id: appId })];
+    if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path))
+      return [200, message(body, files, { webhook_id: appId })];
     if (method === 'GET' && path === `/channels/${channelId}`) return [200, channel];
     if (method === 'POST' && path === `/channels/${channelId}/messages`) return [200, message(body, files)];
     if (method === 'DELETE' && /^\/channels\/\d+\/messages\/\d+$/.test(path)) return [204];
@@ -171,7 +227,8 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
   });
 
   const wss = new WebSocketServer({ server, path: '/gateway' });
-  const payload = (op: number, d: unknown, t: string | null = null, s: number | null = null): string => JSON.stringify({ op, d, s, t });
+  const payload = (op: number, d: unknown, t: string | null = null, s: number | null = null): string =>
+    JSON.stringify({ op, d, s, t });
   wss.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -181,14 +238,58 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
       if (packet.op === 1) socket.send(payload(11, null));
       if (packet.op === 2) {
         identifiedToken = String(packet.d.token);
-        const ready = { v: 10, user: botUser, guilds: [], session_id: 'fake-session', resume_gateway_url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/gateway`, shard: [0, 1], application: { id: appId, flags: 0 } };
+        const ready = {
+          v: 10,
+          user: botUser,
+          guilds: [],
+          session_id: 'fake-session',
+          resume_gateway_url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/gateway`,
+          shard: [0, 1],
+          application: { id: appId, flags: 0 },
+        };
         socket.send(payload(0, ready, 'READY', ++seq));
         const guild = {
-          id: guildId, name: 'Fake guild', icon: null, owner_id: userId, afk_timeout: 300, verification_level: 0, default_message_notifications: 0,
-          explicit_content_filter: 0, roles: [{ id: guildId, name: '@everyone', permissions: '0', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
-          emojis: [], features: [], mfa_level: 0, system_channel_flags: 0, premium_tier: 0, preferred_locale: 'en-US', nsfw_level: 0, stickers: [],
-          premium_progress_bar_enabled: false, joined_at: new Date().toISOString(), large: false, unavailable: false, member_count: 2, members: [],
-          channels: [channel], threads: [], presences: [], voice_states: [], stage_instances: [], guild_scheduled_events: [],
+          id: guildId,
+          name: 'Fake guild',
+          icon: null,
+          owner_id: userId,
+          afk_timeout: 300,
+          verification_level: 0,
+          default_message_notifications: 0,
+          explicit_content_filter: 0,
+          roles: [
+            {
+              id: guildId,
+              name: '@everyone',
+              permissions: '0',
+              position: 0,
+              color: 0,
+              hoist: false,
+              managed: false,
+              mentionable: false,
+              flags: 0,
+            },
+          ],
+          emojis: [],
+          features: [],
+          mfa_level: 0,
+          system_channel_flags: 0,
+          premium_tier: 0,
+          preferred_locale: 'en-US',
+          nsfw_level: 0,
+          stickers: [],
+          premium_progress_bar_enabled: false,
+          joined_at: new Date().toISOString(),
+          large: false,
+          unavailable: false,
+          member_count: 2,
+          members: [],
+          channels: [channel],
+          threads: [],
+          presences: [],
+          voice_states: [],
+          stage_instances: [],
+          guild_scheduled_events: [],
         };
         socket.send(payload(0, guild, 'GUILD_CREATE', ++seq));
       }
@@ -206,10 +307,31 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
   function interaction(type: number, data: unknown, extra: Record<string, unknown> = {}): string {
     const token = `itoken-${snowflake()}`;
     dispatch('INTERACTION_CREATE', {
-      id: snowflake(), application_id: appId, type, data, guild_id: guildId, channel_id: channelId, channel,
-      member: { user: humanUser, roles: [], permissions: '2248473465835073', joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
-      token, version: 1, app_permissions: '2248473465835073', locale: 'en-US', guild_locale: 'en-US', entitlements: [],
-      authorizing_integration_owners: { 0: guildId }, context: 0, ...extra,
+      id: snowflake(),
+      application_id: appId,
+      type,
+      data,
+      guild_id: guildId,
+      channel_id: channelId,
+      channel,
+      member: {
+        user: humanUser,
+        roles: [],
+        permissions: '2248473465835073',
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+      token,
+      version: 1,
+      app_permissions: '2248473465835073',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { 0: guildId },
+      context: 0,
+      ...extra,
     });
     return token;
   }
@@ -224,9 +346,14 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
     userId,
     identifiedWith: () => identifiedToken,
     dispatch,
-    slashCommand: (name, options, resolved) => interaction(2, { id: snowflake(), name, type: 1, options, ...(resolved ? { resolved } : {}) }),
+    slashCommand: (name, options, resolved) =>
+      interaction(2, { id: snowflake(), name, type: 1, options, ...(resolved ? { resolved } : {}) }),
     buttonPress: (customId, messageId) =>
-      interaction(3, { custom_id: customId, component_type: 2 }, { message: message({ content: 'a result', components: [] }, [], { id: messageId, webhook_id: appId }) }),
+      interaction(
+        3,
+        { custom_id: customId, component_type: 2 },
+        { message: message({ content: 'a result', components: [] }, [], { id: messageId, webhook_id: appId }) },
+      ),
     expireToken: (token) => void expired.add(token),
     serveFile(name, data) {
       cdn.set(name, data);
@@ -236,8 +363,22 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
       const found = calls.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`fake Discord: no matching call in ${timeoutMs} ms; calls: ${calls.map((c) => `${c.method} ${c.path.replace(/itoken-\d+/, 'TOKEN')}`).join(', ')}`)), timeoutMs);
-        waiters.push({ predicate, resolve: (c) => (clearTimeout(timer), resolve(c)) });
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `fake Discord: no matching call in ${timeoutMs} ms; calls: ${calls.map((c) => `${c.method} ${c.path.replace(/itoken-\d+/, 'TOKEN')}`).join(', ')}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (c) => {
+            clearTimeout(timer);
+            resolve(c);
+          },
+        });
       });
     },
     async close() {

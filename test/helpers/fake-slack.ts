@@ -27,7 +27,11 @@ export interface FakeSlack {
 }
 
 /** The headers Slack sends with a request body: its timestamp and v0 signature. */
-export function signSlackRequest(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function signSlackRequest(
+  secret: string,
+  body: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): Record<string, string> {
   const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signature };
 }
@@ -69,7 +73,15 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   function answer(method: string, args: Record<string, unknown>): unknown {
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'illusionist', team_id: 'T1', user_id: botUserId, bot_id: 'BBOT1' };
+        return {
+          ok: true,
+          url: 'https://fake.slack.com/',
+          team: 'Fake',
+          user: 'illusionist',
+          team_id: 'T1',
+          user_id: botUserId,
+          bot_id: 'BBOT1',
+        };
       case 'chat.postMessage':
         return { ok: true, channel: args.channel, ts: nextTs(), message: { text: args.text, blocks: args.blocks } };
       case 'chat.update':
@@ -83,7 +95,10 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
         return { ok: true, upload_url: `${base}/upload/${id}`, file_id: id };
       }
       case 'files.completeUploadExternal':
-        return { ok: true, files: (args.files as { id: string; title?: string }[]).map((f) => ({ id: f.id, title: f.title ?? '' })) };
+        return {
+          ok: true,
+          files: (args.files as { id: string; title?: string }[]).map((f) => ({ id: f.id, title: f.title ?? '' })),
+        };
       default:
         return { ok: false, error: 'unknown_method' };
     }
@@ -129,7 +144,12 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
         res.writeHead(404).end();
         return;
       }
-      const call: SlackCall = { method, args: method === 'upload' ? {} : parseArgs(raw, type), raw, headers: req.headers };
+      const call: SlackCall = {
+        method,
+        args: method === 'upload' ? {} : parseArgs(raw, type),
+        raw,
+        headers: req.headers,
+      };
       calls.push(call);
       if (typeof body === 'string') res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -160,8 +180,22 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       const found = calls.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`fake Slack: no matching call in ${timeoutMs} ms; calls: ${calls.map((c) => c.method).join(', ')}`)), timeoutMs);
-        waiters.push({ predicate, resolve: (c) => (clearTimeout(timer), resolve(c)) });
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `fake Slack: no matching call in ${timeoutMs} ms; calls: ${calls.map((c) => c.method).join(', ')}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (c) => {
+            clearTimeout(timer);
+            resolve(c);
+          },
+        });
       });
     },
     async close() {

@@ -13,7 +13,9 @@ function mount(args: string[]): void {
     execFileSync('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`mount ${args.join(' ')} failed (this test needs root and mount): ${stderr || (error as Error).message}`);
+    throw new Error(
+      `mount ${args.join(' ')} failed (this test needs root and mount): ${stderr || (error as Error).message}`,
+    );
   }
 }
 

@@ -41,7 +41,8 @@ export async function startRedis(t: TestContext): Promise<RedisServer> {
   if (given) {
     const url = new URL(given);
     const port = Number(url.port || 6379);
-    if (!(await pingRedis(url.hostname, port))) throw new Error(`REDIS_URL=${given} is set but no Redis answers PING there`);
+    if (!(await pingRedis(url.hostname, port)))
+      throw new Error(`REDIS_URL=${given} is set but no Redis answers PING there`);
     const refuse = async (): Promise<void> => {
       throw new Error('this test stops and starts Redis; unset REDIS_URL so the test starts its own');
     };
@@ -52,12 +53,22 @@ export async function startRedis(t: TestContext): Promise<RedisServer> {
   let output = '';
   const start = async (): Promise<void> => {
     output = '';
-    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child = started;
     started.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     started.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     const failed = new Promise<never>((_, reject) => {
-      started.once('error', (error) => reject(new Error(`redis-server could not be started (${error.message}); install Debian's redis-server (apt-get install -y redis-server) or set REDIS_URL`)));
+      started.once('error', (error) =>
+        reject(
+          new Error(
+            `redis-server could not be started (${error.message}); install Debian's redis-server (apt-get install -y redis-server) or set REDIS_URL`,
+          ),
+        ),
+      );
       started.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it answered:\n${output}`)));
     });
     const deadline = Date.now() + 20_000;

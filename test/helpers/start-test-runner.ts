@@ -17,7 +17,12 @@ export interface TestRunner {
 export async function startTestRunner(
   t: TestContext,
   file: string,
-  options: { store?: StoreOptions; queue?: SqliteQueueOptions; runner?: Partial<JobRunnerOptions>; start?: boolean } = {},
+  options: {
+    store?: StoreOptions;
+    queue?: SqliteQueueOptions;
+    runner?: Partial<JobRunnerOptions>;
+    start?: boolean;
+  } = {},
 ): Promise<TestRunner> {
   const store = openStore(file, options.store);
   const queue = new SqliteQueue(store, options.queue);

@@ -29,7 +29,12 @@ export function tinyRun(kind: UNetKind, hidden = 4, digits = 64): Promise<TinyRu
   if (!run) {
     run = (async () => {
       const runDir = mkdtempSync(join(tmpdir(), `illusionist-tiny-${kind}-`));
-      await train({ settings: { ...defaultSettings(kind), hidden, batch: 16, epochs: 1 }, dataset: mnistSlice(digits), runDir, backend: 'wasm' });
+      await train({
+        settings: { ...defaultSettings(kind), hidden, batch: 16, epochs: 1 },
+        dataset: mnistSlice(digits),
+        runDir,
+        backend: 'wasm',
+      });
       return { runDir, checkpoint: latestCheckpoint(runDir)! };
     })();
     trained.set(key, run);

@@ -24,8 +24,16 @@ const other: Who = { platform: 'discord', userId: 'other' };
 const admin: Who = { platform: 'discord', userId: 'root' };
 
 test('jobs list, show, rerun (same output) and cancel', async (t) => {
-  const { store, queue } = await startTestRunner(t, path.join(makeTempDir(t), 'db.sqlite'), { queue: { engineVersion: '0.1.0' } });
-  const { jobId } = await queue.enqueue({ who: me, command: 'mix', params: { steps: 3 }, seed: 1234, model: 'cpu-mix' });
+  const { store, queue } = await startTestRunner(t, path.join(makeTempDir(t), 'db.sqlite'), {
+    queue: { engineVersion: '0.1.0' },
+  });
+  const { jobId } = await queue.enqueue({
+    who: me,
+    command: 'mix',
+    params: { steps: 3 },
+    seed: 1234,
+    model: 'cpu-mix',
+  });
   await waitForJob(queue, jobId, { timeoutMs: 10_000 });
 
   const rows = listJobs(store, { who: me });
@@ -55,15 +63,23 @@ test('jobs list, show, rerun (same output) and cancel', async (t) => {
   assert.equal(await cancelJob(queue, queued.jobId, me), `job #${queued.jobId} will stop after its current step`);
   assert.equal((await waitForJob(queue, queued.jobId, { timeoutMs: 10_000 })).status, 'cancelled');
   assert.equal(await cancelJob(queue, jobId, me), `job #${jobId} had already finished`);
-  await assert.rejects(cancelJob(queue, jobId, other), (e: unknown) => isUserFacingError(e) && /only the owner/.test(e.message));
+  await assert.rejects(
+    cancelJob(queue, jobId, other),
+    (e: unknown) => isUserFacingError(e) && /only the owner/.test(e.message),
+  );
   assert.throws(() => showJob(store, 999), /no job #999/);
 });
 
 test('gallery publish, list and remove', async (t) => {
-  const { store, queue } = await startTestRunner(t, path.join(makeTempDir(t), 'db.sqlite'), { store: { users: { admins: ['discord:root'] } } });
+  const { store, queue } = await startTestRunner(t, path.join(makeTempDir(t), 'db.sqlite'), {
+    store: { users: { admins: ['discord:root'] } },
+  });
   const { jobId } = await queue.enqueue({ who: me, command: 'mix', params: { steps: 2 }, seed: 5 });
   await waitForJob(queue, jobId, { timeoutMs: 10_000 });
-  assert.throws(() => publishToGallery(store, jobId, other), (e: unknown) => isUserFacingError(e) && /only the author/.test(e.message));
+  assert.throws(
+    () => publishToGallery(store, jobId, other),
+    (e: unknown) => isUserFacingError(e) && /only the author/.test(e.message),
+  );
   assert.equal(publishToGallery(store, jobId, me, 'noise'), `job #${jobId} is in the gallery as post #1`);
   store.gallery.react(1, other);
   assert.deepEqual(

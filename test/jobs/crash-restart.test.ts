@@ -23,7 +23,10 @@ interface Line {
   step?: number;
 }
 
-function startProcess(t: import('node:test').TestContext, args: string[]): { child: ChildProcess; waitFor: (match: (l: Line) => boolean) => Promise<void>; exited: Promise<number | null> } {
+function startProcess(
+  t: import('node:test').TestContext,
+  args: string[],
+): { child: ChildProcess; waitFor: (match: (l: Line) => boolean) => Promise<void>; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [processScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -41,7 +44,9 @@ function startProcess(t: import('node:test').TestContext, args: string[]): { chi
       ? Promise.resolve()
       : Promise.race([
           new Promise<void>((resolve) => waiters.push({ match, resolve })),
-          exited.then((code) => Promise.reject(new Error(`the process exited (${code}) first; it printed ${JSON.stringify(lines)}`))),
+          exited.then((code) =>
+            Promise.reject(new Error(`the process exited (${code}) first; it printed ${JSON.stringify(lines)}`)),
+          ),
         ]);
   return { child, waitFor, exited };
 }

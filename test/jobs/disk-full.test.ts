@@ -73,9 +73,16 @@ test('a job whose outputs meet a full disk fails saying so, and the queue goes o
   assert.equal(jobB.status, 'done', jobB.error ?? '');
   const jobA = store.jobs.get(a.jobId)!;
   assert.equal(jobA.status, 'failed');
-  assert.match(jobA.error ?? '', new RegExp(`^the job ran but its outputs could not be saved: the disk holding ${dataDir} is full \\(`));
+  assert.match(
+    jobA.error ?? '',
+    new RegExp(`^the job ran but its outputs could not be saved: the disk holding ${dataDir} is full \\(`),
+  );
   assert.match(jobA.error ?? '', /free some space there/);
-  assert.deepEqual(fs.readdirSync(path.join(dataDir, 'artifacts')).filter((f) => f.startsWith('.')), [], 'no partial file left behind');
+  assert.deepEqual(
+    fs.readdirSync(path.join(dataDir, 'artifacts')).filter((f) => f.startsWith('.')),
+    [],
+    'no partial file left behind',
+  );
 });
 
 test('a request that meets a full disk is answered privately, saying so, and leaves no job behind', async (t) => {
@@ -83,13 +90,18 @@ test('a request that meets a full disk is answered privately, saying so, and lea
   mountTmpfs(dataDir, 2 << 20);
   const store = openStore(path.join(dataDir, 'illusionist.db'));
   t.after(() => store.close());
-  store.training.registerCommittedModels([{ modelKind: 'mnist-class', name: 'mnist-class', path: await tinyClassCheckpoint() }]);
+  store.training.registerCommittedModels([
+    { modelKind: 'mnist-class', name: 'mnist-class', path: await tinyClassCheckpoint() },
+  ]);
   const queue = new SqliteQueue(store);
   const service = createCommandService({ store, queue, dataDir });
   fillDisk(path.join(dataDir, 'filler'));
 
   const sink = recordingSink();
-  await service.handle({ command: 'digits', options: { digit: 7 }, requester: { platform: 'discord', userId: 'alice' } }, sink);
+  await service.handle(
+    { command: 'digits', options: { digit: 7 }, requester: { platform: 'discord', userId: 'alice' } },
+    sink,
+  );
   const reply = sink.last();
   assert.equal(reply.type, 'error');
   assert.ok(reply.type === 'error');

@@ -35,7 +35,10 @@ test('runs a job to a result with files, captions, seed, timings and progress ev
   assert.ok(result.timings.runMs >= 0 && result.timings.handlerMs > 0);
   assert.equal(fs.readFileSync(result.files[0]!.path).length, 64);
   const progress = events.filter((e) => e.type === 'progress');
-  assert.deepEqual(progress.map((e) => (e.type === 'progress' ? `${e.step}/${e.total}` : '')), ['1/5', '2/5', '3/5', '4/5', '5/5']);
+  assert.deepEqual(
+    progress.map((e) => (e.type === 'progress' ? `${e.step}/${e.total}` : '')),
+    ['1/5', '2/5', '3/5', '4/5', '5/5'],
+  );
   assert.ok(progress[0]?.type === 'progress' && progress[0].preview?.data.length === 8);
   assert.equal(store.jobs.get(jobId)?.progressStep, 5);
   assert.equal(store.seeds.get(jobId)?.outputSha256, result.files[0]?.sha256);
@@ -44,7 +47,11 @@ test('runs a job to a result with files, captions, seed, timings and progress ev
 test('same seed, same output row; another seed, another output', async (t) => {
   const { queue, store } = await startTestRunner(t, dbFile(t));
   const ids = [];
-  for (const [who, seed] of [[alice, 7], [bob, 7], [alice, 8]] as const) {
+  for (const [who, seed] of [
+    [alice, 7],
+    [bob, 7],
+    [alice, 8],
+  ] as const) {
     const { jobId } = await queue.enqueue(mix(who, seed));
     ids.push(jobId);
     await waitForJob(queue, jobId, { timeoutMs: 10_000 });
@@ -53,7 +60,10 @@ test('same seed, same output row; another seed, another output', async (t) => {
   assert.equal(a, b);
   assert.notEqual(a, c);
   assert.equal(store.db.prepare('SELECT count(*) FROM artifacts').pluck().get(), 2);
-  assert.deepEqual(store.seeds.listSameRecipe(ids[0]!).map((r) => r.jobId), [ids[0], ids[1]]);
+  assert.deepEqual(
+    store.seeds.listSameRecipe(ids[0]!).map((r) => r.jobId),
+    [ids[0], ids[1]],
+  );
 });
 
 test("the main thread's event loop keeps running while a CPU-heavy job runs", async (t) => {
@@ -125,7 +135,10 @@ test('cancellation by the owner takes effect within one step', async (t) => {
   assert.equal(job.status, 'cancelled');
   assert.equal(job.cancelledBy, 'discord:alice');
   // The step running when the request arrived may finish; no later one starts.
-  assert.ok(Math.max(...steps) <= cancelledAt + 1, `last step ${Math.max(...steps)} after cancelling at ${cancelledAt}`);
+  assert.ok(
+    Math.max(...steps) <= cancelledAt + 1,
+    `last step ${Math.max(...steps)} after cancelling at ${cancelledAt}`,
+  );
 });
 
 test('an admin can cancel a job that waits on its abort signal', async (t) => {
@@ -140,15 +153,28 @@ test('an admin can cancel a job that waits on its abort signal', async (t) => {
 test('per-job time limits fail a slow job; one that never yields is cut off by restarting the worker', async (t) => {
   const { queue } = await startTestRunner(t, dbFile(t), { runner: { stopGraceMs: 300 } });
   const slow = await queue.enqueue(mix(alice, 1, { steps: 1000, work: 1_000_000 }, { timeLimitMs: 150 }));
-  const stuck = await queue.enqueue({ who: bob, command: 'never-yields', params: { ms: 20_000 }, seed: 1, timeLimitMs: 100 });
+  const stuck = await queue.enqueue({
+    who: bob,
+    command: 'never-yields',
+    params: { ms: 20_000 },
+    seed: 1,
+    timeLimitMs: 100,
+  });
   const after = await queue.enqueue(mix(bob, 3));
-  assert.match((await waitForJob(queue, slow.jobId, { timeoutMs: 10_000 })).error ?? '', /longer than its time limit of 0.1 s/);
+  assert.match(
+    (await waitForJob(queue, slow.jobId, { timeoutMs: 10_000 })).error ?? '',
+    /longer than its time limit of 0.1 s/,
+  );
   const started = Date.now();
   const stuckJob = await waitForJob(queue, stuck.jobId, { timeoutMs: 10_000 });
   assert.equal(stuckJob.status, 'failed');
   assert.match(stuckJob.error ?? '', /time limit/);
   assert.ok(Date.now() - started < 5_000);
-  assert.equal((await waitForJob(queue, after.jobId, { timeoutMs: 10_000 })).status, 'done', 'the restarted worker runs the next job');
+  assert.equal(
+    (await waitForJob(queue, after.jobId, { timeoutMs: 10_000 })).status,
+    'done',
+    'the restarted worker runs the next job',
+  );
 });
 
 test('a handler error fails the job with its message; an unknown command lists the known ones', async (t) => {
@@ -156,7 +182,10 @@ test('a handler error fails the job with its message; an unknown command lists t
   const bad = await queue.enqueue({ who: alice, command: 'fail', params: { digit: 'x' }, seed: 1 });
   const unknown = await queue.enqueue({ who: alice, command: 'paint', params: {}, seed: 1 });
   assert.equal((await waitForJob(queue, bad.jobId)).error, 'cannot draw {"digit":"x"}');
-  assert.match((await waitForJob(queue, unknown.jobId)).error ?? '', /no engine handler for command "paint" \(registered: crash-always, fail, mix/);
+  assert.match(
+    (await waitForJob(queue, unknown.jobId)).error ?? '',
+    /no engine handler for command "paint" \(registered: crash-always, fail, mix/,
+  );
 });
 
 test('a worker crash re-queues the job, which completes on a fresh worker; a job that always crashes fails after N attempts', async (t) => {
@@ -178,7 +207,11 @@ test('a training run pauses for interactive jobs between steps and resumes witho
   const file = dbFile(t);
   // The reference: the same training run, uninterrupted.
   const reference = await startTestRunner(t, path.join(path.dirname(file), 'ref.db'));
-  const refJob = await reference.queue.enqueue({ ...mix(bob, 9, { steps: 30, work: 1_000_000 }), command: 'train', kind: 'training' });
+  const refJob = await reference.queue.enqueue({
+    ...mix(bob, 9, { steps: 30, work: 1_000_000 }),
+    command: 'train',
+    kind: 'training',
+  });
   const refResult = (await waitForJob(reference.queue, refJob.jobId, { timeoutMs: 20_000 })).result as JobResult;
 
   const { queue } = await startTestRunner(t, file);
@@ -186,7 +219,11 @@ test('a training run pauses for interactive jobs between steps and resumes witho
   queue.subscribe((e) => {
     if (e.type !== 'progress') log.push(`${e.type}#${e.jobId}`);
   });
-  const train = await queue.enqueue({ ...mix(bob, 9, { steps: 30, work: 1_000_000 }), command: 'train', kind: 'training' });
+  const train = await queue.enqueue({
+    ...mix(bob, 9, { steps: 30, work: 1_000_000 }),
+    command: 'train',
+    kind: 'training',
+  });
   let image: Promise<unknown> | undefined;
   let imageId = -1;
   await waitForJob(queue, train.jobId, {
@@ -203,7 +240,11 @@ test('a training run pauses for interactive jobs between steps and resumes witho
   assert.ok(pauseAt >= 0, `training paused: ${log.join(' ')}`);
   assert.ok(log.indexOf(`done#${imageId}`) > pauseAt, 'the image finished while training was paused');
   assert.ok(log.indexOf(`done#${imageId}`) < log.indexOf(`resumed#${train.jobId}`));
-  assert.deepEqual((trained.result as JobResult).files[0]?.sha256, refResult.files[0]?.sha256, 'same result as uninterrupted');
+  assert.deepEqual(
+    (trained.result as JobResult).files[0]?.sha256,
+    refResult.files[0]?.sha256,
+    'same result as uninterrupted',
+  );
 });
 
 test("a second process starting on the same database does not re-queue the first one's running job", async (t) => {
@@ -221,7 +262,11 @@ test("a second process starting on the same database does not re-queue the first
   assert.deepEqual(requeued, []);
 });
 
-function waitForJobStep(queue: import('../../src/jobs/queue.js').QueueClient, jobId: number, step: number): Promise<void> {
+function waitForJobStep(
+  queue: import('../../src/jobs/queue.js').QueueClient,
+  jobId: number,
+  step: number,
+): Promise<void> {
   return new Promise((resolve) => {
     const off = queue.subscribe((e) => {
       if (e.type === 'progress' && e.jobId === jobId && e.step >= step) {

@@ -54,7 +54,10 @@ test('refuses with typed, readable errors: per-user limit, full queue, quota, ba
   const { store, queue } = openQueue(t, { maxQueued: 6 });
   await queue.enqueue(spec(alice));
   await queue.enqueue(spec(alice));
-  await assert.rejects(queue.enqueue(spec(alice)), rejected('user-limit', /already have 2 jobs waiting or running \(the limit is 2\)/));
+  await assert.rejects(
+    queue.enqueue(spec(alice)),
+    rejected('user-limit', /already have 2 jobs waiting or running \(the limit is 2\)/),
+  );
   await queue.enqueue(spec(bob));
   // Admins are exempt from per-user limits, not from the queue length.
   for (let i = 0; i < 3; i++) await queue.enqueue(spec(admin));
@@ -94,7 +97,7 @@ test('the seed recipe is recorded with each job', async (t) => {
   await assert.rejects(queue.enqueue(spec(bob, 1, { checkpointId: 42 })), rejected('not-found', /no checkpoint #42/));
 });
 
-test('another connection\'s changes to a job reach subscribers as events, once each', async (t) => {
+test("another connection's changes to a job reach subscribers as events, once each", async (t) => {
   const file = path.join(makeTempDir(t), 'shared.db');
   const here = openStore(file);
   const there = openStore(file);

@@ -14,15 +14,27 @@ import { recordingSink } from '../helpers/reply-sink.js';
 
 const admin: Requester = { platform: 'discord', userId: 'root' };
 
-test('/train draws each epoch\'s sample grid with the engine, previews it, and replies with the last one', async (t) => {
+test("/train draws each epoch's sample grid with the engine, previews it, and replies with the last one", async (t) => {
   const { service, store } = await startBotStack(t, { store: { users: { admins: ['discord:root'] } } });
   const sink = recordingSink();
-  await service.handle({ command: 'train', options: { kind: 'class', epochs: 2, hidden: 4, batch: 16, images: 32, seed: 5 }, requester: admin }, sink);
+  await service.handle(
+    {
+      command: 'train',
+      options: { kind: 'class', epochs: 2, hidden: 4, batch: 16, images: 32, seed: 5 },
+      requester: admin,
+    },
+    sink,
+  );
   const r = sink.last() as Extract<Reply, { type: 'result' }>;
   assert.equal(r.type, 'result', JSON.stringify(r));
 
-  const checkpoints = store.training.listCheckpoints('mnist-class').filter((c) => c.name.startsWith(`class-job${r.jobId}-`));
-  assert.deepEqual(checkpoints.map((c) => c.epoch), [1, 2]);
+  const checkpoints = store.training
+    .listCheckpoints('mnist-class')
+    .filter((c) => c.name.startsWith(`class-job${r.jobId}-`));
+  assert.deepEqual(
+    checkpoints.map((c) => c.epoch),
+    [1, 2],
+  );
   const runDir = dirname(checkpoints[0]!.path);
   const grids: Buffer[] = [];
   for (const c of checkpoints) {
@@ -36,8 +48,12 @@ test('/train draws each epoch\'s sample grid with the engine, previews it, and r
   }
 
   const previews = sink.replies.flatMap((x) => (x.type === 'progress' && x.preview ? [x.preview.data] : []));
-  for (const grid of grids) assert.ok(previews.some((p) => p.equals(grid)), 'each epoch\'s grid was a progress preview');
+  for (const grid of grids)
+    assert.ok(
+      previews.some((p) => p.equals(grid)),
+      "each epoch's grid was a progress preview",
+    );
   assert.equal(r.files[0]!.contentType, 'image/png');
-  assert.ok(r.files[0]!.data.equals(grids[1]!), 'the reply leads with the last epoch\'s grid');
+  assert.ok(r.files[0]!.data.equals(grids[1]!), "the reply leads with the last epoch's grid");
   assert.equal(r.files.length, 3, `samples, loss and run.json: ${r.files.map((f) => f.name).join(', ')}`);
 });

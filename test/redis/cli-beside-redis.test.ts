@@ -11,7 +11,9 @@ import { startRedis } from '../helpers/redis-server.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { brief, isEnd, jobsTaken, startRedisBot, startRun, startWorker } from './cluster.js';
 
-test('a CLI on the bot\'s data folder leaves Redis\'s jobs to the workers, and the bot reports each job\'s start once', { timeout: 300_000 }, async (t) => {
+test("a CLI on the bot's data folder leaves Redis's jobs to the workers, and the bot reports each job's start once", {
+  timeout: 300_000,
+}, async (t) => {
   const redis = await startRedis(t);
   const dir = makeTempDir(t);
   const dataDir = join(dir, 'data');
@@ -27,7 +29,10 @@ test('a CLI on the bot\'s data folder leaves Redis\'s jobs to the workers, and t
   const out = join(dir, 'out');
   const cli = spawnCli(t, dataDir, ['digits', '--count', '1', '--steps', '2', '--seed', '23', '--out', out]);
   assert.equal(await exitWithin(cli, 180_000, 'the CLI'), 0, cli.stderr());
-  assert.ok(existsSync(out) && readdirSync(out).some((f) => f.endsWith('.png')), `the CLI wrote its image: ${cli.stderr()}`);
+  assert.ok(
+    existsSync(out) && readdirSync(out).some((f) => f.endsWith('.png')),
+    `the CLI wrote its image: ${cli.stderr()}`,
+  );
 
   for (const run of [running, waiting]) {
     const end = await run.waitFor(isEnd, 180_000);

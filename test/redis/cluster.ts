@@ -22,12 +22,17 @@ export function jobsTaken(worker: WorkerProcess): number[] {
 function watchOutput(child: ChildProcess, what: string) {
   let text = '';
   const listeners = new Set<() => void>();
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   let gone = false;
-  void exited.then(() => ((gone = true), listeners.forEach((l) => l())));
+  void exited.then(() => {
+    gone = true;
+    for (const l of listeners) l();
+  });
   const onData = (c: Buffer): void => {
     text += c.toString();
-    listeners.forEach((l) => l());
+    for (const l of listeners) l();
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
@@ -57,8 +62,19 @@ export async function startWorker(
   redisUrl: string,
   options: { models?: string; lockMs?: number; stalledMs?: number; env?: Record<string, string> } = {},
 ): Promise<WorkerProcess> {
-  const args = ['worker', '--models', options.models ?? 'mnist', '--lock-ms', String(options.lockMs ?? 2000), '--stalled-ms', String(options.stalledMs ?? 500)];
-  const child = spawn(process.execPath, [cliBin, ...args], { env: childEnv({ REDIS_URL: redisUrl, ...options.env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    'worker',
+    '--models',
+    options.models ?? 'mnist',
+    '--lock-ms',
+    String(options.lockMs ?? 2000),
+    '--stalled-ms',
+    String(options.stalledMs ?? 500),
+  ];
+  const child = spawn(process.execPath, [cliBin, ...args], {
+    env: childEnv({ REDIS_URL: redisUrl, ...options.env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const watched = watchOutput(child, `worker ${child.pid}`);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -69,9 +85,15 @@ export async function startWorker(
 }
 
 /** The bot in Redis mode on `dataDir`, resolved once its web console listens. */
-export async function startRedisBot(t: TestContext, dataDir: string, redisUrl: string, env: Record<string, string> = {}): Promise<BotProcess> {
+export async function startRedisBot(
+  t: TestContext,
+  dataDir: string,
+  redisUrl: string,
+  env: Record<string, string> = {},
+): Promise<BotProcess> {
   const bot = await startBotProcess(t, dataDir, { REDIS_URL: redisUrl, ...env });
-  if (!/job queue: Redis at /.test(bot.output())) throw new Error(`the bot did not start in Redis mode:\n${bot.output()}`);
+  if (!/job queue: Redis at /.test(bot.output()))
+    throw new Error(`the bot did not start in Redis mode:\n${bot.output()}`);
   return bot;
 }
 
@@ -86,10 +108,18 @@ export interface Run {
 }
 
 /** Starts a chat command through the web console (as `token`'s account when given) and follows its replies. */
-export async function startRun(url: string, command: string, options: Record<string, string>, token?: string): Promise<Run> {
+export async function startRun(
+  url: string,
+  command: string,
+  options: Record<string, string>,
+  token?: string,
+): Promise<Run> {
   const form = new FormData();
   for (const [key, value] of Object.entries(options)) form.set(key, value);
-  const headers: Record<string, string> = { 'X-Illusionist': '1', ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  const headers: Record<string, string> = {
+    'X-Illusionist': '1',
+    ...(token ? { Authorization: `Bearer ${token}` } : {}),
+  };
   const started = await fetch(`${url}/api/run/${command}`, { method: 'POST', body: form, headers });
   const answer = (await started.json()) as { runId?: string; reply?: Reply };
   const replies: Reply[] = [];
@@ -108,14 +138,13 @@ export async function startRun(url: string, command: string, options: Record<str
       let buffer = '';
       for await (const chunk of events.body as unknown as AsyncIterable<Uint8Array>) {
         buffer += decoder.decode(chunk, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (/^event: reply$/m.test(block) && data !== undefined) {
             replies.push(JSON.parse(data) as Reply);
-            listeners.forEach((l) => l());
+            for (const l of listeners) l();
           }
         }
       }
@@ -125,7 +154,7 @@ export async function startRun(url: string, command: string, options: Record<str
       .catch(() => replies)
       .finally(() => {
         ended = true;
-        listeners.forEach((l) => l());
+        for (const l of listeners) l();
       });
   }
   return {
@@ -157,14 +186,23 @@ export function brief(_key: string, value: unknown): unknown {
 }
 
 /** The bytes of every file a result reply names, fetched from the console that made it. */
-export async function resultFiles(url: string, reply: Reply, token?: string): Promise<Array<{ name: string; data: Buffer }>> {
+export async function resultFiles(
+  url: string,
+  reply: Reply,
+  token?: string,
+): Promise<Array<{ name: string; data: Buffer }>> {
   const files = (reply.files ?? []) as Array<{ name: string; url: string }>;
-  return Promise.all(files.map(async (f) => {
-    const res = await fetch(`${url}${f.url}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-    if (!res.ok) throw new Error(`GET ${f.url}: ${res.status}`);
-    return { name: f.name, data: Buffer.from(await res.arrayBuffer()) };
-  }));
+  return Promise.all(
+    files.map(async (f) => {
+      const res = await fetch(`${url}${f.url}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!res.ok) throw new Error(`GET ${f.url}: ${res.status}`);
+      return { name: f.name, data: Buffer.from(await res.arrayBuffer()) };
+    }),
+  );
 }
 
-export const isResult = (jobId?: number) => (r: Reply): boolean => r.type === 'result' && (jobId === undefined || r.jobId === jobId);
+export const isResult =
+  (jobId?: number) =>
+  (r: Reply): boolean =>
+    r.type === 'result' && (jobId === undefined || r.jobId === jobId);
 export const isEnd = (r: Reply): boolean => r.type === 'result' || r.type === 'failed' || r.type === 'error';

@@ -2,14 +2,31 @@
 // the queue a job goes to, and the uploads that travel with it.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { familyOf, redactedUrl, redisConnection, rewriteUploadPaths, uploadPaths } from '../../src/jobs/redis-shared.js';
+import {
+  familyOf,
+  redactedUrl,
+  redisConnection,
+  rewriteUploadPaths,
+  uploadPaths,
+} from '../../src/jobs/redis-shared.js';
 
 test('REDIS_URL: host, port, password and database; anything else is refused naming what is allowed', () => {
   assert.deepEqual(redisConnection('redis://127.0.0.1:6390'), { host: '127.0.0.1', port: 6390 });
-  assert.deepEqual(redisConnection('redis://:s%40cret@queue.lan/2'), { host: 'queue.lan', port: 6379, password: 's@cret', db: 2 });
+  assert.deepEqual(redisConnection('redis://:s%40cret@queue.lan/2'), {
+    host: 'queue.lan',
+    port: 6379,
+    password: 's@cret',
+    db: 2,
+  });
   assert.deepEqual(redisConnection('rediss://u:p@h:1'), { host: 'h', port: 1, username: 'u', password: 'p', tls: {} });
-  assert.throws(() => redisConnection('http://127.0.0.1:6379'), /REDIS_URL must start with redis:\/\/ or rediss:\/\/, got 'http:\/\/'/);
-  assert.throws(() => redisConnection('127.0.0.1:6379'), /REDIS_URL is not a URL: '127\.0\.0\.1:6379' \(allowed: redis:\/\//);
+  assert.throws(
+    () => redisConnection('http://127.0.0.1:6379'),
+    /REDIS_URL must start with redis:\/\/ or rediss:\/\/, got 'http:\/\/'/,
+  );
+  assert.throws(
+    () => redisConnection('127.0.0.1:6379'),
+    /REDIS_URL is not a URL: '127\.0\.0\.1:6379' \(allowed: redis:\/\//,
+  );
   assert.throws(() => redisConnection('not a url'), /REDIS_URL is not a URL: 'not a url' \(allowed: redis:\/\//);
   assert.throws(() => redisConnection('redis://h:1/jobs'), /database must be a number .* got 'jobs'/);
   assert.equal(redactedUrl('redis://:s3cret@h:1/0'), 'redis://:***@h:1/0');
@@ -37,5 +54,5 @@ test('uploads (StoredImage-shaped params) are found and their paths rewritten, n
   assert.equal(moved.mask.path, '/tmp/w/m.png');
   assert.equal(moved.checkpointPath, '/models/x.safetensors');
   assert.deepEqual(moved.box, params.box);
-  assert.equal(params.image.path, '/data/artifacts/a.png', 'the bot\'s params are left as they were');
+  assert.equal(params.image.path, '/data/artifacts/a.png', "the bot's params are left as they were");
 });

@@ -23,7 +23,13 @@ test('saves files under their sha256 and dedupes equal content', (t) => {
 
 test('links outputs to jobs in order with captions', (t) => {
   const store = openTestStore(t);
-  const job = store.jobs.insert({ who: { platform: 'cli', userId: 'me' }, command: 'digits', params: {}, seed: 5, kind: 'interactive' });
+  const job = store.jobs.insert({
+    who: { platform: 'cli', userId: 'me' },
+    command: 'digits',
+    params: {},
+    seed: 5,
+    kind: 'interactive',
+  });
   const one = store.artifacts.save(Buffer.from('one'), 'txt');
   const two = store.artifacts.save(Buffer.from('two'), 'txt');
   store.artifacts.linkToJob(job.id, 1, two.sha256);

@@ -12,7 +12,11 @@ import { makeMountDir, makeReadOnly } from '../helpers/mounts.js';
 
 /** Runs the bot (or a CLI command) on `dataDir` until it exits on its own. */
 function runToExit(dataDir: string, args: string[] = [botMain]) {
-  const r = spawnSync(process.execPath, args, { env: childEnv({ DATA_DIR: dataDir, PORT: '0' }), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, args, {
+    env: childEnv({ DATA_DIR: dataDir, PORT: '0' }),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
@@ -29,7 +33,10 @@ test('a read-only data folder: the bot refuses to start, naming the folder, why,
     const db = path.join(dir, 'illusionist.db');
     const bot = runToExit(dir);
     assert.equal(bot.code, 1, bot.stderr);
-    assert.match(bot.stderr, new RegExp(`database ${db} cannot be opened for writing: its folder ${dir} is not writable \\((EROFS|EACCES)`));
+    assert.match(
+      bot.stderr,
+      new RegExp(`database ${db} cannot be opened for writing: its folder ${dir} is not writable \\((EROFS|EACCES)`),
+    );
     assert.match(bot.stderr, /make .* writable by this user.*or set DATA_DIR to a writable folder/);
     assert.doesNotMatch(bot.stderr, /^error: unable to open database file$/m);
   }
@@ -43,12 +50,20 @@ test('damage confined to the artifacts table: the bot refuses to start and says 
   const db = path.join(dataDir, 'illusionist.db');
   const store = openStore(db);
   for (let i = 0; i < 200; i++) store.artifacts.save(Buffer.from(`image ${i}`), 'png');
-  store.jobs.insert({ who: { platform: 'cli', userId: 'me' }, command: 'digits', params: {}, seed: 1, kind: 'interactive' });
+  store.jobs.insert({
+    who: { platform: 'cli', userId: 'me' },
+    command: 'digits',
+    params: {},
+    seed: 1,
+    kind: 'interactive',
+  });
   store.close();
 
   // Scribble over the artifacts table's root page only.
   const raw = new Database(db);
-  const { rootpage } = raw.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'artifacts'`).get() as { rootpage: number };
+  const { rootpage } = raw.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'artifacts'`).get() as {
+    rootpage: number;
+  };
   const pageSize = raw.pragma('page_size', { simple: true }) as number;
   raw.close();
   const fd = fs.openSync(db, 'r+');
@@ -63,7 +78,12 @@ test('damage confined to the artifacts table: the bot refuses to start and says 
 
   const bot = runToExit(dataDir);
   assert.equal(bot.code, 1, bot.stderr);
-  assert.match(bot.stderr, new RegExp(`database ${db} is not a usable SQLite database \\(SQLite's quick_check found damage: .*page ${rootpage}`));
+  assert.match(
+    bot.stderr,
+    new RegExp(
+      `database ${db} is not a usable SQLite database \\(SQLite's quick_check found damage: .*page ${rootpage}`,
+    ),
+  );
   assert.ok(bot.stderr.includes(`sqlite3 ${db} .recover | sqlite3 ${db}.recovered`), bot.stderr);
   assert.match(bot.stderr, /restore the file from a backup/);
   assert.deepEqual(fs.readFileSync(db), bytes, 'the damaged file was left as it was');

@@ -27,7 +27,13 @@ test('after a training job the bot still holds its locks; a sqlite3 read and a k
   const bot = await startBotProcess(t, dataDir);
   assert.notDeepEqual(locksHeld(db, bot.pid), [], 'the bot holds a lock on the database once started');
 
-  const train = await runWebCommand(bot.url, 'train', { kind: 'class', epochs: '1', hidden: '2', batch: '16', images: '16' });
+  const train = await runWebCommand(bot.url, 'train', {
+    kind: 'class',
+    epochs: '1',
+    hidden: '2',
+    batch: '16',
+    images: '16',
+  });
   assert.equal(train.at(-1)?.type, 'result', JSON.stringify(train.at(-1)));
   assert.notDeepEqual(locksHeld(db, bot.pid), [], `the bot still holds a lock on ${db} after the training job`);
 
@@ -52,11 +58,17 @@ test('after a training job the bot still holds its locks; a sqlite3 read and a k
   ]);
 });
 
-test('opening the store a second time in one process keeps the first connection\'s locks', (t) => {
+test("opening the store a second time in one process keeps the first connection's locks", (t) => {
   const file = path.join(makeTempDir(t), 'illusionist.db');
   const first = openStore(file);
   t.after(() => first.close());
-  first.jobs.insert({ who: { platform: 'cli', userId: 'me' }, command: 'digits', params: {}, seed: 1, kind: 'interactive' });
+  first.jobs.insert({
+    who: { platform: 'cli', userId: 'me' },
+    command: 'digits',
+    params: {},
+    seed: 1,
+    kind: 'interactive',
+  });
   const before = locksHeld(file, process.pid);
   assert.notDeepEqual(before, []);
   openStore(file).close();
@@ -65,7 +77,13 @@ test('opening the store a second time in one process keeps the first connection\
   const read = spawnSync('/usr/bin/sqlite3', [file, 'select count(*) from jobs'], { encoding: 'utf8' });
   assert.equal(read.stdout.trim(), '1', read.stderr);
   assert.ok(fs.existsSync(`${file}-wal`));
-  first.jobs.insert({ who: { platform: 'cli', userId: 'me' }, command: 'digits', params: {}, seed: 2, kind: 'interactive' });
+  first.jobs.insert({
+    who: { platform: 'cli', userId: 'me' },
+    command: 'digits',
+    params: {},
+    seed: 2,
+    kind: 'interactive',
+  });
   const again = spawnSync('/usr/bin/sqlite3', [file, 'select count(*) from jobs'], { encoding: 'utf8' });
   assert.equal(again.stdout.trim(), '2', 'a row written after the other process read is visible to it');
 });

@@ -34,7 +34,10 @@ test('pending migrations are applied in order on open', (t) => {
   const file = path.join(makeTempDir(t), 'm.db');
   const v1 = [{ version: 1, name: 'a', sql: 'CREATE TABLE a (x INTEGER);' }];
   openDatabase(file, { migrations: v1 }).db.close();
-  const v2 = [...v1, { version: 2, name: 'b', sql: "ALTER TABLE a ADD COLUMN y TEXT; INSERT INTO a VALUES (1, 'one');" }];
+  const v2 = [
+    ...v1,
+    { version: 2, name: 'b', sql: "ALTER TABLE a ADD COLUMN y TEXT; INSERT INTO a VALUES (1, 'one');" },
+  ];
   const { db, schemaVersion } = openDatabase(file, { migrations: v2 });
   assert.equal(schemaVersion, 2);
   assert.deepEqual(db.prepare('SELECT x, y FROM a').get(), { x: 1, y: 'one' });
@@ -63,7 +66,10 @@ test('a file that is not SQLite gives a clear error and is not overwritten', (t)
   const file = path.join(makeTempDir(t), 'notes.db');
   const text = 'these are my notes, not a database\n'.repeat(100);
   fs.writeFileSync(file, text);
-  assert.throws(() => openStore(file), (error: unknown) => error instanceof DatabaseCorruptError && /SQLite file header/.test(error.message));
+  assert.throws(
+    () => openStore(file),
+    (error: unknown) => error instanceof DatabaseCorruptError && /SQLite file header/.test(error.message),
+  );
   assert.equal(fs.readFileSync(file, 'utf8'), text);
   assert.equal(fs.existsSync(`${file}-wal`), false);
 });
@@ -112,7 +118,8 @@ test('readers on other connections see committed rows while a writer is mid-tran
   });
   writer.jobs.insert({ who: alice, command: 'digits', params: {}, seed: 1, kind: 'interactive' });
   writer.db.exec('BEGIN IMMEDIATE');
-  for (let i = 0; i < 50; i++) writer.jobs.insert({ who: alice, command: 'digits', params: { i }, seed: i, kind: 'interactive' });
+  for (let i = 0; i < 50; i++)
+    writer.jobs.insert({ who: alice, command: 'digits', params: { i }, seed: i, kind: 'interactive' });
   // The reader is not blocked by the open write transaction and sees only committed data.
   const started = Date.now();
   assert.equal(reader.jobs.list({ limit: 100 }).length, 1);

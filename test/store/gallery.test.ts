@@ -45,13 +45,22 @@ test('reactions rank the top listing; recent and mine list what they say', (t) =
   assert.equal(store.gallery.react(p2.id, alice), false, 'one of each reaction per person');
   store.gallery.react(p2.id, carol, '🔥');
   store.gallery.react(p1.id, carol);
-  assert.deepEqual(store.gallery.listTop().map((p) => [p.id, p.votes]), [
-    [p2.id, 2],
-    [p1.id, 1],
-    [p3.id, 0],
-  ]);
-  assert.deepEqual(store.gallery.listRecent({ limit: 2 }).map((p) => p.id), [p3.id, p2.id]);
-  assert.deepEqual(store.gallery.listMine(alice).map((p) => p.id), [p3.id, p1.id]);
+  assert.deepEqual(
+    store.gallery.listTop().map((p) => [p.id, p.votes]),
+    [
+      [p2.id, 2],
+      [p1.id, 1],
+      [p3.id, 0],
+    ],
+  );
+  assert.deepEqual(
+    store.gallery.listRecent({ limit: 2 }).map((p) => p.id),
+    [p3.id, p2.id],
+  );
+  assert.deepEqual(
+    store.gallery.listMine(alice).map((p) => p.id),
+    [p3.id, p1.id],
+  );
   assert.deepEqual(store.gallery.listReactions(p2.id), [
     { reaction: '👍', count: 1 },
     { reaction: '🔥', count: 1 },

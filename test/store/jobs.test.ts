@@ -81,10 +81,19 @@ test('a graceful re-queue does not count as an attempt', (t) => {
 test('lists filter by user and status, newest first, with keyset pages', (t) => {
   const { jobs } = openTestStore(t);
   const ids = [alice, bob, alice, alice].map((w, i) => jobs.insert(job(w, 'interactive', i)).id);
-  assert.deepEqual(jobs.list({ who: alice }).map((j) => j.id), [ids[3], ids[2], ids[0]]);
-  assert.deepEqual(jobs.list({ who: alice, limit: 1, beforeId: ids[3] }).map((j) => j.id), [ids[2]]);
+  assert.deepEqual(
+    jobs.list({ who: alice }).map((j) => j.id),
+    [ids[3], ids[2], ids[0]],
+  );
+  assert.deepEqual(
+    jobs.list({ who: alice, limit: 1, beforeId: ids[3] }).map((j) => j.id),
+    [ids[2]],
+  );
   jobs.claimNext();
-  assert.deepEqual(jobs.list({ status: 'running' }).map((j) => j.id), [ids[0]]);
+  assert.deepEqual(
+    jobs.list({ status: 'running' }).map((j) => j.id),
+    [ids[0]],
+  );
   assert.equal(jobs.countActive(alice), 3);
   assert.equal(jobs.countCreatedSince(bob, 0), 1);
 });
@@ -97,8 +106,14 @@ test("recovery leaves a live worker's jobs alone and forgets dead workers", (t) 
   const orphan = jobs.insert(job(bob));
   jobs.claimNext({ workerId: 'live' });
   jobs.claimNext({ workerId: 'dead' });
-  assert.deepEqual(jobs.recoverInterrupted((w) => w.id === 'live'), { requeued: [orphan.id], failed: [] });
+  assert.deepEqual(
+    jobs.recoverInterrupted((w) => w.id === 'live'),
+    { requeued: [orphan.id], failed: [] },
+  );
   assert.equal(jobs.get(mine.id)?.status, 'running');
   assert.equal(jobs.get(orphan.id)?.workerId, null);
-  assert.deepEqual(jobs.listWorkers().map((w) => w.id), ['live']);
+  assert.deepEqual(
+    jobs.listWorkers().map((w) => w.id),
+    ['live'],
+  );
 });

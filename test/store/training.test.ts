@@ -18,7 +18,13 @@ test('records a run with epochs, grids and a checkpoint', (t) => {
   store.training.addSampleGrid(run.id, 2, grid.sha256);
   const file = path.join(makeTempDir(t), 'epoch2.json');
   fs.writeFileSync(file, '{"weights":[1,2,3]}');
-  const ckpt = store.training.addCheckpoint({ runId: run.id, modelKind: 'mnist-flow', name: 'run1-e2', path: file, epoch: 2 });
+  const ckpt = store.training.addCheckpoint({
+    runId: run.id,
+    modelKind: 'mnist-flow',
+    name: 'run1-e2',
+    path: file,
+    epoch: 2,
+  });
   store.training.finishRun(run.id, 'done');
   assert.deepEqual(store.training.listEpochs(run.id), [
     { epoch: 1, loss: 0.5, seconds: 12.5 },
@@ -51,7 +57,10 @@ test('committed models are registered once, updated when the file changes, and b
   assert.equal(updated.length, 1);
   assert.equal(updated[0]?.sha256, hashFile(a));
   assert.equal(store.training.getDefaultCheckpoint('mnist-flow-class')?.committed, true);
-  assert.throws(() => store.training.registerCommittedModels([{ modelKind: 'x', name: 'y', path: path.join(dir, 'missing.onnx') }]), /no file at/);
+  assert.throws(
+    () => store.training.registerCommittedModels([{ modelKind: 'x', name: 'y', path: path.join(dir, 'missing.onnx') }]),
+    /no file at/,
+  );
 });
 
 test('listCheckpoints filters by model kind, or lists all', (t) => {
@@ -61,6 +70,12 @@ test('listCheckpoints filters by model kind, or lists all', (t) => {
   fs.writeFileSync(file, 'weights');
   store.training.addCheckpoint({ modelKind: 'mnist-class', name: 'a', path: file });
   store.training.addCheckpoint({ modelKind: 'mnist-time', name: 'b', path: file });
-  assert.deepEqual(store.training.listCheckpoints('mnist-time').map((c) => c.name), ['b']);
-  assert.deepEqual(store.training.listCheckpoints().map((c) => c.name), ['a', 'b']);
+  assert.deepEqual(
+    store.training.listCheckpoints('mnist-time').map((c) => c.name),
+    ['b'],
+  );
+  assert.deepEqual(
+    store.training.listCheckpoints().map((c) => c.name),
+    ['a', 'b'],
+  );
 });

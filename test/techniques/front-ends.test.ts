@@ -23,7 +23,10 @@ const requester = { platform: 'web', userId: 'alice' } as const;
 /** The CLI as a user runs it; no DeepFloyd IF folder, so both front ends default to mnist-flow. */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
@@ -33,7 +36,10 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 /** A chat option name as the CLI flag: i_start → --i-start. */
 function flags(options: Record<string, string | number>, files: Record<string, string>): string[] {
-  return [...Object.entries(options), ...Object.entries(files)].flatMap(([k, v]) => [`--${k.replace(/_/g, '-')}`, String(v)]);
+  return [...Object.entries(options), ...Object.entries(files)].flatMap(([k, v]) => [
+    `--${k.replace(/_/g, '-')}`,
+    String(v),
+  ]);
 }
 
 function upload(path: string): Attachment {
@@ -43,16 +49,31 @@ function upload(path: string): Attachment {
 
 /** Name → bytes of a job's output files (job.json aside: it records timings and paths). */
 function chatFiles(stack: BotStack, jobId: number): Map<string, Buffer> {
-  return new Map(stack.store.artifacts.listForJob(jobId).filter((o) => o.name !== 'job.json').map((o) => [o.name!, readFileSync(o.path)]));
+  return new Map(
+    stack.store.artifacts
+      .listForJob(jobId)
+      .filter((o) => o.name !== 'job.json')
+      .map((o) => [o.name!, readFileSync(o.path)]),
+  );
 }
 
 function cliFiles(dir: string): Map<string, Buffer> {
-  return new Map(readdirSync(dir).filter((n) => n !== 'job.json').map((n) => [n, readFileSync(join(dir, n))]));
+  return new Map(
+    readdirSync(dir)
+      .filter((n) => n !== 'job.json')
+      .map((n) => [n, readFileSync(join(dir, n))]),
+  );
 }
 
-interface Case { command: string; options: Record<string, string | number>; files?: Record<string, string> }
+interface Case {
+  command: string;
+  options: Record<string, string | number>;
+  files?: Record<string, string>;
+}
 
-test('chat and CLI: same command, seed and options → the same job parameters and byte-identical files', { timeout: 600_000 }, async (t) => {
+test('chat and CLI: same command, seed and options → the same job parameters and byte-identical files', {
+  timeout: 600_000,
+}, async (t) => {
   const stack = await startBotStack(t, { service: { rateLimit: { max: 100, windowMs: 60_000 } } });
   const checkpoint = await tinyClassCheckpoint();
   const root = makeTempDir(t, 'illusionist-front-ends-');
@@ -62,7 +83,8 @@ test('chat and CLI: same command, seed and options → the same job parameters a
   // An MNIST "3" at 40×30 (not the model's 28×28): boxes are in the upload's pixels on both sides.
   const mnist = loadEmbeddedMnist();
   const digit = new Float32Array(40 * 30);
-  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) digit[(y + 1) * 40 + x + 6] = mnist.images[7 * 784 + y * 28 + x]!;
+  for (let y = 0; y < 28; y++)
+    for (let x = 0; x < 28; x++) digit[(y + 1) * 40 + x + 6] = mnist.images[7 * 784 + y * 28 + x]!;
   const digitPng = join(root, 'digit.png');
   writeFileSync(digitPng, await encodePng(digit, 40, 30, 1));
 
@@ -91,7 +113,12 @@ test('chat and CLI: same command, seed and options → the same job parameters a
     // One job shape: the same parameters, but for where each front end keeps the upload and names the checkpoint.
     const strip = (p: unknown): Record<string, unknown> => {
       const { image, mask, checkpoint: _name, checkpointPath, ...rest } = p as Record<string, unknown>;
-      return { ...rest, image: image === undefined ? 'none' : 'upload', mask: mask === undefined ? 'none' : 'upload', checkpointPath: checkpointPath === undefined ? 'none' : 'file' };
+      return {
+        ...rest,
+        image: image === undefined ? 'none' : 'upload',
+        mask: mask === undefined ? 'none' : 'upload',
+        checkpointPath: checkpointPath === undefined ? 'none' : 'file',
+      };
     };
     const cliStore = openStore(databasePath(env.DATA_DIR));
     let cliParams: unknown;
@@ -105,23 +132,30 @@ test('chat and CLI: same command, seed and options → the same job parameters a
     const chat = chatFiles(stack, jobId);
     const local = cliFiles(out);
     assert.deepEqual([...local.keys()].sort(), [...chat.keys()].sort(), `${c.command}: the same files`);
-    for (const [name, bytes] of chat) assert.ok(bytes.equals(local.get(name)!), `${c.command}: ${name} differs between chat and the CLI`);
+    for (const [name, bytes] of chat)
+      assert.ok(bytes.equals(local.get(name)!), `${c.command}: ${name} differs between chat and the CLI`);
   }
 });
 
-test('chat and CLI refuse the same values with the same message: one range per option', { timeout: 300_000 }, async (t) => {
+test('chat and CLI refuse the same values with the same message: one range per option', {
+  timeout: 300_000,
+}, async (t) => {
   const stack = await startBotStack(t, { runner: false });
   const root = makeTempDir(t, 'illusionist-limits-');
   const env = { DATA_DIR: join(root, 'cli-data'), ILLUSIONIST_MODELS: join(root, 'no-models') };
   const checkpoint = await tinyClassCheckpoint();
   const required: Record<string, Record<string, string>> = {
-    imagine: { prompt: '7' }, anagram: { prompt1: '6', prompt2: '9' }, hybrid: { far: '1', near: '8' },
+    imagine: { prompt: '7' },
+    anagram: { prompt1: '6', prompt2: '9' },
+    hybrid: { far: '1', near: '8' },
   };
   // One value above each numeric limit (the random seed aside), and /digits' steps: chat and the CLI share each limit.
   const cases: Array<[string, string, string]> = [['digits', 'steps', '301']];
   for (const tech of TECHNIQUES) {
     if (!required[tech.name]) continue;
-    for (const o of tech.options) if ((o.kind === 'integer' || o.kind === 'number') && o.name !== 'seed' && o.max !== undefined) cases.push([tech.name, o.name, String(o.max + 1)]);
+    for (const o of tech.options)
+      if ((o.kind === 'integer' || o.kind === 'number') && o.name !== 'seed' && o.max !== undefined)
+        cases.push([tech.name, o.name, String(o.max + 1)]);
   }
   assert.ok(cases.length >= 10, `${cases.length} cases`);
   for (const [command, option, value] of cases) {
@@ -130,10 +164,20 @@ test('chat and CLI refuse the same values with the same message: one range per o
     const reply = sink.last();
     assert.equal(reply.type, 'error', `${command} ${option}:${value} in chat`);
     const message = (reply as Extract<Reply, { type: 'error' }>).message;
-    const args = [command, ...flags(required[command] ?? {}, {}), `--${option.replace(/_/g, '-')}`, value, '--checkpoint', checkpoint, '--out', join(root, 'out')];
+    const args = [
+      command,
+      ...flags(required[command] ?? {}, {}),
+      `--${option.replace(/_/g, '-')}`,
+      value,
+      '--checkpoint',
+      checkpoint,
+      '--out',
+      join(root, 'out'),
+    ];
     const r = await cli(args, env);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     if (command === 'digits') assert.match(r.stderr, /--steps must be an integer from 1 to 300/);
-    else assert.ok(r.stderr.includes(message), `${args.join(' ')}: chat says "${message}", the CLI "${r.stderr.trim()}"`);
+    else
+      assert.ok(r.stderr.includes(message), `${args.join(' ')}: chat says "${message}", the CLI "${r.stderr.trim()}"`);
   }
 });

@@ -15,7 +15,15 @@ import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Attachment, CommandService, ErrorCode, OptionValue, Reply, ReplyFile, Requester } from '../../commands/contract.js';
+import type {
+  Attachment,
+  CommandService,
+  ErrorCode,
+  OptionValue,
+  Reply,
+  ReplyFile,
+  Requester,
+} from '../../commands/contract.js';
 import { projectRoot } from '../../engine/paths.js';
 import { createWaker } from '../../jobs/wake.js';
 import { isSameWho, type Store, type Who } from '../../store/index.js';
@@ -55,10 +63,15 @@ const SESSION_COOKIE = 'illusionist_session';
 const SESSION_MAX_AGE_S = 30 * 86_400;
 const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
 const STATIC = ['index.html', 'app.js', 'app.css'] as const;
-const STATIC_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+const STATIC_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
 /** The one person of an unexposed console: the operator at this machine. */
 export const LOCAL_REQUESTER: Requester = { platform: 'web', userId: 'local', displayName: 'operator' };
-const SIGN_IN_HELP = 'sign in: open this console once with your link, /?token=<your token> (the bot\'s WEB_USERS or ACCESS_TOKEN), or send "Authorization: Bearer <your token>"';
+const SIGN_IN_HELP =
+  'sign in: open this console once with your link, /?token=<your token> (the bot\'s WEB_USERS or ACCESS_TOKEN), or send "Authorization: Bearer <your token>"';
 
 export function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1';
@@ -79,7 +92,10 @@ export function toWire(reply: Reply): unknown {
     case 'info':
       return { ...reply, files: reply.files?.map(wireFile) };
     case 'gallery':
-      return { ...reply, entries: reply.entries.map(({ author: _id, ...e }) => ({ ...e, file: e.file ? wireFile(e.file) : undefined })) };
+      return {
+        ...reply,
+        entries: reply.entries.map(({ author: _id, ...e }) => ({ ...e, file: e.file ? wireFile(e.file) : undefined })),
+      };
     default:
       return reply;
   }
@@ -135,7 +151,10 @@ export function createWebApp(options: WebConsoleOptions): Hono {
   const accounts = options.accounts ?? [];
   const signIn = accounts.length > 0;
   const loopback = isLoopback(options.host);
-  if (!loopback && !signIn) throw new Error(`the web console on ${options.host} needs accounts (WEB_USERS or ACCESS_TOKEN): it is reachable from other machines`);
+  if (!loopback && !signIn)
+    throw new Error(
+      `the web console on ${options.host} needs accounts (WEB_USERS or ACCESS_TOKEN): it is reachable from other machines`,
+    );
   const names = new Set<string>();
   for (const a of accounts) {
     if (names.has(a.name)) throw new Error(`web account "${a.name}" is listed twice`);
@@ -171,7 +190,8 @@ export function createWebApp(options: WebConsoleOptions): Hono {
   if (loopback) {
     app.use('*', async (c, next) => {
       const host = (c.req.header('host') ?? '').replace(/:\d+$/, '');
-      if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return c.text('this console only answers on localhost', 403);
+      if (!['127.0.0.1', 'localhost', '[::1]'].includes(host))
+        return c.text('this console only answers on localhost', 403);
       await next();
     });
   }
@@ -182,7 +202,11 @@ export function createWebApp(options: WebConsoleOptions): Hono {
       await next();
     });
   } else {
-    const asAccount = (account: WebAccount): Requester => ({ platform: 'web', userId: account.name, displayName: account.name });
+    const asAccount = (account: WebAccount): Requester => ({
+      platform: 'web',
+      userId: account.name,
+      displayName: account.name,
+    });
     // API clients: Hono's bearerAuth, checking the token against every account in constant time.
     const bearer = bearerAuth<ConsoleEnv>({
       verifyToken: (token, c) => {
@@ -191,7 +215,9 @@ export function createWebApp(options: WebConsoleOptions): Hono {
         return account !== undefined;
       },
       invalidToken: { message: `that bearer token is not one this console knows; ${SIGN_IN_HELP}` },
-      invalidAuthenticationHeader: { message: `the Authorization header is not "Bearer <token>" (letters, digits and -._~+/ only); ${SIGN_IN_HELP}` },
+      invalidAuthenticationHeader: {
+        message: `the Authorization header is not "Bearer <token>" (letters, digits and -._~+/ only); ${SIGN_IN_HELP}`,
+      },
     });
     app.use('*', async (c, next) => {
       // The sign-in link turns into a session cookie (Hono's signed cookies) and leaves the address bar.
@@ -199,12 +225,18 @@ export function createWebApp(options: WebConsoleOptions): Hono {
       if (link !== undefined) {
         const account = accountByToken(accounts, link);
         if (!account) return c.text(`that sign-in link's token is not one this console knows; ${SIGN_IN_HELP}`, 401);
-        await setSignedCookie(c, SESSION_COOKIE, `${account.name}:${fingerprint(account)}:${Math.floor(Date.now() / 1000)}`, secret, {
-          httpOnly: true,
-          sameSite: 'Strict',
-          path: '/',
-          maxAge: SESSION_MAX_AGE_S,
-        });
+        await setSignedCookie(
+          c,
+          SESSION_COOKIE,
+          `${account.name}:${fingerprint(account)}:${Math.floor(Date.now() / 1000)}`,
+          secret,
+          {
+            httpOnly: true,
+            sameSite: 'Strict',
+            path: '/',
+            maxAge: SESSION_MAX_AGE_S,
+          },
+        );
         return c.redirect(c.req.path);
       }
       if (c.req.header('authorization') !== undefined) return bearer(c, next);
@@ -216,7 +248,10 @@ export function createWebApp(options: WebConsoleOptions): Hono {
       const fresh = Number(issued) > Date.now() / 1000 - SESSION_MAX_AGE_S;
       if (!account || print !== fingerprint(account) || !fresh) {
         if (session !== undefined) deleteCookie(c, SESSION_COOKIE, { path: '/' });
-        const why = session === undefined ? 'you are not signed in' : 'your session is not valid any more (expired, signed by another server secret, or its token changed)';
+        const why =
+          session === undefined
+            ? 'you are not signed in'
+            : 'your session is not valid any more (expired, signed by another server secret, or its token changed)';
         return c.text(`${why}; ${SIGN_IN_HELP}`, 401);
       }
       c.set('requester', asAccount(account));
@@ -229,13 +264,18 @@ export function createWebApp(options: WebConsoleOptions): Hono {
   // judges by Origin and Sec-Fetch-Site, which API clients (curl, scripts) do not send, and it lets
   // every non-form body through; this one rule covers every client and content type.
   app.use('*', async (c, next) => {
-    if (c.req.method !== 'GET' && c.req.header('x-illusionist') !== '1') return c.text('missing X-Illusionist header: the console\'s own page sends it; API clients must too', 403);
+    if (c.req.method !== 'GET' && c.req.header('x-illusionist') !== '1')
+      return c.text("missing X-Illusionist header: the console's own page sends it; API clients must too", 403);
     await next();
   });
 
   const limitBody = bodyLimit({
     maxSize: maxBody,
-    onError: (c) => c.json({ error: `the request is larger than this console accepts (${(maxBody / 1024 / 1024).toFixed(1)} MiB)` }, 413),
+    onError: (c) =>
+      c.json(
+        { error: `the request is larger than this console accepts (${(maxBody / 1024 / 1024).toFixed(1)} MiB)` },
+        413,
+      ),
   });
 
   const requesterOf = (c: Context<ConsoleEnv>): Requester => c.get('requester');
@@ -254,7 +294,9 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     const id = randomUUID();
     const run: Run = { owner, replies: [], done: false, finishedAt: 0, listeners: new Set() };
     runs.set(id, run);
-    const notify = (): void => run.listeners.forEach((l) => l());
+    const notify = (): void => {
+      for (const l of run.listeners) l();
+    };
     let first: (reply: Reply | undefined) => void = () => {};
     const firstReply = new Promise<Reply | undefined>((resolve) => (first = resolve));
     void work({
@@ -297,7 +339,10 @@ export function createWebApp(options: WebConsoleOptions): Hono {
 
   app.get('/api/commands', (c) => {
     const r = requesterOf(c);
-    return c.json({ commands: service.definitions(), me: { name: r.displayName ?? r.userId, admin: store.users.isAdmin(whoOf(r)) } });
+    return c.json({
+      commands: service.definitions(),
+      me: { name: r.displayName ?? r.userId, admin: store.users.isAdmin(whoOf(r)) },
+    });
   });
 
   /** Options from a form (multipart or urlencoded) or a JSON object; the command is in the path. */
@@ -309,19 +354,35 @@ export function createWebApp(options: WebConsoleOptions): Hono {
       try {
         body = await c.req.json();
       } catch (error) {
-        return c.json({ error: `the JSON body could not be read (${(error as Error).message}); send an object of option values, e.g. {"digit": 7}` }, 400);
+        return c.json(
+          {
+            error: `the JSON body could not be read (${(error as Error).message}); send an object of option values, e.g. {"digit": 7}`,
+          },
+          400,
+        );
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return c.json({ error: 'the JSON body must be an object of option values, e.g. {"digit": 7}' }, 400);
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return c.json({ error: 'the JSON body must be an object of option values, e.g. {"digit": 7}' }, 400);
       for (const [key, value] of Object.entries(body)) {
         if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-          return c.json({ error: `option ${key.slice(0, 40)} must be a string, number or boolean in JSON; send images as multipart/form-data` }, 400);
+          return c.json(
+            {
+              error: `option ${key.slice(0, 40)} must be a string, number or boolean in JSON; send images as multipart/form-data`,
+            },
+            400,
+          );
         }
         opts[key] = value;
       }
       return opts;
     }
     if (type !== 'multipart/form-data' && type !== 'application/x-www-form-urlencoded') {
-      return c.json({ error: `send the options as multipart/form-data (needed for images), application/x-www-form-urlencoded or application/json, not ${type || 'no body'}` }, 415);
+      return c.json(
+        {
+          error: `send the options as multipart/form-data (needed for images), application/x-www-form-urlencoded or application/json, not ${type || 'no body'}`,
+        },
+        415,
+      );
     }
     let form: FormData;
     try {
@@ -334,27 +395,41 @@ export function createWebApp(options: WebConsoleOptions): Hono {
         if (value !== '') opts[key] = value;
       } else if (value.size > 0) {
         const blob = value;
-        const attachment: Attachment = { name: blob.name || key, contentType: blob.type || undefined, size: blob.size, fetch: async () => Buffer.from(await blob.arrayBuffer()) };
+        const attachment: Attachment = {
+          name: blob.name || key,
+          contentType: blob.type || undefined,
+          size: blob.size,
+          fetch: async () => Buffer.from(await blob.arrayBuffer()),
+        };
         opts[key] = attachment;
       }
     }
     return opts;
   }
 
-  app.post('/api/run', (c) => c.json({ error: 'name the command in the path: POST /api/run/<command>, with its options as form fields or JSON' }, 404));
+  app.post('/api/run', (c) =>
+    c.json(
+      { error: 'name the command in the path: POST /api/run/<command>, with its options as form fields or JSON' },
+      404,
+    ),
+  );
 
   app.post('/api/run/:command', limitBody, async (c) => {
     const requester = requesterOf(c);
     const command = c.req.param('command');
     const opts = await readOptions(c);
     if (opts instanceof Response) return opts;
-    return answerRun(c, await startRun(whoOf(requester), (sink) => service.handle({ command, options: opts, requester }, sink)));
+    return answerRun(
+      c,
+      await startRun(whoOf(requester), (sink) => service.handle({ command, options: opts, requester }, sink)),
+    );
   });
 
   app.post('/api/action', limitBody, async (c) => {
     const requester = requesterOf(c);
     const body = (await c.req.json().catch(() => ({}))) as { actionId?: unknown };
-    if (typeof body?.actionId !== 'string' || body.actionId.length > 100) return c.json({ error: 'send JSON {"actionId": "<a button id, at most 100 characters>"}' }, 400);
+    if (typeof body?.actionId !== 'string' || body.actionId.length > 100)
+      return c.json({ error: 'send JSON {"actionId": "<a button id, at most 100 characters>"}' }, 400);
     const actionId = body.actionId;
     return answerRun(c, await startRun(whoOf(requester), (sink) => service.handleAction(actionId, requester, sink)));
   });
@@ -362,7 +437,8 @@ export function createWebApp(options: WebConsoleOptions): Hono {
   app.get('/api/runs/:id/events', (c) => {
     const run = runs.get(c.req.param('id'));
     // Another person's run is "not found" too: run ids are not meant to be shared.
-    if (!run || !isSameWho(run.owner, whoOf(requesterOf(c)))) return c.json({ error: 'no such run of yours (they are kept 10 minutes)' }, 404);
+    if (!run || !isSameWho(run.owner, whoOf(requesterOf(c))))
+      return c.json({ error: 'no such run of yours (they are kept 10 minutes)' }, 404);
     return streamSSE(c, async (stream) => {
       let sent = 0;
       const waker = createWaker();
@@ -395,9 +471,14 @@ export function createWebApp(options: WebConsoleOptions): Hono {
   app.get('/api/jobs', async (c) => {
     const limit = Number(c.req.query('limit') ?? 20);
     const before = c.req.query('before');
-    if (!Number.isInteger(limit) || limit < 1 || limit > 50) return c.json({ error: 'limit must be an integer from 1 to 50' }, 400);
-    if (before !== undefined && !/^\d{1,15}$/.test(before)) return c.json({ error: 'before must be a job number' }, 400);
-    const replies = await service.recentJobs(requesterOf(c), { limit, beforeId: before === undefined ? undefined : Number(before) });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50)
+      return c.json({ error: 'limit must be an integer from 1 to 50' }, 400);
+    if (before !== undefined && !/^\d{1,15}$/.test(before))
+      return c.json({ error: 'before must be a job number' }, 400);
+    const replies = await service.recentJobs(requesterOf(c), {
+      limit,
+      beforeId: before === undefined ? undefined : Number(before),
+    });
     return c.json({ jobs: replies.map(toWire) });
   });
 
@@ -407,7 +488,14 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     const only = c.req.query('command');
     if (only) opts.command = only;
     let answer: Reply | undefined;
-    await service.handle({ command: 'gallery', options: opts, requester }, { send: async (r) => void (answer = r) });
+    await service.handle(
+      { command: 'gallery', options: opts, requester },
+      {
+        send: async (r) => {
+          answer = r;
+        },
+      },
+    );
     if (!answer) return c.json({ error: 'the gallery gave no answer (it was logged)' }, 500);
     return c.json(toWire(answer), answer.type === 'error' ? statusOf(answer.code) : 200);
   });
@@ -428,9 +516,14 @@ export function createWebApp(options: WebConsoleOptions): Hono {
     if (!/^[0-9a-f]{64}$/.test(sha)) return c.text('bad file id: 64 hexadecimal digits', 400);
     const artifact = store.artifacts.get(sha);
     // Not 403: whether someone else's file exists is not for others to learn.
-    if (!artifact || !existsSync(artifact.path) || !maySee(sha, whoOf(requesterOf(c)))) return c.text('no such file of yours or in the gallery', 404);
+    if (!artifact || !existsSync(artifact.path) || !maySee(sha, whoOf(requesterOf(c))))
+      return c.text('no such file of yours or in the gallery', 404);
     const body = Readable.toWeb(createReadStream(artifact.path)) as ReadableStream;
-    return c.body(body, 200, { 'content-type': artifact.mime, 'content-length': String(artifact.bytes), 'cache-control': 'private, no-cache' });
+    return c.body(body, 200, {
+      'content-type': artifact.mime,
+      'content-length': String(artifact.bytes),
+      'cache-control': 'private, no-cache',
+    });
   });
 
   return app as unknown as Hono;

@@ -32,12 +32,17 @@ function render(report: FolderReport, out: string[]): void {
   const bytes = report.components.reduce((a, c) => a + (c.weightBytes ?? 0), 0);
   const params = report.components.reduce((a, c) => a + (c.parameters ?? 0), 0);
   if (params > 0) {
-    out.push(`  weights on disk: ${gb(bytes)}; memory once loaded on CPU: about ${gb(params * 4)} (fp16 weights are widened to fp32 at load)`);
+    out.push(
+      `  weights on disk: ${gb(bytes)}; memory once loaded on CPU: about ${gb(params * 4)} (fp16 weights are widened to fp32 at load)`,
+    );
   }
 }
 
 /** Stage I and II folders for `--dir`: a repo folder (by its model_index.json), or a folder holding them. */
-function resolveFolders(dir: string | undefined, stage2: string | undefined): { stageI: string | undefined; stageII: string | undefined; parent: string } {
+function resolveFolders(
+  dir: string | undefined,
+  stage2: string | undefined,
+): { stageI: string | undefined; stageII: string | undefined; parent: string } {
   if (dir === undefined) {
     const stageI = stageIFolder();
     return { stageI, stageII: stage2 !== undefined ? resolve(stage2) : stageIIFolder(stageI), parent: deepfloydDir() };
@@ -45,11 +50,16 @@ function resolveFolders(dir: string | undefined, stage2: string | undefined): { 
   const d = resolve(dir);
   if (!existsSync(d) || !statSync(d).isDirectory()) throw new InputError(`--dir ${dir} is not a folder`);
   const cls = pipelineClass(d);
-  if (cls === 'IFSuperResolutionPipeline') throw new InputError(`--dir ${dir} is a stage II folder (IFSuperResolutionPipeline); give the stage I folder (IF-I-*) or the folder holding both, and stage II with --stage2`);
+  if (cls === 'IFSuperResolutionPipeline')
+    throw new InputError(
+      `--dir ${dir} is a stage II folder (IFSuperResolutionPipeline); give the stage I folder (IF-I-*) or the folder holding both, and stage II with --stage2`,
+    );
   const scanned = scanFolders(d);
   // A repo folder (even an incomplete one without model_index.json) is recognised by its sub-folders.
-  const isRepo = cls !== undefined || ['unet', 'text_encoder', 'tokenizer', 'scheduler'].some((s) => existsSync(join(d, s)));
-  if (isRepo) return { stageI: d, stageII: stage2 !== undefined ? resolve(stage2) : stageIIFolder(d), parent: resolve(d, '..') };
+  const isRepo =
+    cls !== undefined || ['unet', 'text_encoder', 'tokenizer', 'scheduler'].some((s) => existsSync(join(d, s)));
+  if (isRepo)
+    return { stageI: d, stageII: stage2 !== undefined ? resolve(stage2) : stageIIFolder(d), parent: resolve(d, '..') };
   return { stageI: scanned.stageI[0], stageII: stage2 !== undefined ? resolve(stage2) : scanned.stageII[0], parent: d };
 }
 
@@ -57,9 +67,18 @@ export function registerDeepfloyd(program: Command): void {
   const df = program.command('deepfloyd').description('DeepFloyd IF: check the downloaded Hugging Face folders');
   df.command('check')
     .description('say what a DeepFloyd IF download holds and what is missing (exit 2 when stage I cannot run)')
-    .option('--dir <folder>', 'a stage I repo folder (IF-I-XL-v1.0 …) or the folder holding the repos (default: DEEPFLOYD_STAGE1_DIR, else ILLUSIONIST_MODELS/deepfloyd-if)')
-    .option('--stage2 <folder>', 'the stage II repo folder (default: DEEPFLOYD_STAGE2_DIR, else an IF-II-* folder beside stage I)')
-    .option('--variant <v>', 'weights to check: auto (fp32 where present, else fp16), fp32 or fp16 (default: DEEPFLOYD_VARIANT, else auto)')
+    .option(
+      '--dir <folder>',
+      'a stage I repo folder (IF-I-XL-v1.0 …) or the folder holding the repos (default: DEEPFLOYD_STAGE1_DIR, else ILLUSIONIST_MODELS/deepfloyd-if)',
+    )
+    .option(
+      '--stage2 <folder>',
+      'the stage II repo folder (default: DEEPFLOYD_STAGE2_DIR, else an IF-II-* folder beside stage I)',
+    )
+    .option(
+      '--variant <v>',
+      'weights to check: auto (fp32 where present, else fp16), fp32 or fp16 (default: DEEPFLOYD_VARIANT, else auto)',
+    )
     .action((o: { dir?: string; stage2?: string; variant?: string }) => {
       let variant: VariantChoice;
       try {
@@ -89,6 +108,9 @@ export function registerDeepfloyd(program: Command): void {
       }
       if (runs) out.push('stage I can run.');
       process.stdout.write(`${out.join('\n')}\n`);
-      if (!runs) throw new InputError(`DeepFloyd IF stage I cannot run from ${stageI ?? parent}: download what the report above lists as MISSING`);
+      if (!runs)
+        throw new InputError(
+          `DeepFloyd IF stage I cannot run from ${stageI ?? parent}: download what the report above lists as MISSING`,
+        );
     });
 }

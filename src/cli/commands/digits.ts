@@ -14,12 +14,26 @@ import { openCliStore, runCliJob } from '../job-client.js';
 import type { Store } from '../../store/index.js';
 import { DIGITS_MAX_STEPS } from '../../commands/digits.js';
 
-interface DigitsCliOptions { digit?: string; count?: string; guidance?: string; guide?: string; churn?: string; guidanceInterval?: string; steps: string; seed?: string; checkpoint?: string; kind: string; out?: string }
+interface DigitsCliOptions {
+  digit?: string;
+  count?: string;
+  guidance?: string;
+  guide?: string;
+  churn?: string;
+  guidanceInterval?: string;
+  steps: string;
+  seed?: string;
+  checkpoint?: string;
+  kind: string;
+  out?: string;
+}
 
 export function registerDigits(program: Command): void {
   program
     .command('digits')
-    .description('generate MNIST digits with the flow-matching model (Euler sampler; classifier-free guidance, or autoguidance for the time model)')
+    .description(
+      'generate MNIST digits with the flow-matching model (Euler sampler; classifier-free guidance, or autoguidance for the time model)',
+    )
     .option('--digit <0-9>', 'the digit to draw (omitted: some of every digit)')
     .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
     .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${DIGITS_CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
@@ -29,7 +43,10 @@ export function registerDigits(program: Command): void {
     .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
-    .option('--checkpoint <ref>', 'checkpoint id from the store (`/checkpoints`), committed model name, .safetensors file or training run folder')
+    .option(
+      '--checkpoint <ref>',
+      'checkpoint id from the store (`/checkpoints`), committed model name, .safetensors file or training run folder',
+    )
     .requiredOption('--out <dir>', 'output folder')
     .action(async (o: DigitsCliOptions) => runDigits(o));
 }
@@ -37,13 +54,26 @@ export function registerDigits(program: Command): void {
 async function runDigits(o: DigitsCliOptions): Promise<void> {
   if (o.kind !== 'class' && o.kind !== 'time') throw new InputError(`--kind must be class or time, got '${o.kind}'`);
   const digit = o.digit === undefined ? undefined : parseIntOption('digit', o.digit, 0, 9);
-  if (digit !== undefined && o.kind === 'time') throw new InputError('--digit needs the class model; the time model draws unconditional digits (drop --digit or use --kind class)');
+  if (digit !== undefined && o.kind === 'time')
+    throw new InputError(
+      '--digit needs the class model; the time model draws unconditional digits (drop --digit or use --kind class)',
+    );
   const perDigit = o.kind === 'class' && digit === undefined;
-  const count = o.count === undefined ? (perDigit ? 4 : o.kind === 'time' ? 40 : 8) : parseIntOption('count', o.count, 1, perDigit ? MAX_DIGITS / 10 : MAX_DIGITS);
+  const count =
+    o.count === undefined
+      ? perDigit
+        ? 4
+        : o.kind === 'time'
+          ? 40
+          : 8
+      : parseIntOption('count', o.count, 1, perDigit ? MAX_DIGITS / 10 : MAX_DIGITS);
   const asked = o.guidance === undefined ? undefined : parseFloatOption('guidance', o.guidance, 0, 30);
-  if (o.guide !== undefined && o.kind !== 'time') throw new InputError('--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)');
+  if (o.guide !== undefined && o.kind !== 'time')
+    throw new InputError(
+      '--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)',
+    );
   const churn = o.churn === undefined ? undefined : parseFloatOption('churn', o.churn, 0, MAX_CHURN);
-  let interval;
+  let interval: ReturnType<typeof parseGuidanceInterval> | undefined;
   try {
     interval = o.guidanceInterval === undefined ? undefined : parseGuidanceInterval(o.guidanceInterval);
   } catch (e) {
@@ -54,22 +84,42 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
   const store = openCliStore();
   try {
     const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, o.checkpoint), o.kind);
-    if (checkpoint.spec.kind !== o.kind) throw new InputError(`${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`);
+    if (checkpoint.spec.kind !== o.kind)
+      throw new InputError(
+        `${path} holds a ${checkpoint.spec.kind} model, not a ${o.kind} model (pass --kind ${checkpoint.spec.kind})`,
+      );
     const guidePath = o.kind === 'time' ? resolveGuide(store, o.guide, path) : undefined;
     if (o.kind === 'time' && guidePath === undefined && asked !== undefined) {
-      throw new InputError(o.guide === 'none'
-        ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
-        : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`);
+      throw new InputError(
+        o.guide === 'none'
+          ? '--guidance for the time model weighs its guide, and --guide none turns the guide off; drop one of the two'
+          : `--guidance for the time model weighs its guide, and ${path} has none beside it; pass --guide CHECKPOINT`,
+      );
     }
-    const params: DigitsParams = { kind: o.kind, digit, count, steps, checkpointPath: resolve(path), ...digitsGuidance(o.kind, guidePath, asked), churn: digitsChurn(o.kind, churn), guidanceInterval: digitsGuidanceInterval(o.kind, interval) };
+    const params: DigitsParams = {
+      kind: o.kind,
+      digit,
+      count,
+      steps,
+      checkpointPath: resolve(path),
+      ...digitsGuidance(o.kind, guidePath, asked),
+      churn: digitsChurn(o.kind, churn),
+      guidanceInterval: digitsGuidanceInterval(o.kind, interval),
+    };
     const out = o.out!;
-    const { jobId, result } = await runCliJob(store, { command: 'digits', params, seed, model: `mnist-${o.kind}` }, out);
+    const { jobId, result } = await runCliJob(
+      store,
+      { command: 'digits', params, seed, model: `mnist-${o.kind}` },
+      out,
+    );
     const seconds = result.metrics.seconds ?? 0;
     const guided = params.guidePath ? `, guided by ${params.guidePath} with w ${params.guidance}` : '';
     const churned = params.churn ? `, churn ${params.churn}` : '';
     const iv = params.guidanceInterval;
     const within = iv && (iv[0] > 0 || iv[1] < 1) ? `, guidance for t in [${iv[0]}, ${iv[1]}]` : '';
-    process.stdout.write(`${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}) → ${join(out, 'grid.png')} · job #${jobId}\n`);
+    process.stdout.write(
+      `${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}) → ${join(out, 'grid.png')} · job #${jobId}\n`,
+    );
   } finally {
     store.close();
   }
@@ -80,7 +130,10 @@ function resolveGuide(store: Store, ref: string | undefined, modelPath: string):
   if (ref === 'none') return undefined;
   if (ref === undefined) return guideBeside(modelPath);
   const { checkpoint, path } = resolveCheckpoint(checkpointRef(store, ref), 'time');
-  if (checkpoint.spec.kind !== 'time') throw new InputError(`--guide ${ref} holds a ${checkpoint.spec.kind} model; a time model is guided by another time model`);
+  if (checkpoint.spec.kind !== 'time')
+    throw new InputError(
+      `--guide ${ref} holds a ${checkpoint.spec.kind} model; a time model is guided by another time model`,
+    );
   return resolve(path);
 }
 
@@ -88,6 +141,9 @@ function resolveGuide(store: Store, ref: string | undefined, modelPath: string):
 function checkpointRef(store: Store, ref: string | undefined): string | undefined {
   if (ref === undefined || !/^\d+$/.test(ref)) return ref;
   const found = store.training.getCheckpoint(Number(ref));
-  if (!found) throw new InputError(`there is no checkpoint #${ref} in the store; list them with /checkpoints (or give a file or model name)`);
+  if (!found)
+    throw new InputError(
+      `there is no checkpoint #${ref} in the store; list them with /checkpoints (or give a file or model name)`,
+    );
   return found.path;
 }

@@ -29,7 +29,9 @@ export function registerEmbed(program: Command): void {
             await model.dispose();
           }
         }
-        process.stdout.write(`${prompts.length} prompt embeddings cached (${fresh.length} computed, ${prompts.length - fresh.length} already there)\n`);
+        process.stdout.write(
+          `${prompts.length} prompt embeddings cached (${fresh.length} computed, ${prompts.length - fresh.length} already there)\n`,
+        );
       } finally {
         store.close();
       }

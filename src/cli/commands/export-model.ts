@@ -21,23 +21,36 @@ export function registerExportModel(program: Command): void {
     .option('--epoch <n>', 'which completed epoch to export (default: the last)')
     .option('--guide <ref>', 'time model: a weaker time checkpoint committed beside it as its autoguidance guide')
     .action(async (o: { run: string; name?: string; epoch?: string; guide?: string }) => {
-      let picked;
+      let picked: ReturnType<typeof readRunForExport>;
       try {
         picked = readRunForExport(o.run, o.epoch === undefined ? undefined : parseIntOption('epoch', o.epoch, 1, 1000));
       } catch (err) {
         throw new InputError((err as Error).message);
       }
       const { run, epoch, checkpoint } = picked;
-      if (run.settings.kind === 'denoiser') throw new InputError('only flow models (time, class) are served as committed models');
+      if (run.settings.kind === 'denoiser')
+        throw new InputError('only flow models (time, class) are served as committed models');
       const name = o.name ?? committedModelName(run.settings.kind);
       const kind = run.settings.kind;
-      if (o.guide !== undefined && kind !== 'time') throw new InputError(`--guide is for a time model; ${o.run} trained a ${kind} model`);
+      if (o.guide !== undefined && kind !== 'time')
+        throw new InputError(`--guide is for a time model; ${o.run} trained a ${kind} model`);
       const guide = o.guide === undefined ? undefined : resolveCheckpoint(o.guide, 'time');
-      if (guide && guide.checkpoint.spec.kind !== 'time') throw new InputError(`--guide ${o.guide} holds a ${guide.checkpoint.spec.kind} model; a time model is guided by another time model`);
+      if (guide && guide.checkpoint.spec.kind !== 'time')
+        throw new InputError(
+          `--guide ${o.guide} holds a ${guide.checkpoint.spec.kind} model; a time model is guided by another time model`,
+        );
       const ck = loadCheckpoint(checkpoint);
       const model = await loadOnnxFlowModel(ck.spec, ck.servingWeights);
-      const guideModel = guide ? await loadOnnxFlowModel(guide.checkpoint.spec, guide.checkpoint.servingWeights) : undefined;
-      const req = { count: kind === 'class' ? 4 : 40, guidance: digitsGuidance(kind, guide?.path, undefined).guidance, churn: digitsChurn(kind, undefined), steps: 50, seed: 0 };
+      const guideModel = guide
+        ? await loadOnnxFlowModel(guide.checkpoint.spec, guide.checkpoint.servingWeights)
+        : undefined;
+      const req = {
+        count: kind === 'class' ? 4 : 40,
+        guidance: digitsGuidance(kind, guide?.path, undefined).guidance,
+        churn: digitsChurn(kind, undefined),
+        steps: 50,
+        seed: 0,
+      };
       const samples = await generateDigits(guideModel ? autoguided(model, guideModel, req.guidance) : model, kind, req);
       await model.dispose();
       await guideModel?.dispose();

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { train, type TrainProgress } from '../../engine/flow/trainer.js';
-import { defaultSettings, TRAIN_LIMITS, type LimitedSetting, type TrainSettings } from '../../engine/flow/train-settings.js';
+import {
+  defaultSettings,
+  TRAIN_LIMITS,
+  type LimitedSetting,
+  type TrainSettings,
+} from '../../engine/flow/train-settings.js';
 import { UNET_KINDS, type UNetKind } from '../../engine/flow/unet.js';
 import { TRAIN_BACKENDS, type TrainBackendChoice } from '../../engine/flow/train-engine.js';
 import { lossCurvePng } from '../../engine/flow/figures.js';
@@ -14,9 +19,21 @@ import { parseFloatOption, parseIntOption } from '../errors.js';
 import { InputError } from '../../engine/errors.js';
 
 interface TrainCliOptions {
-  kind?: string; epochs?: string; hidden?: string; batch?: string; lr?: string; scheduler?: boolean;
-  sigma?: string; pureNoise?: boolean; data?: string; seed?: string; runDir?: string; resume?: string; backend?: string;
-  ema?: string; init?: string;
+  kind?: string;
+  epochs?: string;
+  hidden?: string;
+  batch?: string;
+  lr?: string;
+  scheduler?: boolean;
+  sigma?: string;
+  pureNoise?: boolean;
+  data?: string;
+  seed?: string;
+  runDir?: string;
+  resume?: string;
+  backend?: string;
+  ema?: string;
+  init?: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -34,9 +51,18 @@ export function registerTrain(program: Command): void {
     .option('--data <dir>', 'folder with the official MNIST IDX files (default: the embedded 10,000 digits)')
     .option('--seed <n>', 'random seed', '0')
     .option('--run-dir <dir>', 'where to write checkpoints and figures (default: runs/<kind>-<time>)')
-    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as in the write-up)')
-    .option('--init <checkpoint>', 'start from this checkpoint\'s weights (committed model name or folder, .safetensors file or run folder) with a fresh optimizer and schedule')
-    .option('--resume <dir>', 'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)')
+    .option(
+      '--ema <decay>',
+      'keep an exponential moving average of the weights (e.g. 0.999) and sample with it (default: none, as in the write-up)',
+    )
+    .option(
+      '--init <checkpoint>',
+      "start from this checkpoint's weights (committed model name or folder, .safetensors file or run folder) with a fresh optimizer and schedule",
+    )
+    .option(
+      '--resume <dir>',
+      'resume the run in this folder from its last checkpoint (with --epochs: train a finished run on to N epochs)',
+    )
     .option('--backend <name>', `${TRAIN_BACKENDS.join(' | ')} (auto = onnxruntime)`, 'auto')
     .action(async (o: TrainCliOptions) => runTrain(o));
 }
@@ -47,13 +73,15 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
   let runDir: string;
   let initWeights: Map<string, Float32Array> | undefined;
   if (o.resume) {
-    if (o.init) throw new InputError('--init starts a new run; a resumed run keeps its own weights (drop --init or --resume)');
+    if (o.init)
+      throw new InputError('--init starts a new run; a resumed run keeps its own weights (drop --init or --resume)');
     if (o.ema) throw new InputError('--ema is fixed when a run starts; a resumed run keeps its own');
     runDir = o.resume;
     settings = defaultSettings('class'); // replaced by the run's own settings on resume
   } else {
     const kind = o.kind as UNetKind;
-    if (!UNET_KINDS.includes(kind)) throw new InputError(`--kind must be one of ${UNET_KINDS.join(', ')}, got '${o.kind}'`);
+    if (!UNET_KINDS.includes(kind))
+      throw new InputError(`--kind must be one of ${UNET_KINDS.join(', ')}, got '${o.kind}'`);
     const d = defaultSettings(kind);
     settings = {
       ...d,
@@ -68,9 +96,10 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       data: o.data ?? null,
       ema: o.ema ? parseSetting('ema', o.ema) : 0,
     };
-    if (settings.ema && kind === 'denoiser') throw new InputError('--ema applies to the flow models (--kind time or class)');
+    if (settings.ema && kind === 'denoiser')
+      throw new InputError('--ema applies to the flow models (--kind time or class)');
     if (o.init) {
-      let found;
+      let found: ReturnType<typeof resolveCheckpoint>;
       try {
         found = resolveCheckpoint(o.init, kind);
       } catch (err) {
@@ -78,7 +107,10 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       }
       const from = found.checkpoint.spec;
       if (from.kind !== kind) throw new InputError(`--init ${o.init} holds a ${from.kind} model; --kind is ${kind}`);
-      if (o.hidden && settings.hidden !== from.hidden) throw new InputError(`--init ${o.init} has hidden size ${from.hidden}; --hidden is ${settings.hidden} (leave --hidden out to take the checkpoint's)`);
+      if (o.hidden && settings.hidden !== from.hidden)
+        throw new InputError(
+          `--init ${o.init} has hidden size ${from.hidden}; --hidden is ${settings.hidden} (leave --hidden out to take the checkpoint's)`,
+        );
       settings.hidden = from.hidden;
       settings.init = found.path;
       initWeights = found.checkpoint.servingWeights;
@@ -108,26 +140,40 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
       sampleGrids: true,
       hooks: {
         shouldStop: () => stopRequested,
-        onStart: (description) => process.stderr.write(`training on ${description}; data: ${dataset.source}; run folder: ${runDir}\n`),
+        onStart: (description) =>
+          process.stderr.write(`training on ${description}; data: ${dataset.source}; run folder: ${runDir}\n`),
         onProgress: (p) => {
           const now = Date.now();
           if (now - lastPrint < (tty ? 250 : 10_000) && p.step !== p.stepsPerEpoch) return;
           lastPrint = now;
           const line = progressLine(p);
           if (tty) process.stderr.write(`\r${line}\x1b[K`);
-          else process.stderr.write(line + '\n');
+          else process.stderr.write(`${line}\n`);
         },
         onEpoch: async (e, run) => {
-          writeFileSync(join(runDir, 'loss.png'), await lossCurvePng(run.losses, Math.floor(dataset.count / run.settings.batch), `${run.settings.kind} UNet, D = ${run.settings.hidden}`));
-          process.stderr.write(`${tty ? '\n' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(5)}, ${e.seconds.toFixed(0)} s → ${join(runDir, e.checkpoint)}${e.samples ? `, ${join(runDir, e.samples)}` : ''}\n`);
+          writeFileSync(
+            join(runDir, 'loss.png'),
+            await lossCurvePng(
+              run.losses,
+              Math.floor(dataset.count / run.settings.batch),
+              `${run.settings.kind} UNet, D = ${run.settings.hidden}`,
+            ),
+          );
+          process.stderr.write(
+            `${tty ? '\n' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(5)}, ${e.seconds.toFixed(0)} s → ${join(runDir, e.checkpoint)}${e.samples ? `, ${join(runDir, e.samples)}` : ''}\n`,
+          );
         },
       },
     });
     if (outcome.stopped) {
-      process.stdout.write(`stopped; checkpoint saved to ${outcome.lastCheckpoint}\nresume with: illusionist train --resume ${runDir}\n`);
+      process.stdout.write(
+        `stopped; checkpoint saved to ${outcome.lastCheckpoint}\nresume with: illusionist train --resume ${runDir}\n`,
+      );
     } else {
       const r = outcome.run;
-      process.stdout.write(`done: ${r.settings.epochs} epochs in ${r.trainSeconds.toFixed(0)} s, final loss ${r.epochs.at(-1)?.meanLoss.toFixed(5)}\ncheckpoint: ${outcome.lastCheckpoint}\n`);
+      process.stdout.write(
+        `done: ${r.settings.epochs} epochs in ${r.trainSeconds.toFixed(0)} s, final loss ${r.epochs.at(-1)?.meanLoss.toFixed(5)}\ncheckpoint: ${outcome.lastCheckpoint}\n`,
+      );
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -156,7 +202,8 @@ function parseSetting(name: LimitedSetting, value: string): number {
 }
 
 function parseBackend(v: string): TrainBackendChoice {
-  if (!(TRAIN_BACKENDS as readonly string[]).includes(v)) throw new InputError(`--backend must be one of ${TRAIN_BACKENDS.join(', ')}, got '${v}'`);
+  if (!(TRAIN_BACKENDS as readonly string[]).includes(v))
+    throw new InputError(`--backend must be one of ${TRAIN_BACKENDS.join(', ')}, got '${v}'`);
   return v as TrainBackendChoice;
 }
 

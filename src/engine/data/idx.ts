@@ -12,12 +12,12 @@ export const IDX_LABELS_MAGIC = 0x00000801;
 
 /** IDX element type codes; MNIST uses only unsigned bytes, so that is all we decode. */
 const IDX_DTYPES: Record<number, string> = {
-  0x08: 'unsigned byte',
-  0x09: 'signed byte',
-  0x0b: 'int16',
-  0x0c: 'int32',
-  0x0d: 'float32',
-  0x0e: 'float64',
+  8: 'unsigned byte',
+  9: 'signed byte',
+  11: 'int16',
+  12: 'int32',
+  13: 'float32',
+  14: 'float64',
 };
 const IDX_UBYTE = 0x08;
 
@@ -34,7 +34,7 @@ export interface IdxArray {
 }
 
 function hex32(n: number): string {
-  return '0x' + n.toString(16).padStart(8, '0');
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 function isGzip(buf: Uint8Array): boolean {
@@ -49,10 +49,7 @@ function isGzip(buf: Uint8Array): boolean {
  * @param expectedMagic  when given, the file must have exactly this magic number
  * @example parseIdx(readFileSync('t10k-labels-idx1-ubyte.gz'), 't10k-labels-idx1-ubyte.gz')
  */
-export function parseIdx(
-  buf: Buffer,
-  opts: { name?: string; expectedMagic?: number } = {},
-): IdxArray {
+export function parseIdx(buf: Buffer, opts: { name?: string; expectedMagic?: number } = {}): IdxArray {
   const name = opts.name ?? 'IDX data';
   const expected =
     opts.expectedMagic !== undefined

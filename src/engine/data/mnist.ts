@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DIGIT_PIXELS, type Dataset } from './dataset.js';
 
-
 let embedded: Dataset | undefined;
 
 /** The `mnist` package's digits (values /255 rounded to 3 decimals), grouped by class there, read once. */

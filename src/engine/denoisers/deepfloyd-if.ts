@@ -10,7 +10,16 @@ import { MissingModelError, type SessionOptions } from '../runtime/onnx.js';
 import { toFloat32 } from '../runtime/half.js';
 import { scheduleByName, type NoiseSchedule } from '../schedules/noise-schedule.js';
 import { addNoise } from '../sampling/forward.js';
-import { clamp, concatChannels, randn, resizeBilinear, sliceChannels, takeBatch, tensor, type Tensor } from '../tensor.js';
+import {
+  clamp,
+  concatChannels,
+  randn,
+  resizeBilinear,
+  sliceChannels,
+  takeBatch,
+  tensor,
+  type Tensor,
+} from '../tensor.js';
 import { checkBatch, type Conditioning, type Denoiser, type Prediction } from './denoiser.js';
 import { T5TextEncoder } from './deepfloyd/t5-encoder.js';
 import { ifPreprocess } from './deepfloyd/t5-tokenizer.js';
@@ -85,16 +94,25 @@ class TextConditioning implements Conditioning {
   }
 
   withImage(image: Tensor): TextConditioning {
-    if (image.shape[0] !== this.prompts.length) throw new RangeError(`image has ${image.shape[0]} rows for ${this.prompts.length} prompts`);
+    if (image.shape[0] !== this.prompts.length)
+      throw new RangeError(`image has ${image.shape[0]} rows for ${this.prompts.length} prompts`);
     return new TextConditioning(this.prompts, this.rows, image);
   }
 }
 
-async function runUNet(unet: IfUnet, sample: Tensor, t: number, cond: TextConditioning, classLabel?: number): Promise<Prediction> {
+async function runUNet(
+  unet: IfUnet,
+  sample: Tensor,
+  t: number,
+  cond: TextConditioning,
+  classLabel?: number,
+): Promise<Prediction> {
   const n = sample.shape[0];
   const per = cond.rows[0]!.length;
   const ehs = new Float32Array(n * per);
-  cond.rows.forEach((r, b) => ehs.set(r, b * per));
+  cond.rows.forEach((r, b) => {
+    ehs.set(r, b * per);
+  });
   const out = toFloat32(await unet.predict(sample, t, ehs, classLabel));
   const [, , h, w] = sample.shape;
   const c = out.length / (n * h * w);
@@ -105,7 +123,10 @@ async function runUNet(unet: IfUnet, sample: Tensor, t: number, cond: TextCondit
 
 function missing(path: string, dir: string, stage: 'I' | 'II'): MissingModelError {
   const repo = repoOf(dir, stage);
-  return new MissingModelError(path, `Download it as it is on Hugging Face (accept the licence there and \`huggingface-cli login\` first):\n  ${downloadCommand(repo, dir, stage === 'I' ? STAGE_I_PIECES : STAGE_II_PIECES)}`);
+  return new MissingModelError(
+    path,
+    `Download it as it is on Hugging Face (accept the licence there and \`huggingface-cli login\` first):\n  ${downloadCommand(repo, dir, stage === 'I' ? STAGE_I_PIECES : STAGE_II_PIECES)}`,
+  );
 }
 
 /** The schedule a scheduler_config.json describes (only what the engine computes is accepted). */
@@ -117,7 +138,15 @@ function pickUnetVariant(dir: string, stage: 'I' | 'II', choice: VariantChoice):
   const unetDir = join(dir, 'unet');
   if (!existsSync(join(unetDir, 'config.json'))) throw missing(join(unetDir, 'config.json'), dir, stage);
   const v = unetVariant(unetDir, choice);
-  if (!v) throw missing(join(unetDir, choice === 'fp32' ? 'diffusion_pytorch_model.safetensors' : 'diffusion_pytorch_model.fp16.safetensors'), dir, stage);
+  if (!v)
+    throw missing(
+      join(
+        unetDir,
+        choice === 'fp32' ? 'diffusion_pytorch_model.safetensors' : 'diffusion_pytorch_model.fp16.safetensors',
+      ),
+      dir,
+      stage,
+    );
   return v;
 }
 
@@ -181,7 +210,8 @@ export class DeepFloydIF {
     const dir = resolve(opts.dir);
     const choice = opts.variant ?? 'auto';
     const { dir: _d, stageIIDir, variant: _v, cache, size = 64, ...session } = opts;
-    if (!Number.isInteger(size) || size < 8 || size % 8 !== 0) throw new RangeError(`stage I size must be a multiple of 8 (IF-I: 64), got ${size}`);
+    if (!Number.isInteger(size) || size < 8 || size % 8 !== 0)
+      throw new RangeError(`stage I size must be a multiple of 8 (IF-I: 64), got ${size}`);
     const schedPath = join(dir, 'scheduler', 'scheduler_config.json');
     if (!existsSync(schedPath)) throw missing(schedPath, dir, 'I');
     const schedulerConfig = readSchedulerConfig(schedPath);
@@ -189,13 +219,22 @@ export class DeepFloydIF {
     const encDir = join(dir, 'text_encoder');
     if (!existsSync(join(encDir, 'config.json'))) throw missing(join(encDir, 'config.json'), dir, 'I');
     const encVariant = textEncoderVariant(encDir, choice);
-    if (!encVariant) throw missing(join(encDir, choice === 'fp32' ? 'model.safetensors.index.json' : 'model.safetensors.index.fp16.json'), dir, 'I');
-    if (!existsSync(join(dir, 'tokenizer', 'spiece.model'))) throw missing(join(dir, 'tokenizer', 'spiece.model'), dir, 'I');
+    if (!encVariant)
+      throw missing(
+        join(encDir, choice === 'fp32' ? 'model.safetensors.index.json' : 'model.safetensors.index.fp16.json'),
+        dir,
+        'I',
+      );
+    if (!existsSync(join(dir, 'tokenizer', 'spiece.model')))
+      throw missing(join(dir, 'tokenizer', 'spiece.model'), dir, 'I');
     const unetVar = pickUnetVariant(dir, 'I', choice);
     const text = await T5TextEncoder.load(dir, { ...session, variant: encVariant });
     let unet1: IfUnet;
     try {
-      unet1 = await IfUnet.load(join(dir, 'unet'), { ...session, ...(unetVar === 'fp16' ? { variant: 'fp16' as const } : {}) });
+      unet1 = await IfUnet.load(join(dir, 'unet'), {
+        ...session,
+        ...(unetVar === 'fp16' ? { variant: 'fp16' as const } : {}),
+      });
     } catch (err) {
       await text.dispose();
       throw err;
@@ -211,7 +250,18 @@ export class DeepFloydIF {
       await Promise.all([text.dispose(), unet1.dispose()]);
       throw new Error(problem);
     }
-    return new DeepFloydIF(dir, stageIIDir === undefined ? undefined : resolve(stageIIDir), text, unet1, schedule, schedulerConfig, textEncoderId(encDir, encVariant), cache, { ...session, variant: choice }, size);
+    return new DeepFloydIF(
+      dir,
+      stageIIDir === undefined ? undefined : resolve(stageIIDir),
+      text,
+      unet1,
+      schedule,
+      schedulerConfig,
+      textEncoderId(encDir, encVariant),
+      cache,
+      { ...session, variant: choice },
+      size,
+    );
   }
 
   get hasStageII(): boolean {
@@ -251,13 +301,26 @@ export class DeepFloydIF {
         await this.cache?.set(key, e);
       }
     }
-    return new TextConditioning(prompts, prompts.map((p) => this.memo.get(this.cacheKey(p))!));
+    return new TextConditioning(
+      prompts,
+      prompts.map((p) => this.memo.get(this.cacheKey(p))!),
+    );
   }
 
-  private loadStageII(): Promise<{ unet: IfUnet; schedule: NoiseSchedule; noising: NoiseSchedule; config: IfSchedulerConfig }> {
+  private loadStageII(): Promise<{
+    unet: IfUnet;
+    schedule: NoiseSchedule;
+    noising: NoiseSchedule;
+    config: IfSchedulerConfig;
+  }> {
     const dir = this.stageIIDir;
     if (dir === undefined) {
-      return Promise.reject(new MissingModelError(join(this.dir, '..', 'IF-II-L-v1.0'), `no stage II folder was given; download one beside stage I:\n  ${downloadCommand('IF-II-L-v1.0', join(this.dir, '..', 'IF-II-L-v1.0'), STAGE_II_PIECES)}`));
+      return Promise.reject(
+        new MissingModelError(
+          join(this.dir, '..', 'IF-II-L-v1.0'),
+          `no stage II folder was given; download one beside stage I:\n  ${downloadCommand('IF-II-L-v1.0', join(this.dir, '..', 'IF-II-L-v1.0'), STAGE_II_PIECES)}`,
+        ),
+      );
     }
     this.unet2 ??= (async () => {
       const schedPath = join(dir, 'scheduler', 'scheduler_config.json');
@@ -268,12 +331,16 @@ export class DeepFloydIF {
       const noising = scheduleOf(readSchedulerConfig(noisePath, { learnedRange: false }));
       const variant = pickUnetVariant(dir, 'II', this.opts.variant);
       const { variant: _v, ...session } = this.opts;
-      const unet = await IfUnet.load(join(dir, 'unet'), { ...session, ...(variant === 'fp16' ? { variant: 'fp16' as const } : {}) });
-      const problem = !unet.needsClassLabels || unet.config.inChannels !== 6
-        ? `${join(dir, 'unet')} is not a stage II UNet (it takes ${unet.config.inChannels} channels${unet.needsClassLabels ? '' : ', no noise-level class embedding'}; stage II takes 6 and the noise level)`
-        : textInputDim(unet.config) !== this.text.dModel
-          ? `${join(dir, 'unet')} reads ${textInputDim(unet.config)}-wide text states but stage I's T5 gives ${this.text.dModel}`
-          : undefined;
+      const unet = await IfUnet.load(join(dir, 'unet'), {
+        ...session,
+        ...(variant === 'fp16' ? { variant: 'fp16' as const } : {}),
+      });
+      const problem =
+        !unet.needsClassLabels || unet.config.inChannels !== 6
+          ? `${join(dir, 'unet')} is not a stage II UNet (it takes ${unet.config.inChannels} channels${unet.needsClassLabels ? '' : ', no noise-level class embedding'}; stage II takes 6 and the noise level)`
+          : textInputDim(unet.config) !== this.text.dModel
+            ? `${join(dir, 'unet')} reads ${textInputDim(unet.config)}-wide text states but stage I's T5 gives ${this.text.dModel}`
+            : undefined;
       if (problem) {
         await unet.dispose();
         throw new Error(problem);
@@ -290,16 +357,22 @@ export class DeepFloydIF {
    * noised to the noise level by image_noising_scheduler, and passed with every row.
    */
   async stageII(lowRes: Tensor, opts: StageIIOptions): Promise<StageII> {
-    if (lowRes.shape[0] !== 1 || lowRes.shape[1] !== 3) throw new RangeError(`stage II upscales one RGB image [1, 3, h, w], got [${lowRes.shape.join(', ')}]`);
+    if (lowRes.shape[0] !== 1 || lowRes.shape[1] !== 3)
+      throw new RangeError(`stage II upscales one RGB image [1, 3, h, w], got [${lowRes.shape.join(', ')}]`);
     const size = opts.size ?? 256;
     const noiseLevel = opts.noiseLevel ?? (opts.purpose === 'illusion' ? ILLUSION_NOISE_LEVEL : DEFAULT_NOISE_LEVEL);
     const s2 = await this.loadStageII();
     if (!Number.isInteger(noiseLevel) || noiseLevel < 0 || noiseLevel >= s2.noising.numTrainTimesteps) {
-      throw new RangeError(`stage II noise level must be a whole number from 0 to ${s2.noising.numTrainTimesteps - 1}, got ${noiseLevel}`);
+      throw new RangeError(
+        `stage II noise level must be a whole number from 0 to ${s2.noising.numTrainTimesteps - 1}, got ${noiseLevel}`,
+      );
     }
     const up = resizeBilinear(clamp(lowRes, -1, 1), size, size, true);
     const noise = opts.noise ?? randn(up.shape, opts.rng);
-    if (noise.shape.join() !== up.shape.join()) throw new RangeError(`stage II conditioning noise must be [${up.shape.join(', ')}], got [${noise.shape.join(', ')}]`);
+    if (noise.shape.join() !== up.shape.join())
+      throw new RangeError(
+        `stage II conditioning noise must be [${up.shape.join(', ')}], got [${noise.shape.join(', ')}]`,
+      );
     const augmented = addNoise(s2.noising, up, noiseLevel, noise);
     const self = this;
     const denoiser: StageII = {
@@ -311,12 +384,18 @@ export class DeepFloydIF {
       conditioningImage: augmented,
       async encode(prompts) {
         const c = asText(await self.encode(prompts));
-        return c.withImage(takeBatch(augmented, prompts.map(() => 0)));
+        return c.withImage(
+          takeBatch(
+            augmented,
+            prompts.map(() => 0),
+          ),
+        );
       },
       async predict(xt, t, cond) {
         checkBatch(this, xt, cond);
         const c = asText(cond);
-        if (!c.image) throw new Error('stage II needs a conditioning from its own encode() (it carries the upscaled image)');
+        if (!c.image)
+          throw new Error('stage II needs a conditioning from its own encode() (it carries the upscaled image)');
         return runUNet(s2.unet, concatChannels([xt, c.image]), t, c, noiseLevel);
       },
     };
@@ -326,11 +405,19 @@ export class DeepFloydIF {
   async dispose(): Promise<void> {
     const s2 = this.unet2;
     this.unet2 = undefined;
-    await Promise.all([this.text.dispose(), this.unet1.dispose(), s2?.then((s) => s.unet.dispose(), () => undefined)]);
+    await Promise.all([
+      this.text.dispose(),
+      this.unet1.dispose(),
+      s2?.then(
+        (s) => s.unet.dispose(),
+        () => undefined,
+      ),
+    ]);
   }
 }
 
 function asText(cond: Conditioning): TextConditioning {
-  if (!(cond instanceof TextConditioning)) throw new TypeError('deepfloyd-if needs a conditioning from its own encode()');
+  if (!(cond instanceof TextConditioning))
+    throw new TypeError('deepfloyd-if needs a conditioning from its own encode()');
   return cond;
 }

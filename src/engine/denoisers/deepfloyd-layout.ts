@@ -30,17 +30,29 @@ const INCLUDES = {
   scheduler: () => ['scheduler/*'],
   imageNoisingScheduler: () => ['image_noising_scheduler/*'],
   tokenizer: () => ['tokenizer/*'],
-  unet: (v: Variant) => ['unet/config.json', v === 'fp16' ? 'unet/diffusion_pytorch_model.fp16.safetensors' : 'unet/diffusion_pytorch_model.safetensors'],
+  unet: (v: Variant) => [
+    'unet/config.json',
+    v === 'fp16' ? 'unet/diffusion_pytorch_model.fp16.safetensors' : 'unet/diffusion_pytorch_model.safetensors',
+  ],
   textEncoder: (v: Variant) =>
     v === 'fp16'
-      ? ['text_encoder/config.json', 'text_encoder/model.safetensors.index.fp16.json', 'text_encoder/model.fp16*.safetensors']
+      ? [
+          'text_encoder/config.json',
+          'text_encoder/model.safetensors.index.fp16.json',
+          'text_encoder/model.fp16*.safetensors',
+        ]
       : ['text_encoder/config.json', 'text_encoder/model.safetensors.index.json', 'text_encoder/model-*.safetensors'],
 } as const;
 
 export type Piece = keyof typeof INCLUDES;
 
 /** `huggingface-cli download DeepFloyd/<repo> --include … --local-dir <dir>` for the given pieces. */
-export function downloadCommand(repo: string, dir: string, pieces: readonly Piece[], variant: Variant = 'fp16'): string {
+export function downloadCommand(
+  repo: string,
+  dir: string,
+  pieces: readonly Piece[],
+  variant: Variant = 'fp16',
+): string {
   const include = pieces.flatMap((p) => INCLUDES[p](variant)).map((f) => `"${f}"`);
   return `huggingface-cli download DeepFloyd/${repo} --include ${include.join(' ')} --local-dir ${dir}`;
 }
@@ -82,7 +94,8 @@ export function pipelineClass(dir: string): string | undefined {
 export function scanFolders(parent: string): { stageI: string[]; stageII: string[] } {
   const found = { stageI: [] as string[], stageII: [] as string[] };
   if (!existsSync(parent) || !statSync(parent).isDirectory()) return found;
-  const rank = (name: string, known: readonly string[]): number => (known.includes(name) ? known.indexOf(name) : known.length);
+  const rank = (name: string, known: readonly string[]): number =>
+    known.includes(name) ? known.indexOf(name) : known.length;
   const names = readdirSync(parent).sort();
   for (const name of names) {
     const dir = join(parent, name);
@@ -100,7 +113,10 @@ export function scanFolders(parent: string): { stageI: string[]; stageII: string
   return found;
 }
 
-const UNET_FILES: Record<Variant, string> = { fp32: 'diffusion_pytorch_model.safetensors', fp16: 'diffusion_pytorch_model.fp16.safetensors' };
+const UNET_FILES: Record<Variant, string> = {
+  fp32: 'diffusion_pytorch_model.safetensors',
+  fp16: 'diffusion_pytorch_model.fp16.safetensors',
+};
 
 /** The UNet weights to load: fp32 when present (or asked for), else fp16; undefined when neither is there. */
 export function unetVariant(unetDir: string, choice: VariantChoice = 'auto'): Variant | undefined {
@@ -115,7 +131,9 @@ export function unetWeightsFile(unetDir: string, variant: Variant): string {
 /** The text encoder weights to load, by the same rule; undefined when neither variant's files are there. */
 export function textEncoderVariant(encDir: string, choice: VariantChoice = 'auto'): Variant | undefined {
   const order: Variant[] = choice === 'auto' ? ['fp32', 'fp16'] : [choice];
-  return order.find((v) => SafetensorsFolder.candidates('model', v === 'fp16' ? 'fp16' : undefined).some((f) => existsSync(join(encDir, f))));
+  return order.find((v) =>
+    SafetensorsFolder.candidates('model', v === 'fp16' ? 'fp16' : undefined).some((f) => existsSync(join(encDir, f))),
+  );
 }
 
 /**
@@ -156,7 +174,9 @@ export interface IfSchedulerConfig {
 export function readSchedulerConfig(path: string, opts: { learnedRange?: boolean } = {}): IfSchedulerConfig {
   const j = readJson(path);
   const refuse = (key: string, allowed: string): never => {
-    throw new Error(`${path}: ${key} is ${JSON.stringify(j[key])}; this engine computes only ${allowed} (DeepFloyd IF's own settings)`);
+    throw new Error(
+      `${path}: ${key} is ${JSON.stringify(j[key])}; this engine computes only ${allowed} (DeepFloyd IF's own settings)`,
+    );
   };
   if (j._class_name !== undefined && j._class_name !== 'DDPMScheduler') refuse('_class_name', '"DDPMScheduler"');
   if (j.beta_schedule !== 'squaredcos_cap_v2') refuse('beta_schedule', '"squaredcos_cap_v2"');
@@ -243,7 +263,11 @@ function unetReport(dir: string, repo: string, choice: VariantChoice, stageII: b
     const variant = existsSync(cfgPath) ? unetVariant(path, choice) : undefined;
     if (!existsSync(cfgPath) || !variant) {
       c.ok = false;
-      c.facts.push(!existsSync(cfgPath) ? 'config.json missing' : `no ${choice === 'auto' ? 'diffusion_pytorch_model(.fp16).safetensors' : UNET_FILES[choice]}`);
+      c.facts.push(
+        !existsSync(cfgPath)
+          ? 'config.json missing'
+          : `no ${choice === 'auto' ? 'diffusion_pytorch_model(.fp16).safetensors' : UNET_FILES[choice]}`,
+      );
       c.fix = downloadCommand(repo, dir, ['unet'], choice === 'fp32' ? 'fp32' : 'fp16');
       return;
     }
@@ -281,7 +305,11 @@ function schedulerReport(dir: string, repo: string, sub: 'scheduler' | 'image_no
     }
     const s = readSchedulerConfig(path, { learnedRange: sub === 'scheduler' });
     c.facts.push(`${s.betaSchedule}, ${s.numTrainTimesteps} steps`);
-    if (sub === 'scheduler') c.facts.push(`variance ${s.varianceType}`, s.thresholding ? `thresholding ${s.dynamicThresholdingRatio} / max ${s.sampleMaxValue}` : 'no thresholding');
+    if (sub === 'scheduler')
+      c.facts.push(
+        `variance ${s.varianceType}`,
+        s.thresholding ? `thresholding ${s.dynamicThresholdingRatio} / max ${s.sampleMaxValue}` : 'no thresholding',
+      );
   });
 }
 
@@ -312,13 +340,17 @@ export function inspectStageI(dir: string, choice: VariantChoice = 'auto'): Fold
       const variant = existsSync(join(encDir, 'config.json')) ? textEncoderVariant(encDir, choice) : undefined;
       if (!variant) {
         enc.ok = false;
-        enc.facts.push(existsSync(join(encDir, 'config.json')) ? 'no model(.fp16) safetensors or index' : 'config.json missing');
+        enc.facts.push(
+          existsSync(join(encDir, 'config.json')) ? 'no model(.fp16) safetensors or index' : 'config.json missing',
+        );
         enc.fix = downloadCommand(repo, dir, ['textEncoder'], choice === 'fp32' ? 'fp32' : 'fp16');
         return;
       }
       const cfg = readJson(join(encDir, 'config.json'));
       parseT5Config(cfg, join(encDir, 'config.json'));
-      enc.facts.push(`d_model ${String(cfg.d_model)}, ${String(cfg.num_layers)} layers, ${String(cfg.num_heads)} heads, ${String(cfg.feed_forward_proj)}`);
+      enc.facts.push(
+        `d_model ${String(cfg.d_model)}, ${String(cfg.num_layers)} layers, ${String(cfg.num_heads)} heads, ${String(cfg.feed_forward_proj)}`,
+      );
       const folder = SafetensorsFolder.open(encDir, 'model', variant === 'fp16' ? 'fp16' : undefined)!;
       enc.facts.push(`${folder.files.length} shard${folder.files.length === 1 ? '' : 's'}`);
       enc.variant = variant;

@@ -25,8 +25,14 @@ export interface LoadedMnistDenoiser {
 export async function loadMnistFlowDenoiser(ref?: string): Promise<LoadedMnistDenoiser> {
   const { path, checkpoint } = resolveCheckpoint(ref, 'class');
   if (checkpoint.spec.kind !== 'class') {
-    throw new Error(`${path} holds a ${checkpoint.spec.kind} model; the mnist-flow denoiser needs a class-conditioned one (prompts are digits)`);
+    throw new Error(
+      `${path} holds a ${checkpoint.spec.kind} model; the mnist-flow denoiser needs a class-conditioned one (prompts are digits)`,
+    );
   }
   const model = await loadOnnxFlowModel(checkpoint.spec, checkpoint.servingWeights);
-  return { denoiser: new MnistFlowDenoiser(velocityModelOf(model)), checkpointPath: path, dispose: () => model.dispose() };
+  return {
+    denoiser: new MnistFlowDenoiser(velocityModelOf(model)),
+    checkpointPath: path,
+    dispose: () => model.dispose(),
+  };
 }

@@ -20,7 +20,10 @@ const DIGIT_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seve
 
 /** '7', 'seven', 'a 7', 'the digit seven' → 7; '' → NULL_CLASS; anything else throws listing what is allowed. */
 export function parseDigitPrompt(prompt: string): number {
-  const p = prompt.trim().toLowerCase().replace(/[.!]+$/, '');
+  const p = prompt
+    .trim()
+    .toLowerCase()
+    .replace(/[.!]+$/, '');
   if (p === '') return NULL_CLASS;
   const m = /^(?:(?:a|an|the)\s+)?(?:(?:digit|number)\s+)?([a-z0-9]+)$/.exec(p);
   const word = m?.[1];
@@ -36,7 +39,10 @@ export function parseDigitPrompt(prompt: string): number {
 }
 
 class DigitConditioning implements Conditioning {
-  constructor(readonly prompts: readonly string[], readonly classes: Int32Array) {}
+  constructor(
+    readonly prompts: readonly string[],
+    readonly classes: Int32Array,
+  ) {}
   take(rows: readonly number[]): DigitConditioning {
     return new DigitConditioning(
       rows.map((r) => this.prompts[r] ?? badRow(r, this.prompts.length)),
@@ -79,7 +85,8 @@ export class MnistFlowDenoiser implements Denoiser {
 
   async predict(xt: Tensor, t: number, cond: Conditioning): Promise<Prediction> {
     checkBatch(this, xt, cond);
-    if (!(cond instanceof DigitConditioning)) throw new TypeError('mnist-flow needs a conditioning from its own encode()');
+    if (!(cond instanceof DigitConditioning))
+      throw new TypeError('mnist-flow needs a conditioning from its own encode()');
     const { s, k } = flowTimeFor(alphaBarAt(this.schedule, t));
     const xs = scale(xt, 1 / k);
     const v = await this.model.velocity(xs, new Float32Array(xt.shape[0]).fill(s), cond.classes);

@@ -20,8 +20,8 @@ export class Adam {
   step(weights: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void {
     const { beta1, beta2, epsilon } = ADAM;
     const s = this.state;
-    const c1 = 1 - Math.pow(beta1, s.iterations + 1);
-    const c2 = 1 - Math.pow(beta2, s.iterations + 1);
+    const c1 = 1 - beta1 ** (s.iterations + 1);
+    const c2 = 1 - beta2 ** (s.iterations + 1);
     for (const [name, g] of grads) {
       const w = weights.get(name);
       if (!w || w.length !== g.length) throw new Error(`Adam: no weight of ${g.length} values named ${name}`);

@@ -24,9 +24,16 @@ export const AUTOGUIDANCE_WEIGHT = 2;
  * for rows whose flow time lies outside `interval`, u_model alone (and the guide is not run when no
  * row of the batch is inside it).
  */
-export function autoguided(model: FlowModel, guide: FlowModel, weight: number, interval: GuidanceInterval = EVERY_STEP): FlowModel {
+export function autoguided(
+  model: FlowModel,
+  guide: FlowModel,
+  weight: number,
+  interval: GuidanceInterval = EVERY_STEP,
+): FlowModel {
   if (model.conditional || guide.conditional) {
-    throw new Error('autoguidance is for unconditional (time) models; a class model is guided by its own null-class pass');
+    throw new Error(
+      'autoguidance is for unconditional (time) models; a class model is guided by its own null-class pass',
+    );
   }
   if (!Number.isFinite(weight)) throw new Error(`autoguidance weight must be a finite number, got ${weight}`);
   const within = checkGuidanceInterval(interval);
@@ -39,7 +46,8 @@ export function autoguided(model: FlowModel, guide: FlowModel, weight: number, i
       const g = await guide.velocity(x, t, classes, batch);
       const out = new Float32Array(batch * DIGIT_PIXELS);
       for (let b = 0; b < batch; b++) {
-        for (let i = b * DIGIT_PIXELS; i < (b + 1) * DIGIT_PIXELS; i++) out[i] = inside[b] ? g[i]! + weight * (u[i]! - g[i]!) : u[i]!;
+        for (let i = b * DIGIT_PIXELS; i < (b + 1) * DIGIT_PIXELS; i++)
+          out[i] = inside[b] ? g[i]! + weight * (u[i]! - g[i]!) : u[i]!;
       }
       return out;
     },

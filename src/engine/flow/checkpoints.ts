@@ -27,7 +27,10 @@ export class CheckpointNotFoundError extends InputError {
   override name = 'CheckpointNotFoundError';
 }
 
-export function resolveCheckpoint(ref: string | undefined, kind: UNetKind): { path: string; checkpoint: LoadedCheckpoint } {
+export function resolveCheckpoint(
+  ref: string | undefined,
+  kind: UNetKind,
+): { path: string; checkpoint: LoadedCheckpoint } {
   const name = ref ?? committedModelName(kind);
   let path: string | undefined;
   const committed = join(modelsDir(), name, COMMITTED_MODEL_FILE);
@@ -35,8 +38,7 @@ export function resolveCheckpoint(ref: string | undefined, kind: UNetKind): { pa
   else if (existsSync(name) && statSync(name).isDirectory()) {
     // A model folder (models/mnist-time) or a training run folder (its latest checkpoint).
     path = existsSync(join(name, COMMITTED_MODEL_FILE)) ? join(name, COMMITTED_MODEL_FILE) : latestCheckpoint(name);
-  }
-  else if (existsSync(name)) path = name;
+  } else if (existsSync(name)) path = name;
   if (!path) {
     const available = listCommittedModels().map((m) => m.name);
     throw new CheckpointNotFoundError(

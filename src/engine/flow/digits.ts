@@ -100,18 +100,34 @@ export function digitsLabels(kind: UNetKind, req: DigitsRequest): Array<number |
   return labels;
 }
 
-export async function generateDigits(model: FlowModel, kind: UNetKind, req: DigitsRequest, onStep?: (i: number, n: number) => void): Promise<DigitsResult> {
+export async function generateDigits(
+  model: FlowModel,
+  kind: UNetKind,
+  req: DigitsRequest,
+  onStep?: (i: number, n: number) => void,
+): Promise<DigitsResult> {
   const started = performance.now();
   const labels = digitsLabels(kind, req);
-  if (labels.length > MAX_DIGITS) throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
-  const raw = await eulerSample(model, { labels, steps: req.steps, guidance: req.guidance, seed: req.seed, churn: req.churn, guidanceInterval: req.guidanceInterval, onStep: onStep ? (i, n) => onStep(i, n) : undefined });
+  if (labels.length > MAX_DIGITS)
+    throw new RangeError(`at most ${MAX_DIGITS} digits per request, asked for ${labels.length}`);
+  const raw = await eulerSample(model, {
+    labels,
+    steps: req.steps,
+    guidance: req.guidance,
+    seed: req.seed,
+    churn: req.churn,
+    guidanceInterval: req.guidanceInterval,
+    onStep: onStep ? (i, n) => onStep(i, n) : undefined,
+  });
   const [lo, hi] = pixelRange(kind);
   const images = raw.map((v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
   const cols = kind === 'class' && req.digit === undefined ? 10 : Math.min(10, labels.length);
   const gridPng = await digitGridPng(images, { cols, range: [0, 1], scale: 2 });
-  const digitPngs = await Promise.all(splitDigits(images).map(async (img, i) => ({
-    name: `${i}_${labels[i] ?? 'any'}.png`,
-    png: await singleDigitPng(img, [0, 1]),
-  })));
+  const digitPngs = await Promise.all(
+    splitDigits(images).map(async (img, i) => ({
+      name: `${i}_${labels[i] ?? 'any'}.png`,
+      png: await singleDigitPng(img, [0, 1]),
+    })),
+  );
   return { labels, images, gridPng, digitPngs, seconds: (performance.now() - started) / 1000 };
 }

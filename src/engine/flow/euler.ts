@@ -47,7 +47,8 @@ export const EVERY_STEP: GuidanceInterval = [0, 1];
 /** Refuses an interval that is not 0 ≤ lo ≤ hi ≤ 1, naming what was wrong. */
 export function checkGuidanceInterval(interval: readonly number[]): GuidanceInterval {
   const [lo, hi] = interval;
-  if (interval.length !== 2 || lo === undefined || hi === undefined) throw new Error(`a guidance interval is two flow times lo and hi, got ${interval.length} values`);
+  if (interval.length !== 2 || lo === undefined || hi === undefined)
+    throw new Error(`a guidance interval is two flow times lo and hi, got ${interval.length} values`);
   if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo < 0 || hi > 1 || lo > hi) {
     throw new Error(`a guidance interval needs 0 ≤ lo ≤ hi ≤ 1 (flow time, 0 noise, 1 data), got [${lo}, ${hi}]`);
   }
@@ -64,7 +65,8 @@ export function inInterval(t: number, interval: GuidanceInterval): boolean {
  */
 export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise<Float32Array> {
   const n = opts.labels.length;
-  if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new Error(`steps must be a positive integer, got ${opts.steps}`);
+  if (!Number.isInteger(opts.steps) || opts.steps < 1)
+    throw new Error(`steps must be a positive integer, got ${opts.steps}`);
   const churn = opts.churn ?? 0;
   if (!Number.isFinite(churn) || churn < 0) throw new Error(`churn must be a number ≥ 0, got ${churn}`);
   const interval = checkGuidanceInterval(opts.guidanceInterval ?? EVERY_STEP);
@@ -82,15 +84,22 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   }
   for (let step = 0; step < opts.steps; step++) {
     const t0 = step / opts.steps;
-    const t = churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
+    const t =
+      churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
     const guideNow = guided && inInterval(t, interval);
     const rows = guideNow ? batch : n;
     xIn.set(x);
     if (guideNow) xIn.set(x, n * DIGIT_PIXELS);
     tIn.fill(t);
-    const u = rows === batch
-      ? await model.velocity(xIn, tIn, classes, batch)
-      : await model.velocity(xIn.subarray(0, rows * DIGIT_PIXELS), tIn.subarray(0, rows), classes.subarray(0, rows), rows);
+    const u =
+      rows === batch
+        ? await model.velocity(xIn, tIn, classes, batch)
+        : await model.velocity(
+            xIn.subarray(0, rows * DIGIT_PIXELS),
+            tIn.subarray(0, rows),
+            classes.subarray(0, rows),
+            rows,
+          );
     const dt = t === t0 ? 1 / opts.steps : (step + 1) / opts.steps - t;
     if (guideNow) {
       const g = opts.guidance;

@@ -8,13 +8,26 @@ import { plotLines } from '../images/plot.js';
 /** Splits a flat B × 784 batch into its images. */
 export function splitDigits(batch: Float32Array): Float32Array[] {
   const out: Float32Array[] = [];
-  for (let i = 0; i < batch.length / DIGIT_PIXELS; i++) out.push(batch.subarray(i * DIGIT_PIXELS, (i + 1) * DIGIT_PIXELS));
+  for (let i = 0; i < batch.length / DIGIT_PIXELS; i++)
+    out.push(batch.subarray(i * DIGIT_PIXELS, (i + 1) * DIGIT_PIXELS));
   return out;
 }
 
-export function digitGridPng(batch: Float32Array, opts: { cols: number; range: PixelRange; scale?: number; labels?: string[] }): Promise<Buffer> {
+export function digitGridPng(
+  batch: Float32Array,
+  opts: { cols: number; range: PixelRange; scale?: number; labels?: string[] },
+): Promise<Buffer> {
   const [lo] = opts.range;
-  return gridPng(splitDigits(batch), { width: 28, height: 28, channels: 1, cols: opts.cols, range: opts.range, scale: opts.scale, padValue: lo + 0.15 * (opts.range[1] - lo), labels: opts.labels });
+  return gridPng(splitDigits(batch), {
+    width: 28,
+    height: 28,
+    channels: 1,
+    cols: opts.cols,
+    range: opts.range,
+    scale: opts.scale,
+    padValue: lo + 0.15 * (opts.range[1] - lo),
+    labels: opts.labels,
+  });
 }
 
 export function singleDigitPng(image: Float32Array, range: PixelRange): Promise<Buffer> {

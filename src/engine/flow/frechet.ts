@@ -12,7 +12,8 @@ export interface FeatureSet {
 
 export function rowsOf(set: FeatureSet): number {
   const n = set.data.length / set.dim;
-  if (!Number.isInteger(n) || set.dim < 1) throw new Error(`a feature set of ${set.data.length} values does not split into rows of ${set.dim}`);
+  if (!Number.isInteger(n) || set.dim < 1)
+    throw new Error(`a feature set of ${set.data.length} values does not split into rows of ${set.dim}`);
   return n;
 }
 
@@ -56,7 +57,8 @@ export function symmetricEigen(matrix: ArrayLike<number>, D: number): { values: 
     for (let j = i + 1; j < D; j++) {
       const x = a[i * D + j]!;
       const y = a[j * D + i]!;
-      if (Math.abs(x - y) > 1e-9 * (1 + Math.abs(x) + Math.abs(y))) throw new Error(`the matrix is not symmetric at (${i}, ${j}): ${x} against ${y}`);
+      if (Math.abs(x - y) > 1e-9 * (1 + Math.abs(x) + Math.abs(y)))
+        throw new Error(`the matrix is not symmetric at (${i}, ${j}): ${x} against ${y}`);
     }
   }
   const v = new Float64Array(D * D);
@@ -136,9 +138,13 @@ function matmul(a: Float64Array, b: Float64Array, D: number): Float64Array {
  * |μ1 − μ2|² + tr Σ1 + tr Σ2 − 2 tr (Σ1^½ Σ2 Σ1^½)^½. The last matrix is symmetric, so its square
  * root's trace is the sum of the square roots of its eigenvalues (the same as tr (Σ1 Σ2)^½).
  */
-export function frechetOfGaussians(a: { mean: Float64Array; cov: Float64Array }, b: { mean: Float64Array; cov: Float64Array }): number {
+export function frechetOfGaussians(
+  a: { mean: Float64Array; cov: Float64Array },
+  b: { mean: Float64Array; cov: Float64Array },
+): number {
   const D = a.mean.length;
-  if (b.mean.length !== D || a.cov.length !== D * D || b.cov.length !== D * D) throw new Error(`the two Gaussians must have the same dimension (${D} and ${b.mean.length})`);
+  if (b.mean.length !== D || a.cov.length !== D * D || b.cov.length !== D * D)
+    throw new Error(`the two Gaussians must have the same dimension (${D} and ${b.mean.length})`);
   let d2 = 0;
   for (let i = 0; i < D; i++) d2 += (a.mean[i]! - b.mean[i]!) ** 2;
   let tr = 0;
@@ -187,7 +193,9 @@ export function rowsWhere(set: FeatureSet, keys: ArrayLike<number>, key: number)
   const picked: number[] = [];
   for (let i = 0; i < n; i++) if (keys[i] === key) picked.push(i);
   const data = new Float64Array(picked.length * set.dim);
-  picked.forEach((r, k) => data.set(set.data.subarray(r * set.dim, (r + 1) * set.dim), k * set.dim));
+  picked.forEach((r, k) => {
+    data.set(set.data.subarray(r * set.dim, (r + 1) * set.dim), k * set.dim);
+  });
   return { data, dim: set.dim };
 }
 
@@ -228,7 +236,8 @@ function coverage(probe: FeatureSet, support: FeatureSet, radii: Float64Array): 
  * that cover only part of the real variety. Compare sets of equal size: the balls shrink as a set grows.
  */
 export function precisionRecall(samples: FeatureSet, real: FeatureSet, k = 3): { precision: number; recall: number } {
-  if (samples.dim !== real.dim) throw new Error(`feature sets of ${samples.dim} and ${real.dim} values per row cannot be compared`);
+  if (samples.dim !== real.dim)
+    throw new Error(`feature sets of ${samples.dim} and ${real.dim} values per row cannot be compared`);
   return {
     precision: coverage(samples, real, kthNeighbourRadii(real, k)),
     recall: coverage(real, samples, kthNeighbourRadii(samples, k)),
@@ -244,6 +253,8 @@ export function spreadRows(set: FeatureSet, n: number, offset = 0): { set: Featu
   if (n > N) throw new Error(`cannot take ${n} rows of a set of ${N}`);
   const rows = Array.from({ length: n }, (_, k) => Math.min(N - 1, Math.floor((k * N) / n) + offset));
   const data = new Float64Array(n * set.dim);
-  rows.forEach((r, k) => data.set(set.data.subarray(r * set.dim, (r + 1) * set.dim), k * set.dim));
+  rows.forEach((r, k) => {
+    data.set(set.data.subarray(r * set.dim, (r + 1) * set.dim), k * set.dim);
+  });
   return { set: { data, dim: set.dim }, rows };
 }

@@ -49,7 +49,14 @@ export async function trainDigitJudge(data: Dataset, opts: JudgeOptions = {}): P
   const init = (k: number) => tf.initializers.glorotUniform({ seed: seed * 16 + k });
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [DIGIT_SIDE, DIGIT_SIDE, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+      tf.layers.conv2d({
+        inputShape: [DIGIT_SIDE, DIGIT_SIDE, 1],
+        filters: 16,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(1),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -90,14 +97,22 @@ export async function trainDigitJudge(data: Dataset, opts: JudgeOptions = {}): P
     if (!Number.isInteger(n)) throw new Error(`images must be whole 28×28 digits, got ${images.length} values`);
     return n;
   };
-  const penultimate = tf.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2]!.output as tf.SymbolicTensor });
+  const penultimate = tf.model({
+    inputs: model.inputs,
+    outputs: model.layers[model.layers.length - 2]!.output as tf.SymbolicTensor,
+  });
   const features = async (images: Float32Array): Promise<Float32Array> => {
     const n = digitsIn(images);
     const out = new Float32Array(n * FEATURE_DIM);
     // In slices, so that 9,000 digits do not make one 9,000-image activation.
     for (let s = 0; s < n; s += 500) {
       const m = Math.min(500, n - s);
-      const f = tf.tidy(() => penultimate.predict(tf.tensor4d(images.subarray(s * DIGIT_PIXELS, (s + m) * DIGIT_PIXELS), [m, DIGIT_SIDE, DIGIT_SIDE, 1])) as tf.Tensor);
+      const f = tf.tidy(
+        () =>
+          penultimate.predict(
+            tf.tensor4d(images.subarray(s * DIGIT_PIXELS, (s + m) * DIGIT_PIXELS), [m, DIGIT_SIDE, DIGIT_SIDE, 1]),
+          ) as tf.Tensor,
+      );
       out.set((await f.data()) as Float32Array, s * FEATURE_DIM);
       f.dispose();
     }
@@ -138,7 +153,11 @@ export interface QualityFigures {
 }
 
 /** `labels[i]` the requested digit of sample i, or null (unconditional: any confident digit counts). */
-export function qualityOf(verdicts: readonly Verdict[], labels: ReadonlyArray<number | null>, threshold = 0.9): QualityFigures {
+export function qualityOf(
+  verdicts: readonly Verdict[],
+  labels: ReadonlyArray<number | null>,
+  threshold = 0.9,
+): QualityFigures {
   const histogram = new Array<number>(10).fill(0);
   let readable = 0;
   verdicts.forEach((v, i) => {

@@ -58,36 +58,67 @@ export function exportUNetToOnnx(spec: UNetSpec, weights: Map<string, Float32Arr
       for (let o = 0; o < l.cout; o++) for (let i = 0; i < per; i++) w[o * per + i]! *= scale[o]!;
       const wn = g.initializer(`${name}.weight`, w, [l.cout, l.cin, l.k, l.k]);
       const bn = g.initializer(`${name}.bias`, bias, [l.cout]);
-      return gelu(g.op('Conv', [input, wn, bn], { kernel_shape: [l.k, l.k], strides: [l.stride, l.stride], pads: [l.pad, l.pad, l.pad, l.pad] }));
+      return gelu(
+        g.op('Conv', [input, wn, bn], {
+          kernel_shape: [l.k, l.k],
+          strides: [l.stride, l.stride],
+          pads: [l.pad, l.pad, l.pad, l.pad],
+        }),
+      );
     }
     // tfjs transposed-conv filter [kh, kw, cout, cin] → ONNX ConvTranspose [cin, cout, kh, kw].
     const w = toOnnxLayout(get(`${name}.w`), shape, 'swap');
     const kk = l.k * l.k;
-    for (let i = 0; i < l.cin; i++) for (let o = 0; o < l.cout; o++) for (let k = 0; k < kk; k++) w[(i * l.cout + o) * kk + k]! *= scale[o]!;
+    for (let i = 0; i < l.cin; i++)
+      for (let o = 0; o < l.cout; o++) for (let k = 0; k < kk; k++) w[(i * l.cout + o) * kk + k]! *= scale[o]!;
     const wn = g.initializer(`${name}.weight`, w, [l.cin, l.cout, l.k, l.k]);
     const bn = g.initializer(`${name}.bias`, bias, [l.cout]);
-    return gelu(g.op('ConvTranspose', [input, wn, bn], { kernel_shape: [l.k, l.k], strides: [l.stride, l.stride], pads: [l.pad, l.pad, l.pad, l.pad] }));
+    return gelu(
+      g.op('ConvTranspose', [input, wn, bn], {
+        kernel_shape: [l.k, l.k],
+        strides: [l.stride, l.stride],
+        pads: [l.pad, l.pad, l.pad, l.pad],
+      }),
+    );
   };
   const spatial = g.initializer('unsqueeze_axes', new BigInt64Array([2n, 3n]), [2]);
   const fc = (input: string, name: string): string => {
     const w1 = get(`${name}.l1.w`);
     const w2 = get(`${name}.l2.w`);
     const [cin, cout] = shapes.get(`${name}.l1.w`) as [number, number];
-    const h = gelu(g.op('Add', [g.op('MatMul', [input, g.initializer(`${name}.l1.weight`, w1, [cin, cout])]), g.initializer(`${name}.l1.bias`, get(`${name}.l1.b`), [cout])]));
-    const o = g.op('Add', [g.op('MatMul', [h, g.initializer(`${name}.l2.weight`, w2, [cout, cout])]), g.initializer(`${name}.l2.bias`, get(`${name}.l2.b`), [cout])]);
+    const h = gelu(
+      g.op('Add', [
+        g.op('MatMul', [input, g.initializer(`${name}.l1.weight`, w1, [cin, cout])]),
+        g.initializer(`${name}.l1.bias`, get(`${name}.l1.b`), [cout]),
+      ]),
+    );
+    const o = g.op('Add', [
+      g.op('MatMul', [h, g.initializer(`${name}.l2.weight`, w2, [cout, cout])]),
+      g.initializer(`${name}.l2.bias`, get(`${name}.l2.b`), [cout]),
+    ]);
     return g.op('Unsqueeze', [o, spatial]); // [B, C, 1, 1]
   };
 
   const ops: UNetOps<string> = {
     layer,
-    flatten: (x) => gelu(g.op('ReduceMean', [x, g.initializer('reduce_axes', new BigInt64Array([2n, 3n]), [2])], { keepdims: 1 })),
+    flatten: (x) =>
+      gelu(g.op('ReduceMean', [x, g.initializer('reduce_axes', new BigInt64Array([2n, 3n]), [2])], { keepdims: 1 })),
     fc,
     add: (a, b) => g.op('Add', [a, b]),
     mul: (a, b) => g.op('Mul', [a, b]),
     concat: (a, b) => g.op('Concat', [a, b], { axis: 1 }),
     final: (x) => {
       const finalW = toOnnxLayout(get('final.w'), shapes.get('final.w')!, 'swap');
-      return g.node('Conv', [x, g.initializer('final.weight', finalW, [1, spec.hidden, 3, 3]), g.initializer('final.bias', get('final.b'), [1])], [FLOW_OUTPUT], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })[0]!;
+      return g.node(
+        'Conv',
+        [
+          x,
+          g.initializer('final.weight', finalW, [1, spec.hidden, 3, 3]),
+          g.initializer('final.bias', get('final.b'), [1]),
+        ],
+        [FLOW_OUTPUT],
+        { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+      )[0]!;
     },
   };
   wireUNet(spec.kind, ops, { x: FLOW_INPUTS.x, t: FLOW_INPUTS.t, c: FLOW_INPUTS.c });

@@ -11,18 +11,29 @@ export interface OnnxFlowModel extends FlowModel {
   dispose(): Promise<void>;
 }
 
-export async function loadOnnxFlowModel(spec: UNetSpec, weights: Map<string, Float32Array>, opts: SessionOptions = {}): Promise<OnnxFlowModel> {
+export async function loadOnnxFlowModel(
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+  opts: SessionOptions = {},
+): Promise<OnnxFlowModel> {
   const bytes = exportUNetToOnnx(spec, weights);
   // Not spinning: a worker holds several of these small models, and a guided time model takes turns
   // with its guide every step; sampling one model alone costs the same either way (measured).
-  const session = await OnnxSession.load(`mnist-${spec.kind}-d${spec.hidden}`, bytes, { log: () => {}, spinning: false, ...opts });
+  const session = await OnnxSession.load(`mnist-${spec.kind}-d${spec.hidden}`, bytes, {
+    log: () => {},
+    spinning: false,
+    ...opts,
+  });
   return {
     spec,
     session,
     conditional: spec.kind === 'class',
     async velocity(x, t, classes, batch) {
-      const feeds: Record<string, Feed> = { [FLOW_INPUTS.x]: { type: 'float32', dims: [batch, 1, 28, 28], data: x.subarray(0, batch * 784) } };
-      if (spec.kind !== 'denoiser') feeds[FLOW_INPUTS.t] = { type: 'float32', dims: [batch, 1], data: t.subarray(0, batch) };
+      const feeds: Record<string, Feed> = {
+        [FLOW_INPUTS.x]: { type: 'float32', dims: [batch, 1, 28, 28], data: x.subarray(0, batch * 784) },
+      };
+      if (spec.kind !== 'denoiser')
+        feeds[FLOW_INPUTS.t] = { type: 'float32', dims: [batch, 1], data: t.subarray(0, batch) };
       if (spec.kind === 'class') {
         const oneHot = new Float32Array(batch * NUM_CLASSES);
         for (let i = 0; i < batch; i++) if (classes[i]! >= 0) oneHot[i * NUM_CLASSES + classes[i]!] = 1;

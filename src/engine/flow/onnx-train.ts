@@ -48,7 +48,11 @@ class Tape {
 
   /** Result of an op over `inputs`: needs a gradient if any input does. */
   result(v: string, shape: Shape, inputs: readonly string[]): string {
-    return this.value(v, shape, inputs.some((i) => this.needsGrad.has(i)));
+    return this.value(
+      v,
+      shape,
+      inputs.some((i) => this.needsGrad.has(i)),
+    );
   }
 
   onBackward(fn: () => void): void {
@@ -84,7 +88,9 @@ class Tape {
     const key = `i64:${values.join(',')}`;
     let name = this.consts.get(key);
     if (!name) {
-      name = this.g.initializer(this.g.fresh('const_i64'), BigInt64Array.from(values.map((v) => BigInt(v))), [values.length]);
+      name = this.g.initializer(this.g.fresh('const_i64'), BigInt64Array.from(values.map((v) => BigInt(v))), [
+        values.length,
+      ]);
       this.consts.set(key, name);
     }
     return name;
@@ -111,7 +117,11 @@ class Ops {
 
   transpose(x: string, perm: readonly number[]): string {
     const s = this.tape.shape(x);
-    const y = this.tape.result(this.g.op('Transpose', [x], { perm: [...perm] }), perm.map((p) => s[p]!), [x]);
+    const y = this.tape.result(
+      this.g.op('Transpose', [x], { perm: [...perm] }),
+      perm.map((p) => s[p]!),
+      [x],
+    );
     if (this.tape.needs(x)) {
       const inverse = perm.map((_, i) => perm.indexOf(i));
       this.tape.onBackward(() => {
@@ -152,18 +162,31 @@ class Ops {
     for (let i = 0; i < n; i++) {
       const da = a[a.length - n + i] ?? 1;
       const db = b[b.length - n + i] ?? 1;
-      if (da !== db && da !== 1 && db !== 1) throw new Error(`shapes [${a.join(',')}] and [${b.join(',')}] do not broadcast`);
+      if (da !== db && da !== 1 && db !== 1)
+        throw new Error(`shapes [${a.join(',')}] and [${b.join(',')}] do not broadcast`);
       out.push(Math.max(da, db));
     }
     return out;
   }
 
   add(a: string, b: string): string {
-    return this.binary('Add', a, b, (dy) => dy, (dy) => dy);
+    return this.binary(
+      'Add',
+      a,
+      b,
+      (dy) => dy,
+      (dy) => dy,
+    );
   }
 
   mul(a: string, b: string): string {
-    return this.binary('Mul', a, b, (dy) => this.g.op('Mul', [dy, b]), (dy) => this.g.op('Mul', [dy, a]));
+    return this.binary(
+      'Mul',
+      a,
+      b,
+      (dy) => this.g.op('Mul', [dy, b]),
+      (dy) => this.g.op('Mul', [dy, a]),
+    );
   }
 
   /** A broadcasting elementwise op; `da`/`db` give each operand's gradient at the broadcast shape. */
@@ -210,7 +233,10 @@ class Ops {
         const g = this.g;
         const u = g.op('Mul', [z, this.tape.f32(Math.SQRT1_2)]);
         const half = g.op('Add', [g.op('Mul', [g.op('Erf', [u]), this.tape.f32(0.5)]), this.tape.f32(0.5)]);
-        const bump = g.op('Mul', [g.op('Mul', [u, g.op('Exp', [g.op('Neg', [g.op('Mul', [u, u])])])]), this.tape.f32(1 / Math.sqrt(Math.PI))]);
+        const bump = g.op('Mul', [
+          g.op('Mul', [u, g.op('Exp', [g.op('Neg', [g.op('Mul', [u, u])])])]),
+          this.tape.f32(1 / Math.sqrt(Math.PI)),
+        ]);
         this.tape.addGrad(z, g.op('Mul', [dy, g.op('Add', [half, bump])]));
       });
     }
@@ -224,7 +250,11 @@ class Ops {
     if (this.tape.needs(x)) {
       this.tape.onBackward(() => {
         const dy = this.tape.grad(y);
-        if (dy) this.tape.addGrad(x, this.g.op('Expand', [this.g.op('Mul', [dy, this.tape.f32(1 / (H * W))]), this.tape.i64([B, C, H, W])]));
+        if (dy)
+          this.tape.addGrad(
+            x,
+            this.g.op('Expand', [this.g.op('Mul', [dy, this.tape.f32(1 / (H * W))]), this.tape.i64([B, C, H, W])]),
+          );
       });
     }
     return y;
@@ -233,12 +263,21 @@ class Ops {
   concatChannels(a: string, b: string): string {
     const sa = this.tape.shape(a);
     const sb = this.tape.shape(b);
-    const y = this.tape.result(this.g.op('Concat', [a, b], { axis: 1 }), [sa[0]!, sa[1]! + sb[1]!, sa[2]!, sa[3]!], [a, b]);
+    const y = this.tape.result(
+      this.g.op('Concat', [a, b], { axis: 1 }),
+      [sa[0]!, sa[1]! + sb[1]!, sa[2]!, sa[3]!],
+      [a, b],
+    );
     if (this.tape.needs(y)) {
       this.tape.onBackward(() => {
         const dy = this.tape.grad(y);
         if (!dy) return;
-        const [da, db] = this.g.node('Split', [dy, this.tape.i64([sa[1]!, sb[1]!])], [this.g.fresh('split'), this.g.fresh('split')], { axis: 1 });
+        const [da, db] = this.g.node(
+          'Split',
+          [dy, this.tape.i64([sa[1]!, sb[1]!])],
+          [this.g.fresh('split'), this.g.fresh('split')],
+          { axis: 1 },
+        );
         this.tape.addGrad(a, da!);
         this.tape.addGrad(b, db!);
       });
@@ -257,7 +296,13 @@ class Ops {
     const taps: string[] = [];
     for (let a = 0; a < k; a++) {
       for (let b = 0; b < k; b++) {
-        const slice = g.op('Slice', [padded, this.tape.i64([a, b]), this.tape.i64([a + s * (outH - 1) + 1, b + s * (outW - 1) + 1]), this.tape.i64([2, 3]), this.tape.i64([s, s])]);
+        const slice = g.op('Slice', [
+          padded,
+          this.tape.i64([a, b]),
+          this.tape.i64([a + s * (outH - 1) + 1, b + s * (outW - 1) + 1]),
+          this.tape.i64([2, 3]),
+          this.tape.i64([s, s]),
+        ]);
         taps.push(g.op('Unsqueeze', [slice, this.tape.i64([0])]));
       }
     }
@@ -295,7 +340,10 @@ class Ops {
           const xcb = g.op('Transpose', [x], { perm: [1, 0, 2, 3] });
           const cols = this.columns(xcb, [cin, B, H, W], k, stride, pad, outH, outW);
           const dwTf = g.op('Gemm', [cols, this.channelsFirst(dy, [B, cout, outH, outW])], { transB: 1 }); // [k·k·cin, cout]
-          this.tape.addGrad(w, g.op('Transpose', [g.op('Reshape', [dwTf, this.tape.i64([k, k, cin, cout])])], { perm: [3, 2, 0, 1] }));
+          this.tape.addGrad(
+            w,
+            g.op('Transpose', [g.op('Reshape', [dwTf, this.tape.i64([k, k, cin, cout])])], { perm: [3, 2, 0, 1] }),
+          );
         }
       });
     }
@@ -322,7 +370,10 @@ class Ops {
           const dycb = g.op('Transpose', [dy], { perm: [1, 0, 2, 3] });
           const cols = this.columns(dycb, [cout, B, outH, outW], k, stride, pad, H, W);
           const dwTf = g.op('Gemm', [cols, this.channelsFirst(x, [B, cin, H, W])], { transB: 1 }); // [k·k·cout, cin]
-          this.tape.addGrad(w, g.op('Transpose', [g.op('Reshape', [dwTf, this.tape.i64([k, k, cout, cin])])], { perm: [3, 2, 0, 1] }));
+          this.tape.addGrad(
+            w,
+            g.op('Transpose', [g.op('Reshape', [dwTf, this.tape.i64([k, k, cout, cin])])], { perm: [3, 2, 0, 1] }),
+          );
         }
       });
     }
@@ -346,7 +397,11 @@ class Ops {
     const r = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, this.tape.f32(BN_EPS)])])]);
     const gamma4 = g.op('Reshape', [gamma, perChannel]);
     const gr = g.op('Mul', [gamma4, r]);
-    const y = this.tape.result(g.op('Add', [g.op('Mul', [d, gr]), g.op('Reshape', [beta, perChannel])]), [B, C, H, W], [z, gamma, beta]);
+    const y = this.tape.result(
+      g.op('Add', [g.op('Mul', [d, gr]), g.op('Reshape', [beta, perChannel])]),
+      [B, C, H, W],
+      [z, gamma, beta],
+    );
     this.tape.onBackward(() => {
       const dy = this.tape.grad(y);
       if (!dy) return;
@@ -392,7 +447,10 @@ export function buildTrainStepGraph(spec: UNetSpec, batch: number): TrainStepGra
   const x = tape.value(g.input(STEP_INPUTS.x, 'float32', [B, 1, 28, 28]), [B, 1, 28, 28], false);
   const target = tape.value(g.input(STEP_INPUTS.target, 'float32', [B, 1, 28, 28]), [B, 1, 28, 28], false);
   const t = spec.kind === 'denoiser' ? undefined : tape.value(g.input(STEP_INPUTS.t, 'float32', [B, 1]), [B, 1], false);
-  const c = spec.kind === 'class' ? tape.value(g.input(STEP_INPUTS.c, 'float32', [B, NUM_CLASSES]), [B, NUM_CLASSES], false) : undefined;
+  const c =
+    spec.kind === 'class'
+      ? tape.value(g.input(STEP_INPUTS.c, 'float32', [B, NUM_CLASSES]), [B, NUM_CLASSES], false)
+      : undefined;
 
   const bnLayers: TrainStepGraph['bnLayers'] = [];
   const layers = new Map(unetLayers(spec).map((l) => [l.name, l] as const));
@@ -400,7 +458,10 @@ export function buildTrainStepGraph(spec: UNetSpec, batch: number): TrainStepGra
   const filter = (name: string): string => ops.transpose(name, [3, 2, 0, 1]);
   const layer = (input: string, name: string): string => {
     const l = layers.get(name)!;
-    const z = l.op === 'conv' ? ops.conv(input, filter(`${name}.w`), l.stride, l.pad) : ops.convTranspose(input, filter(`${name}.w`), l.stride, l.pad);
+    const z =
+      l.op === 'conv'
+        ? ops.conv(input, filter(`${name}.w`), l.stride, l.pad)
+        : ops.convTranspose(input, filter(`${name}.w`), l.stride, l.pad);
     const { y, mean, variance } = ops.batchNorm(z, `${name}.gamma`, `${name}.beta`);
     const [zb, , zh, zw] = tape.shape(z) as [number, number, number, number];
     g.node('Reshape', [mean, tape.i64([l.cout])], [bnMeanName(name)]);
@@ -417,15 +478,19 @@ export function buildTrainStepGraph(spec: UNetSpec, batch: number): TrainStepGra
     return ops.reshape(o, [b, n, 1, 1]);
   };
 
-  const u = wireUNet(spec.kind, {
-    layer,
-    flatten: (z) => ops.gelu(ops.meanHW(z)),
-    fc,
-    add: (a, b) => ops.add(a, b),
-    mul: (a, b) => ops.mul(a, b),
-    concat: (a, b) => ops.concatChannels(a, b),
-    final: (z) => ops.add(ops.conv(z, filter('final.w'), 1, 1), ops.reshape('final.b', [1, 1, 1, 1])),
-  }, { x, t, c });
+  const u = wireUNet(
+    spec.kind,
+    {
+      layer,
+      flatten: (z) => ops.gelu(ops.meanHW(z)),
+      fc,
+      add: (a, b) => ops.add(a, b),
+      mul: (a, b) => ops.mul(a, b),
+      concat: (a, b) => ops.concatChannels(a, b),
+      final: (z) => ops.add(ops.conv(z, filter('final.w'), 1, 1), ops.reshape('final.b', [1, 1, 1, 1])),
+    },
+    { x, t, c },
+  );
 
   // loss = mean((u − target)²); dloss/du = 2(u − target)/n.
   const diff = g.op('Sub', [u, target]);

@@ -2,10 +2,17 @@
 // data): one self-describing file per checkpoint that Python's `safetensors` can open too.
 import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
 
-export interface TensorEntry { shape: number[]; data: Float32Array }
+export interface TensorEntry {
+  shape: number[];
+  data: Float32Array;
+}
 
 /** Writes atomically (temp file + fsync + rename) so an interrupted save never leaves half a file. */
-export function writeSafetensors(path: string, tensors: Map<string, TensorEntry>, metadata: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, TensorEntry>,
+  metadata: Record<string, string>,
+): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -36,8 +43,12 @@ export function readSafetensors(path: string): { tensors: Map<string, TensorEntr
   const buf = readFileSync(path);
   if (buf.length < 8) throw new Error(`${path}: not a safetensors file (only ${buf.length} bytes)`);
   const headerLen = Number(buf.readBigUInt64LE(0));
-  if (headerLen <= 0 || 8 + headerLen > buf.length) throw new Error(`${path}: not a safetensors file (header length ${headerLen} exceeds file size ${buf.length})`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  if (headerLen <= 0 || 8 + headerLen > buf.length)
+    throw new Error(`${path}: not a safetensors file (header length ${headerLen} exceeds file size ${buf.length})`);
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
   } catch {
@@ -47,13 +58,18 @@ export function readSafetensors(path: string): { tensors: Map<string, TensorEntr
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
     const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (e.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' has dtype ${e.dtype}; only F32 is supported`);
     const [start, end] = e.data_offsets;
-    if (base + end > buf.length) throw new Error(`${path}: truncated (tensor '${name}' ends at byte ${base + end}, file has ${buf.length})`);
+    if (base + end > buf.length)
+      throw new Error(`${path}: truncated (tensor '${name}' ends at byte ${base + end}, file has ${buf.length})`);
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if ((end - start) !== n * 4) throw new Error(`${path}: tensor '${name}' has ${(end - start) / 4} values for shape ${e.shape.join('×')}`);
+    if (end - start !== n * 4)
+      throw new Error(`${path}: tensor '${name}' has ${(end - start) / 4} values for shape ${e.shape.join('×')}`);
     const data = new Float32Array(n);
     Buffer.from(data.buffer).set(buf.subarray(base + start, base + end));
     tensors.set(name, { shape: e.shape, data });

@@ -20,7 +20,12 @@ export interface SampleGridData {
  * denoiser the σ sweep: for each σ in SIGMA_SWEEP a row of noisy inputs and a row of outputs.
  * Seeded: the same weights draw the same PNG.
  */
-export async function renderSampleGrid(spec: UNetSpec, weights: Map<string, Float32Array>, settings: TrainSettings, data: SampleGridData): Promise<Buffer> {
+export async function renderSampleGrid(
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+  settings: TrainSettings,
+  data: SampleGridData,
+): Promise<Buffer> {
   const model = await loadOnnxFlowModel(spec, weights);
   try {
     return await drawSamples(model, settings, data, pixelRange(settings.kind));
@@ -29,7 +34,12 @@ export async function renderSampleGrid(spec: UNetSpec, weights: Map<string, Floa
   }
 }
 
-async function drawSamples(model: OnnxFlowModel, s: TrainSettings, data: SampleGridData, range: [number, number]): Promise<Buffer> {
+async function drawSamples(
+  model: OnnxFlowModel,
+  s: TrainSettings,
+  data: SampleGridData,
+  range: [number, number],
+): Promise<Buffer> {
   if (s.kind === 'denoiser') {
     const rng = new Rng(1234);
     const n = 8;
@@ -42,15 +52,27 @@ async function drawSamples(model: OnnxFlowModel, s: TrainSettings, data: SampleG
     const rows: Float32Array[] = [];
     for (const sigma of sigmas) {
       const noisy = clean.map((v) => (s.pureNoise ? rng.normal() : v + sigma * rng.normal()));
-      rows.push(noisy, Float32Array.from(await model.velocity(noisy, new Float32Array(n), new Int32Array(n).fill(-1), n)));
+      rows.push(
+        noisy,
+        Float32Array.from(await model.velocity(noisy, new Float32Array(n), new Int32Array(n).fill(-1), n)),
+      );
     }
     const all = new Float32Array(rows.length * n * 784);
-    rows.forEach((r, i) => all.set(r, i * n * 784));
-    const labels = sigmas.flatMap((sigma) => Array.from({ length: 2 * n }, (_, i) => (i % n === 0 ? (i < n ? `σ=${sigma}` : 'out') : '')));
+    rows.forEach((r, i) => {
+      all.set(r, i * n * 784);
+    });
+    const labels = sigmas.flatMap((sigma) =>
+      Array.from({ length: 2 * n }, (_, i) => (i % n === 0 ? (i < n ? `σ=${sigma}` : 'out') : '')),
+    );
     return digitGridPng(all, { cols: n, range, scale: 2, labels });
   }
   const labels = [];
   for (let r = 0; r < 4; r++) for (let d = 0; d < 10; d++) labels.push(d);
-  const x = await eulerSample(model, { labels: s.kind === 'class' ? labels : labels.map(() => null), steps: s.sampleSteps, guidance: s.guidance, seed: 0 });
+  const x = await eulerSample(model, {
+    labels: s.kind === 'class' ? labels : labels.map(() => null),
+    steps: s.sampleSteps,
+    guidance: s.guidance,
+    seed: 0,
+  });
   return digitGridPng(x, { cols: 10, range, scale: 2 });
 }

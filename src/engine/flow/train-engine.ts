@@ -11,7 +11,14 @@ import { UNet, foldBnStats, paramInfos, NUM_CLASSES, type BnUpdate, type UNetSpe
 /** 'webgpu' is the onnxruntime engine with the WebGPU provider (the same graph, on a GPU). */
 export type TrainBackendName = 'onnxruntime' | 'webgpu' | TfBackendName;
 export type TrainBackendChoice = 'auto' | TrainBackendName;
-export const TRAIN_BACKENDS: readonly TrainBackendChoice[] = ['auto', 'onnxruntime', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
+export const TRAIN_BACKENDS: readonly TrainBackendChoice[] = [
+  'auto',
+  'onnxruntime',
+  'webgpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+];
 
 /** One batch in plain arrays: x and target [B·784], t [B], c one-hot [B·10] (zeros = null class). */
 export interface StepBatch {
@@ -65,9 +72,21 @@ class OnnxTrainEngine implements TrainEngine {
 
   static async create(opts: EngineOptions, provider: 'cpu' | 'webgpu'): Promise<OnnxTrainEngine> {
     const graph = buildTrainStepGraph(opts.spec, opts.batch);
-    const session = await OnnxSession.load(`train-step-${opts.spec.kind}-d${opts.spec.hidden}`, graph.bytes, { provider, log: () => {} });
+    const session = await OnnxSession.load(`train-step-${opts.spec.kind}-d${opts.spec.hidden}`, graph.bytes, {
+      provider,
+      log: () => {},
+    });
     const description = `onnxruntime (${provider === 'cpu' ? 'CPU' : 'WebGPU'}, the project's gradient graph)`;
-    return new OnnxTrainEngine(provider === 'cpu' ? 'onnxruntime' : 'webgpu', description, opts.spec, opts.batch, session, graph, copyWeights(opts.weights), new Adam(opts.adam && cloneAdam(opts.adam)));
+    return new OnnxTrainEngine(
+      provider === 'cpu' ? 'onnxruntime' : 'webgpu',
+      description,
+      opts.spec,
+      opts.batch,
+      session,
+      graph,
+      copyWeights(opts.weights),
+      new Adam(opts.adam && cloneAdam(opts.adam)),
+    );
   }
 
   async step(b: StepBatch, lr: number): Promise<number> {
@@ -78,13 +97,20 @@ class OnnxTrainEngine implements TrainEngine {
     };
     if (this.spec.kind !== 'denoiser') feeds[STEP_INPUTS.t] = { type: 'float32', dims: [B, 1], data: b.t };
     if (this.spec.kind === 'class') feeds[STEP_INPUTS.c] = { type: 'float32', dims: [B, NUM_CLASSES], data: b.c };
-    for (const name of this.graph.params) feeds[name] = { type: 'float32', dims: this.shapes.get(name)!, data: this.params.get(name)! };
+    for (const name of this.graph.params)
+      feeds[name] = { type: 'float32', dims: this.shapes.get(name)!, data: this.params.get(name)! };
     const out = await this.session.run(feeds);
     const loss = (out[STEP_LOSS]!.data as Float32Array)[0]!;
     const grads = new Map(this.graph.params.map((name) => [name, out[gradName(name)]!.data as Float32Array]));
     this.adam.step(this.params, grads, lr);
     for (const { name, count } of this.graph.bnLayers) {
-      foldBnStats(this.params.get(`${name}.mean`)!, this.params.get(`${name}.var`)!, out[bnMeanName(name)]!.data as Float32Array, out[bnVarName(name)]!.data as Float32Array, count);
+      foldBnStats(
+        this.params.get(`${name}.mean`)!,
+        this.params.get(`${name}.var`)!,
+        out[bnMeanName(name)]!.data as Float32Array,
+        out[bnVarName(name)]!.data as Float32Array,
+        count,
+      );
     }
     return loss;
   }
@@ -134,14 +160,19 @@ class TfTrainEngine implements TrainEngine {
     const kind = this.net.spec.kind;
     (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
     const updates: BnUpdate[] = [];
-    const lossT = this.optimizer.minimize(() => tf.tidy(() => {
-      const x = tf.tensor4d(b.x, [B, 28, 28, 1]);
-      const y = tf.tensor4d(b.target, [B, 28, 28, 1]);
-      const t = kind === 'denoiser' ? undefined : tf.tensor2d(b.t, [B, 1]);
-      const c = kind === 'class' ? tf.tensor2d(b.c, [B, NUM_CLASSES]) : undefined;
-      const out = this.net.forward(x, { t, c, training: true, bnUpdates: updates });
-      return tf.mean(tf.squaredDifference(out, y)) as tf.Scalar;
-    }), true, this.net.trainableVariables());
+    const lossT = this.optimizer.minimize(
+      () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(b.x, [B, 28, 28, 1]);
+          const y = tf.tensor4d(b.target, [B, 28, 28, 1]);
+          const t = kind === 'denoiser' ? undefined : tf.tensor2d(b.t, [B, 1]);
+          const c = kind === 'class' ? tf.tensor2d(b.c, [B, NUM_CLASSES]) : undefined;
+          const out = this.net.forward(x, { t, c, training: true, bnUpdates: updates });
+          return tf.mean(tf.squaredDifference(out, y)) as tf.Scalar;
+        }),
+      true,
+      this.net.trainableVariables(),
+    );
     const loss = (await lossT!.data())[0]!;
     lossT!.dispose();
     this.net.applyBnUpdates(updates);

@@ -38,7 +38,16 @@ export interface TrainSettings {
 
 /** The write-up's hyper-parameters (Part B; docs/training-engine.md). */
 export function defaultSettings(kind: UNetKind): TrainSettings {
-  const common = { kind, sigma: 0.5, pureNoise: false, pUncond: 0.1, seed: 0, data: null, sampleSteps: 50, guidance: 5 };
+  const common = {
+    kind,
+    sigma: 0.5,
+    pureNoise: false,
+    pUncond: 0.1,
+    seed: 0,
+    data: null,
+    sampleSteps: 50,
+    guidance: 5,
+  };
   if (kind === 'denoiser') return { ...common, epochs: 5, hidden: 128, batch: 256, lr: 1e-4, scheduler: false };
   return { ...common, epochs: 10, hidden: 64, batch: 64, lr: 1e-2, scheduler: true };
 }
@@ -77,7 +86,8 @@ export function describeLimit(name: LimitedSetting): string {
 export function validateSettings(s: TrainSettings): void {
   for (const name of Object.keys(TRAIN_LIMITS) as LimitedSetting[]) {
     const value = name === 'ema' ? s.ema : s[name];
-    if (value !== undefined && !withinLimit(name, value)) throw new Error(`--${name} must be ${describeLimit(name)}, got ${value}`);
+    if (value !== undefined && !withinLimit(name, value))
+      throw new Error(`--${name} must be ${describeLimit(name)}, got ${value}`);
   }
   if (!(s.pUncond >= 0 && s.pUncond < 1)) throw new Error(`p_uncond must be in [0, 1), got ${s.pUncond}`);
 }

@@ -107,7 +107,7 @@ function epochOrder(seed: number, epoch: number, count: number): Int32Array {
 
 /** ExponentialLR stepped per epoch (flow models), else constant. */
 function learningRate(s: TrainSettings, epoch: number): number {
-  return s.scheduler ? s.lr * Math.pow(0.1, epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
+  return s.scheduler ? s.lr * 0.1 ** (epoch / (s.lrDecayEpochs ?? s.epochs)) : s.lr;
 }
 
 /** A new run was pointed at a folder that already holds one. */
@@ -120,12 +120,26 @@ export class RunExistsError extends InputError {
 }
 
 /** Where a run stands; `epochSeconds`: time already spent in a stopped epoch (its record counts it). */
-interface Position { epoch: number; step: number; globalStep: number; rng: number[]; epochSeconds?: number }
+interface Position {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  rng: number[];
+  epochSeconds?: number;
+}
 
 /** A run ready to train: fresh (new weights, no optimizer state) or resumed from its latest checkpoint. */
 type OpenedRun =
   | { from: 'new'; run: RunRecord; weights: Map<string, Float32Array>; position: Position }
-  | { from: 'checkpoint'; checkpoint: string; run: RunRecord; weights: Map<string, Float32Array>; position: Position; adam: AdamState | undefined; ema: Map<string, Float32Array> | undefined };
+  | {
+      from: 'checkpoint';
+      checkpoint: string;
+      run: RunRecord;
+      weights: Map<string, Float32Array>;
+      position: Position;
+      adam: AdamState | undefined;
+      ema: Map<string, Float32Array> | undefined;
+    };
 
 /**
  * Trains a new run in `runDir` or resumes the one there: open the run, start its step engine,
@@ -142,13 +156,20 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
   const rng = Rng.fromState(pos.rng);
   const stepsPerEpoch = Math.floor(dataset.count / s.batch);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${s.batch} is larger than the data set (${dataset.count} images)`);
-  const engine = await createTrainEngine(opts.backend ?? 'auto', { spec: run.spec, batch: s.batch, weights: opened.weights, adam: opened.from === 'checkpoint' ? opened.adam : undefined });
+  const engine = await createTrainEngine(opts.backend ?? 'auto', {
+    spec: run.spec,
+    batch: s.batch,
+    weights: opened.weights,
+    adam: opened.from === 'checkpoint' ? opened.adam : undefined,
+  });
   recordWhereItTrains(run, engine.description);
   // Made only once the engine runs, so a run that cannot start leaves no empty folder behind.
   mkdirSync(runDir, { recursive: true });
   hooks.onStart?.(engine.description);
   const emaDecay = s.ema ?? 0;
-  const ema = (opened.from === 'checkpoint' ? opened.ema : undefined) ?? (emaDecay > 0 ? freshEma(run.spec, opened.weights) : undefined);
+  const ema =
+    (opened.from === 'checkpoint' ? opened.ema : undefined) ??
+    (emaDecay > 0 ? freshEma(run.spec, opened.weights) : undefined);
   const files = new RunFiles(runDir, run, engine, ema);
 
   const batch = emptyBatch(s.batch);
@@ -160,30 +181,49 @@ export async function train(opts: TrainOptions): Promise<TrainOutcome> {
       const order = epochOrder(s.seed, epoch, dataset.count);
       const firstStep = epoch === pos.epoch ? pos.step : 0;
       // A resumed epoch counts the time it ran before the stop.
-      const epochStart = performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
+      const epochStart =
+        performance.now() - (epoch === pos.epoch && firstStep > 0 ? (pos.epochSeconds ?? 0) * 1000 : 0);
       for (let step = firstStep; step < stepsPerEpoch; step++) {
         await hooks.yieldPoint?.();
         fillBatch(batch, dataset, order, step, rng, s);
         const loss = await engine.step(batch, lr);
-        if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
+        if (!Number.isFinite(loss))
+          throw new Error(`loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower --lr (now ${lr})`);
         run.losses.push(loss);
         if (ema) updateEma(ema, await engine.weights(), emaDecay, pos.globalStep);
         pos.globalStep++;
         const rate = meter.count(s.batch);
         const remaining = (s.epochs - epoch) * stepsPerEpoch - (step + 1);
         hooks.onProgress?.({
-          epoch, step: step + 1, stepsPerEpoch, globalStep: pos.globalStep, loss, lr,
-          imagesPerSecond: rate, etaSeconds: rate > 0 ? (remaining * s.batch) / rate : NaN,
+          epoch,
+          step: step + 1,
+          stepsPerEpoch,
+          globalStep: pos.globalStep,
+          loss,
+          lr,
+          imagesPerSecond: rate,
+          etaSeconds: rate > 0 ? (remaining * s.batch) / rate : NaN,
         });
         if (hooks.shouldStop?.() && step + 1 < stepsPerEpoch) {
           run.trainSeconds = (performance.now() - started) / 1000;
-          await files.saveStop({ epoch, step: step + 1, globalStep: pos.globalStep, rng: rng.state(), epochSeconds: (performance.now() - epochStart) / 1000 });
+          await files.saveStop({
+            epoch,
+            step: step + 1,
+            globalStep: pos.globalStep,
+            rng: rng.state(),
+            epochSeconds: (performance.now() - epochStart) / 1000,
+          });
           return outcome(runDir, run, true);
         }
       }
       run.trainSeconds = (performance.now() - started) / 1000;
       const position = { epoch: epoch + 1, step: 0, globalStep: pos.globalStep, rng: rng.state() };
-      const summary = await files.finishEpoch(position, stepsPerEpoch, (performance.now() - epochStart) / 1000, opts.sampleGrids ? dataset : undefined);
+      const summary = await files.finishEpoch(
+        position,
+        stepsPerEpoch,
+        (performance.now() - epochStart) / 1000,
+        opts.sampleGrids ? dataset : undefined,
+      );
       await hooks.onEpoch?.(summary, run);
       if (hooks.shouldStop?.() && !run.finished) return outcome(runDir, run, true);
     }
@@ -227,34 +267,56 @@ function resumeRun(runDir: string, extendTo: number | undefined): OpenedRun {
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
   if (extendTo !== undefined) {
     if (!Number.isInteger(extendTo) || extendTo <= run.epochs.length) {
-      throw new Error(`--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${extendTo}`);
+      throw new Error(
+        `--epochs must be more than the ${run.epochs.length} epochs already trained in ${runDir}, got ${extendTo}`,
+      );
     }
     run.settings.lrDecayEpochs ??= run.settings.epochs;
     run.settings.epochs = extendTo;
     run.finished = false;
   }
-  if (run.finished) throw new Error(`run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`);
+  if (run.finished)
+    throw new Error(
+      `run in ${runDir} already finished its ${run.settings.epochs} epochs; train on with --resume ${runDir} --epochs N`,
+    );
   const checkpoint = latestCheckpoint(runDir);
   if (!checkpoint) throw new Error(`cannot resume: no checkpoint in ${runDir}`);
   const loaded = loadCheckpoint(checkpoint);
-  const position = loaded.position ?? { epoch: run.epochs.length, step: 0, globalStep: run.losses.length, rng: new Rng(run.settings.seed).state() };
+  const position = loaded.position ?? {
+    epoch: run.epochs.length,
+    step: 0,
+    globalStep: run.losses.length,
+    rng: new Rng(run.settings.seed).state(),
+  };
   run.losses = run.losses.slice(0, position.globalStep);
   return { from: 'checkpoint', checkpoint, run, weights: loaded.weights, position, adam: loaded.adam, ema: loaded.ema };
 }
 
 /** A run resumed on another engine or machine keeps the record of both. */
 function recordWhereItTrains(run: RunRecord, engineDescription: string): void {
-  run.backend = run.backend && !run.backend.endsWith(engineDescription) ? `${run.backend}; then ${engineDescription}` : engineDescription;
+  run.backend =
+    run.backend && !run.backend.endsWith(engineDescription)
+      ? `${run.backend}; then ${engineDescription}`
+      : engineDescription;
   const machine = machineDescription();
   run.machine = run.machine && run.machine !== machine ? `${run.machine}; then ${machine}` : machine;
 }
 
 function freshEma(spec: UNetSpec, weights: Map<string, Float32Array>): Map<string, Float32Array> {
-  return new Map(paramInfos(spec).filter((p) => p.trainable).map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
+  return new Map(
+    paramInfos(spec)
+      .filter((p) => p.trainable)
+      .map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]),
+  );
 }
 
 function emptyBatch(B: number): StepBatch {
-  return { x: new Float32Array(B * DIGIT_PIXELS), target: new Float32Array(B * DIGIT_PIXELS), t: new Float32Array(B), c: new Float32Array(B * NUM_CLASSES) };
+  return {
+    x: new Float32Array(B * DIGIT_PIXELS),
+    target: new Float32Array(B * DIGIT_PIXELS),
+    t: new Float32Array(B),
+    c: new Float32Array(B * NUM_CLASSES),
+  };
 }
 
 /**
@@ -262,7 +324,14 @@ function emptyBatch(B: number): StepBatch {
  * x0 ~ N(0, I), t ~ U(0, 1), the one-hot class (dropped with p_uncond), drawn from `rng` in a
  * fixed order (a resumed run draws the same numbers).
  */
-function fillBatch(batch: StepBatch, dataset: Dataset, order: Int32Array, step: number, rng: Rng, s: TrainSettings): void {
+function fillBatch(
+  batch: StepBatch,
+  dataset: Dataset,
+  order: Int32Array,
+  step: number,
+  rng: Rng,
+  s: TrainSettings,
+): void {
   const B = s.batch;
   const P = DIGIT_PIXELS;
   const [lo, hi] = pixelRange(s.kind);
@@ -327,7 +396,12 @@ class RunFiles {
    * Ends the epoch that brought the run to `position`: its checkpoint, its sample grid when
    * `samplesOf` gives the digits the denoiser's figure noises, and its summary in run.json.
    */
-  async finishEpoch(position: Position, stepsPerEpoch: number, seconds: number, samplesOf: SampleGridData | undefined): Promise<EpochSummary> {
+  async finishEpoch(
+    position: Position,
+    stepsPerEpoch: number,
+    seconds: number,
+    samplesOf: SampleGridData | undefined,
+  ): Promise<EpochSummary> {
     const run = this.run;
     const done = position.epoch;
     // The whole epoch's losses, those before a stop included (a resumed run keeps them).
@@ -342,7 +416,10 @@ class RunFiles {
     const serving = await this.saveCheckpoint(join(this.runDir, summary.checkpoint), position);
     if (samplesOf) {
       summary.samples = samplesName(done);
-      writeFileSync(join(this.runDir, summary.samples), await renderSampleGrid(run.spec, serving, run.settings, samplesOf));
+      writeFileSync(
+        join(this.runDir, summary.samples),
+        await renderSampleGrid(run.spec, serving, run.settings, samplesOf),
+      );
     }
     run.epochs.push(summary);
     this.writeRecord();
@@ -366,7 +443,12 @@ class RunFiles {
  * (TensorFlow's ExponentialMovingAverage with num_updates): decay min(d, (1 + n) / (10 + n)),
  * so the average follows the weights closely at first and slowly later.
  */
-export function updateEma(ema: Map<string, Float32Array>, weights: Map<string, Float32Array>, decay: number, n: number): void {
+export function updateEma(
+  ema: Map<string, Float32Array>,
+  weights: Map<string, Float32Array>,
+  decay: number,
+  n: number,
+): void {
   const d = Math.min(decay, (1 + n) / (10 + n));
   for (const [name, avg] of ema) {
     const w = weights.get(name)!;
@@ -375,7 +457,10 @@ export function updateEma(ema: Map<string, Float32Array>, weights: Map<string, F
 }
 
 /** The weights to sample with: the trainable tensors replaced by their average, when there is one. */
-export function withEma(weights: Map<string, Float32Array>, ema: Map<string, Float32Array> | undefined): Map<string, Float32Array> {
+export function withEma(
+  weights: Map<string, Float32Array>,
+  ema: Map<string, Float32Array> | undefined,
+): Map<string, Float32Array> {
   if (!ema) return weights;
   const out = new Map(weights);
   for (const [name, avg] of ema) out.set(name, avg);
@@ -385,7 +470,9 @@ export function withEma(weights: Map<string, Float32Array>, ema: Map<string, Flo
 /** Most recent resumable checkpoint of a run: `last` if newer than the last epoch's. */
 export function latestCheckpoint(runDir: string): string | undefined {
   if (!existsSync(runDir)) return undefined;
-  const epochs = readdirSync(runDir).filter((f) => /^checkpoint-epoch-\d+\.safetensors$/.test(f)).sort();
+  const epochs = readdirSync(runDir)
+    .filter((f) => /^checkpoint-epoch-\d+\.safetensors$/.test(f))
+    .sort();
   const lastEpochFile = epochs.at(-1);
   const lastPath = join(runDir, LAST);
   if (existsSync(lastPath)) {
@@ -397,7 +484,15 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return lastEpochFile ? join(runDir, lastEpochFile) : undefined;
 }
 
-function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float32Array>, adam: AdamState, run: RunRecord, position: Position, ema?: Map<string, Float32Array>): void {
+function saveCheckpoint(
+  path: string,
+  spec: UNetSpec,
+  weights: Map<string, Float32Array>,
+  adam: AdamState,
+  run: RunRecord,
+  position: Position,
+  ema?: Map<string, Float32Array>,
+): void {
   const tensors = new Map<string, TensorEntry>();
   for (const p of paramInfos(spec)) tensors.set(p.name, { shape: p.shape, data: weights.get(p.name)! });
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
@@ -427,7 +522,11 @@ function saveCheckpoint(path: string, spec: UNetSpec, weights: Map<string, Float
  * A checkpoint's Adam state (moments as tensors, the step count in its metadata), or undefined
  * when it lacks the moments of some trainable tensor (Adam starts afresh).
  */
-function adamStateOf(spec: UNetSpec, tensors: Map<string, TensorEntry>, metadata: Record<string, string>): AdamState | undefined {
+function adamStateOf(
+  spec: UNetSpec,
+  tensors: Map<string, TensorEntry>,
+  metadata: Record<string, string>,
+): AdamState | undefined {
   const state: AdamState = { iterations: Number(metadata.adam_iterations ?? 0), m: new Map(), v: new Map() };
   for (const p of paramInfos(spec).filter((q) => q.trainable)) {
     const m = tensors.get(`adam.m/${p.name}`);
@@ -460,7 +559,8 @@ export interface LoadedCheckpoint {
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   const { tensors, metadata } = readSafetensors(path);
-  if (metadata.format !== 'illusionist-unet-1') throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
+  if (metadata.format !== 'illusionist-unet-1')
+    throw new Error(`${path} is not an Illusionist UNet checkpoint (format '${metadata.format ?? 'none'}')`);
   const spec = JSON.parse(metadata.spec!) as UNetSpec;
   const weights = new Map<string, Float32Array>();
   const adam = new Map<string, TensorEntry>();

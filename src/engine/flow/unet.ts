@@ -31,20 +31,62 @@ export interface ParamInfo {
 }
 
 /** A conv (3×3 unless noted) followed by BatchNorm and GELU; no conv bias (BatchNorm removes it). */
-interface ConvLayer { op: 'conv'; name: string; cin: number; cout: number; k: number; stride: number; pad: number }
-interface ConvTLayer { op: 'convT'; name: string; cin: number; cout: number; k: number; stride: number; pad: number }
+interface ConvLayer {
+  op: 'conv';
+  name: string;
+  cin: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: number;
+}
+interface ConvTLayer {
+  op: 'convT';
+  name: string;
+  cin: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: number;
+}
 
 function convLayers(D: number): Array<ConvLayer | ConvTLayer> {
-  const c = (name: string, cin: number, cout: number, stride = 1): ConvLayer => ({ op: 'conv', name, cin, cout, k: 3, stride, pad: 1 });
-  const t = (name: string, cin: number, cout: number, k: number, stride: number, pad: number): ConvTLayer => ({ op: 'convT', name, cin, cout, k, stride, pad });
+  const c = (name: string, cin: number, cout: number, stride = 1): ConvLayer => ({
+    op: 'conv',
+    name,
+    cin,
+    cout,
+    k: 3,
+    stride,
+    pad: 1,
+  });
+  const t = (name: string, cin: number, cout: number, k: number, stride: number, pad: number): ConvTLayer => ({
+    op: 'convT',
+    name,
+    cin,
+    cout,
+    k,
+    stride,
+    pad,
+  });
   return [
-    c('conv0.a', 1, D), c('conv0.b', D, D),
-    c('down1.down', D, D, 2), c('down1.a', D, D), c('down1.b', D, D),
-    c('down2.down', D, 2 * D, 2), c('down2.a', 2 * D, 2 * D), c('down2.b', 2 * D, 2 * D),
+    c('conv0.a', 1, D),
+    c('conv0.b', D, D),
+    c('down1.down', D, D, 2),
+    c('down1.a', D, D),
+    c('down1.b', D, D),
+    c('down2.down', D, 2 * D, 2),
+    c('down2.a', 2 * D, 2 * D),
+    c('down2.b', 2 * D, 2 * D),
     t('unflatten', 2 * D, 2 * D, 7, 7, 0),
-    t('up1.up', 4 * D, D, 4, 2, 1), c('up1.a', D, D), c('up1.b', D, D),
-    t('up2.up', 2 * D, D, 4, 2, 1), c('up2.a', D, D), c('up2.b', D, D),
-    c('out.a', 2 * D, D), c('out.b', D, D),
+    t('up1.up', 4 * D, D, 4, 2, 1),
+    c('up1.a', D, D),
+    c('up1.b', D, D),
+    t('up2.up', 2 * D, D, 4, 2, 1),
+    c('up2.a', D, D),
+    c('up2.b', D, D),
+    c('out.a', 2 * D, D),
+    c('out.b', D, D),
   ];
 }
 
@@ -52,7 +94,8 @@ function fcBlocks(spec: UNetSpec): Array<{ name: string; cin: number; cout: numb
   const D = spec.hidden;
   const blocks: Array<{ name: string; cin: number; cout: number }> = [];
   if (spec.kind !== 'denoiser') blocks.push({ name: 'fc1_t', cin: 1, cout: 2 * D }, { name: 'fc2_t', cin: 1, cout: D });
-  if (spec.kind === 'class') blocks.push({ name: 'fc1_c', cin: NUM_CLASSES, cout: 2 * D }, { name: 'fc2_c', cin: NUM_CLASSES, cout: D });
+  if (spec.kind === 'class')
+    blocks.push({ name: 'fc1_c', cin: NUM_CLASSES, cout: 2 * D }, { name: 'fc2_c', cin: NUM_CLASSES, cout: D });
   return blocks;
 }
 
@@ -82,7 +125,11 @@ export interface UNetOps<V> {
  * model computes fc(c)·h + fc(t) there. Operations are issued in a fixed order (the ONNX graphs'
  * node names follow it).
  */
-export function wireUNet<V>(kind: UNetKind, ops: UNetOps<V>, inputs: { x: V; t?: V | undefined; c?: V | undefined }): V {
+export function wireUNet<V>(
+  kind: UNetKind,
+  ops: UNetOps<V>,
+  inputs: { x: V; t?: V | undefined; c?: V | undefined },
+): V {
   const { x, t, c } = inputs;
   if (kind !== 'denoiser' && t === undefined) throw new Error(`a ${kind} UNet needs t`);
   if (kind === 'class' && c === undefined) throw new Error('a class UNet needs c');
@@ -104,7 +151,8 @@ export function wireUNet<V>(kind: UNetKind, ops: UNetOps<V>, inputs: { x: V; t?:
 
 /** Every parameter of the model described by `spec`. */
 export function paramInfos(spec: UNetSpec): ParamInfo[] {
-  if (!Number.isInteger(spec.hidden) || spec.hidden < 1) throw new Error(`hidden size must be a positive integer, got ${spec.hidden}`);
+  if (!Number.isInteger(spec.hidden) || spec.hidden < 1)
+    throw new Error(`hidden size must be a positive integer, got ${spec.hidden}`);
   const out: ParamInfo[] = [];
   for (const l of convLayers(spec.hidden)) {
     const shape = l.op === 'conv' ? [l.k, l.k, l.cin, l.cout] : [l.k, l.k, l.cout, l.cin];
@@ -148,19 +196,27 @@ let instances = 0;
 export class UNet {
   readonly vars = new Map<string, Variable>();
 
-  constructor(readonly tf: Tf, readonly spec: UNetSpec, weights: Map<string, Float32Array>) {
+  constructor(
+    readonly tf: Tf,
+    readonly spec: UNetSpec,
+    weights: Map<string, Float32Array>,
+  ) {
     const prefix = `unet${++instances}/`; // tfjs variable names are global to the process
     for (const p of paramInfos(spec)) {
       const data = weights.get(p.name);
-      if (!data) throw new Error(`checkpoint has no tensor '${p.name}' for a ${spec.kind} UNet with hidden size ${spec.hidden}`);
+      if (!data)
+        throw new Error(`checkpoint has no tensor '${p.name}' for a ${spec.kind} UNet with hidden size ${spec.hidden}`);
       const n = p.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== n) throw new Error(`tensor '${p.name}' has ${data.length} values, expected ${n} (shape ${p.shape.join('×')})`);
+      if (data.length !== n)
+        throw new Error(`tensor '${p.name}' has ${data.length} values, expected ${n} (shape ${p.shape.join('×')})`);
       this.vars.set(p.name, tf.variable(tf.tensor(data, p.shape), p.trainable, prefix + p.name));
     }
   }
 
   trainableVariables(): Variable[] {
-    return paramInfos(this.spec).filter((p) => p.trainable).map((p) => this.v(p.name));
+    return paramInfos(this.spec)
+      .filter((p) => p.trainable)
+      .map((p) => this.v(p.name));
   }
 
   private v(name: string): Variable {
@@ -195,7 +251,13 @@ export class UNet {
       const beta = this.v(`${name}.beta`);
       if (opts.training) {
         return batchNormTrainingOp(tf, z, gamma, beta, (mean, variance) => {
-          if (opts.bnUpdates) opts.bnUpdates.push({ name, mean: tf.keep(mean.clone()), variance: tf.keep(variance.clone()), count: z.shape[0] * z.shape[1] * z.shape[2] });
+          if (opts.bnUpdates)
+            opts.bnUpdates.push({
+              name,
+              mean: tf.keep(mean.clone()),
+              variance: tf.keep(variance.clone()),
+              count: z.shape[0] * z.shape[1] * z.shape[2],
+            });
         });
       }
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.v(`${name}.var`), BN_EPS)));
@@ -208,7 +270,19 @@ export class UNet {
         const w = this.v(`${name}.w`) as unknown as TF.Tensor4D;
         let y: Tensor4D;
         if (l.op === 'conv') {
-          y = tf.conv2d(z, w, l.stride, l.pad === 0 ? 'valid' : [[0, 0], [l.pad, l.pad], [l.pad, l.pad], [0, 0]]);
+          y = tf.conv2d(
+            z,
+            w,
+            l.stride,
+            l.pad === 0
+              ? 'valid'
+              : [
+                  [0, 0],
+                  [l.pad, l.pad],
+                  [l.pad, l.pad],
+                  [0, 0],
+                ],
+          );
         } else {
           const [b, h, wd] = z.shape;
           const outH = (h - 1) * l.stride - 2 * l.pad + l.k;
@@ -219,14 +293,28 @@ export class UNet {
       },
       flatten: (z) => gelu(tf.mean(z, [1, 2], true)),
       fc: (z, name) => {
-        const h = gelu(tf.add(tf.matMul(z as Tensor2D, this.v(`${name}.l1.w`) as unknown as Tensor2D), this.v(`${name}.l1.b`)));
-        const o = tf.add(tf.matMul(h as Tensor2D, this.v(`${name}.l2.w`) as unknown as Tensor2D), this.v(`${name}.l2.b`));
+        const h = gelu(
+          tf.add(tf.matMul(z as Tensor2D, this.v(`${name}.l1.w`) as unknown as Tensor2D), this.v(`${name}.l1.b`)),
+        );
+        const o = tf.add(
+          tf.matMul(h as Tensor2D, this.v(`${name}.l2.w`) as unknown as Tensor2D),
+          this.v(`${name}.l2.b`),
+        );
         return tf.reshape(o, [o.shape[0]!, 1, 1, o.shape[1]!]);
       },
       add: (a, b) => tf.add(a, b),
       mul: (a, b) => tf.mul(a, b),
       concat: (a, b) => tf.concat([a, b], 3),
-      final: (z) => tf.add(tf.conv2d(z as Tensor4D, this.v('final.w') as unknown as TF.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), this.v('final.b')),
+      final: (z) =>
+        tf.add(
+          tf.conv2d(z as Tensor4D, this.v('final.w') as unknown as TF.Tensor4D, 1, [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]),
+          this.v('final.b'),
+        ),
     };
     return wireUNet(this.spec.kind, ops, { x, t: opts.t, c: opts.c }) as Tensor4D;
   }
@@ -262,7 +350,13 @@ export function unbiasFactor(count: number): number {
 }
 
 /** The same running-average update on plain arrays (the onnxruntime trainer). */
-export function foldBnStats(runningMean: Float32Array, runningVar: Float32Array, mean: Float32Array, variance: Float32Array, count: number): void {
+export function foldBnStats(
+  runningMean: Float32Array,
+  runningVar: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  count: number,
+): void {
   const unbias = unbiasFactor(count);
   for (let i = 0; i < runningMean.length; i++) {
     runningMean[i] = runningMean[i]! * (1 - BN_MOMENTUM) + mean[i]! * BN_MOMENTUM;
@@ -274,7 +368,15 @@ export const BN_EPS = 1e-5;
 export const BN_MOMENTUM = 0.1;
 
 /** The conv layers in order, exported for the ONNX writer. */
-export function unetLayers(spec: UNetSpec): ReadonlyArray<{ op: 'conv' | 'convT'; name: string; cin: number; cout: number; k: number; stride: number; pad: number }> {
+export function unetLayers(spec: UNetSpec): ReadonlyArray<{
+  op: 'conv' | 'convT';
+  name: string;
+  cin: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: number;
+}> {
   return convLayers(spec.hidden);
 }
 
@@ -282,15 +384,29 @@ export function unetLayers(spec: UNetSpec): ReadonlyArray<{ op: 'conv' | 'convT'
 export function forwardFlopsPerImage(spec: UNetSpec): number {
   const D = spec.hidden;
   const size: Record<string, number> = {
-    'conv0.a': 28, 'conv0.b': 28, 'down1.down': 14, 'down1.a': 14, 'down1.b': 14,
-    'down2.down': 7, 'down2.a': 7, 'down2.b': 7, unflatten: 7, 'up1.up': 14, 'up1.a': 14, 'up1.b': 14,
-    'up2.up': 28, 'up2.a': 28, 'up2.b': 28, 'out.a': 28, 'out.b': 28,
+    'conv0.a': 28,
+    'conv0.b': 28,
+    'down1.down': 14,
+    'down1.a': 14,
+    'down1.b': 14,
+    'down2.down': 7,
+    'down2.a': 7,
+    'down2.b': 7,
+    unflatten: 7,
+    'up1.up': 14,
+    'up1.a': 14,
+    'up1.b': 14,
+    'up2.up': 28,
+    'up2.a': 28,
+    'up2.b': 28,
+    'out.a': 28,
+    'out.b': 28,
   };
   let flops = 0;
   for (const l of convLayers(D)) {
     const out = size[l.name]!;
     if (l.op === 'conv') flops += 2 * out * out * l.cout * l.cin * l.k * l.k;
-    else flops += 2 * (out * out * l.cout * l.cin * l.k * l.k) / (l.stride * l.stride); // each input pixel scatters k² taps
+    else flops += (2 * (out * out * l.cout * l.cin * l.k * l.k)) / (l.stride * l.stride); // each input pixel scatters k² taps
   }
   flops += 2 * 28 * 28 * D * 9;
   for (const fc of fcBlocks(spec)) flops += 2 * (fc.cin * fc.cout + fc.cout * fc.cout);
@@ -320,7 +436,10 @@ export function geluOp(tf: Tf, z: Tensor): Tensor {
         value,
         // ½·(b + x·√(2/π)·exp(−x²/2)) = Φ(x) + x·φ(x)
         gradFunc: (dy: Tensor, [xs, bs]: Tensor[]) =>
-          tf.mul(dy, tf.mul(tf.add(bs!, tf.mul(tf.mul(xs!, SQRT_2_OVER_PI), tf.exp(tf.mul(tf.square(xs!), -0.5)))), 0.5)),
+          tf.mul(
+            dy,
+            tf.mul(tf.add(bs!, tf.mul(tf.mul(xs!, SQRT_2_OVER_PI), tf.exp(tf.mul(tf.square(xs!), -0.5)))), 0.5),
+          ),
       };
     }) as unknown as CustomGradFunc) as (z: Tensor) => Tensor;
     geluCustom.set(tf, op);
@@ -333,7 +452,13 @@ export function geluOp(tf: Tf, z: Tensor): Tensor {
  * batch mean and (biased) variance. The closed-form backward, with x̂ the normalised input,
  * r = 1/√(σ² + ε) and m = N·H·W: dβ = Σdy, dγ = Σdy·x̂, dz = γr·(dy − Σdy/m − x̂·Σ(dy·x̂)/m).
  */
-export function batchNormTrainingOp(tf: Tf, z: Tensor4D, gamma: Tensor, beta: Tensor, onStats?: (mean: Tensor, variance: Tensor) => void): Tensor4D {
+export function batchNormTrainingOp(
+  tf: Tf,
+  z: Tensor4D,
+  gamma: Tensor,
+  beta: Tensor,
+  onStats?: (mean: Tensor, variance: Tensor) => void,
+): Tensor4D {
   const forward = (x: Tensor, g: Tensor, b: Tensor, save?: TF.GradSaveFunc): Tensor4D => {
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     onStats?.(mean, variance);

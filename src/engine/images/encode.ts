@@ -133,7 +133,10 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits, opts: Decod
     // that the too-many-pixels message reports.
     meta = await sharp(buf, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new ImageDecodeError('not-an-image', `not a readable image (${(err as Error).message}); send a ${SUPPORTED_FORMATS} file`);
+    throw new ImageDecodeError(
+      'not-an-image',
+      `not a readable image (${(err as Error).message}); send a ${SUPPORTED_FORMATS} file`,
+    );
   }
   const { width = 0, height = 0 } = meta;
   if (width * height > maxPixels) {
@@ -147,7 +150,13 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits, opts: Decod
     // limitInputPixels again: the header check above can be fooled by formats whose frames
     // are larger than the canvas they declare.
     let pipeline = sharp(buf, { limitInputPixels: maxPixels }).autoOrient().flatten({ background: '#ffffff' });
-    if (opts.fitInside !== undefined) pipeline = pipeline.resize({ width: opts.fitInside, height: opts.fitInside, fit: 'inside', withoutEnlargement: true });
+    if (opts.fitInside !== undefined)
+      pipeline = pipeline.resize({
+        width: opts.fitInside,
+        height: opts.fitInside,
+        fit: 'inside',
+        withoutEnlargement: true,
+      });
     const { data, info } = await pipeline
       .toColourspace(grey ? 'b-w' : 'srgb')
       .raw({ depth: 'uchar' })
@@ -158,13 +167,23 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits, opts: Decod
     const out = new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) out[i] = data[i]! / 255;
     const source = meta.autoOrient ?? { width, height };
-    return { data: out, width: info.width, height: info.height, channels: info.channels, sourceWidth: source.width, sourceHeight: source.height };
+    return {
+      data: out,
+      width: info.width,
+      height: info.height,
+      channels: info.channels,
+      sourceWidth: source.width,
+      sourceHeight: source.height,
+    };
   } catch (err) {
     const message = (err as Error).message;
     if (/pixel limit/i.test(message)) {
       throw new ImageDecodeError('too-many-pixels', `image is larger than the limit of ${maxPixels} pixels`);
     }
-    throw new ImageDecodeError('not-an-image', `image could not be decoded, it may be corrupt or truncated (${message}); send a ${SUPPORTED_FORMATS} file`);
+    throw new ImageDecodeError(
+      'not-an-image',
+      `image could not be decoded, it may be corrupt or truncated (${message}); send a ${SUPPORTED_FORMATS} file`,
+    );
   }
 }
 
@@ -201,7 +220,9 @@ async function resizeBytes(
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== src.channels || info.width !== width || info.height !== height) {
-    throw new Error(`resize gave ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×${src.channels}`);
+    throw new Error(
+      `resize gave ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×${src.channels}`,
+    );
   }
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i]! / 255;
@@ -212,7 +233,12 @@ async function resizeBytes(
  * Resizes (Lanczos) to the denoiser's input size, e.g. 64×64 RGB for DeepFloyd stage I.
  * @example await resizeTo(upload, 64, 64, { channels: 3 })
  */
-export async function resizeTo(img: RasterImage, width: number, height: number, opts: ResizeOptions = {}): Promise<RasterImage> {
+export async function resizeTo(
+  img: RasterImage,
+  width: number,
+  height: number,
+  opts: ResizeOptions = {},
+): Promise<RasterImage> {
   checkImageSize('resizeTo', img.data.length, img.width, img.height, img.channels);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`resizeTo: target size must be positive integers, got ${width}×${height}`);
@@ -289,7 +315,11 @@ export async function toGrayscale28(img: RasterImage, opts: Grayscale28Options =
   return { data: out, width: 28, height: 28, channels: 1 };
 }
 
-function strokeBox(grey: Float32Array, width: number, height: number): { x: number; y: number; w: number; h: number } | undefined {
+function strokeBox(
+  grey: Float32Array,
+  width: number,
+  height: number,
+): { x: number; y: number; w: number; h: number } | undefined {
   let x0 = width;
   let y0 = height;
   let x1 = -1;

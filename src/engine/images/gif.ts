@@ -53,7 +53,8 @@ function upscale(plane: Uint8Array, width: number, height: number, scale: number
   for (let y = 0; y < height; y++) {
     const row = out.subarray(y * scale * outWidth, (y * scale + 1) * outWidth);
     for (let x = 0; x < width; x++) row.fill(plane[y * width + x]!, x * scale, (x + 1) * scale);
-    for (let k = 1; k < scale; k++) out.copyWithin((y * scale + k) * outWidth, y * scale * outWidth, (y * scale + 1) * outWidth);
+    for (let k = 1; k < scale; k++)
+      out.copyWithin((y * scale + k) * outWidth, y * scale * outWidth, (y * scale + 1) * outWidth);
   }
   return out;
 }
@@ -78,7 +79,9 @@ function toRgba(rgb: Uint8Array): Uint8Array {
 export function encodeGif(frames: Float32Array[], opts: GifOptions): Buffer {
   const { width, height, channels } = opts;
   if (frames.length === 0) throw new RangeError('encodeGif needs at least one frame');
-  frames.forEach((f, i) => checkImageSize(`encodeGif frame ${i}`, f.length, width, height, channels));
+  frames.forEach((f, i) => {
+    checkImageSize(`encodeGif frame ${i}`, f.length, width, height, channels);
+  });
   const scale = opts.scale ?? 1;
   checkScale(scale);
   const delays = frameDelays(opts.delaysMs, frames.length);
@@ -93,7 +96,9 @@ export function encodeGif(frames: Float32Array[], opts: GifOptions): Buffer {
     palettes = [GREY_PALETTE];
   } else if ((opts.rgbPalette ?? 'per-frame') === 'global') {
     const all = new Uint8Array(bytes.length * width * height * 4);
-    bytes.forEach((b, i) => all.set(toRgba(b), i * width * height * 4));
+    bytes.forEach((b, i) => {
+      all.set(toRgba(b), i * width * height * 4);
+    });
     const palette = gifenc.quantize(all, 256);
     indices = bytes.map((b) => gifenc.applyPalette(toRgba(b), palette));
     palettes = [palette];

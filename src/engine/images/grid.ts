@@ -48,8 +48,11 @@ export function makeGrid(images: Float32Array[], opts: GridOptions): Grid {
   if (!Number.isInteger(opts.cols) || opts.cols < 1) {
     throw new RangeError(`makeGrid: cols must be a positive integer, got ${opts.cols}`);
   }
-  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`makeGrid: pad must be a non-negative integer, got ${pad}`);
-  images.forEach((img, i) => checkImageSize(`makeGrid image ${i}`, img.length, width, height, channels));
+  if (!Number.isInteger(pad) || pad < 0)
+    throw new RangeError(`makeGrid: pad must be a non-negative integer, got ${pad}`);
+  images.forEach((img, i) => {
+    checkImageSize(`makeGrid image ${i}`, img.length, width, height, channels);
+  });
   const labels = opts.labels;
   if (labels && labels.length !== images.length) {
     throw new RangeError(`makeGrid: ${images.length} images but ${labels.length} labels; give one label per image`);

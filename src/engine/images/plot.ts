@@ -29,7 +29,14 @@ export interface PlotOptions {
 export function lineChartSpec(opts: PlotOptions): TopLevelSpec {
   const width = opts.width ?? 640;
   const height = opts.height ?? 400;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 100 || height < 100 || width > 4096 || height > 4096) {
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < 100 ||
+    height < 100 ||
+    width > 4096 ||
+    height > 4096
+  ) {
     throw new RangeError(`plotLines: width and height must be integers from 100 to 4096, got ${width}×${height}`);
   }
   if (opts.series.length === 0) throw new RangeError('plotLines needs at least one series');
@@ -38,7 +45,9 @@ export function lineChartSpec(opts: PlotOptions): TopLevelSpec {
     if (s.points.length === 0) throw new RangeError(`plotLines: series "${s.name}" has no points`);
     for (const [x, y] of s.points) {
       if (!Number.isFinite(x) || !Number.isFinite(y)) {
-        throw new RangeError(`plotLines: series "${s.name}" has a non-finite point (${x}, ${y}); points must be finite numbers`);
+        throw new RangeError(
+          `plotLines: series "${s.name}" has a non-finite point (${x}, ${y}); points must be finite numbers`,
+        );
       }
       if (opts.logY && y <= 0) {
         throw new RangeError(`plotLines: series "${s.name}" has y = ${y}; a log y axis needs every y > 0`);

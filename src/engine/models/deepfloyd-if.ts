@@ -70,7 +70,10 @@ export const deepFloydIF = defineModel({
   prompts: 'text',
   checkPrompt(prompt, option) {
     if (prompt.length > MAX_PROMPT_LENGTH) {
-      throw new InputError(`${option} is ${prompt.length} characters; the limit is ${MAX_PROMPT_LENGTH} (T5 reads 77 tokens)`, `${option}: at most ${MAX_PROMPT_LENGTH} characters`);
+      throw new InputError(
+        `${option} is ${prompt.length} characters; the limit is ${MAX_PROMPT_LENGTH} (T5 reads 77 tokens)`,
+        `${option}: at most ${MAX_PROMPT_LENGTH} characters`,
+      );
     }
   },
   // The write-up's neutral prompt for SDEdit, inpainting and one-step estimates.
@@ -83,7 +86,10 @@ export const deepFloydIF = defineModel({
     return dir !== undefined && inspectStageI(dir, deepfloydVariant()).ok;
   },
   locate(opts = {}) {
-    if (opts.checkpoint !== undefined) throw new InputError('--checkpoint is for --model mnist-flow; deepfloyd-if reads its Hugging Face folders (ILLUSIONIST_MODELS/deepfloyd-if/IF-I-XL-v1.0 or DEEPFLOYD_STAGE1_DIR)');
+    if (opts.checkpoint !== undefined)
+      throw new InputError(
+        '--checkpoint is for --model mnist-flow; deepfloyd-if reads its Hugging Face folders (ILLUSIONIST_MODELS/deepfloyd-if/IF-I-XL-v1.0 or DEEPFLOYD_STAGE1_DIR)',
+      );
     const dir = stageIFolder(opts.dir);
     if (dir === undefined) {
       const parent = deepfloydDir();

@@ -14,7 +14,7 @@ const DIGIT_HELP = `a digit 0–9 or its word ("7", "seven", "a 7"), or "" for u
 
 export const mnistFlow = defineModel({
   id: 'mnist-flow',
-  description: 'the project\'s MNIST flow-matching model: 28×28 digits, prompts are digits',
+  description: "the project's MNIST flow-matching model: 28×28 digits, prompts are digits",
   shape: [1, 28, 28],
   prompts: 'digit',
   checkPrompt(prompt, option) {
@@ -30,11 +30,16 @@ export const mnistFlow = defineModel({
   defaultGuidance: CFG_SCALE,
   supports: { stageII: false, negativePrompt: false, checkpoints: true, digitInputs: true },
   installed(opts = {}) {
-    return opts.checkpoint !== undefined ? existsSync(opts.checkpoint) : existsSync(join(modelsDir(), committedModelName('class'), COMMITTED_MODEL_FILE));
+    return opts.checkpoint !== undefined
+      ? existsSync(opts.checkpoint)
+      : existsSync(join(modelsDir(), committedModelName('class'), COMMITTED_MODEL_FILE));
   },
   locate(opts = {}) {
     const found = resolveCheckpoint(opts.checkpoint, 'class');
-    if (found.checkpoint.spec.kind !== 'class') throw new InputError(`${found.path} holds a ${found.checkpoint.spec.kind} model; mnist-flow needs a class-conditioned one (prompts are digits)`);
+    if (found.checkpoint.spec.kind !== 'class')
+      throw new InputError(
+        `${found.path} holds a ${found.checkpoint.spec.kind} model; mnist-flow needs a class-conditioned one (prompts are digits)`,
+      );
     // Absolute: a queued job may run in another process, from another working directory.
     return resolve(found.path);
   },

@@ -64,6 +64,8 @@ export interface ModelEntry {
 }
 
 /** Keeps the entry's literal id in its type, so the registry can derive ModelId. */
-export function defineModel<const Id extends string>(entry: ModelEntry & { readonly id: Id }): ModelEntry & { readonly id: Id } {
+export function defineModel<const Id extends string>(
+  entry: ModelEntry & { readonly id: Id },
+): ModelEntry & { readonly id: Id } {
   return entry;
 }

@@ -5,7 +5,16 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 export type ElementType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
-export const ELEMENT_TYPES: readonly ElementType[] = ['float32', 'float16', 'float64', 'int64', 'int32', 'int8', 'uint8', 'bool'];
+export const ELEMENT_TYPES: readonly ElementType[] = [
+  'float32',
+  'float16',
+  'float64',
+  'int64',
+  'int32',
+  'int8',
+  'uint8',
+  'bool',
+];
 
 const DATA_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -24,7 +33,16 @@ export function onnxDataType(type: ElementType): number {
   return v;
 }
 
-const ELEMENT_BYTES: Record<ElementType, number> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1 };
+const ELEMENT_BYTES: Record<ElementType, number> = {
+  float32: 4,
+  float16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
 
 /** Where an initializer's raw little-endian bytes lie in a file beside the model. */
 export interface ExternalData {
@@ -34,7 +52,14 @@ export interface ExternalData {
 }
 
 /** Typed arrays the builder stores as raw little-endian bytes; Uint16Array means float16. */
-export type TensorData = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | BigInt64Array
+  | Int32Array
+  | Int8Array
+  | Uint8Array;
 
 function inferType(data: TensorData): ElementType {
   if (data instanceof Float32Array) return 'float32';
@@ -53,7 +78,10 @@ type AttrValue = number | number[] | string | string[] | TypedAttr;
 
 /** Attributes whose ONNX type cannot be told from a JS number (1 as FLOAT, [1, 2] as FLOATS), or tensors. */
 export class TypedAttr {
-  constructor(readonly kind: 'float' | 'floats' | 'tensor', readonly value: number | number[] | TensorValue) {}
+  constructor(
+    readonly kind: 'float' | 'floats' | 'tensor',
+    readonly value: number | number[] | TensorValue,
+  ) {}
 }
 
 export interface TensorValue {
@@ -72,7 +100,10 @@ export const attr = {
 function tensorProto(name: string, t: TensorValue): onnxProto.onnx.ITensorProto {
   const type = t.type ?? inferType(t.data);
   const count = t.dims.reduce((a, b) => a * b, 1);
-  if (count !== t.data.length) throw new RangeError(`tensor "${name}" has dims [${t.dims.join(', ')}] (${count} values) but ${t.data.length} values`);
+  if (count !== t.data.length)
+    throw new RangeError(
+      `tensor "${name}" has dims [${t.dims.join(', ')}] (${count} values) but ${t.data.length} values`,
+    );
   // ONNX raw_data is little-endian, as typed arrays are on every platform Node ships for.
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
   return { name, dims: t.dims, dataType: onnxDataType(type), rawData: bytes };
@@ -87,7 +118,8 @@ function attributeProto(name: string, v: AttrValue): onnxProto.onnx.IAttributePr
   }
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
   if (typeof v === 'number') return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
-  if (v.every((x): x is string => typeof x === 'string')) return { name, type: T.STRINGS, strings: v.map((s) => new TextEncoder().encode(s)) };
+  if (v.every((x): x is string => typeof x === 'string'))
+    return { name, type: T.STRINGS, strings: v.map((s) => new TextEncoder().encode(s)) };
   const nums = v as number[];
   return nums.every(Number.isInteger) ? { name, type: T.INTS, ints: nums } : { name, type: T.FLOATS, floats: nums };
 }
@@ -98,7 +130,11 @@ function valueInfo(name: string, type: ElementType, dims: readonly Dim[]): onnxP
     type: {
       tensorType: {
         elemType: onnxDataType(type),
-        shape: { dim: dims.map((d, i) => (typeof d === 'string' ? { dimParam: d } : d < 0 ? { dimParam: `d${i}` } : { dimValue: d })) },
+        shape: {
+          dim: dims.map((d, i) =>
+            typeof d === 'string' ? { dimParam: d } : d < 0 ? { dimParam: `d${i}` } : { dimValue: d },
+          ),
+        },
       },
     },
   };
@@ -128,7 +164,10 @@ export class GraphBuilder {
   readonly opset: number;
   readonly producer: string;
 
-  constructor(readonly name: string, opts: GraphBuilderOptions = {}) {
+  constructor(
+    readonly name: string,
+    opts: GraphBuilderOptions = {},
+  ) {
     this.opset = opts.opset ?? 20;
     this.producer = opts.producer ?? 'illusionist';
   }
@@ -136,12 +175,14 @@ export class GraphBuilder {
   /** A value name not used yet, for intermediate results. */
   fresh(prefix = 'v'): string {
     let n: string;
-    do n = `${prefix}_${this.counter++}`; while (this.names.has(n));
+    do n = `${prefix}_${this.counter++}`;
+    while (this.names.has(n));
     return n;
   }
 
   private claim(name: string, what: string): void {
-    if (this.names.has(name) && what !== 'output') throw new RangeError(`${what} name "${name}" is already used in graph "${this.name}"`);
+    if (this.names.has(name) && what !== 'output')
+      throw new RangeError(`${what} name "${name}" is already used in graph "${this.name}"`);
     this.names.add(name);
   }
 
@@ -171,11 +212,16 @@ export class GraphBuilder {
   externalInitializer(name: string, type: ElementType, dims: number[], ext: ExternalData): string {
     this.claim(name, 'initializer');
     if (!Number.isSafeInteger(ext.offset) || ext.offset < 0 || !Number.isSafeInteger(ext.length) || ext.length < 0) {
-      throw new RangeError(`external initializer "${name}": offset ${ext.offset} and length ${ext.length} must be whole numbers of bytes, not negative`);
+      throw new RangeError(
+        `external initializer "${name}": offset ${ext.offset} and length ${ext.length} must be whole numbers of bytes, not negative`,
+      );
     }
     const count = dims.reduce((a, b) => a * b, 1);
     const want = count * ELEMENT_BYTES[type];
-    if (want !== ext.length) throw new RangeError(`external initializer "${name}" has dims [${dims.join(', ')}] of ${type} (${want} bytes) but ${ext.length} bytes in ${ext.location}`);
+    if (want !== ext.length)
+      throw new RangeError(
+        `external initializer "${name}" has dims [${dims.join(', ')}] of ${type} (${want} bytes) but ${ext.length} bytes in ${ext.location}`,
+      );
     this.inits.push({
       name,
       dims,
@@ -191,7 +237,13 @@ export class GraphBuilder {
   }
 
   /** Adds a node; integer numbers become INT(S) attributes, others FLOAT(S); use `attr.float` to force. */
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: Record<string, AttrValue> = {}, opts: { name?: string; domain?: string } = {}): string[] {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    outputs: readonly string[],
+    attrs: Record<string, AttrValue> = {},
+    opts: { name?: string; domain?: string } = {},
+  ): string[] {
     for (const o of outputs) this.claim(o, 'node output');
     this.nodes.push({
       opType,

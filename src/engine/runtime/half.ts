@@ -11,7 +11,7 @@ export function toHalf(value: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
   if (e <= 0) {
     if (e < -10) return sign; // underflow → ±0
@@ -20,12 +20,12 @@ export function toHalf(value: number): number {
     let half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
+    if (rem > mid || (rem === mid && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // may carry into the exponent: still correct
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // may carry into the exponent: still correct
   return sign | half;
 }
 
@@ -60,6 +60,8 @@ export function toFloat32(data: unknown): Float32Array {
   if (data instanceof Uint16Array) return float16ToFloat32(data);
   const F16 = (globalThis as { Float16Array?: abstract new (...args: never[]) => ArrayLike<number> }).Float16Array;
   if (F16 !== undefined && data instanceof F16) return Float32Array.from(data);
-  const what = data === null || data === undefined ? String(data) : (data as object).constructor?.name ?? typeof data;
-  throw new TypeError(`expected float output data (Float32Array, Float16Array or fp16 bits in a Uint16Array), got ${what}`);
+  const what = data === null || data === undefined ? String(data) : ((data as object).constructor?.name ?? typeof data);
+  throw new TypeError(
+    `expected float output data (Float32Array, Float16Array or fp16 bits in a Uint16Array), got ${what}`,
+  );
 }

@@ -76,7 +76,10 @@ export interface SessionOptions {
 
 export class MissingModelError extends InputError {
   override name = 'MissingModelError';
-  constructor(readonly path: string, readonly hint: string) {
+  constructor(
+    readonly path: string,
+    readonly hint: string,
+  ) {
     super(`model file not found: ${path}\n${hint}`, undefined, 'model-not-installed');
   }
 }
@@ -99,7 +102,14 @@ function cudaInstalled(ort: typeof Ort): boolean {
   if (cudaFailed || !ort.listSupportedBackends().some((b) => b.name === 'cuda')) return false;
   try {
     const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
-    const lib = join(dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+    const lib = join(
+      dirname(pkg),
+      'bin',
+      'napi-v6',
+      process.platform,
+      process.arch,
+      'libonnxruntime_providers_cuda.so',
+    );
     return existsSync(lib);
   } catch {
     return false;
@@ -129,17 +139,24 @@ export class OnnxSession {
     const base: Ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
     if (opts.intraOpThreads !== undefined) base.intraOpNumThreads = opts.intraOpThreads;
     const session: Record<string, unknown> = {};
-    if (opts.spinning === false) Object.assign(session, { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } });
+    if (opts.spinning === false)
+      Object.assign(session, { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } });
     if (opts.externalDataDir !== undefined) {
-      if (typeof source === 'string') throw new OnnxRunError(`${name}: externalDataDir is for models given as bytes; a model file finds its external data beside itself`);
-      if (!existsSync(opts.externalDataDir)) throw new MissingModelError(opts.externalDataDir, `the folder holding ${name}'s weights`);
+      if (typeof source === 'string')
+        throw new OnnxRunError(
+          `${name}: externalDataDir is for models given as bytes; a model file finds its external data beside itself`,
+        );
+      if (!existsSync(opts.externalDataDir))
+        throw new MissingModelError(opts.externalDataDir, `the folder holding ${name}'s weights`);
       session.model_external_initializers_file_folder_path = resolve(opts.externalDataDir);
     }
     if (opts.prepack === false) session.disable_prepacking = '1';
     if (Object.keys(session).length > 0) base.extra = { session };
     // The two overloads (path, bytes) cannot take a union argument.
     const create = (executionProviders: string[]): Promise<Ort.InferenceSession> =>
-      typeof source === 'string' ? ort.InferenceSession.create(source, { ...base, executionProviders }) : ort.InferenceSession.create(source, { ...base, executionProviders });
+      typeof source === 'string'
+        ? ort.InferenceSession.create(source, { ...base, executionProviders })
+        : ort.InferenceSession.create(source, { ...base, executionProviders });
     const choice = opts.provider ?? 'auto';
     if (choice === 'webgpu') {
       try {
@@ -187,7 +204,7 @@ export class OnnxSession {
   /** Declared element type of an input ('float16' for fp16 exports), if the model says. */
   inputType(name: string): string | undefined {
     const m = this.live.inputMetadata.find((x) => x.name === name);
-    return m && m.isTensor ? m.type : undefined;
+    return m?.isTensor ? m.type : undefined;
   }
 
   async run(feeds: Record<string, Feed>): Promise<Record<string, Fetched>> {
@@ -214,7 +231,10 @@ export class OnnxSession {
       const expected = s.inputMetadata
         .map((m) => `  ${m.name}: ${m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'non-tensor'}`)
         .join('\n');
-      throw new OnnxRunError(`${this.name} failed: ${(err as Error).message}\ngiven:\n${describe(feeds)}\nexpected:\n${expected}`, err);
+      throw new OnnxRunError(
+        `${this.name} failed: ${(err as Error).message}\ngiven:\n${describe(feeds)}\nexpected:\n${expected}`,
+        err,
+      );
     }
     const result: Record<string, Fetched> = {};
     for (const [name, t] of Object.entries(out)) {
@@ -235,7 +255,10 @@ export class ModelFolder {
   private readonly sessions = new Map<string, Promise<OnnxSession>>();
   readonly dir: string;
 
-  constructor(dir: string, private readonly opts: SessionOptions & { howToProduce: string }) {
+  constructor(
+    dir: string,
+    private readonly opts: SessionOptions & { howToProduce: string },
+  ) {
     this.dir = resolve(dir);
   }
 

@@ -20,8 +20,13 @@ function kernel(name: string): KernelFunc {
   return config.kernelFunc;
 }
 
-function call(name: string, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+function call(
+  name: string,
+  backend: WasmBackendLike,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  // biome-ignore lint/suspicious/noExplicitAny: tfjs-core does not export the kernel function types
   return kernel(name)({ inputs, backend: backend as any, attrs } as any) as TensorInfo;
 }
 
@@ -77,8 +82,15 @@ export const conv2DBackpropFilterWasm: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args as unknown as KernelArgs;
   const x = inputs.x!;
   const dy = inputs.dy!;
-  const a = attrs as { strides: [number, number] | number; pad: unknown; dimRoundingMode?: unknown; filterShape: [number, number, number, number]; dataFormat?: string };
-  if (a.dataFormat && a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter: only NHWC is supported, got ${a.dataFormat}`);
+  const a = attrs as {
+    strides: [number, number] | number;
+    pad: unknown;
+    dimRoundingMode?: unknown;
+    filterShape: [number, number, number, number];
+    dataFormat?: string;
+  };
+  if (a.dataFormat && a.dataFormat !== 'NHWC')
+    throw new Error(`Conv2DBackpropFilter: only NHWC is supported, got ${a.dataFormat}`);
   const [kh, kw] = a.filterShape;
   const p = convPads(x.shape as [number, number, number, number], a.filterShape, a.strides, a.pad, a.dimRoundingMode);
   const s = new Scratch(backend);
@@ -86,7 +98,12 @@ export const conv2DBackpropFilterWasm: KernelFunc = (args) => {
   const dyT = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, N, Co]
   let w = s.run('Conv2D', { x: xT, filter: dyT }, {
     strides: [1, 1],
-    pad: [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]],
+    pad: [
+      [0, 0],
+      [p.top, p.bottom],
+      [p.left, p.right],
+      [0, 0],
+    ],
     dilations: [p.sh, p.sw],
     dataFormat: 'NHWC',
     dimRoundingMode: undefined,
@@ -107,11 +124,24 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args as unknown as KernelArgs;
   const dy = inputs.dy!;
   const filter = inputs.filter!;
-  const a = attrs as { strides: [number, number] | number; pad: unknown; dimRoundingMode?: unknown; inputShape: [number, number, number, number]; dataFormat?: string };
-  if (a.dataFormat && a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropInput: only NHWC is supported, got ${a.dataFormat}`);
+  const a = attrs as {
+    strides: [number, number] | number;
+    pad: unknown;
+    dimRoundingMode?: unknown;
+    inputShape: [number, number, number, number];
+    dataFormat?: string;
+  };
+  if (a.dataFormat && a.dataFormat !== 'NHWC')
+    throw new Error(`Conv2DBackpropInput: only NHWC is supported, got ${a.dataFormat}`);
   const [n, h, wd, ci] = a.inputShape;
   const [kh, kw, , co] = filter.shape as [number, number, number, number];
-  const p = convPads(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode);
+  const p = convPads(
+    a.inputShape,
+    filter.shape as [number, number, number, number],
+    a.strides,
+    a.pad,
+    a.dimRoundingMode,
+  );
   const [, oh, ow] = dy.shape as [number, number, number, number];
   const s = new Scratch(backend);
   if (oh === 1 && ow === 1 && p.top === 0 && p.left === 0 && h === kh && wd === kw) {
@@ -132,7 +162,14 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
     // Insert (stride − 1) zeros after every row/column: [N,OH,1,OW,1,C] → pad → [N,OH·sh,OW·sw,C].
     const r = s.run('Reshape', { x: dy }, { shape: [n, oh, 1, ow, 1, co] });
     const padded = s.run('PadV2', { x: r }, {
-      paddings: [[0, 0], [0, 0], [0, p.sh - 1], [0, 0], [0, p.sw - 1], [0, 0]],
+      paddings: [
+        [0, 0],
+        [0, 0],
+        [0, p.sh - 1],
+        [0, 0],
+        [0, p.sw - 1],
+        [0, 0],
+      ],
       constantValue: 0,
     } as unknown as NamedAttrMap);
     src = s.run('Reshape', { x: padded }, { shape: [n, oh * p.sh, ow * p.sw, co] });
@@ -144,11 +181,18 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const padLeft = kw - 1 - p.left;
   let padBottom = h - 1 + kh - padTop - dh; // out length = dh + top + bottom − kh + 1 = h
   let padRight = wd - 1 + kw - padLeft - dw;
-  if (padTop < 0 || padLeft < 0) throw new Error('Conv2DBackpropInput: padding larger than the filter is not supported');
+  if (padTop < 0 || padLeft < 0)
+    throw new Error('Conv2DBackpropInput: padding larger than the filter is not supported');
   let cropH = 0;
   let cropW = 0;
-  if (padBottom < 0) { cropH = -padBottom; padBottom = 0; }
-  if (padRight < 0) { cropW = -padRight; padRight = 0; }
+  if (padBottom < 0) {
+    cropH = -padBottom;
+    padBottom = 0;
+  }
+  if (padRight < 0) {
+    cropW = -padRight;
+    padRight = 0;
+  }
   if (cropH || cropW) {
     src = s.run('Slice', { x: src }, { begin: [0, 0, 0, 0], size: [-1, dh - cropH, dw - cropW, -1] });
   }
@@ -156,7 +200,12 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const wT = s.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }); // [KH, KW, Co, Ci]
   const out = s.run('Conv2D', { x: src, filter: wT }, {
     strides: [1, 1],
-    pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
+    pad: [
+      [0, 0],
+      [padTop, padBottom],
+      [padLeft, padRight],
+      [0, 0],
+    ],
     dilations: [1, 1],
     dataFormat: 'NHWC',
     dimRoundingMode: undefined,
@@ -165,7 +214,20 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   return s.release(out);
 };
 
-interface PhaseGeometry { n: number; h: number; wd: number; ci: number; kh: number; kw: number; oh: number; ow: number; top: number; left: number; sh: number; sw: number }
+interface PhaseGeometry {
+  n: number;
+  h: number;
+  wd: number;
+  ci: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  top: number;
+  left: number;
+  sh: number;
+  sw: number;
+}
 
 /** Taps and offsets of one output phase along one axis (see backpropInputByPhases). */
 function phaseAxis(a: number, s: number, pad: number, k: number, inLen: number, outLen: number) {
@@ -184,7 +246,12 @@ function phaseAxis(a: number, s: number, pad: number, k: number, inLen: number, 
  * interleaved afterwards: output o = s·m + a only sees taps k ≡ a + pad (mod s), so
  * dx_a[m] = Σ_j dy[m + q − j]·W[r + s·j]. Avoids the (s²−1)/s² zero multiplies of dilating dy.
  */
-function backpropInputByPhases(s: Scratch, dy: TensorInfo, filter: TensorInfo, g: PhaseGeometry): TensorInfo | undefined {
+function backpropInputByPhases(
+  s: Scratch,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: PhaseGeometry,
+): TensorInfo | undefined {
   const rows: TensorInfo[] = [];
   const wT = s.run('Transpose', { x: filter }, { perm: [0, 1, 3, 2] }); // [KH, KW, Co, Ci]
   for (let ah = 0; ah < g.sh; ah++) {
@@ -195,15 +262,30 @@ function backpropInputByPhases(s: Scratch, dy: TensorInfo, filter: TensorInfo, g
       const px = phaseAxis(aw, g.sw, g.left, g.kw, g.ow, g.wd);
       if (!px || px.padBefore < 0 || px.padAfter < 0) return undefined;
       const taps = s.run('StridedSlice', { x: wT }, {
-        begin: [py.r, px.r, 0, 0], end: [py.r + g.sh * (py.taps - 1) + 1, px.r + g.sw * (px.taps - 1) + 1, 0, 0],
-        strides: [g.sh, g.sw, 1, 1], beginMask: 0, endMask: 12, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+        begin: [py.r, px.r, 0, 0],
+        end: [py.r + g.sh * (py.taps - 1) + 1, px.r + g.sw * (px.taps - 1) + 1, 0, 0],
+        strides: [g.sh, g.sw, 1, 1],
+        beginMask: 0,
+        endMask: 12,
+        ellipsisMask: 0,
+        newAxisMask: 0,
+        shrinkAxisMask: 0,
       } as unknown as NamedAttrMap);
       const flipped = s.run('Reverse', { x: taps }, { dims: [0, 1] });
-      cols.push(s.run('Conv2D', { x: dy, filter: flipped }, {
-        strides: [1, 1],
-        pad: [[0, 0], [py.padBefore, py.padAfter], [px.padBefore, px.padAfter], [0, 0]],
-        dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
-      } as unknown as NamedAttrMap)); // [N, H/sh, W/sw, Ci]
+      cols.push(
+        s.run('Conv2D', { x: dy, filter: flipped }, {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [py.padBefore, py.padAfter],
+            [px.padBefore, px.padAfter],
+            [0, 0],
+          ],
+          dilations: [1, 1],
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+        } as unknown as NamedAttrMap),
+      ); // [N, H/sh, W/sw, Ci]
     }
     const packed = s.run('Pack', cols as unknown as Record<string, TensorInfo>, { axis: 3 }); // [N, H/sh, W/sw, sw, Ci]
     rows.push(s.run('Reshape', { x: packed }, { shape: [g.n, g.h / g.sh, g.wd, g.ci] }));
@@ -251,7 +333,10 @@ export function registerWasmTrainingKernels(): void {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterWasm });
   tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputWasm });
-  for (const [name, kernelFunc] of [['Identity', identityWasm], ['Cast', castWasm]] as const) {
+  for (const [name, kernelFunc] of [
+    ['Identity', identityWasm],
+    ['Cast', castWasm],
+  ] as const) {
     const stock = tf.getKernel(name, 'wasm');
     if (!stock) throw new Error(`wasm backend has no '${name}' kernel`);
     stockKernels.set(name, stock.kernelFunc);

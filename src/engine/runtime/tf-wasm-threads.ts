@@ -20,7 +20,8 @@ export function wantedWasmThreads(env: NodeJS.ProcessEnv = process.env): number 
   const raw = env.ILLUSIONIST_TF_THREADS?.trim();
   if (raw) {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`ILLUSIONIST_TF_THREADS must be a positive integer, got '${raw}'`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`ILLUSIONIST_TF_THREADS must be a positive integer, got '${raw}'`);
     return Math.min(n, MAX_WASM_THREADS);
   }
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -31,7 +32,10 @@ export function wantedWasmThreads(env: NodeJS.ProcessEnv = process.env): number 
 const MAX_WASM_THREADS = 8;
 const THREADED_START_TIMEOUT_MS = 30_000;
 
-interface EmscriptenWorker { unref(): void; terminate(): unknown }
+interface EmscriptenWorker {
+  unref(): void;
+  terminate(): unknown;
+}
 interface ThreadedModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
   PThread: { runningWorkers: EmscriptenWorker[]; unusedWorkers: EmscriptenWorker[]; terminateAllThreads(): void };
@@ -62,7 +66,10 @@ export async function installThreadedWasm(wanted: number): Promise<number> {
   const mainScript = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const wasmFile = join(dirname(mainScript), 'tfjs-backend-wasm-threaded-simd.wasm');
   const factory = require(mainScript) as (cfg: object) => Promise<ThreadedModule>;
-  const { wasmWorkerContents } = require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as { wasmWorkerContents: string };
+  const { wasmWorkerContents } =
+    require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as {
+      wasmWorkerContents: string;
+    };
   // The package escapes newlines the same way before making its Blob.
   const workerFile = threadedWorkerFile(wasmWorkerContents.replace(/\n/g, '\\n'));
 
@@ -71,7 +78,8 @@ export async function installThreadedWasm(wanted: number): Promise<number> {
   // the module starts, then restore os.cpus.
   const realCpus = os.cpus;
   const cpus = realCpus.call(os);
-  os.cpus = () => Array.from({ length: Math.max(2 * wanted, cpus.length) }, (_, i) => cpus[i % Math.max(1, cpus.length)]!);
+  os.cpus = () =>
+    Array.from({ length: Math.max(2 * wanted, cpus.length) }, (_, i) => cpus[i % Math.max(1, cpus.length)]!);
   let module: ThreadedModule | undefined;
   let timer: NodeJS.Timeout | undefined;
   const pending = factory({
@@ -84,12 +92,18 @@ export async function installThreadedWasm(wanted: number): Promise<number> {
     module = await Promise.race([
       pending,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`threaded module did not start within ${THREADED_START_TIMEOUT_MS / 1000} s`)), THREADED_START_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`threaded module did not start within ${THREADED_START_TIMEOUT_MS / 1000} s`)),
+          THREADED_START_TIMEOUT_MS,
+        );
         timer.unref();
       }),
     ]);
   } catch (e) {
-    void pending.then((m) => m.PThread.terminateAllThreads(), () => undefined);
+    void pending.then(
+      (m) => m.PThread.terminateAllThreads(),
+      () => undefined,
+    );
     throw e;
   } finally {
     clearTimeout(timer);
@@ -103,7 +117,9 @@ export async function installThreadedWasm(wanted: number): Promise<number> {
     // Pool threads park in the workers forever: never let them keep the process alive.
     for (const w of [...module.PThread.runningWorkers, ...module.PThread.unusedWorkers]) w.unref();
     if (threads < 2 || module.PThread.runningWorkers.length !== threads - 1) {
-      throw new Error(`thread pool has ${threads} thread(s) and ${module.PThread.runningWorkers.length} running worker(s), wanted ${wanted}`);
+      throw new Error(
+        `thread pool has ${threads} thread(s) and ${module.PThread.runningWorkers.length} running worker(s), wanted ${wanted}`,
+      );
     }
     module.tfjs = {
       init: module.cwrap('init', null, []),
@@ -118,7 +134,7 @@ export async function installThreadedWasm(wanted: number): Promise<number> {
     throw e;
   }
   const ready = module;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the wasm backend's constructor takes the emscripten module, which it does not type
   const backend = new BackendWasm(ready as any);
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', () => backend, 2);

@@ -10,7 +10,13 @@ import { installThreadedWasm, wantedWasmThreads } from './tf-wasm-threads.js';
 
 export { tf };
 export { wantedWasmThreads } from './tf-wasm-threads.js';
-export { conv2DBackpropFilterWasm, conv2DBackpropInputWasm, identityWasm, castWasm, registerWasmTrainingKernels } from './tf-kernels.js';
+export {
+  conv2DBackpropFilterWasm,
+  conv2DBackpropInputWasm,
+  identityWasm,
+  castWasm,
+  registerWasmTrainingKernels,
+} from './tf-kernels.js';
 
 export type TfBackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type TfBackendChoice = 'auto' | TfBackendName;
@@ -62,7 +68,7 @@ async function start(choice: TfBackendChoice): Promise<TfRuntime> {
   }
   const require = createRequire(import.meta.url);
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  setWasmPaths(wasmDir.endsWith('/') ? wasmDir : wasmDir + '/');
+  setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
   registerWasmTrainingKernels();
   const wanted = wantedWasmThreads();
   let threads = 1;
@@ -70,7 +76,9 @@ async function start(choice: TfBackendChoice): Promise<TfRuntime> {
     try {
       threads = await installThreadedWasm(wanted);
     } catch (e) {
-      console.warn(`[illusionist] multithreaded wasm backend unavailable (${(e as Error).message ?? e}); using 1 thread`);
+      console.warn(
+        `[illusionist] multithreaded wasm backend unavailable (${(e as Error).message ?? e}); using 1 thread`,
+      );
     }
   }
   await setBackendOrThrow('wasm');
@@ -81,7 +89,9 @@ async function start(choice: TfBackendChoice): Promise<TfRuntime> {
 async function setBackendOrThrow(name: string): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) {
-    throw new Error(`TensorFlow.js backend '${name}' failed to start (tf.setBackend returned ${ok}); refusing to fall back to '${tf.getBackend()}'`);
+    throw new Error(
+      `TensorFlow.js backend '${name}' failed to start (tf.setBackend returned ${ok}); refusing to fall back to '${tf.getBackend()}'`,
+    );
   }
 }
 

@@ -20,9 +20,20 @@ export function viewConditioning(cond: Conditioning, views: readonly View[]): Co
 }
 
 /** ε and variance of the anagram at x_t (eqs. A.6–A.8 generalised to k views). */
-export function anagramEstimator(denoiser: Denoiser, cond: Conditioning, views: readonly View[], guidanceScale: number): Estimator {
+export function anagramEstimator(
+  denoiser: Denoiser,
+  cond: Conditioning,
+  views: readonly View[],
+  guidanceScale: number,
+): Estimator {
   return async (xt, t) => {
-    const preds = await guidedPredict(denoiser, views.map((v) => v.view(xt)), t, cond, guidanceScale);
+    const preds = await guidedPredict(
+      denoiser,
+      views.map((v) => v.view(xt)),
+      t,
+      cond,
+      guidanceScale,
+    );
     const back = (p: Prediction, v: View): Prediction => {
       const out: Prediction = { eps: v.inverseView(p.eps) };
       const inv = v.inverseVariance ?? v.inverseView;
@@ -30,7 +41,10 @@ export function anagramEstimator(denoiser: Denoiser, cond: Conditioning, views: 
       if (p.varianceValues) out.varianceValues = inv(p.varianceValues);
       return out;
     };
-    return reducePredictions(preds.map((p, j) => back(p, views[j]!)), mean);
+    return reducePredictions(
+      preds.map((p, j) => back(p, views[j]!)),
+      mean,
+    );
   };
 }
 
@@ -46,7 +60,9 @@ export function reducePredictions(preds: readonly Prediction[], combineEps: (eps
 export async function anagram(denoiser: Denoiser, x: Tensor, opts: AnagramOptions): Promise<SampleResult> {
   const { prompts, views } = opts;
   if (prompts.length < 2 || prompts.length > 3 || views.length !== prompts.length) {
-    throw new RangeError(`an anagram takes 2 or 3 prompts and one view per prompt, got ${prompts.length} prompts and ${views.length} views`);
+    throw new RangeError(
+      `an anagram takes 2 or 3 prompts and one view per prompt, got ${prompts.length} prompts and ${views.length} views`,
+    );
   }
   const cond = viewConditioning(await encodeGuided(denoiser, prompts, x.shape[0]), views);
   const estimate = anagramEstimator(denoiser, cond, views, opts.guidanceScale ?? DEFAULT_GUIDANCE_SCALE);

@@ -49,7 +49,8 @@ export function gaussianBlur(x: Tensor, opts: BlurOptions = {}): Tensor {
   // dominate hybrid sampling's engine time (two blurs per step).
   const taps = (size: number): Int32Array => {
     const idx = new Int32Array(size * kernel.length);
-    for (let q = 0; q < size; q++) for (let k = 0; k < kernel.length; k++) idx[q * kernel.length + k] = reflect(q + k - half, size);
+    for (let q = 0; q < size; q++)
+      for (let k = 0; k < kernel.length; k++) idx[q * kernel.length + k] = reflect(q + k - half, size);
     return idx;
   };
   const cols = taps(w);
@@ -67,11 +68,12 @@ export function gaussianBlur(x: Tensor, opts: BlurOptions = {}): Tensor {
         tmp[row + q] = s;
       }
     }
-    for (let r = 0; r < h; r++) for (let q = 0; q < w; q++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += kernel[k]! * tmp[base + rows[r * K + k]! * w + q]!;
-      out[base + r * w + q] = s;
-    }
+    for (let r = 0; r < h; r++)
+      for (let q = 0; q < w; q++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += kernel[k]! * tmp[base + rows[r * K + k]! * w + q]!;
+        out[base + r * w + q] = s;
+      }
   }
   return tensor(x.shape, out);
 }

@@ -2,7 +2,14 @@
 // unconditional rows run in ONE model call; the variance is taken from the conditional rows.
 import type { Conditioning, Denoiser, Prediction } from '../denoisers/denoiser.js';
 import { axpby, chunk, concat, type Tensor } from '../tensor.js';
-import { blockRows, denoiseLoop, initialNoise, type Estimator, type LoopOptions, type SampleResult } from './iterative.js';
+import {
+  blockRows,
+  denoiseLoop,
+  initialNoise,
+  type Estimator,
+  type LoopOptions,
+  type SampleResult,
+} from './iterative.js';
 
 export const DEFAULT_GUIDANCE_SCALE = 7;
 
@@ -10,10 +17,20 @@ export const DEFAULT_GUIDANCE_SCALE = 7;
  * Encodes prompts p_0 … p_{k−1} and '' once, laid out for `guidedPredict` over k inputs of B images:
  * rows [p_0 ×B, …, p_{k−1} ×B, '' ×kB].
  */
-export async function encodeGuided(denoiser: Denoiser, prompts: readonly string[], batch: number): Promise<Conditioning> {
+export async function encodeGuided(
+  denoiser: Denoiser,
+  prompts: readonly string[],
+  batch: number,
+): Promise<Conditioning> {
   const enc = await denoiser.encode([...prompts, '']);
   const k = prompts.length;
-  return enc.take([...blockRows(prompts.map((_, j) => j), batch), ...blockRows(new Array<number>(k).fill(k), batch)]);
+  return enc.take([
+    ...blockRows(
+      prompts.map((_, j) => j),
+      batch,
+    ),
+    ...blockRows(new Array<number>(k).fill(k), batch),
+  ]);
 }
 
 /** Guided estimates for k inputs (each [B, …]) with `cond` laid out by `encodeGuided`. */
@@ -38,7 +55,11 @@ export async function guidedPredict(
 }
 
 /** CFG estimator for one prompt over a batch (cond from `encodeGuided(denoiser, [prompt], B)`). */
-export function cfgEstimator(denoiser: Denoiser, cond: Conditioning, guidanceScale = DEFAULT_GUIDANCE_SCALE): Estimator {
+export function cfgEstimator(
+  denoiser: Denoiser,
+  cond: Conditioning,
+  guidanceScale = DEFAULT_GUIDANCE_SCALE,
+): Estimator {
   return async (xt, t) => (await guidedPredict(denoiser, [xt], t, cond, guidanceScale))[0]!;
 }
 

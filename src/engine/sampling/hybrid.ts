@@ -23,7 +23,12 @@ export interface HybridOptions extends Omit<CfgOptions, 'prompt'> {
 }
 
 /** ε = lowpass(ε_far) + highpass(ε_near) with both CFG-guided in one model call; the variance averaged. */
-export function hybridEstimator(denoiser: Denoiser, cond: Conditioning, filter: BlurOptions, guidanceScale: number): Estimator {
+export function hybridEstimator(
+  denoiser: Denoiser,
+  cond: Conditioning,
+  filter: BlurOptions,
+  guidanceScale: number,
+): Estimator {
   const lowpass = (e: Tensor): Tensor => gaussianBlur(e, filter);
   return async (xt, t) => {
     const preds = await guidedPredict(denoiser, [xt, xt], t, cond, guidanceScale);
@@ -37,5 +42,10 @@ export function hybridEstimator(denoiser: Denoiser, cond: Conditioning, filter: 
 export async function hybrid(denoiser: Denoiser, x: Tensor, opts: HybridOptions): Promise<SampleResult> {
   const filter = { ...hybridFilter(Math.min(denoiser.imageShape[1], denoiser.imageShape[2])), ...opts.filter };
   const cond = await encodeGuided(denoiser, [opts.farPrompt, opts.nearPrompt], x.shape[0]);
-  return denoiseLoop(denoiser.schedule, hybridEstimator(denoiser, cond, filter, opts.guidanceScale ?? DEFAULT_GUIDANCE_SCALE), x, opts);
+  return denoiseLoop(
+    denoiser.schedule,
+    hybridEstimator(denoiser, cond, filter, opts.guidanceScale ?? DEFAULT_GUIDANCE_SCALE),
+    x,
+    opts,
+  );
 }

@@ -21,8 +21,18 @@ export interface InpaintOptions extends CfgOptions {
 /** A [1, 1, h, w] mask that is 1 inside the box (the region to repaint) and 0 elsewhere. */
 export function boxMask(h: number, w: number, box: { x: number; y: number; width: number; height: number }): Tensor {
   const { x, y, width, height } = box;
-  if (![x, y, width, height].every(Number.isInteger) || width < 1 || height < 1 || x < 0 || y < 0 || x + width > w || y + height > h) {
-    throw new InputError(`box x,y,w,h = ${x},${y},${width},${height} must be integers inside the ${w}×${h} image with w, h ≥ 1`);
+  if (
+    ![x, y, width, height].every(Number.isInteger) ||
+    width < 1 ||
+    height < 1 ||
+    x < 0 ||
+    y < 0 ||
+    x + width > w ||
+    y + height > h
+  ) {
+    throw new InputError(
+      `box x,y,w,h = ${x},${y},${width},${height} must be integers inside the ${w}×${h} image with w, h ≥ 1`,
+    );
   }
   const m = new Float32Array(h * w);
   for (let r = y; r < y + height; r++) m.fill(1, r * w + x, r * w + x + width);
@@ -33,7 +43,12 @@ export function boxMask(h: number, w: number, box: { x: number; y: number; width
  * Repaints where mask = 1 in `original` [B, c, h, w]; mask is [1|B, 1|c, h, w] with values 0/1.
  * Starts from forward(original, timesteps[iStart]) (iStart 0, the default, is almost pure noise).
  */
-export async function inpaint(denoiser: Denoiser, original: Tensor, mask: Tensor, opts: InpaintOptions): Promise<SampleResult> {
+export async function inpaint(
+  denoiser: Denoiser,
+  original: Tensor,
+  mask: Tensor,
+  opts: InpaintOptions,
+): Promise<SampleResult> {
   for (const v of mask.data) {
     if (v !== 0 && v !== 1) throw new RangeError(`inpainting masks must be 0 (keep) or 1 (repaint), found ${v}`);
   }
@@ -49,13 +64,32 @@ export async function inpaint(denoiser: Denoiser, original: Tensor, mask: Tensor
     x = where(mask, start, original);
     keep = (xt) => where(mask, xt, original);
   } else {
-    if (opts.keep !== undefined && opts.keep !== 'noised') throw new RangeError(`inpainting keep must be "noised" or "clean", got "${String(opts.keep)}"`);
+    if (opts.keep !== undefined && opts.keep !== 'noised')
+      throw new RangeError(`inpainting keep must be "noised" or "clean", got "${String(opts.keep)}"`);
     x = start;
     // Past the last timestep (diffusers' final step) the original is its own noised version.
-    keep = (xt, t) => where(mask, xt, t < 0 ? original : addNoise(schedule, original, t, opts.rng.draw(original.shape, `the forward noise of the kept pixels to t = ${t}`)));
+    keep = (xt, t) =>
+      where(
+        mask,
+        xt,
+        t < 0
+          ? original
+          : addNoise(
+              schedule,
+              original,
+              t,
+              opts.rng.draw(original.shape, `the forward noise of the kept pixels to t = ${t}`),
+            ),
+      );
   }
   const cond = await encodeGuided(denoiser, [opts.prompt], original.shape[0]);
-  const result = await denoiseLoop(schedule, cfgEstimator(denoiser, cond, opts.guidanceScale), x, { ...opts, timesteps, iStart }, keep);
+  const result = await denoiseLoop(
+    schedule,
+    cfgEstimator(denoiser, cond, opts.guidanceScale),
+    x,
+    { ...opts, timesteps, iStart },
+    keep,
+  );
   // ᾱ at the last timestep is just below 1, so forward(x_orig, 0) still carries a little noise;
   // the kept pixels are restored exactly at the end.
   return { ...result, image: where(mask, result.image, original) };

@@ -96,7 +96,21 @@ export async function denoiseLoop(
     if (opts.thresholding) x0 = threshold(x0, opts.thresholding);
     const mean = axpby(c.x0Coef, x0, c.xtCoef, x);
     // As diffusers: no noise is drawn at t = 0 (only the final step can reach it).
-    x = t > 0 ? axpby(1, mean, 1, varianceNoise(schedule, t, tPrev, pred, opts.rng.draw(x.shape, `the variance noise of the step at t = ${t}`))) : mean;
+    x =
+      t > 0
+        ? axpby(
+            1,
+            mean,
+            1,
+            varianceNoise(
+              schedule,
+              t,
+              tPrev,
+              pred,
+              opts.rng.draw(x.shape, `the variance noise of the step at t = ${t}`),
+            ),
+          )
+        : mean;
     if (hook) x = hook(x, tPrev);
     await opts.onStep?.({ i: i + 1, t: tPrev, x });
   }

@@ -2,7 +2,12 @@
 // `randn_tensor`), stored as noise_000, noise_001, … in a safetensors file, handed out in order so
 // the engine reproduces that run number for number. A run that asks for a draw the file lacks, or
 // for one of another shape, stops with a message saying which draw and what the file holds.
-import { readSafetensorsHeader, readTensor, SafetensorsError, type SafetensorInfo } from '../denoisers/deepfloyd/hf-safetensors.js';
+import {
+  readSafetensorsHeader,
+  readTensor,
+  SafetensorsError,
+  type SafetensorInfo,
+} from '../denoisers/deepfloyd/hf-safetensors.js';
 import type { NoiseSource } from '../random.js';
 import { tensor, type Shape, type Tensor } from '../tensor.js';
 
@@ -47,17 +52,25 @@ export class ReplayNoise implements NoiseSource {
       if (m) found.set(Number(m[1]), info);
     }
     if (found.size === 0) {
-      throw new NoiseFileError(`noise file ${path} holds no noise_000, noise_001, … tensors (it has ${tensors.size} tensors${tensors.size ? `, e.g. ${[...tensors.keys()].slice(0, 3).join(', ')}` : ''})`);
+      throw new NoiseFileError(
+        `noise file ${path} holds no noise_000, noise_001, … tensors (it has ${tensors.size} tensors${tensors.size ? `, e.g. ${[...tensors.keys()].slice(0, 3).join(', ')}` : ''})`,
+      );
     }
     const entries: SafetensorInfo[] = [];
     for (let k = 0; k < found.size; k++) {
       const e = found.get(k);
       if (!e) {
         const last = Math.max(...found.keys());
-        throw new NoiseFileError(`noise file ${path}: ${noiseName(k)} is missing, but draws up to ${noiseName(last)} are there; the draws must be numbered from noise_000 without a gap`);
+        throw new NoiseFileError(
+          `noise file ${path}: ${noiseName(k)} is missing, but draws up to ${noiseName(last)} are there; the draws must be numbered from noise_000 without a gap`,
+        );
       }
-      if (e.dtype !== 'F32' && e.dtype !== 'F16' && e.dtype !== 'BF16') throw new NoiseFileError(`noise file ${path}: ${e.name} is ${e.dtype}; noise must be F32, F16 or BF16`);
-      if (e.shape.length !== 4) throw new NoiseFileError(`noise file ${path}: ${e.name} has shape ${fmt(e.shape)}; each draw must be 4-D [batch, channels, height, width]`);
+      if (e.dtype !== 'F32' && e.dtype !== 'F16' && e.dtype !== 'BF16')
+        throw new NoiseFileError(`noise file ${path}: ${e.name} is ${e.dtype}; noise must be F32, F16 or BF16`);
+      if (e.shape.length !== 4)
+        throw new NoiseFileError(
+          `noise file ${path}: ${e.name} has shape ${fmt(e.shape)}; each draw must be 4-D [batch, channels, height, width]`,
+        );
       entries.push(e);
     }
     return new ReplayNoise(path, entries);
@@ -83,7 +96,9 @@ export class ReplayNoise implements NoiseSource {
       );
     }
     if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
-      throw new NoiseFileError(`noise file ${this.path}: ${e.name} has shape ${fmt(e.shape)}, but the run asked for ${what} of shape ${fmt(shape)}`);
+      throw new NoiseFileError(
+        `noise file ${this.path}: ${e.name} has shape ${fmt(e.shape)}, but the run asked for ${what} of shape ${fmt(shape)}`,
+      );
     }
     this.next++;
     this.requests.push(what);

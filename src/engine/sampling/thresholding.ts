@@ -5,7 +5,11 @@
 import { tensor, type Tensor } from '../tensor.js';
 
 export type Thresholding =
-  | { kind: 'dynamic'; /** Quantile of |x̂0|; IF: 0.95. */ ratio: number; /** Largest s; IF: 1.5 at stage I, 1.0 at stage II. */ maxValue: number }
+  | {
+      kind: 'dynamic' /** Quantile of |x̂0|; IF: 0.95. */;
+      ratio: number /** Largest s; IF: 1.5 at stage I, 1.0 at stage II. */;
+      maxValue: number;
+    }
   | { kind: 'clip' };
 
 /** The thresholding modes a job may name ('none' = the write-up's loop). */
@@ -36,7 +40,8 @@ export function quantileLinear(values: Float32Array, q: number): number {
   const lo = Math.floor(rank);
   const hi = Math.min(Math.ceil(rank), values.length - 1);
   const w = f(rank - lo);
-  const a = values[lo]!, b = values[hi]!;
+  const a = values[lo]!,
+    b = values[hi]!;
   // torch.lerp: start + w·(end − start) below w = 0.5, end − (end − start)·(1 − w) from 0.5 on.
   return w < 0.5 ? f(a + f(w * f(b - a))) : f(b - f(f(b - a) * f(1 - w)));
 }
@@ -57,7 +62,9 @@ export function thresholds(x0: Tensor, mode: Thresholding): number[] {
 /** x̂0 thresholded as diffusers' `_threshold_sample` (dynamic) or `clip_sample` (clip). */
 export function threshold(x0: Tensor, mode: Thresholding): Tensor {
   if (mode.kind === 'dynamic' && !(mode.ratio > 0 && mode.ratio <= 1 && mode.maxValue >= 1)) {
-    throw new RangeError(`dynamic thresholding needs 0 < ratio ≤ 1 and maxValue ≥ 1, got ratio ${mode.ratio}, maxValue ${mode.maxValue}`);
+    throw new RangeError(
+      `dynamic thresholding needs 0 < ratio ≤ 1 and maxValue ≥ 1, got ratio ${mode.ratio}, maxValue ${mode.maxValue}`,
+    );
   }
   const s = thresholds(x0, mode);
   const per = x0.data.length / x0.shape[0];

@@ -28,15 +28,24 @@ function displayPixels(x: Tensor, scale: number): Float32Array {
   const src = toHwc(x);
   const out = new Float32Array(h * scale * w * scale * c);
   const ow = w * scale;
-  for (let y = 0; y < h * scale; y++) for (let q = 0; q < ow; q++) {
-    const s = (Math.floor(y / scale) * w + Math.floor(q / scale)) * c;
-    for (let k = 0; k < c; k++) out[(y * ow + q) * c + k] = (src[s + k]! - PIXEL_RANGE[0]) / (PIXEL_RANGE[1] - PIXEL_RANGE[0]);
-  }
+  for (let y = 0; y < h * scale; y++)
+    for (let q = 0; q < ow; q++) {
+      const s = (Math.floor(y / scale) * w + Math.floor(q / scale)) * c;
+      for (let k = 0; k < c; k++)
+        out[(y * ow + q) * c + k] = (src[s + k]! - PIXEL_RANGE[0]) / (PIXEL_RANGE[1] - PIXEL_RANGE[0]);
+    }
   return out;
 }
 
 /** Pastes an HWC image (side×side) onto a white canvas at (left, top). */
-function paste(canvas: Canvas, img: Float32Array, width: number, height: number, left: number, top: number): Float32Array {
+function paste(
+  canvas: Canvas,
+  img: Float32Array,
+  width: number,
+  height: number,
+  left: number,
+  top: number,
+): Float32Array {
   const { side, channels: c } = canvas;
   const out = new Float32Array(side * side * c).fill(1);
   for (let y = 0; y < height; y++) {
@@ -55,11 +64,16 @@ function paste(canvas: Canvas, img: Float32Array, width: number, height: number,
 async function captionBand(text: string, width: number, height: number, channels: 1 | 3): Promise<Float32Array> {
   const fontSize = Math.max(8, Math.round(Math.min(height * 0.5, width / (0.6 * Math.max(1, text.length)))));
   const safe = text.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#fff"/>` +
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#fff"/>` +
     `<text x="${width / 2}" y="${height * 0.62}" font-size="${fontSize}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" fill="#000">${safe}</text></svg>`;
-  const { data, info } = await sharp(Buffer.from(svg)).flatten({ background: '#ffffff' }).toColourspace(channels === 1 ? 'b-w' : 'srgb')
-    .raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.channels !== channels || info.width !== width || info.height !== height) throw new Error(`caption rendered as ${info.width}×${info.height}×${info.channels}`);
+  const { data, info } = await sharp(Buffer.from(svg))
+    .flatten({ background: '#ffffff' })
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== channels || info.width !== width || info.height !== height)
+    throw new Error(`caption rendered as ${info.width}×${info.height}×${info.channels}`);
   return Float32Array.from(data, (v) => v / 255);
 }
 
@@ -72,7 +86,12 @@ export interface AnagramAnimationOptions {
  * The anagram turning: hold view 1 (captioned), ease into view j, hold (captioned), ease back; once per
  * further view. Each transition uses the view's own frame() (rotation, negation fade, sliding pixels).
  */
-export async function anagramAnimation(image: Tensor, views: readonly View[], captions: readonly string[], opts: AnagramAnimationOptions = {}): Promise<Buffer> {
+export async function anagramAnimation(
+  image: Tensor,
+  views: readonly View[],
+  captions: readonly string[],
+  opts: AnagramAnimationOptions = {},
+): Promise<Buffer> {
   const [, c, h, w] = image.shape;
   if (c !== 1 && c !== 3) throw new RangeError(`animations need 1 or 3 channels, got ${c}`);
   if (h !== w) throw new RangeError(`animations need a square image, got ${w}×${h}`);
@@ -103,7 +122,13 @@ export async function anagramAnimation(image: Tensor, views: readonly View[], ca
     push(compose(v.view(image), j), HOLD_MS);
     for (const t of [...ramp].reverse()) push(compose(frameOf(v, t)), FRAME_MS);
   }
-  return encodeGif(frames, { width: canvas.side, height: canvas.side, channels: c, delaysMs: delays, rgbPalette: 'global' });
+  return encodeGif(frames, {
+    width: canvas.side,
+    height: canvas.side,
+    channels: c,
+    delaysMs: delays,
+    rgbPalette: 'global',
+  });
 }
 
 /**
@@ -114,9 +139,18 @@ export function progressionAnimation(progression: readonly { x: Tensor }[], imag
   const [, c, h, w] = image.shape;
   if (c !== 1 && c !== 3) throw new RangeError(`animations need 1 or 3 channels, got ${c}`);
   const scale = displayScale(Math.max(w, h));
-  const frames = [...progression.map((f) => displayPixels(sliceBatch(f.x, b, b + 1), scale)), displayPixels(sliceBatch(image, b, b + 1), scale)];
+  const frames = [
+    ...progression.map((f) => displayPixels(sliceBatch(f.x, b, b + 1), scale)),
+    displayPixels(sliceBatch(image, b, b + 1), scale),
+  ];
   const delays = frames.map((_, i) => (i === frames.length - 1 ? 1500 : 150));
-  return encodeGif(frames, { width: w * scale, height: h * scale, channels: c, delaysMs: delays, rgbPalette: 'global' });
+  return encodeGif(frames, {
+    width: w * scale,
+    height: h * scale,
+    channels: c,
+    delaysMs: delays,
+    rgbPalette: 'global',
+  });
 }
 
 /** `image` ([−1, 1]) resized to `size` px as [0, 1] HWC: nearest when enlarging (crisp), Lanczos when shrinking (low-passed, as the eye sees it from afar). */
@@ -155,10 +189,16 @@ export async function hybridZoomAnimation(image: Tensor): Promise<Buffer> {
   const sizeAt = (t: number): number => Math.max(1, Math.round(full * (smallest / full) ** t));
   frames.push(await at(full));
   delays.push(HOLD_MS);
-  for (const t of ramp) { frames.push(await at(sizeAt(t))); delays.push(FRAME_MS); }
+  for (const t of ramp) {
+    frames.push(await at(sizeAt(t)));
+    delays.push(FRAME_MS);
+  }
   frames.push(await at(smallest));
   delays.push(HOLD_MS);
-  for (const t of [...ramp].reverse()) { frames.push(await at(sizeAt(t))); delays.push(FRAME_MS); }
+  for (const t of [...ramp].reverse()) {
+    frames.push(await at(sizeAt(t)));
+    delays.push(FRAME_MS);
+  }
   return encodeGif(frames, { width: full, height: full, channels: c as 1 | 3, delaysMs: delays, rgbPalette: 'global' });
 }
 

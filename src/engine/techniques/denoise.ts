@@ -10,7 +10,16 @@ import { InputError } from '../errors.js';
 import { prepareImage, type ImageSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
-import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type StripCell, type TechniqueResult } from './outputs.js';
+import {
+  imagePngs,
+  progressionRows,
+  stepCounter,
+  stripPng,
+  type OutputFile,
+  type RunOptions,
+  type StripCell,
+  type TechniqueResult,
+} from './outputs.js';
 import { timestepsForSteps, timestepsFrom } from './timesteps.js';
 
 export const DENOISE_METHODS = ['blur', 'one-step', 'iterative'] as const;
@@ -41,9 +50,11 @@ export function parseDenoiseMethod(text: string): DenoiseMethod[] {
 export function checkDenoise(model: ModelEntry, job: Omit<DenoiseJob, 'image'>): void {
   model.checkPrompt(job.prompt, 'prompt');
   timestepsForSteps(job.steps);
-  if (job.ts.length < 1 || job.ts.length > MAX_TS) throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
+  if (job.ts.length < 1 || job.ts.length > MAX_TS)
+    throw new InputError(`give 1 to ${MAX_TS} noise levels t, got ${job.ts.length}`);
   for (const t of job.ts) {
-    if (!Number.isInteger(t) || t < 1 || t > T_MAX) throw new InputError(`noise level t must be an integer from 1 to ${T_MAX}, got ${t}`);
+    if (!Number.isInteger(t) || t < 1 || t > T_MAX)
+      throw new InputError(`noise level t must be an integer from 1 to ${T_MAX}, got ${t}`);
   }
   if (job.methods.length === 0) throw new InputError(`give a method: ${DENOISE_METHODS.join(', ')} or all`);
 }
@@ -61,17 +72,27 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
   const rows: StripCell[][] = [];
   const progressions: Array<{ progression: ProgressFrame[]; image: Tensor }> = [];
   // Only iterative denoising takes steps worth reporting; the other methods are one call each.
-  const total = job.methods.includes('iterative') ? job.ts.reduce((n, t) => n + timestepsFrom(t, job.steps).length - 1, 0) : 0;
+  const total = job.methods.includes('iterative')
+    ? job.ts.reduce((n, t) => n + timestepsFrom(t, job.steps).length - 1, 0)
+    : 0;
   const onStep = stepCounter(total, opts.onStep);
   for (const t of job.ts) {
     const { xt } = forward(denoiser.schedule, x0, t, rng);
-    const row: StripCell[] = [{ image: x0, label: 'original' }, { image: xt, label: `noisy t=${t}` }];
+    const row: StripCell[] = [
+      { image: x0, label: 'original' },
+      { image: xt, label: `noisy t=${t}` },
+    ];
     for (const m of job.methods) {
       let estimate: Tensor;
       if (m === 'blur') estimate = gaussianBlur(xt);
       else if (m === 'one-step') estimate = await oneStepDenoise(denoiser, xt, t, { prompt: job.prompt });
       else {
-        const r = await iterativeDenoise(denoiser, xt, { prompt: job.prompt, rng, timesteps: timestepsFrom(t, job.steps), onStep });
+        const r = await iterativeDenoise(denoiser, xt, {
+          prompt: job.prompt,
+          rng,
+          timesteps: timestepsFrom(t, job.steps),
+          onStep,
+        });
         progressions.push(r);
         estimate = r.image;
       }
@@ -86,12 +107,26 @@ export async function runDenoise(model: LoadedModel, job: DenoiseJob, opts: RunO
     ...(await imagePngs(x0, 'input')).slice(0, 1),
   ];
   if (progressions.length) {
-    files.push({ name: 'progression.png', bytes: await stripPng(progressions.flatMap((p) => progressionRows(p.progression, p.image))) });
-    files.push({ name: 'progression.gif', bytes: progressionAnimation(progressions[0]!.progression, progressions[0]!.image), role: 'animation' });
+    files.push({
+      name: 'progression.png',
+      bytes: await stripPng(progressions.flatMap((p) => progressionRows(p.progression, p.image))),
+    });
+    files.push({
+      name: 'progression.gif',
+      bytes: progressionAnimation(progressions[0]!.progression, progressions[0]!.image),
+      role: 'animation',
+    });
   }
   const { image: _image, ...params } = job;
   return {
-    job: { command: 'denoise', model: model.id, source: model.source, input: input.description, ...params, seconds: (performance.now() - started) / 1000 },
+    job: {
+      command: 'denoise',
+      model: model.id,
+      source: model.source,
+      input: input.description,
+      ...params,
+      seconds: (performance.now() - started) / 1000,
+    },
     files,
   };
 }

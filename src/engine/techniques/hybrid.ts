@@ -8,7 +8,15 @@ import { initialNoise, loopSteps } from '../sampling/iterative.js';
 import { hybridSizesPng, hybridZoomAnimation } from './animation.js';
 import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
-import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
+import {
+  imagePngs,
+  progressionRows,
+  stepCounter,
+  stripPng,
+  withRole,
+  type RunOptions,
+  type TechniqueResult,
+} from './outputs.js';
 import { samplerFor } from './timesteps.js';
 
 export interface HybridJob {
@@ -38,7 +46,10 @@ export function checkHybrid(model: ModelEntry, job: HybridJob): void {
   model.checkPrompt(job.near, 'near');
   samplerFor(job.steps, job.thresholding);
   const side = model.shape[1];
-  if (job.sigma !== undefined && !(job.sigma > 0 && job.sigma <= side / 4)) throw new InputError(`sigma must be a number above 0 and at most ${side / 4} (a quarter of the ${side} px image), got ${job.sigma}`);
+  if (job.sigma !== undefined && !(job.sigma > 0 && job.sigma <= side / 4))
+    throw new InputError(
+      `sigma must be a number above 0 and at most ${side / 4} (a quarter of the ${side} px image), got ${job.sigma}`,
+    );
 }
 
 export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOptions = {}): Promise<TechniqueResult> {
@@ -48,14 +59,33 @@ export async function runHybrid(model: LoadedModel, job: HybridJob, opts: RunOpt
   const noise = jobNoise(job.seed, job.noise);
   const rng = noise.rng;
   const filter = hybridLowPass(model.entry, job.sigma);
-  const result = await replaying(() => hybrid(model.denoiser, initialNoise(model.denoiser, 1, rng), {
-    farPrompt: job.far, nearPrompt: job.near, filter, rng, guidanceScale: job.guidance, ...sampler, onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
-  }));
+  const result = await replaying(() =>
+    hybrid(model.denoiser, initialNoise(model.denoiser, 1, rng), {
+      farPrompt: job.far,
+      nearPrompt: job.near,
+      filter,
+      rng,
+      guidanceScale: job.guidance,
+      ...sampler,
+      onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+    }),
+  );
   const files = [
     ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
     { name: 'sizes.png', bytes: await hybridSizesPng(result.image), role: 'views' as const },
     { name: 'animation.gif', bytes: await hybridZoomAnimation(result.image), role: 'animation' as const },
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
   ];
-  return { job: { command: 'hybrid', model: model.id, source: model.source, ...job, filter, ...(noise.record() ? { noise: noise.record() } : {}), seconds: (performance.now() - started) / 1000 }, files };
+  return {
+    job: {
+      command: 'hybrid',
+      model: model.id,
+      source: model.source,
+      ...job,
+      filter,
+      ...(noise.record() ? { noise: noise.record() } : {}),
+      seconds: (performance.now() - started) / 1000,
+    },
+    files,
+  };
 }

@@ -8,7 +8,15 @@ import { sliceBatch } from '../tensor.js';
 import { InputError } from '../errors.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
-import { imagePngs, progressionRows, stepCounter, stripPng, type OutputFile, type RunOptions, type TechniqueResult } from './outputs.js';
+import {
+  imagePngs,
+  progressionRows,
+  stepCounter,
+  stripPng,
+  type OutputFile,
+  type RunOptions,
+  type TechniqueResult,
+} from './outputs.js';
 import { samplerFor } from './timesteps.js';
 
 export const MAX_COUNT = 16;
@@ -29,7 +37,8 @@ export interface ImagineJob {
 export function checkImagine(model: ModelEntry, job: ImagineJob): void {
   model.checkPrompt(job.prompt, 'prompt');
   samplerFor(job.steps, job.thresholding);
-  if (!Number.isInteger(job.count) || job.count < 1 || job.count > MAX_COUNT) throw new InputError(`count must be an integer from 1 to ${MAX_COUNT}, got ${job.count}`);
+  if (!Number.isInteger(job.count) || job.count < 1 || job.count > MAX_COUNT)
+    throw new InputError(`count must be an integer from 1 to ${MAX_COUNT}, got ${job.count}`);
 }
 
 /**
@@ -41,20 +50,41 @@ export async function runImagine(model: LoadedModel, job: ImagineJob, opts: RunO
   const started = performance.now();
   const sampler = samplerFor(job.steps, job.thresholding);
   const noise = jobNoise(job.seed, job.noise);
-  const result = await replaying(() => imagine(model.denoiser, { prompt: job.prompt, rng: noise.rng, guidanceScale: job.guidance, batch: job.count, ...sampler, onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep) }));
+  const result = await replaying(() =>
+    imagine(model.denoiser, {
+      prompt: job.prompt,
+      rng: noise.rng,
+      guidanceScale: job.guidance,
+      batch: job.count,
+      ...sampler,
+      onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+    }),
+  );
   const files: OutputFile[] = [];
   if (job.count === 1) files.push(...(await imagePngs(result.image)));
   else {
     const row = [Array.from({ length: job.count }, (_, b) => ({ image: result.image, b }))];
     files.push({ name: 'image.png', bytes: await stripPng(row, { scale: 1, labels: false }) });
     files.push({ name: 'image-large.png', bytes: await stripPng(row, { labels: false }) });
-    for (let b = 0; b < job.count; b++) files.push(...(await imagePngs(sliceBatch(result.image, b, b + 1), `image-${b + 1}`)).slice(0, 1));
+    for (let b = 0; b < job.count; b++)
+      files.push(...(await imagePngs(sliceBatch(result.image, b, b + 1), `image-${b + 1}`)).slice(0, 1));
   }
   files.find((f) => f.name === 'image-large.png')!.role = 'image';
   files.push({ name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) });
-  files.push({ name: 'progression.gif', bytes: progressionAnimation(result.progression, result.image), role: 'animation' });
+  files.push({
+    name: 'progression.gif',
+    bytes: progressionAnimation(result.progression, result.image),
+    role: 'animation',
+  });
   return {
-    job: { command: 'imagine', model: model.id, source: model.source, ...job, ...(noise.record() ? { noise: noise.record() } : {}), seconds: (performance.now() - started) / 1000 },
+    job: {
+      command: 'imagine',
+      model: model.id,
+      source: model.source,
+      ...job,
+      ...(noise.record() ? { noise: noise.record() } : {}),
+      seconds: (performance.now() - started) / 1000,
+    },
     files,
   };
 }

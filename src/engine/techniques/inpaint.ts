@@ -8,7 +8,15 @@ import { tensor, type Tensor } from '../tensor.js';
 import { prepareImage, prepareMask, type ImageSource, type MaskSource } from './inputs.js';
 import type { LoadedModel, ModelEntry } from '../models/registry.js';
 import { progressionAnimation } from './animation.js';
-import { imagePngs, progressionRows, stepCounter, stripPng, withRole, type RunOptions, type TechniqueResult } from './outputs.js';
+import {
+  imagePngs,
+  progressionRows,
+  stepCounter,
+  stripPng,
+  withRole,
+  type RunOptions,
+  type TechniqueResult,
+} from './outputs.js';
 import { samplerFor } from './timesteps.js';
 
 export interface InpaintJob {
@@ -34,7 +42,11 @@ export async function checkInpaint(model: ModelEntry, job: Omit<InpaintJob, 'ima
 function maskImage(mask: Tensor, channels: number): Tensor {
   const [, , h, w] = mask.shape;
   const out = new Float32Array(channels * h * w);
-  for (let c = 0; c < channels; c++) out.set(mask.data.map((m) => 2 * m - 1), c * h * w);
+  for (let c = 0; c < channels; c++)
+    out.set(
+      mask.data.map((m) => 2 * m - 1),
+      c * h * w,
+    );
   return tensor([1, channels, h, w], out);
 }
 
@@ -45,23 +57,48 @@ export async function runInpaint(model: LoadedModel, job: InpaintJob, opts: RunO
   const input = await prepareImage(job.image, model.denoiser.imageShape, { centerDigit: false });
   const sampler = samplerFor(job.steps, job.thresholding);
   const noise = jobNoise(job.seed, job.noise);
-  const result = await replaying(() => inpaint(model.denoiser, input.x, mask, {
-    prompt: job.prompt, rng: noise.rng, guidanceScale: job.guidance, ...sampler, onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
-  }));
+  const result = await replaying(() =>
+    inpaint(model.denoiser, input.x, mask, {
+      prompt: job.prompt,
+      rng: noise.rng,
+      guidanceScale: job.guidance,
+      ...sampler,
+      onStep: stepCounter(loopSteps(sampler.timesteps, sampler), opts.onStep),
+    }),
+  );
   const c = input.x.shape[1];
   const files = [
     ...withRole(await imagePngs(result.image), 'image-large.png', 'image'),
-    { name: 'strip.png', bytes: await stripPng([[{ image: input.x, label: 'input' }, { image: maskImage(mask, c), label: 'mask' }, { image: result.image, label: 'result' }]]), role: 'views' as const },
+    {
+      name: 'strip.png',
+      bytes: await stripPng([
+        [
+          { image: input.x, label: 'input' },
+          { image: maskImage(mask, c), label: 'mask' },
+          { image: result.image, label: 'result' },
+        ],
+      ]),
+      role: 'views' as const,
+    },
     ...(await imagePngs(input.x, 'input')).slice(0, 1),
     { name: 'progression.png', bytes: await stripPng(progressionRows(result.progression, result.image)) },
-    { name: 'progression.gif', bytes: progressionAnimation(result.progression, result.image), role: 'animation' as const },
+    {
+      name: 'progression.gif',
+      bytes: progressionAnimation(result.progression, result.image),
+      role: 'animation' as const,
+    },
   ];
   const { image: _image, mask: maskSource, ...params } = job;
   return {
     job: {
-      command: 'inpaint', model: model.id, source: model.source, input: input.description,
+      command: 'inpaint',
+      model: model.id,
+      source: model.source,
+      input: input.description,
       mask: 'box' in maskSource ? { box: maskSource.box } : { image: maskSource.name ?? 'mask' },
-      ...params, ...(noise.record() ? { noise: noise.record() } : {}), seconds: (performance.now() - started) / 1000,
+      ...params,
+      ...(noise.record() ? { noise: noise.record() } : {}),
+      seconds: (performance.now() - started) / 1000,
     },
     files,
   };

@@ -2,7 +2,16 @@
 // white-on-black digits or 64×64 RGB, masks from a mask image (white = repaint) or a box, demo digits.
 import { loadEmbeddedMnist } from '../data/mnist.js';
 import { DIGIT_PIXELS } from '../data/dataset.js';
-import { decodeImage, ImageDecodeError, interleavedToPlanar, resizeTo, toGrayscale28, type DecodedImage, type DecodeLimits, type DecodeOptions } from '../images/encode.js';
+import {
+  decodeImage,
+  ImageDecodeError,
+  interleavedToPlanar,
+  resizeTo,
+  toGrayscale28,
+  type DecodedImage,
+  type DecodeLimits,
+  type DecodeOptions,
+} from '../images/encode.js';
 import { boxMask } from '../sampling/inpaint.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { InputError } from '../errors.js';
@@ -37,7 +46,12 @@ const toSigned = (v: number): number => 2 * v - 1;
 export const UPLOAD_WORKING_SIZE = 256;
 
 /** Decodes an upload under `limits`; an unreadable or oversized file is an InputError naming it. */
-export async function decodeUpload(bytes: Buffer, name: string, limits: DecodeLimits = UPLOAD_LIMITS, opts: DecodeOptions = {}): Promise<DecodedImage> {
+export async function decodeUpload(
+  bytes: Buffer,
+  name: string,
+  limits: DecodeLimits = UPLOAD_LIMITS,
+  opts: DecodeOptions = {},
+): Promise<DecodedImage> {
   try {
     return await decodeImage(bytes, limits, opts);
   } catch (err) {
@@ -55,19 +69,29 @@ export interface PrepareImageOptions {
 }
 
 /** The image in the denoiser's shape [c, h, w] (1×28×28: a white-on-black digit, centred by default; 3×64×64: RGB, centre-cropped). */
-export async function prepareImage(source: ImageSource, shape: readonly [number, number, number], opts: PrepareImageOptions = {}): Promise<PreparedImage> {
+export async function prepareImage(
+  source: ImageSource,
+  shape: readonly [number, number, number],
+  opts: PrepareImageOptions = {},
+): Promise<PreparedImage> {
   const [c, h, w] = shape;
   if ('digitIndex' in source) {
     const data = loadEmbeddedMnist();
     const i = source.digitIndex;
-    if (c !== 1 || h !== 28 || w !== 28) throw new InputError('--digit-index picks an MNIST digit, which only the mnist-flow model draws; send an image (--image) instead');
-    if (!Number.isInteger(i) || i < 0 || i >= data.count) throw new InputError(`--digit-index must be an integer from 0 to ${data.count - 1}, got ${i}`);
+    if (c !== 1 || h !== 28 || w !== 28)
+      throw new InputError(
+        '--digit-index picks an MNIST digit, which only the mnist-flow model draws; send an image (--image) instead',
+      );
+    if (!Number.isInteger(i) || i < 0 || i >= data.count)
+      throw new InputError(`--digit-index must be an integer from 0 to ${data.count - 1}, got ${i}`);
     const x = Float32Array.from(data.images.subarray(i * DIGIT_PIXELS, (i + 1) * DIGIT_PIXELS), toSigned);
     return { x: tensor([1, 1, 28, 28], x), description: `embedded MNIST digit #${i} (a ${data.labels[i]})` };
   }
   const name = source.name ?? 'image';
   const img = await decodeUpload(source.bytes, name, source.limits);
-  const fitted = isDigitShape(shape) ? await toGrayscale28(img, { centerDigit: opts.centerDigit ?? true }) : await resizeTo(img, w, h, { channels: c === 1 ? 1 : 3 });
+  const fitted = isDigitShape(shape)
+    ? await toGrayscale28(img, { centerDigit: opts.centerDigit ?? true })
+    : await resizeTo(img, w, h, { channels: c === 1 ? 1 : 3 });
   const planar = interleavedToPlanar(fitted.data, fitted.channels, h, w).map(toSigned);
   return { x: tensor([1, c, h, w], planar), description: `${name} (${img.width}×${img.height})` };
 }
@@ -97,6 +121,9 @@ export async function prepareMask(source: MaskSource, shape: readonly [number, n
   const img = await decodeUpload(source.bytes, name, source.limits);
   const small = await resizeTo(img, w, h, { channels: 1, fit: isDigitShape(shape) ? 'contain' : 'cover' });
   const m = Float32Array.from(small.data, (v) => (v >= 0.5 ? 1 : 0));
-  if (!m.includes(1)) throw new InputError(`${name}: the mask has no white pixels, so nothing would be repainted (white = regenerate, black = keep)`);
+  if (!m.includes(1))
+    throw new InputError(
+      `${name}: the mask has no white pixels, so nothing would be repainted (white = regenerate, black = keep)`,
+    );
   return tensor([1, 1, h, w], m);
 }

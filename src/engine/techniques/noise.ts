@@ -17,7 +17,11 @@ export function jobNoise(seed: number, noiseFile?: string): JobNoise {
   try {
     replay = ReplayNoise.fromFile(noiseFile);
   } catch (err) {
-    if (err instanceof NoiseFileError) throw new InputError(err.message, 'noise: a safetensors file of noise_000, noise_001, … (float, [batch, channels, height, width])');
+    if (err instanceof NoiseFileError)
+      throw new InputError(
+        err.message,
+        'noise: a safetensors file of noise_000, noise_001, … (float, [batch, channels, height, width])',
+      );
     throw err;
   }
   return { rng: replay, record: () => ({ file: noiseFile, draws: replay.used, of: replay.length }) };
@@ -28,7 +32,11 @@ export async function replaying<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof NoiseFileError) throw new InputError(err.message, 'noise: the file must hold every draw the run makes, in order; replay with the recorded run\'s settings');
+    if (err instanceof NoiseFileError)
+      throw new InputError(
+        err.message,
+        "noise: the file must hold every draw the run makes, in order; replay with the recorded run's settings",
+      );
     throw err;
   }
 }

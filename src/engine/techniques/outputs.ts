@@ -88,7 +88,13 @@ export async function imagePngs(x: Tensor, name = 'image', b = 0): Promise<Outpu
   const data = toHwc(x, b);
   return [
     { name: `${name}.png`, bytes: await encodePng(data, width, height, channels, { range: PIXEL_RANGE }) },
-    { name: `${name}-large.png`, bytes: await encodePng(data, width, height, channels, { range: PIXEL_RANGE, scale: displayScale(Math.max(width, height)) }) },
+    {
+      name: `${name}-large.png`,
+      bytes: await encodePng(data, width, height, channels, {
+        range: PIXEL_RANGE,
+        scale: displayScale(Math.max(width, height)),
+      }),
+    },
   ];
 }
 
@@ -120,7 +126,12 @@ export async function stripPng(rows: StripCell[][], opts: { scale?: number; labe
   }
   const withLabels = opts.labels ?? true;
   return gridPng(images, {
-    width, height, channels, cols, range: PIXEL_RANGE, padValue: PIXEL_RANGE[1],
+    width,
+    height,
+    channels,
+    cols,
+    range: PIXEL_RANGE,
+    padValue: PIXEL_RANGE[1],
     scale: opts.scale ?? displayScale(Math.max(width, height)),
     ...(withLabels ? { labels } : {}),
   });
@@ -140,7 +151,7 @@ export function progressionRows(progression: readonly ProgressFrame[], result: T
 
 /** job.json: the job record with the list of files beside it. */
 export function jobJson(result: TechniqueResult): Buffer {
-  return Buffer.from(JSON.stringify({ ...result.job, outputs: result.files.map((f) => f.name) }, null, 2) + '\n');
+  return Buffer.from(`${JSON.stringify({ ...result.job, outputs: result.files.map((f) => f.name) }, null, 2)}\n`);
 }
 
 /** Writes every file and job.json into `dir`; returns the paths written. */

@@ -1,6 +1,11 @@
 // How many denoising steps a job takes (`--steps`): evenly spaced timesteps from 990 to 0; 33 steps give
 // exactly the write-up's list 990, 960, …, 0, and i_start indexes this list as in the write-up.
-import { THRESHOLDING_MODES, thresholdingFor, type Thresholding, type ThresholdingMode } from '../sampling/thresholding.js';
+import {
+  THRESHOLDING_MODES,
+  thresholdingFor,
+  type Thresholding,
+  type ThresholdingMode,
+} from '../sampling/thresholding.js';
 import { leadingTimesteps, stridedTimesteps } from '../schedules/timesteps.js';
 import { InputError } from '../errors.js';
 
@@ -11,7 +16,8 @@ const FIRST_T = 990;
 
 /** steps + 1 descending timesteps from 990 to 0. */
 export function timestepsForSteps(steps: number): number[] {
-  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new InputError(`steps must be an integer from 1 to ${MAX_STEPS}, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)
+    throw new InputError(`steps must be an integer from 1 to ${MAX_STEPS}, got ${steps}`);
   if (steps === DEFAULT_STEPS) return stridedTimesteps();
   return Array.from({ length: steps + 1 }, (_, i) => Math.round(FIRST_T * (1 - i / steps)));
 }
@@ -33,7 +39,11 @@ export function checkIStarts(iStarts: readonly number[], timesteps: readonly num
     if (!Number.isInteger(i) || i < 0) throw new InputError(`i_start ${i} is not an integer from 0 to ${max}`, allowed);
   }
   const largest = Math.max(...iStarts);
-  if (largest > max) throw new InputError(`i_start ${largest} leaves no step to take with ${steps} steps: it must be an integer from 0 to ${max}`, allowed);
+  if (largest > max)
+    throw new InputError(
+      `i_start ${largest} leaves no step to take with ${steps} steps: it must be an integer from 0 to ${max}`,
+      allowed,
+    );
 }
 
 /**
@@ -49,8 +59,10 @@ export interface Sampler {
 }
 
 export function samplerFor(steps: number, mode: ThresholdingMode = 'none'): Sampler {
-  if (!(THRESHOLDING_MODES as readonly string[]).includes(mode)) throw new InputError(`thresholding must be one of ${THRESHOLDING_MODES.join(', ')}, got "${mode}"`);
+  if (!(THRESHOLDING_MODES as readonly string[]).includes(mode))
+    throw new InputError(`thresholding must be one of ${THRESHOLDING_MODES.join(', ')}, got "${mode}"`);
   if (mode === 'none') return { timesteps: timestepsForSteps(steps), finalStep: false };
-  if (!Number.isInteger(steps) || steps < 2 || steps > MAX_STEPS) throw new InputError(`steps must be an integer from 2 to ${MAX_STEPS} with thresholding, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 2 || steps > MAX_STEPS)
+    throw new InputError(`steps must be an integer from 2 to ${MAX_STEPS} with thresholding, got ${steps}`);
   return { timesteps: leadingTimesteps(steps), thresholding: thresholdingFor(mode, 'I'), finalStep: true };
 }

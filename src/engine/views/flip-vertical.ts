@@ -4,5 +4,8 @@ import { permutationFrom, permutationView, type View, type ViewContext } from '.
 
 export function flipVerticalView(ctx: ViewContext): View {
   const { height: h, width: w } = ctx;
-  return permutationView('flip_vertical', permutationFrom(h, w, (y, x) => [h - 1 - y, x]));
+  return permutationView(
+    'flip_vertical',
+    permutationFrom(h, w, (y, x) => [h - 1 - y, x]),
+  );
 }

@@ -5,7 +5,8 @@ import { permutationFrom, permutationView, rotateFrame, type View, type ViewCont
 export function innerCircleView(ctx: ViewContext): View {
   const { height: h, width: w } = ctx;
   const r = (24 * Math.min(h, w)) / 64;
-  const cy = (h - 1) / 2, cx = (w - 1) / 2;
+  const cy = (h - 1) / 2,
+    cx = (w - 1) / 2;
   const inside = (y: number, x: number): boolean => (y - cy) ** 2 + (x - cx) ** 2 <= r * r;
   const src = permutationFrom(h, w, (y, x) => (inside(y, x) ? [h - 1 - y, w - 1 - x] : [y, x]));
   return permutationView('inner_circle', src, (img, t) => rotateFrame(img, 180 * t, ctx.background, inside));

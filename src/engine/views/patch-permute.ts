@@ -15,8 +15,10 @@ export function patchSizeFor(side: number): number {
 export function patchPermuteView(ctx: ViewContext): View {
   const { height: h, width: w } = ctx;
   const p = patchSizeFor(Math.min(h, w));
-  if (h % p !== 0 || w % p !== 0) throw new RangeError(`patch_permute needs sides divisible by the patch size ${p}, got ${w}×${h}`);
-  const gh = h / p, gw = w / p;
+  if (h % p !== 0 || w % p !== 0)
+    throw new RangeError(`patch_permute needs sides divisible by the patch size ${p}, got ${w}×${h}`);
+  const gh = h / p,
+    gw = w / p;
   const order = Int32Array.from({ length: gh * gw }, (_, i) => i);
   new Rng(ctx.seed ?? 0).shuffle(order);
   const src = permutationFrom(h, w, (y, x) => {

@@ -11,14 +11,18 @@ export const PIXEL_GRID = 64;
 
 export function pixelPermuteView(ctx: ViewContext): View {
   const { height: h, width: w } = ctx;
-  const gh = Math.min(h, PIXEL_GRID), gw = Math.min(w, PIXEL_GRID);
+  const gh = Math.min(h, PIXEL_GRID),
+    gw = Math.min(w, PIXEL_GRID);
   if (h % gh !== 0 || w % gw !== 0) {
-    throw new RangeError(`pixel_permute permutes a ${PIXEL_GRID}×${PIXEL_GRID} grid above ${PIXEL_GRID} px: the sides must be multiples of ${PIXEL_GRID}, got ${w}×${h}`);
+    throw new RangeError(
+      `pixel_permute permutes a ${PIXEL_GRID}×${PIXEL_GRID} grid above ${PIXEL_GRID} px: the sides must be multiples of ${PIXEL_GRID}, got ${w}×${h}`,
+    );
   }
   const order = Int32Array.from({ length: gh * gw }, (_, i) => i);
   new Rng(ctx.seed ?? 0).shuffle(order);
   if (gh === h && gw === w) return permutationView('pixel_permute', order);
-  const bh = h / gh, bw = w / gw;
+  const bh = h / gh,
+    bw = w / gw;
   const src = permutationFrom(h, w, (y, x) => {
     const from = order[Math.floor(y / bh) * gw + Math.floor(x / bw)]!;
     return [Math.floor(from / gw) * bh + (y % bh), (from % gw) * bw + (x % bw)];

@@ -52,10 +52,11 @@ export function invertPermutation(src: Int32Array): Int32Array {
 /** Build src[p] from a function of output coordinates (y, x) → input coordinates. */
 export function permutationFrom(h: number, w: number, f: (y: number, x: number) => [number, number]): Int32Array {
   const src = new Int32Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const [sy, sx] = f(y, x);
-    src[y * w + x] = sy * w + sx;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const [sy, sx] = f(y, x);
+      src[y * w + x] = sy * w + sx;
+    }
   return src;
 }
 
@@ -78,27 +79,40 @@ export function slideFrame(img: Tensor, src: Int32Array, t: number): Tensor {
 }
 
 /** Bilinear rotation by `degrees` clockwise about the centre, for animation frames only (not orthogonal). */
-export function rotateFrame(img: Tensor, degrees: number, background = -1, inside?: (y: number, x: number) => boolean): Tensor {
+export function rotateFrame(
+  img: Tensor,
+  degrees: number,
+  background = -1,
+  inside?: (y: number, x: number) => boolean,
+): Tensor {
   const [n, c, h, w] = img.shape;
   const th = (degrees * Math.PI) / 180;
-  const cos = Math.cos(th), sin = Math.sin(th);
-  const cy = (h - 1) / 2, cx = (w - 1) / 2;
+  const cos = Math.cos(th),
+    sin = Math.sin(th);
+  const cy = (h - 1) / 2,
+    cx = (w - 1) / 2;
   const out = img.data.slice();
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    if (inside && !inside(y, x)) continue;
-    // Inverse map: rotate the output position counter-clockwise to find its source.
-    const dy = y - cy, dx = x - cx;
-    const sy = cy + cos * dy - sin * dx;
-    const sx = cx + sin * dy + cos * dx;
-    const y0 = Math.floor(sy), x0 = Math.floor(sx), fy = sy - y0, fx = sx - x0;
-    for (let b = 0; b < n * c; b++) {
-      const base = b * h * w;
-      const at = (yy: number, xx: number): number =>
-        yy < 0 || yy >= h || xx < 0 || xx >= w ? background : img.data[base + yy * w + xx]!;
-      out[base + y * w + x] =
-        (at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx) * (1 - fy) + (at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx) * fy;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      if (inside && !inside(y, x)) continue;
+      // Inverse map: rotate the output position counter-clockwise to find its source.
+      const dy = y - cy,
+        dx = x - cx;
+      const sy = cy + cos * dy - sin * dx;
+      const sx = cx + sin * dy + cos * dx;
+      const y0 = Math.floor(sy),
+        x0 = Math.floor(sx),
+        fy = sy - y0,
+        fx = sx - x0;
+      for (let b = 0; b < n * c; b++) {
+        const base = b * h * w;
+        const at = (yy: number, xx: number): number =>
+          yy < 0 || yy >= h || xx < 0 || xx >= w ? background : img.data[base + yy * w + xx]!;
+        out[base + y * w + x] =
+          (at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx) * (1 - fy) +
+          (at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx) * fy;
+      }
     }
-  }
   return tensor(img.shape, out);
 }
 

@@ -13,7 +13,16 @@ import { tinyClassCheckpoint } from '../../helpers/tiny-mnist.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 async function run(page: Page, command: string, fill: Record<string, string>): Promise<void> {
   // Choosing the command again would rebuild the form and lose a drawing.
@@ -28,9 +37,14 @@ async function run(page: Page, command: string, fill: Record<string, string>): P
   await page.locator('.card').nth(before).waitFor({ state: 'attached' });
 }
 
-test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see it in the gallery', { timeout: 180_000 }, async (t) => {
+test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see it in the gallery', {
+  timeout: 180_000,
+}, async (t) => {
   // Not a skip: a missing browser fails and says how to install it.
-  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (Debian) or set CHROMIUM_PATH`);
+  assert.ok(
+    existsSync(CHROMIUM),
+    `chromium not found at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (Debian) or set CHROMIUM_PATH`,
+  );
   const shots = mkdtempSync(join(tmpdir(), 'illusionist-browser-shots-'));
   t.diagnostic(`screenshots in ${shots}`);
 
@@ -60,11 +74,19 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
   // The queued card's summary has the seed too; only a result's caption names the job.
   await anagram.locator('.caption', { hasText: 'seed 7 · job #' }).waitFor({ timeout: 60_000 });
   assert.equal(await anagram.locator('.files img').count(), 3, 'image, views and animation');
-  assert.match(await anagram.locator('.caption').innerText(), /\/anagram · prompts "6" \/ "9" · views "identity" \/ "flip"/);
+  assert.match(
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText (the text as laid out), not the DOM property
+    await anagram.locator('.caption').innerText(),
+    /\/anagram · prompts "6" \/ "9" · views "identity" \/ "flip"/,
+  );
   await page.screenshot({ path: join(shots, '1-anagram.png'), fullPage: true });
 
   await run(page, 'digits', { digit: '7', count: '4', steps: '8', seed: '3' });
-  await page.locator('.card').first().locator('.caption', { hasText: /digit 7 .* · job #/ }).waitFor({ timeout: 60_000 });
+  await page
+    .locator('.card')
+    .first()
+    .locator('.caption', { hasText: /digit 7 .* · job #/ })
+    .waitFor({ timeout: 60_000 });
   // Locators are lazy and new cards go on top: pin this one by its job number.
   const digits = page.locator(`.card[data-job="${await page.locator('.card').first().getAttribute('data-job')}"]`);
 
@@ -86,6 +108,7 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
   await digits.locator('button[data-action^="publish:"]').click();
   await page.locator('#gallery .entry', { hasText: 'digit 7' }).waitFor({ timeout: 20_000 });
   const entry = page.locator('#gallery .entry').first();
+  // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText (the text as laid out), not the DOM property
   assert.match(await entry.innerText(), /seed 3 · 0 votes · operator/);
   await entry.locator('button[data-action^="vote:"]').click();
   await page.locator('#gallery .entry', { hasText: '1 vote' }).waitFor({ timeout: 20_000 });
@@ -115,6 +138,7 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
   await run(page, 'job', { id: two! });
   const info = page.locator('.card').first();
   await info.locator('dl.fields').waitFor({ timeout: 20_000 });
+  // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText (the text as laid out), not the DOM property
   assert.match(await info.innerText(), /by\s+operator/);
   assert.ok(await info.evaluate((e) => e.scrollWidth <= e.clientWidth + 1), '/job fits its card');
   await page.screenshot({ path: join(shots, '4-job.png'), fullPage: true });
@@ -123,7 +147,10 @@ test('in chromium: anagram 6/9 flip, digits 7, a drawn sketch, publish and see i
   await page.reload();
   await page.waitForSelector('body[data-ready="1"]');
   await page.locator(`.card[data-job="${two}"] .caption`, { hasText: 'digit 2' }).waitFor({ timeout: 20_000 });
-  assert.ok((await page.locator('.card[data-job] .files img').count()) >= 4, 'earlier results come back with their pictures');
+  assert.ok(
+    (await page.locator('.card[data-job] .files img').count()) >= 4,
+    'earlier results come back with their pictures',
+  );
 
   // Delete takes the job away, also after a reload.
   await page.locator(`.card[data-job="${two}"] button[data-action^="delete:"]`).click();

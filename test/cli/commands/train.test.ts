@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatEta } from '../../../src/cli/commands/train.js';
 import { command as chatTrain } from '../../../src/commands/train.js';
-import { defaultSettings, TRAIN_LIMITS, validateSettings, type LimitedSetting } from '../../../src/engine/flow/train-settings.js';
+import {
+  defaultSettings,
+  TRAIN_LIMITS,
+  validateSettings,
+  type LimitedSetting,
+} from '../../../src/engine/flow/train-settings.js';
 
 test('formatEta rounds first and carries into minutes and hours', () => {
   assert.equal(formatEta(0), '0s');
@@ -24,8 +29,12 @@ test('formatEta rounds first and carries into minutes and hours', () => {
 const bin = fileURLToPath(new URL('../../../src/cli/bin.js', import.meta.url));
 /** Just past each limit's top, and the kind whose flags include it. */
 const pastTop: Record<LimitedSetting, { value: number; kind: 'class' | 'time' | 'denoiser' }> = {
-  epochs: { value: 1001, kind: 'class' }, hidden: { value: 513, kind: 'class' }, batch: { value: 4097, kind: 'class' },
-  lr: { value: 11, kind: 'class' }, sigma: { value: 11, kind: 'denoiser' }, ema: { value: 1, kind: 'time' },
+  epochs: { value: 1001, kind: 'class' },
+  hidden: { value: 513, kind: 'class' },
+  batch: { value: 4097, kind: 'class' },
+  lr: { value: 11, kind: 'class' },
+  sigma: { value: 11, kind: 'denoiser' },
+  ema: { value: 1, kind: 'time' },
 };
 
 test('the CLI, chat /train and the trainer refuse the same values, each naming the one range', () => {
@@ -39,10 +48,20 @@ test('the CLI, chat /train and the trainer refuse the same values, each naming t
     // Chat declares the setting it offers with the same bounds (its front ends and validator enforce them).
     const option = chat.get(name);
     if (option) assert.deepEqual([option.min, option.max], [min, max], `/train ${name}`);
-    const r = spawnSync(process.execPath, [bin, 'train', '--kind', kind, `--${name}`, String(value)], { encoding: 'utf8', env: { ...process.env, DATA_DIR: dataDir } });
+    const r = spawnSync(process.execPath, [bin, 'train', '--kind', kind, `--${name}`, String(value)], {
+      encoding: 'utf8',
+      env: { ...process.env, DATA_DIR: dataDir },
+    });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`--${name} must be ${range}, got '${value}'`));
-    assert.throws(() => validateSettings({ ...defaultSettings(kind), [name]: value }), new RegExp(`--${name} must be ${range}, got ${value}`));
+    assert.throws(
+      () => validateSettings({ ...defaultSettings(kind), [name]: value }),
+      new RegExp(`--${name} must be ${range}, got ${value}`),
+    );
   }
-  assert.deepEqual([...chat.keys()].filter((n) => n in TRAIN_LIMITS), ['epochs', 'hidden', 'batch', 'lr', 'ema'], 'chat offers these limited settings');
+  assert.deepEqual(
+    [...chat.keys()].filter((n) => n in TRAIN_LIMITS),
+    ['epochs', 'hidden', 'batch', 'lr', 'ema'],
+    'chat offers these limited settings',
+  );
 });

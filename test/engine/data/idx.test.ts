@@ -12,13 +12,17 @@ function idx(dtype: number, dims: number[], data: Uint8Array | number[]): Buffer
   const header = Buffer.alloc(4 + 4 * dims.length);
   header[2] = dtype;
   header[3] = dims.length;
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  dims.forEach((d, i) => {
+    header.writeUInt32BE(d, 4 + 4 * i);
+  });
   return Buffer.concat([header, Buffer.from(data)]);
 }
 
 /** n digits whose pixel j of image i is (i * 7 + j) mod 256, so every byte is checkable. */
 function imagesIdx(n: number, side = 28): Buffer {
-  const data = new Uint8Array(n * side * side).map((_, k) => ((Math.floor(k / (side * side)) * 7 + (k % (side * side))) % 256));
+  const data = new Uint8Array(n * side * side).map(
+    (_, k) => (Math.floor(k / (side * side)) * 7 + (k % (side * side))) % 256,
+  );
   return idx(0x08, [n, side, side], data);
 }
 
@@ -63,17 +67,29 @@ test('parseIdx rejects a labels file where images were expected', () => {
 
 test('parseIdx reports truncation with expected and actual byte counts', () => {
   const truncated = imagesIdx(2).subarray(0, 16 + 1000);
-  assert.throws(() => parseIdx(truncated, { name: 'short.idx' }), /short\.idx: truncated: header declares 2×28×28 = 1568 data bytes, the file has 1000/);
-  assert.throws(() => parseIdx(idx(0x08, [2, 28, 28], []).subarray(0, 10)), /truncated header: 3 dimensions need 16 bytes, the file has 10/);
+  assert.throws(
+    () => parseIdx(truncated, { name: 'short.idx' }),
+    /short\.idx: truncated: header declares 2×28×28 = 1568 data bytes, the file has 1000/,
+  );
+  assert.throws(
+    () => parseIdx(idx(0x08, [2, 28, 28], []).subarray(0, 10)),
+    /truncated header: 3 dimensions need 16 bytes, the file has 10/,
+  );
 });
 
 test('parseIdx rejects unsupported element types and names the supported one', () => {
-  assert.throws(() => parseIdx(idx(0x0d, [1], [0, 0, 0, 0])), /float32 \(0x0d\) is not supported; only unsigned byte \(0x08\)/);
+  assert.throws(
+    () => parseIdx(idx(0x0d, [1], [0, 0, 0, 0])),
+    /float32 \(0x0d\) is not supported; only unsigned byte \(0x08\)/,
+  );
 });
 
 test('parseIdx reports a corrupt gzip stream', () => {
   const gz = gzipSync(imagesIdx(1));
-  assert.throws(() => parseIdx(gz.subarray(0, 40), { name: 'cut.gz' }), /cut\.gz: starts like a gzip file but does not inflate/);
+  assert.throws(
+    () => parseIdx(gz.subarray(0, 40), { name: 'cut.gz' }),
+    /cut\.gz: starts like a gzip file but does not inflate/,
+  );
 });
 
 test('loadIdxDataset reads plain train files and scales pixels to [0, 1]', () => {

@@ -56,12 +56,18 @@ const rowsOf = (c: unknown): Float32Array[] => (c as { rows: Float32Array[] }).r
 
 test('a prompt is lower-cased and stripped before T5, as diffusers encode_prompt does', async (t) => {
   const m = await if32;
-  const cond = await m.encode(['A painting of a Squirrel eating a burger', '  an oil painting of people around a campfire  ']);
+  const cond = await m.encode([
+    'A painting of a Squirrel eating a burger',
+    '  an oil painting of people around a campfire  ',
+  ]);
   const d1 = maxAbsDiff(rowsOf(cond)[0]!, t5g('squirrel.prompt_embeds').data);
   const d2 = maxAbsDiff(rowsOf(cond)[1]!, t5g('campfire_spaces.prompt_embeds').data);
   t.diagnostic(`prompt_embeds max abs diff ${d1.toExponential(2)}, ${d2.toExponential(2)}`);
   assert.ok(d1 < 1e-5 && d2 < 1e-5, `${d1} ${d2}`);
-  assert.ok(maxAbsDiff(rowsOf(cond)[0]!, t5g('squirrel.raw.last_hidden_state').data) > 1e-2, 'the raw prompt embeds differently');
+  assert.ok(
+    maxAbsDiff(rowsOf(cond)[0]!, t5g('squirrel.raw.last_hidden_state').data) > 1e-2,
+    'the raw prompt embeds differently',
+  );
 });
 
 test('prompt → T5 → stage I UNet equals diffusers at t = 999 and 1 (CFG rows ["", prompt])', async (t) => {
@@ -75,7 +81,9 @@ test('prompt → T5 → stage I UNet equals diffusers at t = 999 and 1 (CFG rows
       const out = unet1g(`out_t${ts}`);
       const want = { eps: [] as number[], v: [] as number[] };
       const hw = 32 * 32;
-      for (let b = 0; b < 2; b++) for (let c = 0; c < 6; c++) (c < 3 ? want.eps : want.v).push(...out.data.subarray((b * 6 + c) * hw, (b * 6 + c + 1) * hw));
+      for (let b = 0; b < 2; b++)
+        for (let c = 0; c < 6; c++)
+          (c < 3 ? want.eps : want.v).push(...out.data.subarray((b * 6 + c) * hw, (b * 6 + c + 1) * hw));
       const de = maxAbsDiff(p.eps.data, Float32Array.from(want.eps));
       const dv = maxAbsDiff(p.varianceValues!.data, Float32Array.from(want.v));
       t.diagnostic(`t=${ts}: ε ${de.toExponential(2)}, v ${dv.toExponential(2)}`);
@@ -96,7 +104,10 @@ test('the schedule comes from scheduler_config.json; what the engine does not co
   );
   const ac = golden('scheduler.safetensors')('alphas_cumprod').data;
   assert.ok(Math.abs(m.schedule.alphasCumprod[500]! - ac[500]!) < 1e-6);
-  const base = JSON.parse(readFileSync(join(IF_I_TINY, 'scheduler', 'scheduler_config.json'), 'utf8')) as Record<string, unknown>;
+  const base = JSON.parse(readFileSync(join(IF_I_TINY, 'scheduler', 'scheduler_config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   for (const [key, value, message] of [
     ['beta_schedule', 'linear', /beta_schedule is "linear"; this engine computes only "squaredcos_cap_v2"/],
     ['variance_type', 'fixed_small', /variance_type is "fixed_small"; this engine computes only "learned_range"/],
@@ -114,7 +125,13 @@ test('the schedule comes from scheduler_config.json; what the engine does not co
 test('T5 runs once per distinct preprocessed prompt; the cache key names the encoder and the preprocessing', async () => {
   const store = new Map<string, Float32Array>();
   let sets = 0;
-  const cache = { get: (k: string) => store.get(k), set: (k: string, v: Float32Array) => { sets++; store.set(k, v); } };
+  const cache = {
+    get: (k: string) => store.get(k),
+    set: (k: string, v: Float32Array) => {
+      sets++;
+      store.set(k, v);
+    },
+  };
   // An embedding cached under the raw prompt (as before preprocessing) must not be picked up.
   store.set('a dog', new Float32Array(77 * 32).fill(9));
   const a = await DeepFloydIF.load({ dir: layout.stageI, cache, ...quiet });
@@ -141,8 +158,11 @@ test('T5 runs once per distinct preprocessed prompt; the cache key names the enc
 
 test('stage I text-to-image with CFG: deterministic per seed, γ = 1 is conditional', async () => {
   const m = await if32;
-  const run = async (seed: number) => (await imagine(m.stageI, { prompt: 'a photo of a dog', rng: new Rng(seed), timesteps })).image;
-  const a = await run(5), b = await run(5), c = await run(6);
+  const run = async (seed: number) =>
+    (await imagine(m.stageI, { prompt: 'a photo of a dog', rng: new Rng(seed), timesteps })).image;
+  const a = await run(5),
+    b = await run(5),
+    c = await run(6);
   assert.deepEqual(a.shape, [1, 3, 64, 64]);
   assert.deepEqual(Buffer.from(a.data.buffer), Buffer.from(b.data.buffer));
   assert.ok(mse(a, c) > 0 && a.data.every(Number.isFinite));
@@ -160,20 +180,36 @@ test('stage I SDEdit, inpainting (unmasked pixels exact), anagrams and hybrids',
   const m = await if32;
   const photo = clamp(randn([1, 3, 64, 64], new Rng(9)), -1, 1);
   const edits = await sdedit(m.stageI, photo, { prompt: 'a rocket ship', rng: new Rng(1), iStarts: [1, 2], timesteps });
-  assert.deepEqual(edits.map((e) => e.t), [660, 330]);
+  assert.deepEqual(
+    edits.map((e) => e.t),
+    [660, 330],
+  );
   const mask = boxMask(64, 64, { x: 16, y: 16, width: 32, height: 32 });
   const painted = await inpaint(m.stageI, photo, mask, { prompt: 'a cat', rng: new Rng(2), timesteps });
   for (let i = 0; i < painted.image.data.length; i++) {
     if (mask.data[i % 4096] === 0) assert.equal(painted.image.data[i], photo.data[i]);
   }
   const ctx = { height: 64, width: 64 };
-  for (const names of [['identity', 'flip'], ['identity', 'negate', 'skew']]) {
+  for (const names of [
+    ['identity', 'flip'],
+    ['identity', 'negate', 'skew'],
+  ]) {
     const views = names.map((n) => createView(n, ctx));
     const prompts = ['an old man', 'a campfire', 'a volcano'].slice(0, views.length);
-    const r = await anagram(m.stageI, initialNoise(m.stageI, 1, new Rng(3)), { prompts, views, rng: new Rng(3), timesteps });
+    const r = await anagram(m.stageI, initialNoise(m.stageI, 1, new Rng(3)), {
+      prompts,
+      views,
+      rng: new Rng(3),
+      timesteps,
+    });
     assert.ok(r.image.data.every(Number.isFinite));
   }
-  const h = await hybrid(m.stageI, initialNoise(m.stageI, 1, new Rng(4)), { farPrompt: 'a panda', nearPrompt: 'a waterfall', rng: new Rng(4), timesteps });
+  const h = await hybrid(m.stageI, initialNoise(m.stageI, 1, new Rng(4)), {
+    farPrompt: 'a panda',
+    nearPrompt: 'a waterfall',
+    rng: new Rng(4),
+    timesteps,
+  });
   assert.deepEqual(h.image.shape, [1, 3, 64, 64]);
 });
 
@@ -189,11 +225,17 @@ test('stage II: the input is clamped to [−1, 1], upscaled as diffusers, noised
   assert.equal(plain.noiseLevel, 250);
   assert.equal(plain.defaultGuidance, SUPER_RESOLUTION_GUIDANCE);
   assert.equal(plain.defaultGuidance, 4);
-  assert.equal((await m.stageII(low, { rng: new Rng(0), size: 64, purpose: 'illusion' })).noiseLevel, ILLUSION_NOISE_LEVEL);
+  assert.equal(
+    (await m.stageII(low, { rng: new Rng(0), size: 64, purpose: 'illusion' })).noiseLevel,
+    ILLUSION_NOISE_LEVEL,
+  );
   assert.equal(ILLUSION_NOISE_LEVEL, 50);
   // cond = √ᾱ·upscaled + √(1 − ᾱ)·noise with diffusers' upscaled image and its noising coefficients.
   const sched = golden('scheduler.safetensors');
-  const [a, b] = [sched('noise_levels.sqrt_alpha_prod').data[0]!, sched('noise_levels.sqrt_one_minus_alpha_prod').data[0]!];
+  const [a, b] = [
+    sched('noise_levels.sqrt_alpha_prod').data[0]!,
+    sched('noise_levels.sqrt_one_minus_alpha_prod').data[0]!,
+  ];
   const up = sr('upscaled').data;
   const want = up.map((u, i) => a * u + b * noise.data[i]!);
   const d = maxAbsDiff(plain.conditioningImage.data, want);
@@ -205,7 +247,10 @@ test('stage II: the input is clamped to [−1, 1], upscaled as diffusers, noised
   assert.deepEqual(loud.conditioningImage.data, clamped.conditioningImage.data);
   assert.ok(loud.conditioningImage.data.some((v, i) => Math.abs(v - plain.conditioningImage.data[i]!) > 1e-3));
   await assert.rejects(m.stageII(randn([2, 3, 64, 64], new Rng(0)), { rng: new Rng(0) }), /one RGB image/);
-  await assert.rejects(m.stageII(low, { rng: new Rng(0), noiseLevel: 1000 }), /noise level must be a whole number from 0 to 999, got 1000/);
+  await assert.rejects(
+    m.stageII(low, { rng: new Rng(0), noiseLevel: 1000 }),
+    /noise level must be a whole number from 0 to 999, got 1000/,
+  );
 });
 
 test('stage II upscales a stage I image, also as a flip anagram (64 px: the tiny UNet at 256 px needs GBs)', async () => {
@@ -213,11 +258,21 @@ test('stage II upscales a stage I image, also as a flip anagram (64 px: the tiny
   const low = (await imagine(m.stageI, { prompt: 'a dog', rng: new Rng(1), timesteps })).image;
   const sr = await m.stageII(low, { rng: new Rng(1), size: 64 });
   const steps = [990, 500, 0];
-  const up = await imagine(sr, { prompt: 'a dog', rng: new Rng(1), timesteps: steps, guidanceScale: sr.defaultGuidance });
+  const up = await imagine(sr, {
+    prompt: 'a dog',
+    rng: new Rng(1),
+    timesteps: steps,
+    guidanceScale: sr.defaultGuidance,
+  });
   assert.deepEqual(up.image.shape, [1, 3, 64, 64]);
   assert.ok(up.image.data.every(Number.isFinite));
   const views = ['identity', 'flip'].map((n) => createView(n, { height: 64, width: 64 }));
-  const ana = await anagram(sr, initialNoise(sr, 1, new Rng(2)), { prompts: ['a cat', 'a dog'], views, rng: new Rng(2), timesteps: steps });
+  const ana = await anagram(sr, initialNoise(sr, 1, new Rng(2)), {
+    prompts: ['a cat', 'a dog'],
+    views,
+    rng: new Rng(2),
+    timesteps: steps,
+  });
   assert.ok(ana.image.data.every(Number.isFinite));
 });
 
@@ -235,10 +290,19 @@ test('only fp16 files: the fp16 variant is chosen, and it gives the fp32 result 
     assert.ok(d > 0 && d < 0.05, `${d}`);
     const low = randn([1, 3, 64, 64], new Rng(8));
     const s2 = await m16.stageII(low, { rng: new Rng(1), size: 64 });
-    assert.ok((await s2.predict(randn([1, 3, 64, 64], new Rng(2)), 500, await s2.encode(['a photo']))).eps.data.every(Number.isFinite));
+    assert.ok(
+      (await s2.predict(randn([1, 3, 64, 64], new Rng(2)), 500, await s2.encode(['a photo']))).eps.data.every(
+        Number.isFinite,
+      ),
+    );
     // Asked for fp32 where only fp16 is: the missing file and its download are named.
-    await assert.rejects(DeepFloydIF.load({ dir: fp16.stageI, variant: 'fp32', ...quiet }), (e: Error) =>
-      e instanceof MissingModelError && /text_encoder\/model\.safetensors\.index\.json/.test(e.message) && /huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0/.test(e.message));
+    await assert.rejects(
+      DeepFloydIF.load({ dir: fp16.stageI, variant: 'fp32', ...quiet }),
+      (e: Error) =>
+        e instanceof MissingModelError &&
+        /text_encoder\/model\.safetensors\.index\.json/.test(e.message) &&
+        /huggingface-cli download DeepFloyd\/IF-I-XL-v1\.0/.test(e.message),
+    );
   } finally {
     await m16.dispose();
     rmSync(fp16.models, { recursive: true });
@@ -255,7 +319,10 @@ test('fp16 outputs are read whether onnxruntime hands back a Float16Array or fp1
   Object.defineProperty(globalThis, 'Float16Array', { value: Float16Array, configurable: true, writable: true });
   try {
     assert.deepEqual(toFloat32(Float16Array.from([0.5, -2, 1024])), values);
-    assert.throws(() => toFloat32(new Int32Array(2)), /expected float output data \(Float32Array, Float16Array or fp16 bits in a Uint16Array\), got Int32Array/);
+    assert.throws(
+      () => toFloat32(new Int32Array(2)),
+      /expected float output data \(Float32Array, Float16Array or fp16 bits in a Uint16Array\), got Int32Array/,
+    );
   } finally {
     if (had) Object.defineProperty(globalThis, 'Float16Array', had);
     else delete (globalThis as { Float16Array?: unknown }).Float16Array;
@@ -263,25 +330,40 @@ test('fp16 outputs are read whether onnxruntime hands back a Float16Array or fp1
 });
 
 test('a missing piece names its file and the huggingface-cli download; mismatched folders are refused', async () => {
-  await assert.rejects(DeepFloydIF.load({ dir: '/nonexistent/IF-I-XL-v1.0', ...quiet }), (e: Error) =>
-    e instanceof MissingModelError && e.message.includes('/nonexistent/IF-I-XL-v1.0/scheduler/scheduler_config.json') &&
-    e.message.includes('huggingface-cli download DeepFloyd/IF-I-XL-v1.0 --include "model_index.json" "scheduler/*" "tokenizer/*"') &&
-    e.message.includes('--local-dir /nonexistent/IF-I-XL-v1.0'));
+  await assert.rejects(
+    DeepFloydIF.load({ dir: '/nonexistent/IF-I-XL-v1.0', ...quiet }),
+    (e: Error) =>
+      e instanceof MissingModelError &&
+      e.message.includes('/nonexistent/IF-I-XL-v1.0/scheduler/scheduler_config.json') &&
+      e.message.includes(
+        'huggingface-cli download DeepFloyd/IF-I-XL-v1.0 --include "model_index.json" "scheduler/*" "tokenizer/*"',
+      ) &&
+      e.message.includes('--local-dir /nonexistent/IF-I-XL-v1.0'),
+  );
   const noTok = tinyDeepFloydModels({ stageII: false, withoutI: ['tokenizer/spiece.model'] });
   await assert.rejects(DeepFloydIF.load({ dir: noTok.stageI, ...quiet }), /tokenizer\/spiece\.model/);
   // Stage II's UNet where stage I's should be.
   const swapped = tinyDeepFloydModels({ stageII: false, withoutI: ['unet'] });
   symlinkSync(join(IF_II_TINY, 'unet'), join(swapped.stageI, 'unet'));
-  await assert.rejects(DeepFloydIF.load({ dir: swapped.stageI, ...quiet }), /unet is a stage II UNet \(6 input channels, a noise-level class embedding\); stage I takes 3/);
+  await assert.rejects(
+    DeepFloydIF.load({ dir: swapped.stageI, ...quiet }),
+    /unet is a stage II UNet \(6 input channels, a noise-level class embedding\); stage I takes 3/,
+  );
   // No stage II folder given.
   const solo = await DeepFloydIF.load({ dir: noTok.stageI.replace(noTok.models, layout.models), ...quiet });
   assert.equal(solo.hasStageII, false);
-  await assert.rejects(solo.stageII(randn([1, 3, 64, 64], new Rng(0)), { rng: new Rng(0) }), /no stage II folder was given; download one beside stage I:.*huggingface-cli download DeepFloyd\/IF-II-L-v1\.0/s);
+  await assert.rejects(
+    solo.stageII(randn([1, 3, 64, 64], new Rng(0)), { rng: new Rng(0) }),
+    /no stage II folder was given; download one beside stage I:.*huggingface-cli download DeepFloyd\/IF-II-L-v1\.0/s,
+  );
   await solo.dispose();
   // A stage II folder without its noising scheduler.
   const noNoise = tinyDeepFloydModels({ withoutII: ['image_noising_scheduler'] });
   const m = await DeepFloydIF.load({ dir: noNoise.stageI, stageIIDir: noNoise.stageII, ...quiet });
-  await assert.rejects(m.stageII(randn([1, 3, 64, 64], new Rng(0)), { rng: new Rng(0), size: 64 }), /image_noising_scheduler\/scheduler_config\.json[\s\S]*IF-II-L-v1\.0 --include/);
+  await assert.rejects(
+    m.stageII(randn([1, 3, 64, 64], new Rng(0)), { rng: new Rng(0), size: 64 }),
+    /image_noising_scheduler\/scheduler_config\.json[\s\S]*IF-II-L-v1\.0 --include/,
+  );
   await m.dispose();
   for (const l of [noTok, swapped, noNoise]) rmSync(l.models, { recursive: true });
 });

@@ -2,7 +2,12 @@
 // and digit prompt parsing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MnistFlowDenoiser, NULL_CLASS, flowTimeFor, parseDigitPrompt } from '../../../src/engine/denoisers/mnist-flow.js';
+import {
+  MnistFlowDenoiser,
+  NULL_CLASS,
+  flowTimeFor,
+  parseDigitPrompt,
+} from '../../../src/engine/denoisers/mnist-flow.js';
 import { Rng } from '../../../src/engine/random.js';
 import { forward } from '../../../src/engine/sampling/forward.js';
 import { oneStepDenoise, predictOriginal } from '../../../src/engine/sampling/one-step.js';
@@ -17,7 +22,10 @@ test('digit prompts: digits, words, articles; "" is the null class; others list 
   assert.equal(parseDigitPrompt('The digit Nine.'), 9);
   assert.equal(parseDigitPrompt('  '), NULL_CLASS);
   for (const bad of ['a cat', '12', 'seventy', 'a high quality photo']) {
-    assert.throws(() => parseDigitPrompt(bad), (e: Error) => e instanceof RangeError && /Allowed: a digit 0–9/.test(e.message) && e.message.includes(bad));
+    assert.throws(
+      () => parseDigitPrompt(bad),
+      (e: Error) => e instanceof RangeError && /Allowed: a digit 0–9/.test(e.message) && e.message.includes(bad),
+    );
   }
 });
 
@@ -28,7 +36,10 @@ test('flow time: s = √ᾱ/(√ᾱ + √(1−ᾱ)) runs from noise (0) to data 
 });
 
 test('with one exemplar per class the mapped ε̂ is the true noise and x̂0 the exemplar', async () => {
-  const data = [{ label: 3, image: digitImage(3) }, { label: 8, image: digitImage(8) }];
+  const data = [
+    { label: 3, image: digitImage(3) },
+    { label: 8, image: digitImage(8) },
+  ];
   const den = new MnistFlowDenoiser(new EmpiricalFlow(data));
   const x0 = concat([digitImage(3), digitImage(8)]);
   for (const t of [100, 500, 900]) {
@@ -51,6 +62,12 @@ test('one-step denoising of a noised digit recovers it (class-conditioned)', asy
 test('predict checks shapes, row counts and prompts', async () => {
   const den = new MnistFlowDenoiser(new EmpiricalFlow(digitDataset()));
   await assert.rejects(den.encode(['a dog']), /mnist-flow draws digits only/);
-  await assert.rejects(den.predict(tensor([1, 1, 28, 28]), 10, await den.encode(['1', '2'])), /2 rows for a batch of 1/);
-  await assert.rejects(den.predict(tensor([1, 3, 28, 28]), 10, await den.encode(['1'])), /takes images \[B, 1, 28, 28\]/);
+  await assert.rejects(
+    den.predict(tensor([1, 1, 28, 28]), 10, await den.encode(['1', '2'])),
+    /2 rows for a batch of 1/,
+  );
+  await assert.rejects(
+    den.predict(tensor([1, 3, 28, 28]), 10, await den.encode(['1'])),
+    /takes images \[B, 1, 28, 28\]/,
+  );
 });

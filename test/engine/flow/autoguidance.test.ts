@@ -34,8 +34,14 @@ test('the guided velocity is u_guide + w (u_model − u_guide) of the two models
       const expected = u.map((ui, i) => g[i]! + w * (ui - g[i]!));
       assert.ok(maxAbsDiff(blended, expected) < 1e-6, `w = ${w}`);
     }
-    assert.ok(maxAbsDiff(await autoguided(model, guide, 1).velocity(x, t, classes, batch), u) < 1e-5, 'w = 1 is the model alone');
-    assert.ok(maxAbsDiff(await autoguided(model, guide, 0).velocity(x, t, classes, batch), g) < 1e-6, 'w = 0 is the guide alone');
+    assert.ok(
+      maxAbsDiff(await autoguided(model, guide, 1).velocity(x, t, classes, batch), u) < 1e-5,
+      'w = 1 is the model alone',
+    );
+    assert.ok(
+      maxAbsDiff(await autoguided(model, guide, 0).velocity(x, t, classes, batch), g) < 1e-6,
+      'w = 0 is the guide alone',
+    );
 
     // A guided sample is seeded like any other: the same seed gives the same digits, and the guide changes them.
     const guided = autoguided(model, guide, 3);
@@ -70,7 +76,11 @@ test('guideBeside finds guide.safetensors next to a committed model file, and no
   writeFileSync(join(dir, GUIDE_FILE), '');
   assert.equal(guideBeside(join(dir, 'model.safetensors')), join(dir, GUIDE_FILE));
   writeFileSync(join(dir, 'checkpoint-epoch-001.safetensors'), '');
-  assert.equal(guideBeside(join(dir, 'checkpoint-epoch-001.safetensors')), undefined, 'a run checkpoint has no committed guide');
+  assert.equal(
+    guideBeside(join(dir, 'checkpoint-epoch-001.safetensors')),
+    undefined,
+    'a run checkpoint has no committed guide',
+  );
 });
 
 test('autoguidance on an interval: rows outside it get the model alone, and the guide is not run when none is inside', async () => {
@@ -83,7 +93,12 @@ test('autoguidance on an interval: rows outside it get the model alone, and the 
     },
   });
   const guided = autoguided(constant(1), constant(0, guideCalls), 3, [0.2, 0.5]);
-  const u = await guided.velocity(new Float32Array(3 * 784), Float32Array.from([0.1, 0.2, 0.5]), new Int32Array(3).fill(-1), 3);
+  const u = await guided.velocity(
+    new Float32Array(3 * 784),
+    Float32Array.from([0.1, 0.2, 0.5]),
+    new Int32Array(3).fill(-1),
+    3,
+  );
   assert.deepEqual([u[0], u[784], u[2 * 784]], [1, 3, 3], 'g + w (u − g) = 3 inside, u = 1 outside');
   assert.deepEqual(guideCalls, [3]);
   const outside = await guided.velocity(new Float32Array(784), Float32Array.from([0.9]), new Int32Array(1).fill(-1), 1);

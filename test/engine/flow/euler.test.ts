@@ -45,8 +45,14 @@ test('the plain Euler ODE carries N(0, 1) noise to the data distribution', async
 test('churn keeps the marginals: the churned sampler ends at the same distribution', async () => {
   // Each churned step spans (1 + γ)/T, so Euler's error grows with γ: more steps for a larger γ.
   // (Re-noising with c = 1 − t', without the second term, ends with a spread of 1.1–5.)
-  for (const [churn, steps] of [[1, 1000], [3, 1000], [10, 3000]] as const) {
-    const m = moments(await eulerSample(gaussianFlow, { labels: labels.slice(0, 25), steps, guidance: 1, seed: 1, churn }));
+  for (const [churn, steps] of [
+    [1, 1000],
+    [3, 1000],
+    [10, 3000],
+  ] as const) {
+    const m = moments(
+      await eulerSample(gaussianFlow, { labels: labels.slice(0, 25), steps, guidance: 1, seed: 1, churn }),
+    );
     assert.ok(Math.abs(m.mean - MU) < 0.015, `churn ${churn}: mean ${m.mean}`);
     assert.ok(Math.abs(m.std - S) < 0.01, `churn ${churn}: std ${m.std}`);
   }
@@ -65,7 +71,10 @@ test('churn is seeded: same seed, same image; churn 0 is the plain sampler bit f
 
 test('a negative or non-finite churn is refused', async () => {
   for (const churn of [-1, Number.NaN]) {
-    await assert.rejects(eulerSample(gaussianFlow, { labels: [null], steps: 2, guidance: 1, seed: 0, churn }), /churn must be a number ≥ 0/);
+    await assert.rejects(
+      eulerSample(gaussianFlow, { labels: [null], steps: 2, guidance: 1, seed: 0, churn }),
+      /churn must be a number ≥ 0/,
+    );
   }
 });
 
@@ -98,11 +107,18 @@ test('guidance on an interval: guided steps inside it, the conditional rows alon
   assert.deepEqual(model.batches, [2, 2, 2, 4, 4, 4, 4, 2, 2, 2]);
   for (let i = 0; i < 2; i++) {
     const extra = (labels[i]! + 1) * (g - 1) * 0.4;
-    for (let p = i * 784; p < (i + 1) * 784; p++) assert.ok(Math.abs(x[p]! - plain[p]! - extra) < 1e-5, `image ${i} pixel ${p}: ${x[p]! - plain[p]!} against ${extra}`);
+    for (let p = i * 784; p < (i + 1) * 784; p++)
+      assert.ok(
+        Math.abs(x[p]! - plain[p]! - extra) < 1e-5,
+        `image ${i} pixel ${p}: ${x[p]! - plain[p]!} against ${extra}`,
+      );
   }
   // The whole interval is the default, bit for bit; an empty-width interval at a step time guides that step only.
   const all = constantClassFlow();
-  assert.deepEqual(await eulerSample(all, { labels, steps: 10, guidance: g, seed: 2, guidanceInterval: [0, 1] }), await eulerSample(constantClassFlow(), { labels, steps: 10, guidance: g, seed: 2 }));
+  assert.deepEqual(
+    await eulerSample(all, { labels, steps: 10, guidance: g, seed: 2, guidanceInterval: [0, 1] }),
+    await eulerSample(constantClassFlow(), { labels, steps: 10, guidance: g, seed: 2 }),
+  );
   assert.deepEqual(all.batches, new Array(10).fill(4));
   const one = constantClassFlow();
   await eulerSample(one, { labels, steps: 10, guidance: g, seed: 2, guidanceInterval: [0.5, 0.5] });
@@ -114,11 +130,22 @@ test('guidance on an interval with churn: the interval is judged at the time the
   const model = constantClassFlow();
   await eulerSample(model, { labels: [1], steps: 10, guidance: 3, seed: 0, churn: 2, guidanceInterval: [0.3, 1] });
   const times = [0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9];
-  assert.deepEqual(model.batches, times.map((t) => (t >= 0.3 - 1e-12 ? 2 : 1)));
+  assert.deepEqual(
+    model.batches,
+    times.map((t) => (t >= 0.3 - 1e-12 ? 2 : 1)),
+  );
 });
 
 test('a guidance interval outside 0 ≤ lo ≤ hi ≤ 1 is refused', async () => {
-  for (const interval of [[0.6, 0.3], [-0.1, 1], [0, 1.5], [Number.NaN, 1]] as const) {
-    await assert.rejects(eulerSample(constantClassFlow(), { labels: [1], steps: 2, guidance: 3, seed: 0, guidanceInterval: interval }), /guidance interval needs 0 ≤ lo ≤ hi ≤ 1/);
+  for (const interval of [
+    [0.6, 0.3],
+    [-0.1, 1],
+    [0, 1.5],
+    [Number.NaN, 1],
+  ] as const) {
+    await assert.rejects(
+      eulerSample(constantClassFlow(), { labels: [1], steps: 2, guidance: 3, seed: 0, guidanceInterval: interval }),
+      /guidance interval needs 0 ≤ lo ≤ hi ≤ 1/,
+    );
   }
 });

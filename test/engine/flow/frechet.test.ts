@@ -3,7 +3,16 @@
 // exactly), the within-set spread and k-NN precision / recall.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { frechetDistance, frechetOfGaussians, meanPairwiseDistance, precisionRecall, rowsWhere, spreadRows, sqrtPsd, symmetricEigen } from '../../../src/engine/flow/frechet.js';
+import {
+  frechetDistance,
+  frechetOfGaussians,
+  meanPairwiseDistance,
+  precisionRecall,
+  rowsWhere,
+  spreadRows,
+  sqrtPsd,
+  symmetricEigen,
+} from '../../../src/engine/flow/frechet.js';
 import { Rng } from '../../../src/engine/random.js';
 
 function randomSymmetric(D: number, seed: number): Float64Array {
@@ -17,17 +26,19 @@ function randomSymmetric(D: number, seed: number): Float64Array {
 function randomSpd(D: number, seed: number): Float64Array {
   const b = new Rng(seed).normals(D * D);
   const a = new Float64Array(D * D);
-  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
-    let s = 0;
-    for (let k = 0; k < D; k++) s += b[i * D + k]! * b[j * D + k]!;
-    a[i * D + j] = s / D + (i === j ? 0.1 : 0);
-  }
+  for (let i = 0; i < D; i++)
+    for (let j = 0; j < D; j++) {
+      let s = 0;
+      for (let k = 0; k < D; k++) s += b[i * D + k]! * b[j * D + k]!;
+      a[i * D + j] = s / D + (i === j ? 0.1 : 0);
+    }
   return a;
 }
 
 function matmul(a: ArrayLike<number>, b: ArrayLike<number>, D: number): Float64Array {
   const out = new Float64Array(D * D);
-  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) for (let k = 0; k < D; k++) out[i * D + j]! += a[i * D + k]! * b[k * D + j]!;
+  for (let i = 0; i < D; i++)
+    for (let j = 0; j < D; j++) for (let k = 0; k < D; k++) out[i * D + j]! += a[i * D + k]! * b[k * D + j]!;
   return out;
 }
 
@@ -39,7 +50,10 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 test('symmetricEigen: known eigenvalues, and A = V diag(λ) Vᵀ with V orthonormal', () => {
   const { values } = symmetricEigen([2, 1, 1, 2], 2);
-  assert.deepEqual([...values].sort().map((v) => Math.round(v * 1e12) / 1e12), [1, 3]);
+  assert.deepEqual(
+    [...values].sort().map((v) => Math.round(v * 1e12) / 1e12),
+    [1, 3],
+  );
   const D = 12;
   const a = randomSymmetric(D, 3);
   const { values: l, vectors: v } = symmetricEigen(a, D);
@@ -77,27 +91,41 @@ test('frechetOfGaussians: the closed forms, for commuting and for non-commuting 
   const expected = 0.5 ** 2 + (2 + 1 + 1 + 3) - 2 * trSqrt;
   const got = frechetOfGaussians({ mean: Float64Array.of(0.5, 0), cov: s1 }, { mean: Float64Array.of(0, 0), cov: s2 });
   assert.ok(Math.abs(got - expected) < 1e-10, `${got} against ${expected}`);
-  assert.ok(frechetOfGaussians({ mean: Float64Array.of(1, 2), cov: s1 }, { mean: Float64Array.of(1, 2), cov: s1 }) < 1e-10, 'the same Gaussian: 0');
-  assert.throws(() => frechetOfGaussians({ mean: Float64Array.of(0), cov: Float64Array.of(1) }, { mean: Float64Array.of(0, 0), cov: s2 }), /same dimension/);
+  assert.ok(
+    frechetOfGaussians({ mean: Float64Array.of(1, 2), cov: s1 }, { mean: Float64Array.of(1, 2), cov: s1 }) < 1e-10,
+    'the same Gaussian: 0',
+  );
+  assert.throws(
+    () =>
+      frechetOfGaussians(
+        { mean: Float64Array.of(0), cov: Float64Array.of(1) },
+        { mean: Float64Array.of(0, 0), cov: s2 },
+      ),
+    /same dimension/,
+  );
 });
 
-test('frechetDistance of feature sets: 0 for identical sets, the Gaussians\' distance for large samples', () => {
+test("frechetDistance of feature sets: 0 for identical sets, the Gaussians' distance for large samples", () => {
   const D = 4;
   const n = 20000;
   const z = new Rng(7).normals(2 * n * D);
   const a = new Float64Array(n * D);
   const b = new Float64Array(n * D);
   const shift = [1, 0, -1, 0.5];
-  for (let r = 0; r < n; r++) for (let i = 0; i < D; i++) {
-    a[r * D + i] = z[r * D + i]!; // N(0, I)
-    b[r * D + i] = shift[i]! + 2 * z[(n + r) * D + i]!; // N(shift, 4 I)
-  }
+  for (let r = 0; r < n; r++)
+    for (let i = 0; i < D; i++) {
+      a[r * D + i] = z[r * D + i]!; // N(0, I)
+      b[r * D + i] = shift[i]! + 2 * z[(n + r) * D + i]!; // N(shift, 4 I)
+    }
   assert.ok(frechetDistance({ data: a, dim: D }, { data: a, dim: D }) < 1e-9);
   const expected = 1 + 0 + 1 + 0.25 + D * (2 - 1) ** 2;
   const got = frechetDistance({ data: a, dim: D }, { data: b, dim: D });
   assert.ok(Math.abs(got - expected) < 0.1, `${got} against ${expected}`);
   assert.throws(() => frechetDistance({ data: a, dim: D }, { data: a, dim: 3 }), /4 and 3 values per row/);
-  assert.throws(() => frechetDistance({ data: a.subarray(0, 4), dim: D }, { data: a, dim: D }), /at least 2 feature vectors, got 1/);
+  assert.throws(
+    () => frechetDistance({ data: a.subarray(0, 4), dim: D }, { data: a, dim: D }),
+    /at least 2 feature vectors, got 1/,
+  );
 });
 
 test('meanPairwiseDistance and rowsWhere: the spread within a group', () => {

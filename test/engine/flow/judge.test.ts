@@ -17,7 +17,10 @@ test('the judge, trained on 9 in 10 of 2,000 real digits, reads the held-out one
     const firstFive = new Float32Array(5 * 784);
     for (let k = 0; k < 5; k++) firstFive.set(data.images.subarray(k * 10 * 784, (k * 10 + 1) * 784), k * 784);
     const again = await judge.judge(firstFive);
-    assert.deepEqual(again.map((v) => v.label), judge.heldOut.verdicts.slice(0, 5).map((v) => v.label));
+    assert.deepEqual(
+      again.map((v) => v.label),
+      judge.heldOut.verdicts.slice(0, 5).map((v) => v.label),
+    );
     await assert.rejects(judge.judge(new Float32Array(100)), /whole 28×28 digits/);
     // The feature space of the variety figures: 64 values per digit, the same for the same digit.
     assert.equal(judge.trained.labels.length, 1800);

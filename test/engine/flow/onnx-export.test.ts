@@ -3,7 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initTf, tf } from '../../../src/engine/runtime/tf.js';
-import { UNet, initialWeights, paramInfos, UNET_KINDS, NUM_CLASSES, type UNetSpec } from '../../../src/engine/flow/unet.js';
+import {
+  UNet,
+  initialWeights,
+  paramInfos,
+  UNET_KINDS,
+  NUM_CLASSES,
+  type UNetSpec,
+} from '../../../src/engine/flow/unet.js';
 import { loadOnnxFlowModel } from '../../../src/engine/flow/onnx-flow-model.js';
 import { Rng } from '../../../src/engine/random.js';
 
@@ -32,12 +39,16 @@ for (const kind of UNET_KINDS) {
     const t = Float32Array.from({ length: B }, () => rng.uniform());
     const classes = Int32Array.from([3, -1, 0, 9, 5]);
     const oneHot = new Float32Array(B * NUM_CLASSES);
-    classes.forEach((c, i) => { if (c >= 0) oneHot[i * NUM_CLASSES + c] = 1; });
-    const ref = tf.tidy(() => net.forward(tf.tensor4d(x, [B, 28, 28, 1]), {
-      t: kind === 'denoiser' ? undefined : tf.tensor2d(t, [B, 1]),
-      c: kind === 'class' ? tf.tensor2d(oneHot, [B, NUM_CLASSES]) : undefined,
-      training: false,
-    }));
+    classes.forEach((c, i) => {
+      if (c >= 0) oneHot[i * NUM_CLASSES + c] = 1;
+    });
+    const ref = tf.tidy(() =>
+      net.forward(tf.tensor4d(x, [B, 28, 28, 1]), {
+        t: kind === 'denoiser' ? undefined : tf.tensor2d(t, [B, 1]),
+        c: kind === 'class' ? tf.tensor2d(oneHot, [B, NUM_CLASSES]) : undefined,
+        training: false,
+      }),
+    );
     const expected = (await ref.data()) as Float32Array;
     ref.dispose();
     net.dispose();

@@ -5,8 +5,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initTf, tf } from '../../../src/engine/runtime/tf.js';
 import { OnnxSession, type Feed } from '../../../src/engine/runtime/onnx.js';
-import { UNet, initialWeights, paramInfos, UNET_KINDS, NUM_CLASSES, type BnUpdate, type UNetSpec } from '../../../src/engine/flow/unet.js';
-import { buildTrainStepGraph, bnMeanName, bnVarName, gradName, STEP_INPUTS, STEP_LOSS } from '../../../src/engine/flow/onnx-train.js';
+import {
+  UNet,
+  initialWeights,
+  paramInfos,
+  UNET_KINDS,
+  NUM_CLASSES,
+  type BnUpdate,
+  type UNetSpec,
+} from '../../../src/engine/flow/unet.js';
+import {
+  buildTrainStepGraph,
+  bnMeanName,
+  bnVarName,
+  gradName,
+  STEP_INPUTS,
+  STEP_LOSS,
+} from '../../../src/engine/flow/onnx-train.js';
 import { Adam } from '../../../src/engine/flow/adam.js';
 import { Rng } from '../../../src/engine/random.js';
 
@@ -50,24 +65,35 @@ for (const kind of UNET_KINDS) {
     const net = new UNet(tf, spec, weights);
     const updates: BnUpdate[] = [];
     const vars = net.trainableVariables();
-    const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-      const out = net.forward(tf.tensor4d(x, [B, 28, 28, 1]), {
-        t: kind === 'denoiser' ? undefined : tf.tensor2d(t, [B, 1]),
-        c: kind === 'class' ? tf.tensor2d(c, [B, NUM_CLASSES]) : undefined,
-        training: true,
-        bnUpdates: updates,
-      });
-      return tf.mean(tf.squaredDifference(out, tf.tensor4d(target, [B, 28, 28, 1]))) as tf.Scalar;
-    }), vars);
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const out = net.forward(tf.tensor4d(x, [B, 28, 28, 1]), {
+            t: kind === 'denoiser' ? undefined : tf.tensor2d(t, [B, 1]),
+            c: kind === 'class' ? tf.tensor2d(c, [B, NUM_CLASSES]) : undefined,
+            training: true,
+            bnUpdates: updates,
+          });
+          return tf.mean(tf.squaredDifference(out, tf.tensor4d(target, [B, 28, 28, 1]))) as tf.Scalar;
+        }),
+      vars,
+    );
     const refLoss = (await value.data())[0]!;
     const trainable = paramInfos(spec).filter((p) => p.trainable);
     const refGrads = new Map<string, Float32Array>();
-    for (let i = 0; i < trainable.length; i++) refGrads.set(trainable[i]!.name, (await grads[vars[i]!.name]!.data()) as Float32Array);
+    for (let i = 0; i < trainable.length; i++)
+      refGrads.set(trainable[i]!.name, (await grads[vars[i]!.name]!.data()) as Float32Array);
     const refStats = new Map<string, [Float32Array, Float32Array, number]>();
-    for (const u of updates) refStats.set(u.name, [(await u.mean.data()) as Float32Array, (await u.variance.data()) as Float32Array, u.count]);
+    for (const u of updates)
+      refStats.set(u.name, [(await u.mean.data()) as Float32Array, (await u.variance.data()) as Float32Array, u.count]);
     value.dispose();
-    Object.values(grads).forEach((g) => g.dispose());
-    updates.forEach((u) => { u.mean.dispose(); u.variance.dispose(); });
+    Object.values(grads).forEach((g) => {
+      g.dispose();
+    });
+    updates.forEach((u) => {
+      u.mean.dispose();
+      u.variance.dispose();
+    });
     net.dispose();
 
     const graph = buildTrainStepGraph(spec, B);
@@ -84,7 +110,10 @@ for (const kind of UNET_KINDS) {
 
     const loss = (out[STEP_LOSS]!.data as Float32Array)[0]!;
     assert.ok(Math.abs(loss - refLoss) <= 1e-5 * Math.abs(refLoss), `loss ${loss} vs ${refLoss}`);
-    assert.deepEqual(graph.params, trainable.map((p) => p.name));
+    assert.deepEqual(
+      graph.params,
+      trainable.map((p) => p.name),
+    );
     let worst = 0;
     for (const p of trainable) {
       const d = relDiff(out[gradName(p.name)]!.data as Float32Array, refGrads.get(p.name)!);
@@ -98,7 +127,9 @@ for (const kind of UNET_KINDS) {
       assert.ok(relDiff(out[bnMeanName(name)]!.data as Float32Array, mean) < 1e-4, `batch mean of ${name}`);
       assert.ok(relDiff(out[bnVarName(name)]!.data as Float32Array, variance) < 1e-4, `batch variance of ${name}`);
     }
-    console.log(`${kind}: loss ${loss.toFixed(6)} vs ${refLoss.toFixed(6)}; worst relative gradient difference ${worst.toExponential(2)} over ${trainable.length} tensors`);
+    console.log(
+      `${kind}: loss ${loss.toFixed(6)} vs ${refLoss.toFixed(6)}; worst relative gradient difference ${worst.toExponential(2)} over ${trainable.length} tensors`,
+    );
   });
 }
 
@@ -107,7 +138,8 @@ test('plain-array Adam takes the same steps as tf.train.adam, including after re
   const rng = new Rng(2);
   const n = 50;
   const w0 = rng.normals(n);
-  const gradsAt = (step: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + step) * (i % 3 === 0 ? 1e-3 : 1));
+  const gradsAt = (step: number): Float32Array =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + step) * (i % 3 === 0 ? 1e-3 : 1));
   const v = tf.variable(tf.tensor1d(w0), true, 'adam-test/w');
   const opt = tf.train.adam(0.01);
   const mine = new Adam();
@@ -118,7 +150,11 @@ test('plain-array Adam takes the same steps as tf.train.adam, including after re
     mine.step(weights, new Map([['w', g]]), 0.01);
   }
   // A second Adam from the saved state goes on identically.
-  const resumed = new Adam({ iterations: mine.state.iterations, m: new Map([['w', Float32Array.from(mine.state.m.get('w')!)]]), v: new Map([['w', Float32Array.from(mine.state.v.get('w')!)]]) });
+  const resumed = new Adam({
+    iterations: mine.state.iterations,
+    m: new Map([['w', Float32Array.from(mine.state.m.get('w')!)]]),
+    v: new Map([['w', Float32Array.from(mine.state.v.get('w')!)]]),
+  });
   const weights2 = new Map([['w', Float32Array.from(weights.get('w')!)]]);
   for (let s = 5; s < 8; s++) {
     const g = gradsAt(s);

@@ -16,7 +16,12 @@ import { mnistSlice } from '../../helpers/tiny-mnist.js';
 function randomBatch(rng: Rng, B: number): StepBatch {
   const c = new Float32Array(B * NUM_CLASSES);
   for (let i = 0; i < B; i++) if (i % 4 !== 0) c[i * NUM_CLASSES + rng.int(NUM_CLASSES)] = 1; // every 4th row: the null class
-  return { x: rng.normals(B * 784), target: rng.normals(B * 784), t: Float32Array.from({ length: B }, () => rng.uniform()), c };
+  return {
+    x: rng.normals(B * 784),
+    target: rng.normals(B * 784),
+    t: Float32Array.from({ length: B }, () => rng.uniform()),
+    c,
+  };
 }
 
 for (const kind of UNET_KINDS) {
@@ -58,7 +63,12 @@ for (const kind of UNET_KINDS) {
 
 test('a run trained on WebGPU records the engine and the machine, and its card gives --backend webgpu', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'illusionist-webgpu-'));
-  const out = await train({ settings: { ...defaultSettings('time'), hidden: 4, batch: 16, epochs: 1, seed: 2 }, dataset: mnistSlice(48), runDir: dir, backend: 'webgpu' });
+  const out = await train({
+    settings: { ...defaultSettings('time'), hidden: 4, batch: 16, epochs: 1, seed: 2 },
+    dataset: mnistSlice(48),
+    runDir: dir,
+    backend: 'webgpu',
+  });
   assert.equal(out.run.losses.length, 3);
   assert.ok(out.run.losses.every(Number.isFinite));
   const record = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
@@ -66,9 +76,17 @@ test('a run trained on WebGPU records the engine and the machine, and its card g
   assert.equal(record.machine, machineDescription());
   assert.match(record.machine!, /^\d+-core CPU/);
   const models = mkdtempSync(join(tmpdir(), 'illusionist-models-'));
-  const exported = await exportModel(dir, join(models, 'mnist-time'), { name: 'mnist-time', samplesPng: Buffer.alloc(0), samplesCommand: '-', samplesSeconds: 0 });
+  const exported = await exportModel(dir, join(models, 'mnist-time'), {
+    name: 'mnist-time',
+    samplesPng: Buffer.alloc(0),
+    samplesCommand: '-',
+    samplesSeconds: 0,
+  });
   const card = readFileSync(exported.card, 'utf8');
-  assert.match(card, /illusionist train --kind time --hidden 4 --epochs 1 --batch 16 --lr 0\.01 --backend webgpu --seed 2/);
+  assert.match(
+    card,
+    /illusionist train --kind time --hidden 4 --epochs 1 --batch 16 --lr 0\.01 --backend webgpu --seed 2/,
+  );
   assert.match(card, /\| backend \| onnxruntime \(WebGPU, the project's gradient graph\) \|/);
   assert.ok(card.includes(`| machine | ${machineDescription()} |`), card);
 });

@@ -60,7 +60,10 @@ test('encodePng scale is an exact nearest-neighbour upscale', async () => {
 
 test('encodePng rejects mismatched sizes and bad scales with the allowed values', async () => {
   await assert.rejects(encodePng(new Float32Array(5), 2, 2, 1), /5 values do not make a 2×2×1 image \(4 expected\)/);
-  await assert.rejects(encodePng(new Float32Array(4), 2, 2, 1, { scale: 1.5 }), /scale must be an integer from 1 to 64/);
+  await assert.rejects(
+    encodePng(new Float32Array(4), 2, 2, 1, { scale: 1.5 }),
+    /scale must be an integer from 1 to 64/,
+  );
   await assert.rejects(encodePng(new Float32Array(8), 2, 2, 2 as 1), /channels must be 1 \(grey\) or 3 \(RGB\)/);
 });
 
@@ -133,7 +136,9 @@ test('decodeImage refuses a decompression bomb from its header alone', async () 
 
 test('decodeImage flattens transparency onto white', async () => {
   const rgba = Buffer.from([0, 0, 0, 0, 0, 0, 0, 255]); // transparent, opaque black
-  const png = await sharp(rgba, { raw: { width: 2, height: 1, channels: 4 } }).png().toBuffer();
+  const png = await sharp(rgba, { raw: { width: 2, height: 1, channels: 4 } })
+    .png()
+    .toBuffer();
   const img = await decodeImage(png, LIMITS);
   assert.equal(img.channels, 3);
   assert.deepEqual([...img.data], [1, 1, 1, 0, 0, 0]);
@@ -172,7 +177,9 @@ test('toGrayscale28 inverts a dark-on-light sketch and centres the digit MNIST-s
   assert.ok(Math.abs(cx - 13.5) <= 1 && Math.abs(cy - 13.5) <= 1, `centre of mass at ${cx}, ${cy}`);
   // The 60-pixel-tall bar is fitted into the 20-pixel box.
   const rows = new Set<number>();
-  img.data.forEach((v, i) => v > 0.5 && rows.add(Math.floor(i / 28)));
+  img.data.forEach((v, i) => {
+    v > 0.5 && rows.add(Math.floor(i / 28));
+  });
   assert.ok(rows.size >= 18 && rows.size <= 21, `bar spans ${rows.size} rows`);
 });
 
@@ -180,7 +187,10 @@ test('toGrayscale28 keeps white-on-black input and letterboxes when not centring
   const img = await toGrayscale28(sketch(56, 56, [0, 0, 28, 56], 1, 0), { centerDigit: false });
   assert.ok(img.data[28 + 3]! > 0.9, 'left half stays white');
   assert.ok(img.data[28 + 24]! < 0.1, 'right half stays black');
-  const kept = await toGrayscale28(sketch(56, 56, [10, 10, 40, 40], 0, 1), { invertIfLightBackground: false, centerDigit: false });
+  const kept = await toGrayscale28(sketch(56, 56, [10, 10, 40, 40], 0, 1), {
+    invertIfLightBackground: false,
+    centerDigit: false,
+  });
   assert.ok(kept.data[0]! > 0.9, 'light background kept when inversion is off');
 });
 
@@ -191,7 +201,10 @@ test('resizeTo centre-crops to the target size and converts grey to RGB', async 
   assert.equal(out.height, 64);
   assert.equal(out.channels, 3);
   assert.equal(out.data.length, 64 * 64 * 3);
-  assert.ok(out.data.every((v) => v > 0.99), 'cover crop keeps only the white centre');
+  assert.ok(
+    out.data.every((v) => v > 0.99),
+    'cover crop keeps only the white centre',
+  );
   const rgb = await resizeTo({ data: ramp(8 * 8 * 3), width: 8, height: 8, channels: 3 }, 256, 256);
   assert.equal(rgb.data.length, 256 * 256 * 3);
 });

@@ -17,11 +17,18 @@ test('makeGrid places cells row by row with padding around and between', () => {
   assert.equal(grid.height, 1 + 3 * (2 + 1));
   assert.deepEqual(
     grid.cells.map((c) => [c.x, c.y]),
-    [[1, 1], [5, 1], [1, 4], [5, 4], [1, 7]],
+    [
+      [1, 1],
+      [5, 1],
+      [1, 4],
+      [5, 4],
+      [1, 7],
+    ],
   );
   const at = (x: number, y: number) => grid.data[y * grid.width + x]!;
   grid.cells.forEach((c, i) => {
-    for (let y = 0; y < 2; y++) for (let x = 0; x < 3; x++) assert.equal(at(c.x + x, c.y + y), Math.fround(images[i]![0]!));
+    for (let y = 0; y < 2; y++)
+      for (let x = 0; x < 3; x++) assert.equal(at(c.x + x, c.y + y), Math.fround(images[i]![0]!));
   });
   assert.equal(at(0, 0), 9);
   assert.equal(at(4, 1), 9, 'gap between columns');
@@ -37,7 +44,15 @@ test('makeGrid keeps RGB channels interleaved and narrows to the number of image
 });
 
 test('makeGrid reserves a caption band above each cell', () => {
-  const grid = makeGrid([solid(1), solid(1)], { width: 3, height: 2, channels: 1, cols: 1, pad: 2, labels: ['a', 'b'], labelHeight: 5 });
+  const grid = makeGrid([solid(1), solid(1)], {
+    width: 3,
+    height: 2,
+    channels: 1,
+    cols: 1,
+    pad: 2,
+    labels: ['a', 'b'],
+    labelHeight: 5,
+  });
   assert.equal(grid.labelHeight, 5);
   assert.deepEqual(grid.cells, [
     { x: 2, y: 7, label: 'a' },
@@ -48,14 +63,31 @@ test('makeGrid reserves a caption band above each cell', () => {
 
 test('makeGrid errors name what is allowed', () => {
   assert.throws(() => makeGrid([], { width: 1, height: 1, channels: 1, cols: 1 }), /at least one image/);
-  assert.throws(() => makeGrid([solid(0)], { width: 3, height: 2, channels: 1, cols: 0 }), /cols must be a positive integer/);
-  assert.throws(() => makeGrid([solid(0), solid(0, 2)], { width: 3, height: 2, channels: 1, cols: 2 }), /image 1: 4 values do not make a 3×2×1 image/);
-  assert.throws(() => makeGrid([solid(0)], { width: 3, height: 2, channels: 1, cols: 1, labels: [] }), /1 images but 0 labels/);
+  assert.throws(
+    () => makeGrid([solid(0)], { width: 3, height: 2, channels: 1, cols: 0 }),
+    /cols must be a positive integer/,
+  );
+  assert.throws(
+    () => makeGrid([solid(0), solid(0, 2)], { width: 3, height: 2, channels: 1, cols: 2 }),
+    /image 1: 4 values do not make a 3×2×1 image/,
+  );
+  assert.throws(
+    () => makeGrid([solid(0)], { width: 3, height: 2, channels: 1, cols: 1, labels: [] }),
+    /1 images but 0 labels/,
+  );
 });
 
 test('gridPng writes the scaled sheet with its captions drawn', async () => {
   const digits = Array.from({ length: 4 }, () => solid(-1, 28, 28));
-  const opts = { width: 28, height: 28, channels: 1 as const, cols: 2, range: [-1, 1] as const, padValue: -1, scale: 2 };
+  const opts = {
+    width: 28,
+    height: 28,
+    channels: 1 as const,
+    cols: 2,
+    range: [-1, 1] as const,
+    padValue: -1,
+    scale: 2,
+  };
   const plain = await gridPng(digits, opts);
   const meta = await sharp(plain).metadata();
   assert.equal(meta.width, (2 + 2 * 30) * 2);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { lineChartSpec, plotLines } from '../../../src/engine/images/plot.js';
 
-const loss = (scale: number) => Array.from({ length: 50 }, (_, i): [number, number] => [i, scale * Math.exp(-i / 10) + 0.01]);
+const loss = (scale: number) =>
+  Array.from({ length: 50 }, (_, i): [number, number] => [i, scale * Math.exp(-i / 10) + 0.01]);
 
 test('plotLines renders a PNG of the requested size with visible content', async () => {
   const png = await plotLines({
@@ -38,14 +39,28 @@ test('plotLines renders a PNG of the requested size with visible content', async
 });
 
 test('lineChartSpec uses one colour per series in the given order', () => {
-  const spec = lineChartSpec({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'b', points: [[0, 1]] }, { name: 'a', points: [[0, 2]] }] });
+  const spec = lineChartSpec({
+    title: 't',
+    xLabel: 'x',
+    yLabel: 'y',
+    series: [
+      { name: 'b', points: [[0, 1]] },
+      { name: 'a', points: [[0, 2]] },
+    ],
+  });
   assert.deepEqual((spec as { encoding: { color: { sort: string[] } } }).encoding.color.sort, ['b', 'a']);
 });
 
 test('plotLines errors name what is allowed', async () => {
   const base = { title: 't', xLabel: 'x', yLabel: 'y' };
   await assert.rejects(plotLines({ ...base, series: [] }), /at least one series/);
-  await assert.rejects(plotLines({ ...base, logY: true, series: [{ name: 'loss', points: [[0, 0]] }] }), /series "loss" has y = 0; a log y axis needs every y > 0/);
+  await assert.rejects(
+    plotLines({ ...base, logY: true, series: [{ name: 'loss', points: [[0, 0]] }] }),
+    /series "loss" has y = 0; a log y axis needs every y > 0/,
+  );
   await assert.rejects(plotLines({ ...base, series: [{ name: 's', points: [[0, NaN]] }] }), /non-finite point/);
-  await assert.rejects(plotLines({ ...base, series: [{ name: 's', points: [[0, 1]] }], width: 50 }), /integers from 100 to 4096/);
+  await assert.rejects(
+    plotLines({ ...base, series: [{ name: 's', points: [[0, 1]] }], width: 50 }),
+    /integers from 100 to 4096/,
+  );
 });

@@ -49,7 +49,9 @@ test('ReduceMean with an axes input, float attributes and fp16 weights', async (
   g.node('Mul', [lr, hf], ['y']);
   g.output('y', 'float32', [2]);
   const s = await OnnxSession.load('reduce', save(g.toBytes()), quiet);
-  const r = await s.run({ x: { type: 'float16', dims: [2, 3], data: float32ToFloat16(Float32Array.of(1, 2, 3, -3, -6, 0)) } });
+  const r = await s.run({
+    x: { type: 'float16', dims: [2, 3], data: float32ToFloat16(Float32Array.of(1, 2, 3, -3, -6, 0)) },
+  });
   assert.deepEqual([...(r.y!.data as Float32Array)], [1, -1.5]);
   assert.equal(s.inputType('x'), 'float16');
 });
@@ -81,10 +83,16 @@ test('external initializers read their bytes in place from a file beside a model
   g.externalInitializer('w', 'float32', [2, 2], { location: 'weights.bin', offset: 16, length: 16 });
   g.node('MatMul', ['x', 'w'], ['y']);
   g.output('y', 'float32', [1, 2]);
-  assert.throws(() => g.externalInitializer('w2', 'float32', [2, 2], { location: 'weights.bin', offset: 0, length: 8 }), /"w2" has dims \[2, 2\] of float32 \(16 bytes\) but 8 bytes in weights\.bin/);
+  assert.throws(
+    () => g.externalInitializer('w2', 'float32', [2, 2], { location: 'weights.bin', offset: 0, length: 8 }),
+    /"w2" has dims \[2, 2\] of float32 \(16 bytes\) but 8 bytes in weights\.bin/,
+  );
   const s = await OnnxSession.load('ext', g.toBytes(), { ...quiet, externalDataDir: dir });
   const out = await s.run({ x: { type: 'float32', dims: [1, 2], data: new Float32Array([1, 10]) } });
   assert.deepEqual([...(out.y!.data as Float32Array)], [1 + 30, 2 + 40]);
   await s.dispose();
-  await assert.rejects(OnnxSession.load('ext', save(g.toBytes()), { ...quiet, externalDataDir: dir }), /externalDataDir is for models given as bytes/);
+  await assert.rejects(
+    OnnxSession.load('ext', save(g.toBytes()), { ...quiet, externalDataDir: dir }),
+    /externalDataDir is for models given as bytes/,
+  );
 });

@@ -23,7 +23,10 @@ test('a missing model file names the path and how to produce it', () => {
   const folder = new ModelFolder('/nonexistent/models', { howToProduce: 'run scripts/export.py', log: () => {} });
   assert.throws(
     () => folder.session('unet', 'unet.onnx'),
-    (e: Error) => e instanceof MissingModelError && e.message.includes('/nonexistent/models/unet.onnx') && e.message.includes('scripts/export.py'),
+    (e: Error) =>
+      e instanceof MissingModelError &&
+      e.message.includes('/nonexistent/models/unet.onnx') &&
+      e.message.includes('scripts/export.py'),
   );
 });
 
@@ -35,10 +38,16 @@ test('feeds are checked by name and failing runs describe every input', async ()
   assert.equal(await folder.session('add', 'add.onnx'), s, 'sessions are cached by name');
   const a = { type: 'float32' as const, dims: [2], data: Float32Array.of(1, 2) };
   assert.deepEqual([...((await s.run({ a, b: a })).c!.data as Float32Array)], [2, 4]);
-  await assert.rejects(s.run({ a, x: a }), (e: Error) => e instanceof OnnxRunError && /missing b; unknown x/.test(e.message));
+  await assert.rejects(
+    s.run({ a, x: a }),
+    (e: Error) => e instanceof OnnxRunError && /missing b; unknown x/.test(e.message),
+  );
   await assert.rejects(
     s.run({ a, b: { type: 'float32', dims: [3], data: Float32Array.of(1, 2, 3) } }),
-    (e: Error) => e instanceof OnnxRunError && /b: float32 \[3\]/.test(e.message) && /expected:\n  a: float32 \[2\]/.test(e.message),
+    (e: Error) =>
+      e instanceof OnnxRunError &&
+      /b: float32 \[3\]/.test(e.message) &&
+      /expected:\n {2}a: float32 \[2\]/.test(e.message),
   );
   await folder.dispose();
   await assert.rejects(s.run({ a, b: a }), /was disposed/);

@@ -11,9 +11,15 @@ import { mse, randn, sub, takeBatch, type Tensor } from '../../../src/engine/ten
 import { createView } from '../../../src/engine/views/registry.js';
 
 class ImageConditioning implements Conditioning {
-  constructor(readonly prompts: readonly string[], readonly image: Tensor) {}
+  constructor(
+    readonly prompts: readonly string[],
+    readonly image: Tensor,
+  ) {}
   take(rows: readonly number[]): ImageConditioning {
-    return new ImageConditioning(rows.map((r) => this.prompts[r]!), takeBatch(this.image, rows));
+    return new ImageConditioning(
+      rows.map((r) => this.prompts[r]!),
+      takeBatch(this.image, rows),
+    );
   }
   withImage(image: Tensor): ImageConditioning {
     return new ImageConditioning(this.prompts, image);
@@ -26,7 +32,14 @@ test('anagram views the conditioning image block by block', async () => {
     id: 'spy',
     imageShape: [1, 8, 8],
     schedule: cosineSchedule(),
-    encode: async (prompts) => new ImageConditioning(prompts, takeBatch(image, prompts.map(() => 0))),
+    encode: async (prompts) =>
+      new ImageConditioning(
+        prompts,
+        takeBatch(
+          image,
+          prompts.map(() => 0),
+        ),
+      ),
     predict: async (xt, _t, cond) => ({ eps: sub(xt, cond.image!) }),
   };
   const views = ['identity', 'flip', 'skew'].map((n) => createView(n, { height: 8, width: 8 }));

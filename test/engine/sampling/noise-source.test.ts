@@ -26,11 +26,15 @@ function writeSafetensors(path: string, tensors: Record<string, { shape: number[
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(path, Buffer.concat([len, Buffer.from(json), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer))]));
+  writeFileSync(
+    path,
+    Buffer.concat([len, Buffer.from(json), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer))]),
+  );
 }
 
 test('Rng.draw is randn: the same numbers in the same order', () => {
-  const a = new Rng(3), b = new Rng(3);
+  const a = new Rng(3),
+    b = new Rng(3);
   assert.deepEqual(a.draw([2, 1, 3, 3], 'x').data, randn([2, 1, 3, 3], b).data);
   assert.deepEqual(a.draw([1, 1, 1, 5], 'y').data, randn([1, 1, 1, 5], b).data);
 });
@@ -43,9 +47,17 @@ test('ReplayNoise hands out the draws in order and refuses what the file cannot 
   const r = ReplayNoise.fromFile(ok);
   assert.equal(r.length, 2);
   assert.deepEqual([...r.draw([1, 1, 2, 2], 'first').data], [0, 0, 0, 0]);
-  assert.throws(() => r.draw([1, 1, 4, 1], 'the second'), (e: Error) => e instanceof NoiseFileError && /noise_001 has shape \[1, 1, 2, 2\], but the run asked for the second of shape \[1, 1, 4, 1\]/.test(e.message));
+  assert.throws(
+    () => r.draw([1, 1, 4, 1], 'the second'),
+    (e: Error) =>
+      e instanceof NoiseFileError &&
+      /noise_001 has shape \[1, 1, 2, 2\], but the run asked for the second of shape \[1, 1, 4, 1\]/.test(e.message),
+  );
   assert.deepEqual([...r.draw([1, 1, 2, 2], 'second').data], [1, 1, 1, 1]);
-  assert.throws(() => r.draw([1, 1, 2, 2], 'a third'), /holds 2 draws \(noise_000 … noise_001\); the run asked for draw 3 \(noise_002: a third, shape \[1, 1, 2, 2\]\)/);
+  assert.throws(
+    () => r.draw([1, 1, 2, 2], 'a third'),
+    /holds 2 draws \(noise_000 … noise_001\); the run asked for draw 3 \(noise_002: a third, shape \[1, 1, 2, 2\]\)/,
+  );
   assert.equal(r.used, 2);
   const gap = join(dir, 'gap.safetensors');
   writeSafetensors(gap, { noise_000: d(0), noise_002: d(2) });
@@ -55,10 +67,13 @@ test('ReplayNoise hands out the draws in order and refuses what the file cannot 
   assert.throws(() => ReplayNoise.fromFile(flat), /noise_000 has shape \[4\]; each draw must be 4-D/);
   const none = join(dir, 'none.safetensors');
   writeSafetensors(none, { image: d(0) });
-  assert.throws(() => ReplayNoise.fromFile(none), /holds no noise_000, noise_001, … tensors \(it has 1 tensors, e.g. image\)/);
+  assert.throws(
+    () => ReplayNoise.fromFile(none),
+    /holds no noise_000, noise_001, … tensors \(it has 1 tensors, e.g. image\)/,
+  );
 });
 
-test('dynamic thresholding: torch.quantile\'s linear interpolation, s clamped to [1, max], x̂0 clamped and divided', () => {
+test("dynamic thresholding: torch.quantile's linear interpolation, s clamped to [1, max], x̂0 clamped and divided", () => {
   // torch.quantile(tensor([1., 2., 3., 4., 10.]), 0.95) = 8.8 (rank 3.8 between 4 and 10).
   assert.ok(Math.abs(quantileLinear(Float32Array.of(10, 1, 3, 2, 4), 0.95) - 8.8) < 1e-6);
   const x = tensor([2, 1, 1, 4], Float32Array.of(0.5, -0.5, 0.2, 0.1, 3, -3, 2, 1));
@@ -70,16 +85,38 @@ test('dynamic thresholding: torch.quantile\'s linear interpolation, s clamped to
   assert.throws(() => threshold(x, { kind: 'dynamic', ratio: 0.95, maxValue: 0.5 }), /maxValue ≥ 1/);
 });
 
-test('the final step (t′ = −1) returns that step\'s x̂0 and draws no noise; without it the loop stops at the last timestep', async () => {
+test("the final step (t′ = −1) returns that step's x̂0 and draws no noise; without it the loop stops at the last timestep", async () => {
   const s = cosineSchedule(1000);
   const eps = randn([1, 1, 4, 4], new Rng(1));
   const x = randn([1, 1, 4, 4], new Rng(2));
   let draws = 0;
-  const rng = { draw: (shape: readonly [number, number, number, number]) => (draws++, tensor(shape)) };
-  const r = await denoiseLoop(s, async () => ({ eps }), x, { rng, timesteps: [30, 0], finalStep: true, progressEvery: 0 });
+  const rng = {
+    draw: (shape: readonly [number, number, number, number]) => {
+      draws++;
+      return tensor(shape);
+    },
+  };
+  const r = await denoiseLoop(s, async () => ({ eps }), x, {
+    rng,
+    timesteps: [30, 0],
+    finalStep: true,
+    progressEvery: 0,
+  });
   assert.equal(draws, 1, 'one draw for t = 30, none at t = 0');
   const calls: number[] = [];
-  const r2 = await denoiseLoop(s, async (_x, t) => (calls.push(t), { eps }), x, { rng, timesteps: [30, 0], progressEvery: 0 });
+  const r2 = await denoiseLoop(
+    s,
+    async (_x, t) => {
+      calls.push(t);
+      return { eps };
+    },
+    x,
+    {
+      rng,
+      timesteps: [30, 0],
+      progressEvery: 0,
+    },
+  );
   assert.deepEqual(calls, [30]);
   const x0 = predictOriginal(s, r2.image, 0, eps);
   let m = 0;

@@ -44,7 +44,9 @@ test('blur: 6σ+1 kernel that sums to 1, preserves constants, and removes most n
 test('imagine: same seed → identical bytes; different seed → different image; prompt is obeyed', async () => {
   const den = makeDenoiser();
   const run = async (seed: number) => (await imagine(den, { prompt: '4', rng: new Rng(seed), batch: 2 })).image;
-  const a = await run(7), b = await run(7), c = await run(8);
+  const a = await run(7),
+    b = await run(7),
+    c = await run(8);
   assert.deepEqual(Buffer.from(a.data.buffer), Buffer.from(b.data.buffer));
   assert.ok(mse(a, c) > 0);
   const first = (await imagine(den, { prompt: 'four', rng: new Rng(7) })).image;
@@ -72,7 +74,10 @@ test('iterative denoising from i_start 10 cleans a noised digit; progression eve
   const ts = stridedTimesteps();
   const { xt } = forward(den.schedule, x0, ts[10]!, new Rng(5));
   const r = await iterativeDenoise(den, xt, { prompt: '2', rng: new Rng(5), iStart: 10 });
-  assert.deepEqual(r.progression.map((p) => p.t), [690, 540, 390, 240, 90]);
+  assert.deepEqual(
+    r.progression.map((p) => p.t),
+    [690, 540, 390, 240, 90],
+  );
   assert.ok(mse(r.image, x0) < 0.05, `${mse(r.image, x0)}`);
 });
 
@@ -80,13 +85,27 @@ test('SDEdit: higher i_start stays closer to the input', async () => {
   const den = makeDenoiser();
   // A "sketch": an 8 with its middle bar erased and a stray block, off the data manifold.
   const sketch = digitImage(8);
-  for (let x = 10; x < 18; x++) { sketch.data[13 * 28 + x] = -1; sketch.data[14 * 28 + x] = -1; }
+  for (let x = 10; x < 18; x++) {
+    sketch.data[13 * 28 + x] = -1;
+    sketch.data[14 * 28 + x] = -1;
+  }
   for (let y = 24; y < 27; y++) for (let x = 2; x < 6; x++) sketch.data[y * 28 + x] = 1;
-  const results = await sdedit(den, sketch, { prompt: '', rng: new Rng(11), iStarts: [1, 10, 20, 30], progressEvery: 0 });
+  const results = await sdedit(den, sketch, {
+    prompt: '',
+    rng: new Rng(11),
+    iStarts: [1, 10, 20, 30],
+    progressEvery: 0,
+  });
   const d = results.map((r) => mse(r.image, sketch));
-  assert.deepEqual(results.map((r) => r.t), [960, 690, 390, 90]);
+  assert.deepEqual(
+    results.map((r) => r.t),
+    [960, 690, 390, 90],
+  );
   assert.ok(d[3]! < d[2]! && d[2]! < d[0]!, `distances ${d.map((v) => v.toFixed(3)).join(' ')}`);
-  await assert.rejects(sdedit(den, sketch, { prompt: '', rng: new Rng(1), iStarts: [40] }), /i_start must be an integer from 0 to 32/);
+  await assert.rejects(
+    sdedit(den, sketch, { prompt: '', rng: new Rng(1), iStarts: [40] }),
+    /i_start must be an integer from 0 to 32/,
+  );
 });
 
 test('inpainting keeps every unmasked pixel exactly and repaints the box', async () => {
@@ -117,9 +136,17 @@ test('negate anagram and three-prompt anagrams run; wrong prompt counts are refu
   const den = makeDenoiser();
   const views = ['identity', 'negate', 'rotate_cw'].map((n) => createView(n, ctx));
   const x = initialNoise(den, 1, new Rng(1));
-  const r = await anagram(den, x, { prompts: ['1', '7', '4'], views, rng: new Rng(1), timesteps: stridedTimesteps({ stride: 90 }) });
+  const r = await anagram(den, x, {
+    prompts: ['1', '7', '4'],
+    views,
+    rng: new Rng(1),
+    timesteps: stridedTimesteps({ stride: 90 }),
+  });
   assert.deepEqual(r.image.shape, [1, 1, 28, 28]);
-  await assert.rejects(anagram(den, x, { prompts: ['1'], views: views.slice(0, 1), rng: new Rng(1) }), /2 or 3 prompts/);
+  await assert.rejects(
+    anagram(den, x, { prompts: ['1'], views: views.slice(0, 1), rng: new Rng(1) }),
+    /2 or 3 prompts/,
+  );
 });
 
 test('hybrid: filter scales with size; the low frequencies follow the far prompt', async () => {

@@ -18,7 +18,7 @@ test('squaredcos_cap_v2 ᾱ_t = f((t+1)/T)/f(0) until β hits the 0.999 cap', ()
   assert.throws(() => scheduleByName('linear'), /allowed: squaredcos_cap_v2/);
 });
 
-test('strided timesteps are the write-up\'s list and i_start indexes it', () => {
+test("strided timesteps are the write-up's list and i_start indexes it", () => {
   const ts = stridedTimesteps();
   assert.equal(ts.length, 34);
   assert.deepEqual([ts[0], ts[1], ts[10], ts[33]], [990, 960, 690, 0]);

@@ -9,7 +9,7 @@ import { modelEntry } from '../../../src/engine/models/registry.js';
 import { parseBox } from '../../../src/techniques/inpaint.js';
 import { checkIStarts, timestepsForSteps, timestepsFrom } from '../../../src/engine/techniques/timesteps.js';
 
-test('33 steps are exactly the write-up\'s list; other counts span 990 → 0 evenly', () => {
+test("33 steps are exactly the write-up's list; other counts span 990 → 0 evenly", () => {
   assert.deepEqual(timestepsForSteps(33), stridedTimesteps());
   assert.deepEqual(timestepsForSteps(4), [990, 743, 495, 248, 0]);
   assert.deepEqual(timestepsFrom(500, 33).slice(0, 3), [500, 480, 450]);

@@ -13,7 +13,8 @@ function el(tag, attrs = {}, ...children) {
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children.flat())
+    if (c !== undefined && c !== null) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return node;
 }
 
@@ -23,14 +24,51 @@ function el(tag, attrs = {}, ...children) {
 function sketchPad(name) {
   const canvas = el('canvas', { class: 'sketch', width: 112, height: 112, 'data-sketch': name });
   const ctx = canvas.getContext('2d');
-  const clear = () => { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, canvas.width, canvas.height); canvas.dataset.dirty = ''; };
+  const clear = () => {
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    canvas.dataset.dirty = '';
+  };
   clear();
   let drawing = false;
-  const at = (e) => { const r = canvas.getBoundingClientRect(); return [((e.clientX - r.left) / r.width) * canvas.width, ((e.clientY - r.top) / r.height) * canvas.height]; };
-  canvas.addEventListener('pointerdown', (e) => { drawing = true; canvas.setPointerCapture(e.pointerId); const [x, y] = at(e); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.1, y); ctx.strokeStyle = '#fff'; ctx.lineWidth = 9; ctx.lineCap = 'round'; ctx.lineJoin = 'round'; ctx.stroke(); canvas.dataset.dirty = '1'; });
-  canvas.addEventListener('pointermove', (e) => { if (!drawing) return; const [x, y] = at(e); ctx.lineTo(x, y); ctx.stroke(); });
-  canvas.addEventListener('pointerup', () => { drawing = false; });
-  const wrap = el('div', { class: 'sketch-wrap', hidden: true }, canvas, el('div', { class: 'sketch-tools' }, el('button', { type: 'button', onclick: clear }, 'Clear'), 'or upload a file above'));
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) / r.width) * canvas.width, ((e.clientY - r.top) / r.height) * canvas.height];
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    canvas.setPointerCapture(e.pointerId);
+    const [x, y] = at(e);
+    ctx.beginPath();
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + 0.1, y);
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = 9;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.stroke();
+    canvas.dataset.dirty = '1';
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drawing) return;
+    const [x, y] = at(e);
+    ctx.lineTo(x, y);
+    ctx.stroke();
+  });
+  canvas.addEventListener('pointerup', () => {
+    drawing = false;
+  });
+  const wrap = el(
+    'div',
+    { class: 'sketch-wrap', hidden: true },
+    canvas,
+    el(
+      'div',
+      { class: 'sketch-tools' },
+      el('button', { type: 'button', onclick: clear }, 'Clear'),
+      'or upload a file above',
+    ),
+  );
   return { wrap, canvas };
 }
 
@@ -39,15 +77,42 @@ function fieldFor(opt) {
   const desc = el('span', { class: 'desc' }, opt.description);
   let input;
   if (opt.choices) {
-    input = el('select', { name: opt.name }, opt.required ? null : el('option', { value: '' }, '(default)'), opt.choices.map((c) => el('option', { value: c.value }, c.name)));
+    input = el(
+      'select',
+      { name: opt.name },
+      opt.required ? null : el('option', { value: '' }, '(default)'),
+      opt.choices.map((c) => el('option', { value: c.value }, c.name)),
+    );
   } else if (opt.type === 'boolean') {
-    input = el('select', { name: opt.name }, el('option', { value: '' }, '(default)'), el('option', { value: 'true' }, 'yes'), el('option', { value: 'false' }, 'no'));
+    input = el(
+      'select',
+      { name: opt.name },
+      el('option', { value: '' }, '(default)'),
+      el('option', { value: 'true' }, 'yes'),
+      el('option', { value: 'false' }, 'no'),
+    );
   } else if (opt.type === 'integer' || opt.type === 'number') {
-    input = el('input', { type: 'number', name: opt.name, min: opt.min, max: opt.max, step: opt.type === 'integer' ? 1 : 'any' });
+    input = el('input', {
+      type: 'number',
+      name: opt.name,
+      min: opt.min,
+      max: opt.max,
+      step: opt.type === 'integer' ? 1 : 'any',
+    });
   } else if (opt.type === 'attachment') {
     const file = el('input', { type: 'file', name: opt.name, accept: 'image/*' });
     const pad = sketchPad(opt.name);
-    const toggle = el('button', { type: 'button', 'data-draw': opt.name, onclick: () => { pad.wrap.hidden = !pad.wrap.hidden; } }, opt.name === 'mask' ? 'Draw a mask' : 'Draw a sketch');
+    const toggle = el(
+      'button',
+      {
+        type: 'button',
+        'data-draw': opt.name,
+        onclick: () => {
+          pad.wrap.hidden = !pad.wrap.hidden;
+        },
+      },
+      opt.name === 'mask' ? 'Draw a mask' : 'Draw a sketch',
+    );
     return el('label', { class: 'field' }, label, desc, file, el('div', { class: 'sketch-tools' }, toggle), pad.wrap);
   } else {
     input = el('input', { type: 'text', name: opt.name, maxlength: opt.maxLength });
@@ -95,7 +160,9 @@ function follow(runId, card) {
   const source = new EventSource(`/api/runs/${runId}/events`);
   source.addEventListener('reply', (e) => render(card, JSON.parse(e.data)));
   source.addEventListener('end', () => source.close());
-  source.onerror = () => { source.close(); };
+  source.onerror = () => {
+    source.close();
+  };
 }
 
 function newCard(text) {
@@ -107,14 +174,22 @@ function newCard(text) {
 /** The server's answer as JSON, or its text (a sign-in message) as an error reply. */
 async function answerOf(res) {
   const text = await res.text();
-  try { return JSON.parse(text); } catch { return { reply: { type: 'error', message: text || `HTTP ${res.status}` } }; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { reply: { type: 'error', message: text || `HTTP ${res.status}` } };
+  }
 }
 
 async function start(url, body, label) {
   const card = newCard(label);
   let res;
   try {
-    res = await fetch(url, { method: 'POST', headers: body instanceof FormData ? HEADERS : { ...HEADERS, 'Content-Type': 'application/json' }, body: body instanceof FormData ? body : JSON.stringify(body) });
+    res = await fetch(url, {
+      method: 'POST',
+      headers: body instanceof FormData ? HEADERS : { ...HEADERS, 'Content-Type': 'application/json' },
+      body: body instanceof FormData ? body : JSON.stringify(body),
+    });
   } catch (e) {
     render(card, { type: 'error', message: `the console did not answer (${e.message})` });
     return;
@@ -129,11 +204,25 @@ async function start(url, body, label) {
 const FINAL = new Set(['error', 'result', 'failed', 'info', 'gallery']);
 
 function actionButton(action) {
-  return el('button', { type: 'button', class: action.style, 'data-action': action.id, onclick: () => start('/api/action', { actionId: action.id }, action.label + '…') }, action.label);
+  return el(
+    'button',
+    {
+      type: 'button',
+      class: action.style,
+      'data-action': action.id,
+      onclick: () => start('/api/action', { actionId: action.id }, `${action.label}…`),
+    },
+    action.label,
+  );
 }
 
 function fileView(f) {
-  if (f.contentType.startsWith('image/')) return el('a', { href: f.url, target: '_blank', rel: 'noopener' }, el('img', { src: f.url, alt: f.name, title: f.name }));
+  if (f.contentType.startsWith('image/'))
+    return el(
+      'a',
+      { href: f.url, target: '_blank', rel: 'noopener' },
+      el('img', { src: f.url, alt: f.name, title: f.name }),
+    );
   return el('a', { href: f.url, download: f.name }, f.name);
 }
 
@@ -142,10 +231,17 @@ function render(card, reply) {
   switch (reply.type) {
     case 'queued':
       card.dataset.job = reply.jobId;
-      card.replaceChildren(el('div', { class: 'status' }, `Job #${reply.jobId} queued · position ${reply.position}`), el('div', { class: 'caption' }, reply.summary));
+      card.replaceChildren(
+        el('div', { class: 'status' }, `Job #${reply.jobId} queued · position ${reply.position}`),
+        el('div', { class: 'caption' }, reply.summary),
+      );
       break;
     case 'progress': {
-      const status = el('div', { class: 'status' }, `Job #${reply.jobId} · ${reply.message ? reply.message + ' · ' : ''}step ${reply.step}/${reply.total}`);
+      const status = el(
+        'div',
+        { class: 'status' },
+        `Job #${reply.jobId} · ${reply.message ? `${reply.message} · ` : ''}step ${reply.step}/${reply.total}`,
+      );
       const bar = el('progress', { max: reply.total, value: reply.step });
       const keep = card.querySelector('img.preview');
       const preview = reply.preview ? el('img', { class: 'preview', src: reply.preview.url, alt: 'preview' }) : keep;
@@ -164,21 +260,36 @@ function render(card, reply) {
       card.replaceChildren(el('div', { class: 'status' }, reply.message));
       break;
     case 'error':
-      card.replaceChildren(el('div', { class: 'status' }, reply.message), reply.allowed ? el('div', { class: 'allowed' }, 'Allowed: ' + reply.allowed) : '');
+      card.replaceChildren(
+        el('div', { class: 'status' }, reply.message),
+        reply.allowed ? el('div', { class: 'allowed' }, `Allowed: ${reply.allowed}`) : '',
+      );
       break;
     case 'info':
       if (reply.deleteResultOf !== undefined) {
-        document.querySelectorAll(`.card[data-job="${reply.deleteResultOf}"]`).forEach((c) => c.remove());
+        document.querySelectorAll(`.card[data-job="${reply.deleteResultOf}"]`).forEach((c) => {
+          c.remove();
+        });
         loadGallery();
       }
-      card.replaceChildren(reply.title ? el('strong', {}, reply.title) : '',
-        reply.fields ? el('dl', { class: 'fields' }, reply.fields.flatMap((f) => [el('dt', {}, f.name), el('dd', {}, f.value)])) : '',
+      card.replaceChildren(
+        reply.title ? el('strong', {}, reply.title) : '',
+        reply.fields
+          ? el(
+              'dl',
+              { class: 'fields' },
+              reply.fields.flatMap((f) => [el('dt', {}, f.name), el('dd', {}, f.value)]),
+            )
+          : '',
         el('pre', { class: 'info' }, reply.text),
-        reply.files ? el('div', { class: 'files' }, reply.files.map(fileView)) : '');
+        reply.files ? el('div', { class: 'files' }, reply.files.map(fileView)) : '',
+      );
       if (/gallery|vote|Post #/i.test(reply.text)) loadGallery();
       break;
     case 'gallery':
-      card.replaceChildren(el('div', { class: 'status' }, `${reply.entries.length} gallery posts (see the gallery panel)`));
+      card.replaceChildren(
+        el('div', { class: 'status' }, `${reply.entries.length} gallery posts (see the gallery panel)`),
+      );
       loadGallery();
       break;
   }
@@ -190,16 +301,48 @@ async function loadGallery() {
   const params = new URLSearchParams({ filter: $('#gallery-filter').value });
   if ($('#gallery-command').value) params.set('command', $('#gallery-command').value);
   const res = await fetch(`/api/gallery?${params}`);
-  const page = (await answerOf(res));
+  const page = await answerOf(res);
   const box = $('#gallery');
-  if (page.type !== 'gallery') { box.replaceChildren(el('p', { class: 'empty' }, page.message ?? page.error ?? page.reply?.message ?? 'could not load the gallery')); return; }
-  if (page.entries.length === 0) { box.replaceChildren(el('p', { class: 'empty' }, 'Nothing here yet: publish a result with its button.')); return; }
-  box.replaceChildren(...page.entries.map((e) => el('div', { class: 'entry', 'data-post': e.postId },
-    e.file ? fileView(e.file) : '',
-    el('div', { class: 'prompt' }, `/${e.command} ${e.prompt}`),
-    el('div', { class: 'meta' }, `seed ${e.seed} · ${e.votes} vote${e.votes === 1 ? '' : 's'} · ${e.authorName}`),
-    el('div', { class: 'actions' }, e.actions.map((a) => el('button', { type: 'button', class: a.style, 'data-action': a.id, onclick: async () => { await start('/api/action', { actionId: a.id }, a.label + '…'); setTimeout(loadGallery, 300); } }, a.label))),
-  )));
+  if (page.type !== 'gallery') {
+    box.replaceChildren(
+      el('p', { class: 'empty' }, page.message ?? page.error ?? page.reply?.message ?? 'could not load the gallery'),
+    );
+    return;
+  }
+  if (page.entries.length === 0) {
+    box.replaceChildren(el('p', { class: 'empty' }, 'Nothing here yet: publish a result with its button.'));
+    return;
+  }
+  box.replaceChildren(
+    ...page.entries.map((e) =>
+      el(
+        'div',
+        { class: 'entry', 'data-post': e.postId },
+        e.file ? fileView(e.file) : '',
+        el('div', { class: 'prompt' }, `/${e.command} ${e.prompt}`),
+        el('div', { class: 'meta' }, `seed ${e.seed} · ${e.votes} vote${e.votes === 1 ? '' : 's'} · ${e.authorName}`),
+        el(
+          'div',
+          { class: 'actions' },
+          e.actions.map((a) =>
+            el(
+              'button',
+              {
+                type: 'button',
+                class: a.style,
+                'data-action': a.id,
+                onclick: async () => {
+                  await start('/api/action', { actionId: a.id }, `${a.label}…`);
+                  setTimeout(loadGallery, 300);
+                },
+              },
+              a.label,
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 // --- your recent jobs ---
@@ -238,8 +381,9 @@ async function main() {
   const body = await res.json();
   definitions = body.commands;
   $('#me').textContent = `signed in as ${body.me.name}${body.me.admin ? ' (admin)' : ''}`;
-  $('#command').replaceChildren(...definitions.map((d) => el('option', { value: d.name }, '/' + d.name)));
-  const galleryCommands = definitions.find((d) => d.name === 'gallery')?.options.find((o) => o.name === 'command')?.choices ?? [];
+  $('#command').replaceChildren(...definitions.map((d) => el('option', { value: d.name }, `/${d.name}`)));
+  const galleryCommands =
+    definitions.find((d) => d.name === 'gallery')?.options.find((o) => o.name === 'command')?.choices ?? [];
   $('#gallery-command').append(...galleryCommands.map((c) => el('option', { value: c.value }, c.name)));
   $('#command').addEventListener('change', (e) => showForm(e.target.value));
   $('#command').value = definitions.some((d) => d.name === 'anagram') ? 'anagram' : definitions[0].name;

@@ -43,7 +43,10 @@ export class SafetensorsError extends Error {
 }
 
 /** Reads one file's header (not its data). */
-export function readSafetensorsHeader(path: string, file = basename(path)): { tensors: Map<string, SafetensorInfo>; metadata: Record<string, string> } {
+export function readSafetensorsHeader(
+  path: string,
+  file = basename(path),
+): { tensors: Map<string, SafetensorInfo>; metadata: Record<string, string> } {
   const size = statSync(path).size;
   if (size < 8) throw new SafetensorsError(`${path}: not a safetensors file (only ${size} bytes)`);
   const fd = openSync(path, 'r');
@@ -79,17 +82,33 @@ export function readSafetensorsHeader(path: string, file = basename(path)): { te
     }
     const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     const spec = DTYPES[e.dtype as SafetensorsDtype];
-    if (!spec) throw new SafetensorsError(`${path}: tensor '${name}' has dtype ${String(e.dtype)}; known: ${Object.keys(DTYPES).join(', ')}`);
+    if (!spec)
+      throw new SafetensorsError(
+        `${path}: tensor '${name}' has dtype ${String(e.dtype)}; known: ${Object.keys(DTYPES).join(', ')}`,
+      );
     if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2) {
       throw new SafetensorsError(`${path}: tensor '${name}' lacks a shape or data_offsets`);
     }
     const [start, end] = e.data_offsets;
     const count = e.shape.reduce((a, b) => a * b, 1);
     if (end - start !== count * spec.bytes) {
-      throw new SafetensorsError(`${path}: tensor '${name}' has ${end - start} bytes for shape [${e.shape.join(', ')}] of ${e.dtype}`);
+      throw new SafetensorsError(
+        `${path}: tensor '${name}' has ${end - start} bytes for shape [${e.shape.join(', ')}] of ${e.dtype}`,
+      );
     }
-    if (base + end > size) throw new SafetensorsError(`${path}: truncated (tensor '${name}' ends at byte ${base + end}, the file has ${size})`);
-    tensors.set(name, { name, path, file, dtype: e.dtype as SafetensorsDtype, shape: e.shape, offset: base + start, byteLength: end - start });
+    if (base + end > size)
+      throw new SafetensorsError(
+        `${path}: truncated (tensor '${name}' ends at byte ${base + end}, the file has ${size})`,
+      );
+    tensors.set(name, {
+      name,
+      path,
+      file,
+      dtype: e.dtype as SafetensorsDtype,
+      shape: e.shape,
+      offset: base + start,
+      byteLength: end - start,
+    });
   }
   return { tensors, metadata };
 }
@@ -97,7 +116,10 @@ export function readSafetensorsHeader(path: string, file = basename(path)): { te
 /** The ONNX element type of a safetensors dtype, or an error naming the ones that have one. */
 export function onnxTypeOf(info: SafetensorInfo): ElementType {
   const t = DTYPES[info.dtype].onnx;
-  if (!t) throw new SafetensorsError(`${info.path}: tensor '${info.name}' is ${info.dtype}, which ONNX initializers here cannot hold; use F32 or F16 weights`);
+  if (!t)
+    throw new SafetensorsError(
+      `${info.path}: tensor '${info.name}' is ${info.dtype}, which ONNX initializers here cannot hold; use F32 or F16 weights`,
+    );
   return t;
 }
 
@@ -132,11 +154,16 @@ export class SafetensorsFolder {
       } catch (err) {
         throw new SafetensorsError(`${indexPath}: not valid JSON (${(err as Error).message})`);
       }
-      if (!index.weight_map || typeof index.weight_map !== 'object') throw new SafetensorsError(`${indexPath}: has no "weight_map"`);
+      if (!index.weight_map || typeof index.weight_map !== 'object')
+        throw new SafetensorsError(`${indexPath}: has no "weight_map"`);
       files = [...new Set(Object.values(index.weight_map))];
       for (const f of files) {
-        if (f.includes('/') || f.includes('\\')) throw new SafetensorsError(`${indexPath}: shard "${f}" must be a file name in the same folder`);
-        if (!existsSync(join(dir, f))) throw new SafetensorsError(`${indexPath} lists ${f}, which is missing from ${dir}; download the whole folder again`);
+        if (f.includes('/') || f.includes('\\'))
+          throw new SafetensorsError(`${indexPath}: shard "${f}" must be a file name in the same folder`);
+        if (!existsSync(join(dir, f)))
+          throw new SafetensorsError(
+            `${indexPath} lists ${f}, which is missing from ${dir}; download the whole folder again`,
+          );
       }
       const tensors = new Map<string, SafetensorInfo>();
       for (const f of files) {
@@ -199,7 +226,8 @@ export function readTensor(t: SafetensorInfo): Float32Array {
     for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
     return out;
   }
-  if (t.dtype === 'I64') return Float32Array.from(new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8), Number);
+  if (t.dtype === 'I64')
+    return Float32Array.from(new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8), Number);
   throw new SafetensorsError(`${t.path}: tensor '${t.name}' is ${t.dtype}, not a float or I64 tensor`);
 }
 

@@ -66,8 +66,22 @@ const UNK_PENALTY = 10;
 
 interface Decoded {
   pieces?: Array<{ piece?: string; score?: number; type?: number }>;
-  trainerSpec?: { modelType?: number; treatWhitespaceAsSuffix?: boolean; byteFallback?: boolean; unkId?: number; bosId?: number; eosId?: number; padId?: number };
-  normalizerSpec?: { name?: string; precompiledCharsmap?: Uint8Array; addDummyPrefix?: boolean; removeExtraWhitespaces?: boolean; escapeWhitespaces?: boolean };
+  trainerSpec?: {
+    modelType?: number;
+    treatWhitespaceAsSuffix?: boolean;
+    byteFallback?: boolean;
+    unkId?: number;
+    bosId?: number;
+    eosId?: number;
+    padId?: number;
+  };
+  normalizerSpec?: {
+    name?: string;
+    precompiledCharsmap?: Uint8Array;
+    addDummyPrefix?: boolean;
+    removeExtraWhitespaces?: boolean;
+    escapeWhitespaces?: boolean;
+  };
 }
 
 export class SentencePieceError extends Error {
@@ -142,7 +156,10 @@ export class SentencePieceModel {
   private readonly maxScore: number;
   private readonly userDefined: Uint8Array[];
 
-  constructor(bytes: Uint8Array, readonly source = 'spiece.model') {
+  constructor(
+    bytes: Uint8Array,
+    readonly source = 'spiece.model',
+  ) {
     let m: Decoded;
     try {
       m = ModelProto.toObject(ModelProto.decode(bytes), { defaults: true }) as Decoded;
@@ -150,10 +167,19 @@ export class SentencePieceModel {
       throw new SentencePieceError(`${source}: not a sentencepiece model (${(err as Error).message})`);
     }
     const trainer = m.trainerSpec ?? {};
-    if ((trainer.modelType ?? 1) !== 1) throw new SentencePieceError(`${source}: model type ${trainer.modelType} is not unigram (1); T5's spiece.model is unigram`);
-    if (trainer.byteFallback) throw new SentencePieceError(`${source}: byte_fallback models are not supported (T5's is not one)`);
-    if (trainer.treatWhitespaceAsSuffix) throw new SentencePieceError(`${source}: treat_whitespace_as_suffix is not supported (T5 uses a ▁ prefix)`);
-    this.pieces = (m.pieces ?? []).map((p) => ({ piece: p.piece ?? '', score: Math.fround(p.score ?? 0), type: p.type ?? PieceType.NORMAL }));
+    if ((trainer.modelType ?? 1) !== 1)
+      throw new SentencePieceError(
+        `${source}: model type ${trainer.modelType} is not unigram (1); T5's spiece.model is unigram`,
+      );
+    if (trainer.byteFallback)
+      throw new SentencePieceError(`${source}: byte_fallback models are not supported (T5's is not one)`);
+    if (trainer.treatWhitespaceAsSuffix)
+      throw new SentencePieceError(`${source}: treat_whitespace_as_suffix is not supported (T5 uses a ▁ prefix)`);
+    this.pieces = (m.pieces ?? []).map((p) => ({
+      piece: p.piece ?? '',
+      score: Math.fround(p.score ?? 0),
+      type: p.type ?? PieceType.NORMAL,
+    }));
     if (this.pieces.length === 0) throw new SentencePieceError(`${source}: has no pieces`);
     this.pieces.forEach((p, i) => {
       if (!this.ids.has(p.piece)) this.ids.set(p.piece, i);
@@ -172,12 +198,16 @@ export class SentencePieceModel {
       if (blob.length < 4) throw new SentencePieceError(`${source}: precompiled charsmap is ${blob.length} bytes`);
       const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
       const trieSize = view.getUint32(0, true);
-      if (trieSize % 4 !== 0 || 4 + trieSize > blob.length) throw new SentencePieceError(`${source}: precompiled charsmap trie of ${trieSize} bytes does not fit its ${blob.length} bytes`);
+      if (trieSize % 4 !== 0 || 4 + trieSize > blob.length)
+        throw new SentencePieceError(
+          `${source}: precompiled charsmap trie of ${trieSize} bytes does not fit its ${blob.length} bytes`,
+        );
       const units = new Uint32Array(trieSize / 4);
       for (let i = 0; i < units.length; i++) units[i] = view.getUint32(4 + 4 * i, true);
       this.charsmap = { trie: new DoubleArray(units), normalized: blob.slice(4 + trieSize) };
     } else {
-      if (norm.name && norm.name !== 'identity') throw new SentencePieceError(`${source}: normaliser "${norm.name}" has no precompiled charsmap`);
+      if (norm.name && norm.name !== 'identity')
+        throw new SentencePieceError(`${source}: normaliser "${norm.name}" has no precompiled charsmap`);
       this.charsmap = null;
     }
 
@@ -194,7 +224,10 @@ export class SentencePieceModel {
         let node = this.trie;
         for (const c of p.piece) {
           let child = node.next.get(c);
-          if (!child) node.next.set(c, (child = { next: new Map(), id: -1 }));
+          if (!child) {
+            child = { next: new Map(), id: -1 };
+            node.next.set(c, child);
+          }
           node = child;
         }
         if (node.id === -1) node.id = i;
@@ -277,7 +310,8 @@ export class SentencePieceModel {
       if (!this.removeExtraWhitespaces) prevSpace = false;
     }
     if (this.removeExtraWhitespaces) {
-      while (out.length >= space.length && space.every((b, k) => out[out.length - space.length + k] === b)) out.length -= space.length;
+      while (out.length >= space.length && space.every((b, k) => out[out.length - space.length + k] === b))
+        out.length -= space.length;
     }
     return fromUtf8.decode(Uint8Array.from(out));
   }
@@ -313,7 +347,8 @@ export class SentencePieceModel {
       let single = false;
       for (const [len, id] of cands) {
         const p = this.pieces[id]!;
-        const s = p.type === PieceType.USER_DEFINED ? Math.fround(utf8.encode(p.piece).length * this.maxScore - 0.1) : p.score;
+        const s =
+          p.type === PieceType.USER_DEFINED ? Math.fround(utf8.encode(p.piece).length * this.maxScore - 0.1) : p.score;
         offer(start + len, start, id, s);
         if (len === 1) single = true;
       }

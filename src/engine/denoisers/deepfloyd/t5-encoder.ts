@@ -34,19 +34,29 @@ const ACTIVATIONS: readonly T5Activation[] = ['gelu_new', 'gelu', 'relu', 'silu'
 export function parseT5Config(json: Record<string, unknown>, source = 'config.json'): T5EncoderConfig {
   const int = (key: string, fallback?: number): number => {
     const v = json[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${source}: "${key}" must be a whole number ≥ 1, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new Error(`${source}: "${key}" must be a whole number ≥ 1, not ${JSON.stringify(v)}`);
     return v;
   };
   const proj = json.feed_forward_proj ?? 'relu';
-  if (typeof proj !== 'string') throw new Error(`${source}: "feed_forward_proj" must be a string such as "gated-gelu" or "relu"`);
+  if (typeof proj !== 'string')
+    throw new Error(`${source}: "feed_forward_proj" must be a string such as "gated-gelu" or "relu"`);
   const parts = proj.split('-');
   const gated = parts[0] === 'gated';
-  if (parts.length > 2 || (parts.length === 2 && !gated)) throw new Error(`${source}: feed_forward_proj "${proj}" is not "<act>" or "gated-<act>"`);
+  if (parts.length > 2 || (parts.length === 2 && !gated))
+    throw new Error(`${source}: feed_forward_proj "${proj}" is not "<act>" or "gated-<act>"`);
   // transformers maps "gated-gelu" to the tanh GELU (T5 v1.1); a saved dense_act_fn overrides either.
-  const act = typeof json.dense_act_fn === 'string' ? json.dense_act_fn : proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]!;
-  if (!ACTIVATIONS.includes(act as T5Activation)) throw new Error(`${source}: activation "${act}" is not supported; allowed: ${ACTIVATIONS.join(', ')}`);
+  const act =
+    typeof json.dense_act_fn === 'string'
+      ? json.dense_act_fn
+      : proj === 'gated-gelu'
+        ? 'gelu_new'
+        : parts[parts.length - 1]!;
+  if (!ACTIVATIONS.includes(act as T5Activation))
+    throw new Error(`${source}: activation "${act}" is not supported; allowed: ${ACTIVATIONS.join(', ')}`);
   const eps = json.layer_norm_epsilon ?? 1e-6;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new Error(`${source}: "layer_norm_epsilon" must be a positive number, not ${JSON.stringify(eps)}`);
+  if (typeof eps !== 'number' || !(eps > 0))
+    throw new Error(`${source}: "layer_norm_epsilon" must be a positive number, not ${JSON.stringify(eps)}`);
   return {
     vocabSize: int('vocab_size', 32128),
     dModel: int('d_model', 512),
@@ -82,7 +92,9 @@ export function relativePositionBucket(relative: number, numBuckets: number, max
 /** [length, length] buckets, row = query i, column = key j. */
 export function bucketTable(length: number, numBuckets: number, maxDistance: number): BigInt64Array {
   const out = new BigInt64Array(length * length);
-  for (let i = 0; i < length; i++) for (let j = 0; j < length; j++) out[i * length + j] = BigInt(relativePositionBucket(j - i, numBuckets, maxDistance));
+  for (let i = 0; i < length; i++)
+    for (let j = 0; j < length; j++)
+      out[i * length + j] = BigInt(relativePositionBucket(j - i, numBuckets, maxDistance));
   return out;
 }
 
@@ -98,7 +110,11 @@ export interface T5GraphOptions {
  * [batch, length, d_model]. Float32 arithmetic; F16 weights are widened by Cast nodes in the graph
  * (onnxruntime folds them once at load). Initializers name their shard files relative to `weights.dir`.
  */
-export function buildT5EncoderGraph(config: T5EncoderConfig, weights: SafetensorsFolder, opts: T5GraphOptions = {}): Uint8Array {
+export function buildT5EncoderGraph(
+  config: T5EncoderConfig,
+  weights: SafetensorsFolder,
+  opts: T5GraphOptions = {},
+): Uint8Array {
   const L = opts.length ?? IF_TEXT_LENGTH;
   const { dModel: D, dKv, numHeads: H, numLayers } = config;
   const inner = H * dKv;
@@ -110,27 +126,43 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: Safetensor
   const f32 = (name: string, v: number): string => {
     const key = `f:${name}`;
     let n = consts.get(key);
-    if (!n) consts.set(key, (n = g.initializer(name, new Float32Array([v]), [])));
+    if (!n) {
+      n = g.initializer(name, new Float32Array([v]), []);
+      consts.set(key, n);
+    }
     return n;
   };
   const i64 = (name: string, v: number[]): string => {
     const key = `i:${name}`;
     let n = consts.get(key);
-    if (!n) consts.set(key, (n = g.initializer(name, BigInt64Array.from(v.map(BigInt)), [v.length])));
+    if (!n) {
+      n = g.initializer(name, BigInt64Array.from(v.map(BigInt)), [v.length]);
+      consts.set(key, n);
+    }
     return n;
   };
 
   /** A weight from the shards, checked against the shape the config implies, widened to float32. */
   const weight = (name: string, shape: number[], aliases: string[] = []): string => {
     const found = [name, ...aliases].find((n) => weights.has(n));
-    if (!found) throw new Error(`${weights.dir}: tensor '${name}' is missing (files ${weights.files.join(', ')}); the download is incomplete or not a T5 encoder`);
+    if (!found)
+      throw new Error(
+        `${weights.dir}: tensor '${name}' is missing (files ${weights.files.join(', ')}); the download is incomplete or not a T5 encoder`,
+      );
     const info = weights.info(found);
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`${info.path}: tensor '${found}' is [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
+      throw new Error(
+        `${info.path}: tensor '${found}' is [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`,
+      );
     }
     const type: ElementType = onnxTypeOf(info);
-    if (type !== 'float32' && type !== 'float16') throw new Error(`${info.path}: tensor '${found}' is ${info.dtype}; T5 weights must be F32 or F16`);
-    const init = g.externalInitializer(name, type, info.shape, { location: opts.locate ? opts.locate(info.path) : info.file, offset: info.offset, length: info.byteLength });
+    if (type !== 'float32' && type !== 'float16')
+      throw new Error(`${info.path}: tensor '${found}' is ${info.dtype}; T5 weights must be F32 or F16`);
+    const init = g.externalInitializer(name, type, info.shape, {
+      location: opts.locate ? opts.locate(info.path) : info.file,
+      offset: info.offset,
+      length: info.byteLength,
+    });
     return type === 'float32' ? init : g.op('Cast', [init], { to: 1 });
   };
 
@@ -165,9 +197,18 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: Safetensor
   let h = g.op('Reshape', [g.op('Gather', [emb, 'input_ids'], { axis: 0 }), i64('rows', [-1, D])]);
 
   // Position bias [1, H, L, L] from the first block's table, plus the additive key mask [B, 1, 1, L].
-  const relTable = weight('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', [config.numBuckets, H]);
-  const buckets = g.initializer('relative_position_buckets', bucketTable(L, config.numBuckets, config.maxDistance), [L, L]);
-  const bias = g.op('Unsqueeze', [g.op('Transpose', [g.op('Gather', [relTable, buckets], { axis: 0 })], { perm: [2, 0, 1] }), i64('axis0', [0])]);
+  const relTable = weight('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', [
+    config.numBuckets,
+    H,
+  ]);
+  const buckets = g.initializer('relative_position_buckets', bucketTable(L, config.numBuckets, config.maxDistance), [
+    L,
+    L,
+  ]);
+  const bias = g.op('Unsqueeze', [
+    g.op('Transpose', [g.op('Gather', [relTable, buckets], { axis: 0 })], { perm: [2, 0, 1] }),
+    i64('axis0', [0]),
+  ]);
   const maskF = g.op('Cast', ['attention_mask'], { to: 1 });
   const FLOAT32_MIN = -3.4028234663852886e38;
   const keyMask = g.op('Mul', [g.op('Sub', [f32('one', 1), maskF]), f32('float32_min', FLOAT32_MIN)]);
@@ -176,7 +217,8 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: Safetensor
   for (let i = 0; i < numLayers; i++) {
     const p = `encoder.block.${i}.layer`;
     const y = rmsNorm(h, weight(`${p}.0.layer_norm.weight`, [D]));
-    const heads = (x: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [x, i64('heads_shape', [-1, L, H, dKv])])], { perm });
+    const heads = (x: string, perm: number[]): string =>
+      g.op('Transpose', [g.op('Reshape', [x, i64('heads_shape', [-1, L, H, dKv])])], { perm });
     const q = heads(linear(y, weight(`${p}.0.SelfAttention.q.weight`, [inner, D])), [0, 2, 1, 3]);
     const kT = heads(linear(y, weight(`${p}.0.SelfAttention.k.weight`, [inner, D])), [0, 2, 3, 1]);
     const v = heads(linear(y, weight(`${p}.0.SelfAttention.v.weight`, [inner, D])), [0, 2, 1, 3]);
@@ -187,7 +229,10 @@ export function buildT5EncoderGraph(config: T5EncoderConfig, weights: Safetensor
 
     const z = rmsNorm(h, weight(`${p}.1.layer_norm.weight`, [D]));
     const ff = config.gated
-      ? g.op('Mul', [activation(linear(z, weight(`${p}.1.DenseReluDense.wi_0.weight`, [config.dFf, D]))), linear(z, weight(`${p}.1.DenseReluDense.wi_1.weight`, [config.dFf, D]))])
+      ? g.op('Mul', [
+          activation(linear(z, weight(`${p}.1.DenseReluDense.wi_0.weight`, [config.dFf, D]))),
+          linear(z, weight(`${p}.1.DenseReluDense.wi_1.weight`, [config.dFf, D])),
+        ])
       : activation(linear(z, weight(`${p}.1.DenseReluDense.wi.weight`, [config.dFf, D])));
     h = g.op('Add', [h, linear(ff, weight(`${p}.1.DenseReluDense.wo.weight`, [D, config.dFf]))]);
   }
@@ -209,15 +254,22 @@ export interface T5TextEncoderOptions extends SessionOptions {
 }
 
 /** The weights a variant names, or a MissingModelError that lists the files looked for. */
-export function openT5Weights(dir: string, variant: WeightVariant = 'auto'): { weights: SafetensorsFolder; variant: 'fp32' | 'fp16' } {
-  const tryOpen = (v: 'fp32' | 'fp16'): SafetensorsFolder | null => SafetensorsFolder.open(dir, 'model', v === 'fp16' ? 'fp16' : undefined);
+export function openT5Weights(
+  dir: string,
+  variant: WeightVariant = 'auto',
+): { weights: SafetensorsFolder; variant: 'fp32' | 'fp16' } {
+  const tryOpen = (v: 'fp32' | 'fp16'): SafetensorsFolder | null =>
+    SafetensorsFolder.open(dir, 'model', v === 'fp16' ? 'fp16' : undefined);
   const order: Array<'fp32' | 'fp16'> = variant === 'auto' ? ['fp32', 'fp16'] : [variant];
   for (const v of order) {
     const w = tryOpen(v);
     if (w) return { weights: w, variant: v };
   }
   const looked = order.flatMap((v) => SafetensorsFolder.candidates('model', v === 'fp16' ? 'fp16' : undefined));
-  throw new MissingModelError(join(dir, looked[0]!), `none of ${looked.join(', ')} is in ${dir}.\n${IF_TEXT_DOWNLOAD_HINT}`);
+  throw new MissingModelError(
+    join(dir, looked[0]!),
+    `none of ${looked.join(', ')} is in ${dir}.\n${IF_TEXT_DOWNLOAD_HINT}`,
+  );
 }
 
 /** Tokenizer + encoder of a downloaded DeepFloyd IF stage I folder: prompts → [B, 77, d_model] states. */
@@ -252,7 +304,10 @@ export class T5TextEncoder {
       throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
     }
     const config = parseT5Config(json, configPath);
-    if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${tokDir} has ${tokenizer.vocabSize} tokens but ${configPath} says vocab_size ${config.vocabSize}: the folders are from different models`);
+    if (tokenizer.vocabSize > config.vocabSize)
+      throw new Error(
+        `${tokDir} has ${tokenizer.vocabSize} tokens but ${configPath} says vocab_size ${config.vocabSize}: the folders are from different models`,
+      );
     const { weights, variant } = openT5Weights(encDir, opts.variant);
     const t0 = performance.now();
     const data = externalDataRoot(weights.files.map((f) => join(weights.dir, f)));
@@ -262,7 +317,11 @@ export class T5TextEncoder {
     // fp32 weights stay mapped from the shards unless the caller wants repacked (faster, copied) ones;
     // fp16 ones are widened into new float32 buffers at load either way.
     const prepack = session.prepack ?? variant === 'fp16';
-    const s = await OnnxSession.load(`t5-encoder (${variant})`, bytes, { ...session, prepack, externalDataDir: data.dir });
+    const s = await OnnxSession.load(`t5-encoder (${variant})`, bytes, {
+      ...session,
+      prepack,
+      externalDataDir: data.dir,
+    });
     const t2 = performance.now();
     return new T5TextEncoder(tokenizer, config, variant, s, { buildMs: t1 - t0, sessionMs: t2 - t1 });
   }

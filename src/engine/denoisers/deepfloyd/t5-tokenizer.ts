@@ -32,7 +32,8 @@ function readJson(path: string): Record<string, unknown> {
 }
 
 /** Python's str.isspace set, which str.strip() removes (JS trim() differs on \x1c-\x1f, \x85, \ufeff). */
-const PY_SPACE = '\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
+const PY_SPACE =
+  '\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
 
 export function pythonStrip(text: string): string {
   let a = 0;
@@ -53,7 +54,8 @@ export function ifPreprocess(text: string): string {
 /** A special token's text in tokenizer_config.json / special_tokens_map.json: a string or an AddedToken dict. */
 function tokenText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+    return (v as { content: string }).content;
   return undefined;
 }
 
@@ -87,7 +89,9 @@ export class T5Tokenizer {
     this.padId = this.tokenToId(tokens.pad);
     this.unkId = this.tokenToId(tokens.unk);
     // Longest first, so <extra_id_10> wins over <extra_id_1> at the same position.
-    this.special = [...new Set([tokens.eos, tokens.unk, tokens.pad, ...tokens.additional])].sort((a, b) => b.length - a.length);
+    this.special = [...new Set([tokens.eos, tokens.unk, tokens.pad, ...tokens.additional])].sort(
+      (a, b) => b.length - a.length,
+    );
   }
 
   /** Reads `dir` (a Hugging Face `tokenizer/` folder); a missing file names itself and the download. */
@@ -100,15 +104,22 @@ export class T5Tokenizer {
     const map = existsSync(mapPath) ? readJson(mapPath) : {};
     const pick = (key: string, fallback: string): string => tokenText(map[key]) ?? tokenText(config[key]) ?? fallback;
     const extra = config.extra_ids ?? 100;
-    if (typeof extra !== 'number' || !Number.isInteger(extra) || extra < 0) throw new Error(`${configPath}: extra_ids must be a whole number ≥ 0, not ${JSON.stringify(extra)}`);
+    if (typeof extra !== 'number' || !Number.isInteger(extra) || extra < 0)
+      throw new Error(`${configPath}: extra_ids must be a whole number ≥ 0, not ${JSON.stringify(extra)}`);
     const additionalRaw = (map.additional_special_tokens ?? config.additional_special_tokens ?? []) as unknown[];
     const additional = additionalRaw.map(tokenText).filter((t): t is string => t !== undefined);
     // Without a list, T5Tokenizer makes the extra ids themselves special.
     if (additional.length === 0) for (let i = 0; i < extra; i++) additional.push(`<extra_id_${i}>`);
     // IF pads to 77 whatever model_max_length says (diffusers passes max_length=77).
     const length = opts.length ?? IF_TEXT_LENGTH;
-    if (!Number.isInteger(length) || length < 1) throw new RangeError(`token length must be a whole number ≥ 1, not ${length}`);
-    return new T5Tokenizer(sp, extra, length, { eos: pick('eos_token', '</s>'), pad: pick('pad_token', '<pad>'), unk: pick('unk_token', '<unk>'), additional });
+    if (!Number.isInteger(length) || length < 1)
+      throw new RangeError(`token length must be a whole number ≥ 1, not ${length}`);
+    return new T5Tokenizer(sp, extra, length, {
+      eos: pick('eos_token', '</s>'),
+      pad: pick('pad_token', '<pad>'),
+      unk: pick('unk_token', '<unk>'),
+      additional,
+    });
   }
 
   /** transformers' T5Tokenizer._convert_token_to_id: <extra_id_N> counts down from the top of the vocabulary. */
@@ -162,7 +173,8 @@ export class T5Tokenizer {
   /** One text as IF's encode_prompt tokenises it (after preprocessing, which the caller does). */
   encode(text: string): Encoded {
     const { pieces, ids } = this.tokenize(text);
-    const withEos = (xs: number[]): number[] => (xs.length > 0 && xs[xs.length - 1] === this.eosId ? xs : [...xs, this.eosId]);
+    const withEos = (xs: number[]): number[] =>
+      xs.length > 0 && xs[xs.length - 1] === this.eosId ? xs : [...xs, this.eosId];
     const untruncatedLength = withEos(ids).length;
     // transformers reserves room for the one special token it appends, then appends it.
     const truncated = ids.length + 1 > this.length;

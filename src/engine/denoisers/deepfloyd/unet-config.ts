@@ -60,18 +60,56 @@ const ACTS: Record<string, Activation> = { gelu: 'gelu', silu: 'silu', swish: 's
  * v0.25 (SimpleCrossAttn blocks never receive them), so any value runs the same there and here.
  */
 const IGNORED = new Set([
-  'sample_size', 'dropout', 'downsample_padding', 'upcast_attention', 'dual_cross_attention', 'use_linear_projection',
-  'transformer_layers_per_block', 'reverse_transformer_layers_per_block', 'attention_type',
+  'sample_size',
+  'dropout',
+  'downsample_padding',
+  'upcast_attention',
+  'dual_cross_attention',
+  'use_linear_projection',
+  'transformer_layers_per_block',
+  'reverse_transformer_layers_per_block',
+  'attention_type',
 ]);
 const READ = new Set([
-  'in_channels', 'out_channels', 'center_input_sample', 'block_out_channels', 'down_block_types', 'up_block_types',
-  'mid_block_type', 'layers_per_block', 'attention_head_dim', 'num_attention_heads', 'cross_attention_dim',
-  'only_cross_attention', 'mid_block_only_cross_attention', 'cross_attention_norm', 'act_fn', 'norm_num_groups',
-  'norm_eps', 'flip_sin_to_cos', 'freq_shift', 'time_embedding_type', 'time_embedding_dim', 'time_embedding_act_fn',
-  'timestep_post_act', 'time_cond_proj_dim', 'class_embed_type', 'num_class_embeds', 'class_embeddings_concat',
-  'projection_class_embeddings_input_dim', 'addition_embed_type', 'addition_embed_type_num_heads',
-  'addition_time_embed_dim', 'encoder_hid_dim', 'encoder_hid_dim_type', 'resnet_time_scale_shift',
-  'resnet_skip_time_act', 'resnet_out_scale_factor', 'mid_block_scale_factor', 'conv_in_kernel', 'conv_out_kernel',
+  'in_channels',
+  'out_channels',
+  'center_input_sample',
+  'block_out_channels',
+  'down_block_types',
+  'up_block_types',
+  'mid_block_type',
+  'layers_per_block',
+  'attention_head_dim',
+  'num_attention_heads',
+  'cross_attention_dim',
+  'only_cross_attention',
+  'mid_block_only_cross_attention',
+  'cross_attention_norm',
+  'act_fn',
+  'norm_num_groups',
+  'norm_eps',
+  'flip_sin_to_cos',
+  'freq_shift',
+  'time_embedding_type',
+  'time_embedding_dim',
+  'time_embedding_act_fn',
+  'timestep_post_act',
+  'time_cond_proj_dim',
+  'class_embed_type',
+  'num_class_embeds',
+  'class_embeddings_concat',
+  'projection_class_embeddings_input_dim',
+  'addition_embed_type',
+  'addition_embed_type_num_heads',
+  'addition_time_embed_dim',
+  'encoder_hid_dim',
+  'encoder_hid_dim_type',
+  'resnet_time_scale_shift',
+  'resnet_skip_time_act',
+  'resnet_out_scale_factor',
+  'mid_block_scale_factor',
+  'conv_in_kernel',
+  'conv_out_kernel',
 ]);
 
 function refuse(key: string, value: unknown, supported: string): never {
@@ -79,12 +117,19 @@ function refuse(key: string, value: unknown, supported: string): never {
 }
 
 export function parseUnetConfig(raw: unknown): IfUnetConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UnetConfigError('unet config: not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UnetConfigError('unet config: not a JSON object');
   const c = raw as Record<string, unknown>;
-  if (c._class_name !== undefined && c._class_name !== 'UNet2DConditionModel') refuse('_class_name', c._class_name, '"UNet2DConditionModel"');
+  if (c._class_name !== undefined && c._class_name !== 'UNet2DConditionModel')
+    refuse('_class_name', c._class_name, '"UNet2DConditionModel"');
   for (const [k, v] of Object.entries(c)) {
     if (k.startsWith('_') || READ.has(k) || IGNORED.has(k)) continue;
-    if (v !== null && v !== false) refuse(k, v, 'this key is unknown to the IF UNet builder (diffusers v0.25 keys only); only null/false is accepted for it');
+    if (v !== null && v !== false)
+      refuse(
+        k,
+        v,
+        'this key is unknown to the IF UNet builder (diffusers v0.25 keys only); only null/false is accepted for it',
+      );
   }
   const get = (k: string, dflt: unknown): unknown => (c[k] === undefined ? dflt : c[k]);
   const int = (k: string, dflt: unknown, min = 1): number => {
@@ -115,14 +160,19 @@ export function parseUnetConfig(raw: unknown): IfUnetConfig {
   };
 
   const boc = get('block_out_channels', [320, 640, 1280, 1280]);
-  if (!Array.isArray(boc) || boc.length < 1 || !boc.every((x) => Number.isInteger(x) && x > 0)) refuse('block_out_channels', boc, 'a non-empty list of positive integers');
+  if (!Array.isArray(boc) || boc.length < 1 || !boc.every((x) => Number.isInteger(x) && x > 0))
+    refuse('block_out_channels', boc, 'a non-empty list of positive integers');
   const n = boc.length;
   const downs = get('down_block_types', undefined);
-  if (!Array.isArray(downs) || downs.length !== n) refuse('down_block_types', downs, `a list of ${n} block types (one per block_out_channels entry)`);
-  for (const t of downs) if (!DOWN_TYPES.includes(t as string)) refuse('down_block_types', downs, DOWN_TYPES.map((x) => `"${x}"`).join(', '));
+  if (!Array.isArray(downs) || downs.length !== n)
+    refuse('down_block_types', downs, `a list of ${n} block types (one per block_out_channels entry)`);
+  for (const t of downs)
+    if (!DOWN_TYPES.includes(t as string))
+      refuse('down_block_types', downs, DOWN_TYPES.map((x) => `"${x}"`).join(', '));
   const ups = get('up_block_types', undefined);
   if (!Array.isArray(ups) || ups.length !== n) refuse('up_block_types', ups, `a list of ${n} block types`);
-  for (const t of ups) if (!UP_TYPES.includes(t as string)) refuse('up_block_types', ups, UP_TYPES.map((x) => `"${x}"`).join(', '));
+  for (const t of ups)
+    if (!UP_TYPES.includes(t as string)) refuse('up_block_types', ups, UP_TYPES.map((x) => `"${x}"`).join(', '));
   const mid = get('mid_block_type', 'UNetMidBlock2DCrossAttn');
   if (mid !== 'UNetMidBlock2DSimpleCrossAttn') refuse('mid_block_type', mid, '"UNetMidBlock2DSimpleCrossAttn"');
 
@@ -138,14 +188,21 @@ export function parseUnetConfig(raw: unknown): IfUnetConfig {
   const attentionHeadDim = perBlock('attention_head_dim', 8, posInt, 'a positive integer') as number[];
   const crossAttentionDim = perBlock('cross_attention_dim', 1280, posInt, 'a positive integer') as number[];
   const oca = get('only_cross_attention', false);
-  const onlyCrossAttention = perBlock('only_cross_attention', false, (x) => typeof x === 'boolean', 'true or false') as boolean[];
+  const onlyCrossAttention = perBlock(
+    'only_cross_attention',
+    false,
+    (x) => typeof x === 'boolean',
+    'true or false',
+  ) as boolean[];
   const midOca = get('mid_block_only_cross_attention', null);
-  if (midOca !== null && typeof midOca !== 'boolean') refuse('mid_block_only_cross_attention', midOca, 'null, true or false');
+  if (midOca !== null && typeof midOca !== 'boolean')
+    refuse('mid_block_only_cross_attention', midOca, 'null, true or false');
   // diffusers: an unset mid value follows a single boolean only_cross_attention, else false.
   const midOnlyCrossAttention = midOca ?? (typeof oca === 'boolean' ? oca : false);
 
   const can = get('cross_attention_norm', null);
-  if (can !== null && can !== 'group_norm' && can !== 'layer_norm') refuse('cross_attention_norm', can, 'null, "group_norm", "layer_norm"');
+  if (can !== null && can !== 'group_norm' && can !== 'layer_norm')
+    refuse('cross_attention_norm', can, 'null, "group_norm", "layer_norm"');
 
   const tet = get('time_embedding_type', 'positional');
   if (tet !== 'positional') refuse('time_embedding_type', tet, '"positional"');
@@ -163,7 +220,8 @@ export function parseUnetConfig(raw: unknown): IfUnetConfig {
   if (ehd !== null && !posInt(ehd)) refuse('encoder_hid_dim', ehd, 'null or a positive integer');
   const ehdt = get('encoder_hid_dim_type', null);
   if (ehdt !== null && ehdt !== 'text_proj') refuse('encoder_hid_dim_type', ehdt, 'null, "text_proj"');
-  if (ehdt === 'text_proj' && ehd === null) refuse('encoder_hid_dim', ehd, 'a positive integer when encoder_hid_dim_type is "text_proj"');
+  if (ehdt === 'text_proj' && ehd === null)
+    refuse('encoder_hid_dim', ehd, 'a positive integer when encoder_hid_dim_type is "text_proj"');
   const rts = get('resnet_time_scale_shift', 'default');
   if (rts !== 'default' && rts !== 'scale_shift') refuse('resnet_time_scale_shift', rts, '"default", "scale_shift"');
   const normGroups = int('norm_num_groups', 32);
@@ -205,10 +263,15 @@ export function parseUnetConfig(raw: unknown): IfUnetConfig {
     convOutKernel,
   };
   for (let i = 0; i < n; i++) {
-    if (cfg.blockOutChannels[i]! % normGroups !== 0) refuse('block_out_channels', boc, `multiples of norm_num_groups (${normGroups})`);
+    if (cfg.blockOutChannels[i]! % normGroups !== 0)
+      refuse('block_out_channels', boc, `multiples of norm_num_groups (${normGroups})`);
   }
   if (cfg.encoderHidDim !== null && new Set(cfg.crossAttentionDim).size > 1) {
-    refuse('cross_attention_dim', cfg.crossAttentionDim, 'one width for all blocks when encoder_hid_dim projects the text states');
+    refuse(
+      'cross_attention_dim',
+      cfg.crossAttentionDim,
+      'one width for all blocks when encoder_hid_dim projects the text states',
+    );
   }
   const textDim = cfg.encoderHidDim ?? cfg.crossAttentionDim[n - 1]!;
   if (cfg.textTimeHeads !== null && textDim % cfg.textTimeHeads !== 0) {

@@ -24,17 +24,30 @@ export class SafetensorsWeights implements WeightSource {
   private readonly used = new Set<string>();
 
   /** `location`: the file's name relative to the folder onnxruntime resolves external data in. */
-  constructor(private readonly header: { readonly tensors: ReadonlyMap<string, SafetensorInfo> }, private readonly location: string) {}
+  constructor(
+    private readonly header: { readonly tensors: ReadonlyMap<string, SafetensorInfo> },
+    private readonly location: string,
+  ) {}
 
   param(g: GraphBuilder, name: string, shape: readonly number[]): string {
     const e = this.header.tensors.get(name);
-    if (!e) throw new UnetWeightsError(`${this.location} lacks tensor "${name}" [${shape.join(', ')}] that unet/config.json implies`);
+    if (!e)
+      throw new UnetWeightsError(
+        `${this.location} lacks tensor "${name}" [${shape.join(', ')}] that unet/config.json implies`,
+      );
     if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
-      throw new UnetWeightsError(`${this.location}: tensor "${name}" is [${e.shape.join(', ')}], unet/config.json implies [${shape.join(', ')}]`);
+      throw new UnetWeightsError(
+        `${this.location}: tensor "${name}" is [${e.shape.join(', ')}], unet/config.json implies [${shape.join(', ')}]`,
+      );
     }
-    if (e.dtype !== 'F32' && e.dtype !== 'F16') throw new UnetWeightsError(`${this.location}: tensor "${name}" is ${e.dtype}; weights must be F32 or F16`);
+    if (e.dtype !== 'F32' && e.dtype !== 'F16')
+      throw new UnetWeightsError(`${this.location}: tensor "${name}" is ${e.dtype}; weights must be F32 or F16`);
     this.used.add(name);
-    g.externalInitializer(name, onnxTypeOf(e), [...shape], { location: this.location, offset: e.offset, length: e.byteLength });
+    g.externalInitializer(name, onnxTypeOf(e), [...shape], {
+      location: this.location,
+      offset: e.offset,
+      length: e.byteLength,
+    });
     return e.dtype === 'F32' ? name : g.node('Cast', [name], [`${name}::f32`], { to: 1 })[0]!;
   }
 
@@ -42,7 +55,9 @@ export class SafetensorsWeights implements WeightSource {
   checkAllUsed(): void {
     const extra = [...this.header.tensors.keys()].filter((k) => !this.used.has(k));
     if (extra.length) {
-      throw new UnetWeightsError(`${this.location} holds ${extra.length} tensors that unet/config.json does not use: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', …' : ''}`);
+      throw new UnetWeightsError(
+        `${this.location} holds ${extra.length} tensors that unet/config.json does not use: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', …' : ''}`,
+      );
     }
   }
 }
@@ -82,7 +97,10 @@ class UnetBuilder {
   parameters = 0;
   parameterTensors = 0;
 
-  constructor(private readonly cfg: IfUnetConfig, private readonly weights: WeightSource) {}
+  constructor(
+    private readonly cfg: IfUnetConfig,
+    private readonly weights: WeightSource,
+  ) {}
 
   private w(name: string, shape: readonly number[]): string {
     this.parameters += shape.reduce((a, b) => a * b, 1);
@@ -137,9 +155,13 @@ class UnetBuilder {
   /** nn.GroupNorm on [B, C, ...]: per-group statistics via InstanceNormalization, then the affine per channel. */
   groupNorm(x: string, prefix: string, groups: number, channels: number, eps: number, spatialRank: number): string {
     const grouped = this.g.op('Reshape', [x, this.constI([0, groups, -1])]);
-    const normed = this.g.op('InstanceNormalization', [grouped, this.constF(new Array(groups).fill(1), [groups]), this.constF(new Array(groups).fill(0), [groups])], {
-      epsilon: attr.float(eps),
-    });
+    const normed = this.g.op(
+      'InstanceNormalization',
+      [grouped, this.constF(new Array(groups).fill(1), [groups]), this.constF(new Array(groups).fill(0), [groups])],
+      {
+        epsilon: attr.float(eps),
+      },
+    );
     const back = this.g.op('Reshape', [normed, this.g.op('Shape', [x])]);
     const affine = [channels, ...new Array(spatialRank).fill(1)];
     const gamma = this.g.op('Reshape', [this.w(`${prefix}.weight`, [channels]), this.constI(affine)]);
@@ -148,7 +170,10 @@ class UnetBuilder {
   }
 
   layerNorm(x: string, prefix: string, dim: number, eps = 1e-5): string {
-    return this.g.op('LayerNormalization', [x, this.w(`${prefix}.weight`, [dim]), this.w(`${prefix}.bias`, [dim])], { axis: -1, epsilon: attr.float(eps) });
+    return this.g.op('LayerNormalization', [x, this.w(`${prefix}.weight`, [dim]), this.w(`${prefix}.bias`, [dim])], {
+      axis: -1,
+      epsilon: attr.float(eps),
+    });
   }
 
   /** diffusers' Timesteps: [B] → [B, dim] sinusoid ([cos, sin] when flip_sin_to_cos). */
@@ -176,24 +201,39 @@ class UnetBuilder {
     const cls = this.g.op('Add', [this.g.op('ReduceMean', [x, this.constI([1])], { keepdims: 1 }), pos]);
     const seq = this.g.op('Concat', [cls, x], { axis: 1 });
     const dph = dim / heads;
-    const split = (v: string): string => this.g.op('Transpose', [this.g.op('Reshape', [v, this.constI([0, 0, heads, dph])])], { perm: [0, 2, 1, 3] });
+    const split = (v: string): string =>
+      this.g.op('Transpose', [this.g.op('Reshape', [v, this.constI([0, 0, heads, dph])])], { perm: [0, 2, 1, 3] });
     const scale = this.scalar(Math.fround(1 / Math.sqrt(Math.sqrt(dph))));
     const q = this.g.op('Mul', [split(this.linear(cls, `${p}.pool.q_proj`, dim, dim)), scale]);
     const k = this.g.op('Mul', [split(this.linear(seq, `${p}.pool.k_proj`, dim, dim)), scale]);
     const v = split(this.linear(seq, `${p}.pool.v_proj`, dim, dim));
-    const wts = this.g.op('Softmax', [this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })])], { axis: -1 });
+    const wts = this.g.op('Softmax', [this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })])], {
+      axis: -1,
+    });
     const pooled = this.g.op('Reshape', [this.g.op('MatMul', [wts, v]), this.constI([0, dim])]);
     return this.layerNorm(this.linear(pooled, `${p}.proj`, dim, outDim), `${p}.norm2`, outDim);
   }
 
   /** ResnetBlock2D with optional nearest ×2 up / 2×2 average-pool down inside, as diffusers' resnet samplers. */
-  resnet(x: string, temb: string, prefix: string, inC: number, outC: number, scaleFactor: number, sample: 'up' | 'down' | null = null): string {
+  resnet(
+    x: string,
+    temb: string,
+    prefix: string,
+    inC: number,
+    outC: number,
+    scaleFactor: number,
+    sample: 'up' | 'down' | null = null,
+  ): string {
     const cfg = this.cfg;
     let input = x;
     let h = this.act(this.groupNorm(x, `${prefix}.norm1`, cfg.normGroups, inC, cfg.normEps, 2), cfg.act);
     if (sample === 'up') {
       const resize = (v: string): string =>
-        this.g.op('Resize', [v, '', this.constF([1, 1, 2, 2], [4])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+        this.g.op('Resize', [v, '', this.constF([1, 1, 2, 2], [4])], {
+          mode: 'nearest',
+          coordinate_transformation_mode: 'asymmetric',
+          nearest_mode: 'floor',
+        });
       input = resize(input);
       h = resize(h);
     } else if (sample === 'down') {
@@ -203,9 +243,17 @@ class UnetBuilder {
     }
     h = this.conv(h, `${prefix}.conv1`, inC, outC, 3);
     const t = cfg.resnetSkipTimeAct ? temb : this.act(temb, cfg.act);
-    const tp = this.g.op('Unsqueeze', [this.linear(t, `${prefix}.time_emb_proj`, cfg.timeEmbedDim, cfg.scaleShift ? 2 * outC : outC), this.constI([2, 3])]);
+    const tp = this.g.op('Unsqueeze', [
+      this.linear(t, `${prefix}.time_emb_proj`, cfg.timeEmbedDim, cfg.scaleShift ? 2 * outC : outC),
+      this.constI([2, 3]),
+    ]);
     if (cfg.scaleShift) {
-      const [scale, shift] = this.g.node('Split', [tp, this.constI([outC, outC])], [this.g.fresh('scale'), this.g.fresh('shift')], { axis: 1 });
+      const [scale, shift] = this.g.node(
+        'Split',
+        [tp, this.constI([outC, outC])],
+        [this.g.fresh('scale'), this.g.fresh('shift')],
+        { axis: 1 },
+      );
       h = this.groupNorm(h, `${prefix}.norm2`, cfg.normGroups, outC, cfg.normEps, 2);
       h = this.g.op('Add', [this.g.op('Mul', [h, this.g.op('Add', [scale!, this.scalar(1)])]), shift!]);
     } else {
@@ -217,7 +265,15 @@ class UnetBuilder {
   }
 
   /** Attention with AttnAddedKVProcessor: keys/values = [text (added) ; spatial unless only_cross_attention]. */
-  attention(x: string, ehs: string, prefix: string, channels: number, headDim: number, crossDim: number, onlyCross: boolean): string {
+  attention(
+    x: string,
+    ehs: string,
+    prefix: string,
+    channels: number,
+    headDim: number,
+    crossDim: number,
+    onlyCross: boolean,
+  ): string {
     const cfg = this.cfg;
     const heads = Math.floor(channels / headDim);
     const inner = heads * headDim;
@@ -225,13 +281,20 @@ class UnetBuilder {
     if (cfg.crossAttentionNorm === 'group_norm') {
       // Each text channel normalised over the positions: GroupNorm(32) on the states transposed to [B, D, L].
       const tr = this.g.op('Transpose', [ehs], { perm: [0, 2, 1] });
-      text = this.g.op('Transpose', [this.groupNorm(tr, `${prefix}.norm_cross`, 32, crossDim, 1e-5, 1)], { perm: [0, 2, 1] });
+      text = this.g.op('Transpose', [this.groupNorm(tr, `${prefix}.norm_cross`, 32, crossDim, 1e-5, 1)], {
+        perm: [0, 2, 1],
+      });
     } else if (cfg.crossAttentionNorm === 'layer_norm') {
       text = this.layerNorm(ehs, `${prefix}.norm_cross`, crossDim);
     }
     const flat = this.g.op('Reshape', [x, this.constI([0, 0, -1])]);
-    const hs = this.g.op('Transpose', [this.groupNorm(flat, `${prefix}.group_norm`, cfg.normGroups, channels, cfg.normEps, 1)], { perm: [0, 2, 1] });
-    const split = (v: string): string => this.g.op('Transpose', [this.g.op('Reshape', [v, this.constI([0, 0, heads, headDim])])], { perm: [0, 2, 1, 3] });
+    const hs = this.g.op(
+      'Transpose',
+      [this.groupNorm(flat, `${prefix}.group_norm`, cfg.normGroups, channels, cfg.normEps, 1)],
+      { perm: [0, 2, 1] },
+    );
+    const split = (v: string): string =>
+      this.g.op('Transpose', [this.g.op('Reshape', [v, this.constI([0, 0, heads, headDim])])], { perm: [0, 2, 1, 3] });
     const q = split(this.linear(hs, `${prefix}.to_q`, channels, inner));
     let k = split(this.linear(text, `${prefix}.add_k_proj`, crossDim, inner));
     let v = split(this.linear(text, `${prefix}.add_v_proj`, crossDim, inner));
@@ -239,10 +302,18 @@ class UnetBuilder {
       k = this.g.op('Concat', [k, split(this.linear(hs, `${prefix}.to_k`, channels, inner))], { axis: 2 });
       v = this.g.op('Concat', [v, split(this.linear(hs, `${prefix}.to_v`, channels, inner))], { axis: 2 });
     }
-    const scores = this.g.op('Mul', [this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), this.scalar(Math.fround(headDim ** -0.5))]);
+    const scores = this.g.op('Mul', [
+      this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]),
+      this.scalar(Math.fround(headDim ** -0.5)),
+    ]);
     const probs = this.g.op('Softmax', [scores], { axis: -1 });
-    const merged = this.g.op('Reshape', [this.g.op('Transpose', [this.g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), this.constI([0, 0, inner])]);
-    const out = this.g.op('Transpose', [this.linear(merged, `${prefix}.to_out.0`, inner, channels)], { perm: [0, 2, 1] });
+    const merged = this.g.op('Reshape', [
+      this.g.op('Transpose', [this.g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
+      this.constI([0, 0, inner]),
+    ]);
+    const out = this.g.op('Transpose', [this.linear(merged, `${prefix}.to_out.0`, inner, channels)], {
+      perm: [0, 2, 1],
+    });
     return this.g.op('Add', [this.g.op('Reshape', [out, this.g.op('Shape', [x])]), x]);
   }
 
@@ -263,11 +334,21 @@ class UnetBuilder {
 
     let emb = this.timestepEmbedding(this.timestepProjection('timestep', c0), 'time_embedding', c0, cfg.timeEmbedDim);
     if (cfg.classEmbedTimestep) {
-      emb = g.op('Add', [emb, this.timestepEmbedding(this.timestepProjection('class_labels', c0), 'class_embedding', c0, cfg.timeEmbedDim)]);
+      emb = g.op('Add', [
+        emb,
+        this.timestepEmbedding(this.timestepProjection('class_labels', c0), 'class_embedding', c0, cfg.timeEmbedDim),
+      ]);
     }
-    if (cfg.textTimeHeads !== null) emb = g.op('Add', [emb, this.textTimeEmbedding('encoder_hidden_states', textDim, cfg.timeEmbedDim, cfg.textTimeHeads)]);
+    if (cfg.textTimeHeads !== null)
+      emb = g.op('Add', [
+        emb,
+        this.textTimeEmbedding('encoder_hidden_states', textDim, cfg.timeEmbedDim, cfg.textTimeHeads),
+      ]);
     if (cfg.timeEmbeddingAct) emb = this.act(emb, cfg.timeEmbeddingAct);
-    const ehs = cfg.encoderHidDim !== null ? this.linear('encoder_hidden_states', 'encoder_hid_proj', cfg.encoderHidDim, cfg.crossAttentionDim[0]!) : 'encoder_hidden_states';
+    const ehs =
+      cfg.encoderHidDim !== null
+        ? this.linear('encoder_hidden_states', 'encoder_hid_proj', cfg.encoderHidDim, cfg.crossAttentionDim[0]!)
+        : 'encoder_hidden_states';
 
     let h = 'sample';
     if (cfg.centerInputSample) h = g.op('Sub', [g.op('Mul', [h, this.scalar(2)]), this.scalar(1)]);
@@ -281,7 +362,16 @@ class UnetBuilder {
       const attn = cfg.downBlockTypes[i] === 'SimpleCrossAttnDownBlock2D';
       for (let j = 0; j < cfg.layersPerBlock[i]!; j++) {
         h = this.resnet(h, emb, `${p}.resnets.${j}`, j === 0 ? ch : out, out, cfg.resnetOutScaleFactor);
-        if (attn) h = this.attention(h, ehs, `${p}.attentions.${j}`, out, cfg.attentionHeadDim[i]!, cfg.crossAttentionDim[i]!, cfg.onlyCrossAttention[i]!);
+        if (attn)
+          h = this.attention(
+            h,
+            ehs,
+            `${p}.attentions.${j}`,
+            out,
+            cfg.attentionHeadDim[i]!,
+            cfg.crossAttentionDim[i]!,
+            cfg.onlyCrossAttention[i]!,
+          );
         skips.push({ value: h, channels: out });
       }
       ch = out;
@@ -293,7 +383,15 @@ class UnetBuilder {
 
     const top = cfg.blockOutChannels[n - 1]!;
     h = this.resnet(h, emb, 'mid_block.resnets.0', top, top, cfg.midBlockScaleFactor);
-    h = this.attention(h, ehs, 'mid_block.attentions.0', top, cfg.attentionHeadDim[n - 1]!, cfg.crossAttentionDim[n - 1]!, cfg.midOnlyCrossAttention);
+    h = this.attention(
+      h,
+      ehs,
+      'mid_block.attentions.0',
+      top,
+      cfg.attentionHeadDim[n - 1]!,
+      cfg.crossAttentionDim[n - 1]!,
+      cfg.midOnlyCrossAttention,
+    );
     h = this.resnet(h, emb, 'mid_block.resnets.1', top, top, cfg.midBlockScaleFactor);
 
     for (let i = 0; i < n; i++) {
@@ -305,9 +403,25 @@ class UnetBuilder {
       for (let j = 0; j < layers; j++) {
         const skip = skips.pop()!;
         const inC = ch + skip.channels;
-        h = this.resnet(g.op('Concat', [h, skip.value], { axis: 1 }), emb, `${p}.resnets.${j}`, inC, out, cfg.resnetOutScaleFactor);
+        h = this.resnet(
+          g.op('Concat', [h, skip.value], { axis: 1 }),
+          emb,
+          `${p}.resnets.${j}`,
+          inC,
+          out,
+          cfg.resnetOutScaleFactor,
+        );
         ch = out;
-        if (attn) h = this.attention(h, ehs, `${p}.attentions.${j}`, out, cfg.attentionHeadDim[r]!, cfg.crossAttentionDim[r]!, cfg.onlyCrossAttention[r]!);
+        if (attn)
+          h = this.attention(
+            h,
+            ehs,
+            `${p}.attentions.${j}`,
+            out,
+            cfg.attentionHeadDim[r]!,
+            cfg.crossAttentionDim[r]!,
+            cfg.onlyCrossAttention[r]!,
+          );
       }
       if (i < n - 1) h = this.resnet(h, emb, `${p}.upsamplers.0`, out, out, cfg.resnetOutScaleFactor, 'up');
     }

@@ -35,7 +35,10 @@ export class IfUnet {
   static async load(unetFolder: string, opts: IfUnetLoadOptions = {}): Promise<IfUnet> {
     const dir = resolve(unetFolder);
     const configPath = join(dir, 'config.json');
-    if (!existsSync(configPath)) throw new Error(`${configPath} not found: expected a Hugging Face unet/ folder (config.json + diffusion_pytorch_model.safetensors)`);
+    if (!existsSync(configPath))
+      throw new Error(
+        `${configPath} not found: expected a Hugging Face unet/ folder (config.json + diffusion_pytorch_model.safetensors)`,
+      );
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -43,10 +46,13 @@ export class IfUnet {
       throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
     }
     const config = parseUnetConfig(raw);
-    if (opts.variant !== undefined && opts.variant !== 'fp16') throw new RangeError(`variant "${String(opts.variant)}" is not supported; supported: fp16 or none`);
-    const weightsFile = opts.variant === 'fp16' ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors';
+    if (opts.variant !== undefined && opts.variant !== 'fp16')
+      throw new RangeError(`variant "${String(opts.variant)}" is not supported; supported: fp16 or none`);
+    const weightsFile =
+      opts.variant === 'fp16' ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors';
     const weightsPath = join(dir, weightsFile);
-    if (!existsSync(weightsPath)) throw new Error(`${weightsPath} not found${opts.variant ? '' : ' (for the fp16 download pass variant: "fp16")'}`);
+    if (!existsSync(weightsPath))
+      throw new Error(`${weightsPath} not found${opts.variant ? '' : ' (for the fp16 download pass variant: "fp16")'}`);
     const t0 = performance.now();
     // Symlinked downloads: onnxruntime reads external data only below the folder it is given.
     const root = externalDataRoot([weightsPath]);
@@ -55,9 +61,18 @@ export class IfUnet {
     weights.checkAllUsed();
     const t1 = performance.now();
     const { variant: _variant, ...sessionOpts } = opts;
-    const session = await OnnxSession.load(`IF UNet (${dir})`, graph.bytes, { ...sessionOpts, externalDataDir: root.dir });
+    const session = await OnnxSession.load(`IF UNet (${dir})`, graph.bytes, {
+      ...sessionOpts,
+      externalDataDir: root.dir,
+    });
     const t2 = performance.now();
-    return new IfUnet(config, session, { weightsFile: weightsPath, parameters: graph.parameters, graphBytes: graph.bytes.byteLength, buildMs: t1 - t0, sessionMs: t2 - t1 });
+    return new IfUnet(config, session, {
+      weightsFile: weightsPath,
+      parameters: graph.parameters,
+      graphBytes: graph.bytes.byteLength,
+      buildMs: t1 - t0,
+      sessionMs: t2 - t1,
+    });
   }
 
   get needsClassLabels(): boolean {
@@ -68,18 +83,29 @@ export class IfUnet {
    * One forward call, as diffusers' `unet(sample, timestep, encoder_hidden_states, class_labels).sample`.
    * `timesteps` / `classLabels`: one value for every row or one per row. `ehs`: [B, L, D] row-major.
    */
-  async predict(sample: Tensor, timesteps: number | readonly number[], ehs: Float32Array, classLabels?: number | readonly number[]): Promise<Float32Array> {
+  async predict(
+    sample: Tensor,
+    timesteps: number | readonly number[],
+    ehs: Float32Array,
+    classLabels?: number | readonly number[],
+  ): Promise<Float32Array> {
     const cfg = this.config;
     const [b, c, hgt, wid] = sample.shape;
     if (c !== cfg.inChannels) throw new RangeError(`sample has ${c} channels; this UNet takes ${cfg.inChannels}`);
     const m = spatialMultiple(cfg);
-    if (hgt % m !== 0 || wid % m !== 0) throw new RangeError(`sample is ${hgt}×${wid}; height and width must be multiples of ${m} for this UNet`);
+    if (hgt % m !== 0 || wid % m !== 0)
+      throw new RangeError(`sample is ${hgt}×${wid}; height and width must be multiples of ${m} for this UNet`);
     const d = textInputDim(cfg);
-    if (ehs.length === 0 || ehs.length % (b * d) !== 0) throw new RangeError(`encoder_hidden_states has ${ehs.length} values; expected [${b}, L, ${d}] for a batch of ${b}`);
+    if (ehs.length === 0 || ehs.length % (b * d) !== 0)
+      throw new RangeError(
+        `encoder_hidden_states has ${ehs.length} values; expected [${b}, L, ${d}] for a batch of ${b}`,
+      );
     const perRow = (what: string, v: number | readonly number[]): Float32Array => {
       const vals = typeof v === 'number' ? new Array<number>(b).fill(v) : [...v];
-      if (vals.length !== b) throw new RangeError(`${what} has ${vals.length} values for a batch of ${b}; give one number or one per row`);
-      if (!vals.every(Number.isFinite)) throw new RangeError(`${what} must be finite numbers, got [${vals.join(', ')}]`);
+      if (vals.length !== b)
+        throw new RangeError(`${what} has ${vals.length} values for a batch of ${b}; give one number or one per row`);
+      if (!vals.every(Number.isFinite))
+        throw new RangeError(`${what} must be finite numbers, got [${vals.join(', ')}]`);
       return Float32Array.from(vals);
     };
     const feeds: Parameters<OnnxSession['run']>[0] = {
@@ -88,7 +114,10 @@ export class IfUnet {
       encoder_hidden_states: { type: 'float32', dims: [b, ehs.length / (b * d), d], data: ehs },
     };
     if (cfg.classEmbedTimestep) {
-      if (classLabels === undefined) throw new RangeError('this UNet (class_embed_type "timestep", stage II) needs classLabels: the noise level of the conditioning image per row');
+      if (classLabels === undefined)
+        throw new RangeError(
+          'this UNet (class_embed_type "timestep", stage II) needs classLabels: the noise level of the conditioning image per row',
+        );
       feeds.class_labels = { type: 'float32', dims: [b], data: perRow('classLabels', classLabels) };
     } else if (classLabels !== undefined) {
       throw new RangeError('this UNet has no class embedding (stage I); classLabels must be left out');

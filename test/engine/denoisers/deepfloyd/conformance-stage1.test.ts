@@ -13,12 +13,30 @@ import { denoiseLoop, initialNoise } from '../../../../src/engine/sampling/itera
 import { ReplayNoise } from '../../../../src/engine/sampling/noise-file.js';
 import { predictOriginal } from '../../../../src/engine/sampling/one-step.js';
 import { sdedit } from '../../../../src/engine/sampling/sdedit.js';
-import { IF_STAGE_I_THRESHOLDING, threshold, thresholds, type Thresholding } from '../../../../src/engine/sampling/thresholding.js';
+import {
+  IF_STAGE_I_THRESHOLDING,
+  threshold,
+  thresholds,
+  type Thresholding,
+} from '../../../../src/engine/sampling/thresholding.js';
 import { cosineSchedule } from '../../../../src/engine/schedules/noise-schedule.js';
 import { leadingTimesteps, stridedTimesteps, SUPER27_TIMESTEPS } from '../../../../src/engine/schedules/timesteps.js';
 import { learnedRangeLogVariance, PAST_LAST, stepCoefficients } from '../../../../src/engine/schedules/variance.js';
 import { concatChannels, sliceChannels, tensor, where } from '../../../../src/engine/tensor.js';
-import { embeddingRows, fmt, goldenDenoiser, goldenFile, latentTracker, maxAbs, maxAbsDiff, pad3, quiet, teacherForcing, UNET1, type GoldenFile } from './golden-loops.js';
+import {
+  embeddingRows,
+  fmt,
+  goldenDenoiser,
+  goldenFile,
+  latentTracker,
+  maxAbs,
+  maxAbsDiff,
+  pad3,
+  quiet,
+  teacherForcing,
+  UNET1,
+  type GoldenFile,
+} from './golden-loops.js';
 
 const PROMPT = 'A painting of a Squirrel eating a burger';
 const GUIDANCE = 7;
@@ -28,13 +46,22 @@ test('scheduler tables: ᾱ, the TS34 and super27 step coefficients, learned-ran
   const s = cosineSchedule(1000);
   const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
   let acRel = 0;
-  g.values('alphas_cumprod').forEach((v, i) => (acRel = Math.max(acRel, rel(s.alphasCumprod[i]!, v))));
+  g.values('alphas_cumprod').forEach((v, i) => {
+    acRel = Math.max(acRel, rel(s.alphasCumprod[i]!, v));
+  });
   let betaAbs = 0;
-  g.values('betas').forEach((v, i) => (betaAbs = Math.max(betaAbs, Math.abs(Math.fround(s.betas[i]!) - v))));
-  t.diagnostic(`alphas_cumprod: max rel diff ${fmt(acRel)} (float64 here, float32 cumprod in torch); betas: ${betaAbs}`);
+  g.values('betas').forEach((v, i) => {
+    betaAbs = Math.max(betaAbs, Math.abs(Math.fround(s.betas[i]!) - v));
+  });
+  t.diagnostic(
+    `alphas_cumprod: max rel diff ${fmt(acRel)} (float64 here, float32 cumprod in torch); betas: ${betaAbs}`,
+  );
   assert.equal(betaAbs, 0, 'betas are float64 cosine values rounded to float32, exactly');
   assert.ok(acRel < 2e-5, `alphas_cumprod rel ${acRel}`);
-  for (const [name, list] of [['ts34', stridedTimesteps()], ['super27', SUPER27_TIMESTEPS]] as const) {
+  for (const [name, list] of [
+    ['ts34', stridedTimesteps()],
+    ['super27', SUPER27_TIMESTEPS],
+  ] as const) {
     assert.deepEqual([...g.values(`${name}.timesteps`)], list);
     const prev = [...g.values(`${name}.prev_t`)];
     assert.deepEqual(prev, [...list.slice(1), PAST_LAST]);
@@ -42,9 +69,13 @@ test('scheduler tables: ᾱ, the TS34 and super27 step coefficients, learned-ran
     list.forEach((ts, k) => {
       const c = stepCoefficients(s, ts, prev[k]!);
       const pairs: Array<[number, string]> = [
-        [c.alphaBar, 'alpha_prod_t'], [c.alphaBarPrev, 'alpha_prod_t_prev'], [c.beta, 'current_beta_t'],
-        [c.x0Coef, 'pred_original_sample_coeff'], [c.xtCoef, 'current_sample_coeff'],
-        [Math.log(c.posteriorVariance), 'min_log'], [Math.log(c.beta), 'max_log'],
+        [c.alphaBar, 'alpha_prod_t'],
+        [c.alphaBarPrev, 'alpha_prod_t_prev'],
+        [c.beta, 'current_beta_t'],
+        [c.x0Coef, 'pred_original_sample_coeff'],
+        [c.xtCoef, 'current_sample_coeff'],
+        [Math.log(c.posteriorVariance), 'min_log'],
+        [Math.log(c.beta), 'max_log'],
       ];
       for (const [mine, key] of pairs) {
         const ref = g.values(`${name}.${key}`)[k]!;
@@ -68,9 +99,14 @@ test('scheduler tables: ᾱ, the TS34 and super27 step coefficients, learned-ran
   assert.deepEqual([...g.values('leading10.timesteps')], leadingTimesteps(10));
   const levels = [...g.values('noise_levels')];
   levels.forEach((L, i) => {
-    const x = addNoise(s, tensor([1, 1, 1, 1], Float32Array.of(1)), L, tensor([1, 1, 1, 1], Float32Array.of(0))).data[0]!;
-    const e = addNoise(s, tensor([1, 1, 1, 1], Float32Array.of(0)), L, tensor([1, 1, 1, 1], Float32Array.of(1))).data[0]!;
-    assert.ok(rel(x, g.values('noise_levels.sqrt_alpha_prod')[i]!) < 1e-6 && rel(e, g.values('noise_levels.sqrt_one_minus_alpha_prod')[i]!) < 1e-6);
+    const x = addNoise(s, tensor([1, 1, 1, 1], Float32Array.of(1)), L, tensor([1, 1, 1, 1], Float32Array.of(0)))
+      .data[0]!;
+    const e = addNoise(s, tensor([1, 1, 1, 1], Float32Array.of(0)), L, tensor([1, 1, 1, 1], Float32Array.of(1)))
+      .data[0]!;
+    assert.ok(
+      rel(x, g.values('noise_levels.sqrt_alpha_prod')[i]!) < 1e-6 &&
+        rel(e, g.values('noise_levels.sqrt_one_minus_alpha_prod')[i]!) < 1e-6,
+    );
   });
 });
 
@@ -84,7 +120,8 @@ interface Measured {
   worstFree: number;
 }
 
-const stage1Embeddings = (g: GoldenFile) => new Map([...embeddingRows(g, 'prompt_embeds', [PROMPT]), ...embeddingRows(g, 'negative_prompt_embeds', [''])]);
+const stage1Embeddings = (g: GoldenFile) =>
+  new Map([...embeddingRows(g, 'prompt_embeds', [PROMPT]), ...embeddingRows(g, 'negative_prompt_embeds', [''])]);
 
 async function withUnet<T>(f: (unet: IfUnet) => Promise<T>, variant?: 'fp16'): Promise<T> {
   const unet = await IfUnet.load(UNET1, variant ? { ...quiet, variant } : quiet);
@@ -102,27 +139,50 @@ async function stage1Loop(file: string, thresholding: Thresholding | undefined, 
     const timesteps = [...g.values('timesteps')];
     assert.deepEqual(timesteps, stridedTimesteps(), 'TS34: 990, 960, …, 0');
     // The first UNet call as recorded ([uncond; cond] rows, t = 990).
-    const unet0 = maxAbsDiff(await unet.predict(g.get('unet0.sample'), 990, g.values('unet0.encoder_hidden_states')), g.get('unet0.out'));
+    const unet0 = maxAbsDiff(
+      await unet.predict(g.get('unet0.sample'), 990, g.values('unet0.encoder_hidden_states')),
+      g.get('unet0.out'),
+    );
     const cond = await encodeGuided(den, [PROMPT], 1);
     const estimate = cfgEstimator(den, cond, GUIDANCE);
     const p0 = await estimate(g.get('noise_000'), 990);
-    const noisePred0 = g.has('noise_pred_000') ? maxAbsDiff(concatChannels([p0.eps, p0.varianceValues!]), g.get('noise_pred_000')) : Number.NaN;
+    const noisePred0 = g.has('noise_pred_000')
+      ? maxAbsDiff(concatChannels([p0.eps, p0.varianceValues!]), g.get('noise_pred_000'))
+      : Number.NaN;
     // Teacher-forced: the replayed draws in order, each step from the golden latent before it.
     const tfNoise = ReplayNoise.fromFile(g.path);
     const tf = teacherForcing(g);
-    await denoiseLoop(den.schedule, estimate, initialNoise(den, 1, tfNoise), { rng: tfNoise, timesteps, thresholding, finalStep: true, progressEvery: 0 }, tf.hook);
+    await denoiseLoop(
+      den.schedule,
+      estimate,
+      initialNoise(den, 1, tfNoise),
+      { rng: tfNoise, timesteps, thresholding, finalStep: true, progressEvery: 0 },
+      tf.hook,
+    );
     assert.equal(tf.diffs.length, 34, 'diffusers evaluates all 34 timesteps');
     assert.equal(tfNoise.used, tfNoise.length, 'every recorded draw used, none missing');
     // Free-running: imagine() end to end from the replayed stream.
     const noise = ReplayNoise.fromFile(g.path);
     const track = latentTracker(g);
-    const r = await imagine(den, { prompt: PROMPT, rng: noise, guidanceScale: GUIDANCE, timesteps, thresholding, finalStep: true, progressEvery: 0, onStep: track.onStep });
+    const r = await imagine(den, {
+      prompt: PROMPT,
+      rng: noise,
+      guidanceScale: GUIDANCE,
+      timesteps,
+      thresholding,
+      finalStep: true,
+      progressEvery: 0,
+      onStep: track.onStep,
+    });
     assert.equal(noise.used, 34);
     const scale = Math.max(1, maxAbs(g.get('image')));
     return {
-      unet0, noisePred0,
+      unet0,
+      noisePred0,
       teacherStep0: tf.diffs[0]! / Math.max(1, maxAbs(g.get('latent_000'))),
-      teacherRest: Math.max(...tf.diffs.slice(1).map((d, k) => d / Math.max(1, maxAbs(g.get(`latent_${pad3(k + 1)}`))))),
+      teacherRest: Math.max(
+        ...tf.diffs.slice(1).map((d, k) => d / Math.max(1, maxAbs(g.get(`latent_${pad3(k + 1)}`)))),
+      ),
       final: maxAbsDiff(r.image, g.get('image')) / scale,
       worstFree: Math.max(...track.diffs.map((d, k) => d / Math.max(1, maxAbs(g.get(`latent_${pad3(k)}`))))),
     };
@@ -140,13 +200,16 @@ test('stage I TS34, guidance 7, dynamic thresholding (IF as configured): the loo
   assert.ok(m.final <= 1e-3, `whole loop within 1e-3, got ${m.final}`);
 });
 
-test('stage I: thresholding written out reproduces x0_k and threshold_s from diffusers\' own step inputs', (t) => {
+test("stage I: thresholding written out reproduces x0_k and threshold_s from diffusers' own step inputs", (t) => {
   const g = goldenFile('stage1-thresh.safetensors');
   const ts = [...g.values('timesteps')];
   const sRef = g.values('threshold_s');
   const f32 = goldenFile('scheduler.safetensors').values('alphas_cumprod');
   // Ours (ᾱ in float64) and the same with diffusers' float32 ᾱ table, to show where the residue comes from.
-  for (const [label, s, bound] of [['float64 ᾱ', cosineSchedule(1000), 3e-5], ['diffusers\' float32 ᾱ', { ...cosineSchedule(1000), alphasCumprod: Float64Array.from(f32) }, 3e-5]] as const) {
+  for (const [label, s, bound] of [
+    ['float64 ᾱ', cosineSchedule(1000), 3e-5],
+    ["diffusers' float32 ᾱ", { ...cosineSchedule(1000), alphasCumprod: Float64Array.from(f32) }, 3e-5],
+  ] as const) {
     let worstX0 = 0;
     let worstS = 0;
     for (let k = 0; k < ts.length; k++) {
@@ -162,7 +225,7 @@ test('stage I: thresholding written out reproduces x0_k and threshold_s from dif
   }
 });
 
-test('stage I without thresholding or clipping (the write-up\'s x̂0) equals diffusers with thresholding and clip_sample off', async (t) => {
+test("stage I without thresholding or clipping (the write-up's x̂0) equals diffusers with thresholding and clip_sample off", async (t) => {
   const m = await stage1Loop('stage1-noclip.safetensors', undefined);
   t.diagnostic(row('stage1-noclip (fp32, diffs relative to max(1, |latent|))', m));
   assert.ok(m.unet0 <= 1e-4 && m.noisePred0 <= 1e-4 && m.teacherStep0 <= 1e-4 && m.teacherRest <= 1e-4);
@@ -178,35 +241,77 @@ test('stage I with clip_sample (thresholding off) equals diffusers', async (t) =
   assert.ok(m.final <= 2e-2, `whole loop ${m.final}`);
 });
 
-test('stage I with the fp16 weights: each step stays as close to diffusers\' fp32 run as fp16 weights allow (README 5.2)', async (t) => {
+test("stage I with the fp16 weights: each step stays as close to diffusers' fp32 run as fp16 weights allow (README 5.2)", async (t) => {
   const m = await stage1Loop('stage1-thresh.safetensors', IF_STAGE_I_THRESHOLDING, 'fp16');
   t.diagnostic(row('stage1-thresh with fp16 weights (vs the fp32 golden)', m));
   // diffusers with the same fp16 weights: 0.0555 at step 0, 0.0103 after (README 5.2, teacher-forced).
-  assert.ok(m.teacherStep0 <= 0.0555 * 1.5 && m.teacherRest <= 0.0103 * 1.5, 'within 1.5× of what diffusers itself gets with fp16 weights');
+  assert.ok(
+    m.teacherStep0 <= 0.0555 * 1.5 && m.teacherRest <= 0.0103 * 1.5,
+    'within 1.5× of what diffusers itself gets with fp16 weights',
+  );
   assert.ok(m.teacherStep0 > 1e-3, 'the fp16 weights were really used');
 });
 
-for (const [file, iStart, strength] of [['img2img-istart10.safetensors', 10, 0.71], ['img2img-istart20.safetensors', 20, 0.42]] as const) {
+for (const [file, iStart, strength] of [
+  ['img2img-istart10.safetensors', 10, 0.71],
+  ['img2img-istart20.safetensors', 20, 0.42],
+] as const) {
   test(`img2img (SDEdit) at i_start ${iStart} equals IFImg2ImgPipeline at strength ${strength}`, async (t) => {
     const g = goldenFile(file);
     await withUnet(async (unet) => {
-      const den = goldenDenoiser(unet, new Map([[PROMPT, g.values('unet0.encoder_hidden_states').slice(77 * 32)], ['', g.values('unet0.encoder_hidden_states').slice(0, 77 * 32)]]), { side: 32 });
+      const den = goldenDenoiser(
+        unet,
+        new Map([
+          [PROMPT, g.values('unet0.encoder_hidden_states').slice(77 * 32)],
+          ['', g.values('unet0.encoder_hidden_states').slice(0, 77 * 32)],
+        ]),
+        { side: 32 },
+      );
       const full = stridedTimesteps();
-      assert.deepEqual([...g.values('timesteps')], full.slice(iStart), `strength ${strength} starts at timesteps[${iStart}]`);
+      assert.deepEqual(
+        [...g.values('timesteps')],
+        full.slice(iStart),
+        `strength ${strength} starts at timesteps[${iStart}]`,
+      );
       const image = g.get('input_image');
       // Free-running through sdedit(): the forward noise is draw 0, then the steps'.
       const noise = ReplayNoise.fromFile(g.path);
       const track = latentTracker(g);
-      const [r] = await sdedit(den, image, { prompt: PROMPT, rng: noise, guidanceScale: GUIDANCE, timesteps: full, iStarts: [iStart], thresholding: IF_STAGE_I_THRESHOLDING, finalStep: true, progressEvery: 0, onStep: track.onStep });
+      const [r] = await sdedit(den, image, {
+        prompt: PROMPT,
+        rng: noise,
+        guidanceScale: GUIDANCE,
+        timesteps: full,
+        iStarts: [iStart],
+        thresholding: IF_STAGE_I_THRESHOLDING,
+        finalStep: true,
+        progressEvery: 0,
+        onStep: track.onStep,
+      });
       assert.equal(noise.used, noise.length);
       const start = maxAbsDiff(addNoise(den.schedule, image, full[iStart]!, g.get('noise_000')), g.get('start_sample'));
       // Teacher-forced.
       const tfNoise = ReplayNoise.fromFile(g.path);
       const x = addNoise(den.schedule, image, full[iStart]!, tfNoise.draw(image.shape, 'forward'));
       const tf = teacherForcing(g);
-      await denoiseLoop(den.schedule, cfgEstimator(den, await encodeGuided(den, [PROMPT], 1), GUIDANCE), x, { rng: tfNoise, timesteps: full, iStart, thresholding: IF_STAGE_I_THRESHOLDING, finalStep: true, progressEvery: 0 }, tf.hook);
+      await denoiseLoop(
+        den.schedule,
+        cfgEstimator(den, await encodeGuided(den, [PROMPT], 1), GUIDANCE),
+        x,
+        {
+          rng: tfNoise,
+          timesteps: full,
+          iStart,
+          thresholding: IF_STAGE_I_THRESHOLDING,
+          finalStep: true,
+          progressEvery: 0,
+        },
+        tf.hook,
+      );
       const final = maxAbsDiff(r!.image, g.get('image'));
-      t.diagnostic(`img2img i_start ${iStart}: start_sample ${fmt(start)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`);
+      t.diagnostic(
+        `img2img i_start ${iStart}: start_sample ${fmt(start)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`,
+      );
       assert.ok(start <= 1e-5);
       assert.ok(Math.max(...tf.diffs) <= 1e-4);
       assert.ok(final <= 1e-3, `final ${final}`);
@@ -218,22 +323,48 @@ test('inpainting with keep "clean" equals IFInpaintingPipeline (strength 1, TS34
   const g = goldenFile('inpaint.safetensors');
   await withUnet(async (unet) => {
     const ehs = g.values('unet0.encoder_hidden_states');
-    const den = goldenDenoiser(unet, new Map([[PROMPT, ehs.slice(77 * 32)], ['', ehs.slice(0, 77 * 32)]]), { side: 32 });
+    const den = goldenDenoiser(
+      unet,
+      new Map([
+        [PROMPT, ehs.slice(77 * 32)],
+        ['', ehs.slice(0, 77 * 32)],
+      ]),
+      { side: 32 },
+    );
     const image = g.get('input_image');
     const mask = g.get('mask');
     const timesteps = stridedTimesteps();
-    const opts = { prompt: PROMPT, guidanceScale: GUIDANCE, timesteps, thresholding: IF_STAGE_I_THRESHOLDING, finalStep: true, progressEvery: 0, keep: 'clean' as const };
+    const opts = {
+      prompt: PROMPT,
+      guidanceScale: GUIDANCE,
+      timesteps,
+      thresholding: IF_STAGE_I_THRESHOLDING,
+      finalStep: true,
+      progressEvery: 0,
+      keep: 'clean' as const,
+    };
     const noise = ReplayNoise.fromFile(g.path);
     const track = latentTracker(g);
     const r = await inpaint(den, image, mask, { ...opts, rng: noise, onStep: track.onStep });
     assert.equal(noise.used, noise.length);
-    const start = maxAbsDiff(where(mask, addNoise(den.schedule, image, 990, g.get('noise_000')), image), g.get('start_sample'));
+    const start = maxAbsDiff(
+      where(mask, addNoise(den.schedule, image, 990, g.get('noise_000')), image),
+      g.get('start_sample'),
+    );
     const tfNoise = ReplayNoise.fromFile(g.path);
     const x = where(mask, addNoise(den.schedule, image, 990, tfNoise.draw(image.shape, 'forward')), image);
     const tf = teacherForcing(g, (xt) => where(mask, xt, image));
-    await denoiseLoop(den.schedule, cfgEstimator(den, await encodeGuided(den, [PROMPT], 1), GUIDANCE), x, { ...opts, rng: tfNoise }, tf.hook);
+    await denoiseLoop(
+      den.schedule,
+      cfgEstimator(den, await encodeGuided(den, [PROMPT], 1), GUIDANCE),
+      x,
+      { ...opts, rng: tfNoise },
+      tf.hook,
+    );
     const final = maxAbsDiff(r.image, g.get('image'));
-    t.diagnostic(`inpaint: start_sample ${fmt(start)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`);
+    t.diagnostic(
+      `inpaint: start_sample ${fmt(start)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`,
+    );
     assert.ok(start <= 1e-5 && Math.max(...tf.diffs) <= 1e-4);
     // Free-running, the UNet's float32 residue (~1e-5 per step) grows along 34 steps: 1.6e-3 here, the
     // order README 5.2 reports for an independent float32 path.

@@ -7,13 +7,23 @@ import assert from 'node:assert/strict';
 import { IfUnet } from '../../../../src/engine/denoisers/deepfloyd/unet.js';
 import { cfgDenoise, cfgEstimator, encodeGuided } from '../../../../src/engine/sampling/cfg.js';
 import { addNoise } from '../../../../src/engine/sampling/forward.js';
-import { denoiseLoop, initialNoise } from '../../../../src/engine/sampling/iterative.js';
+import { denoiseLoop } from '../../../../src/engine/sampling/iterative.js';
 import { ReplayNoise } from '../../../../src/engine/sampling/noise-file.js';
 import { IF_STAGE_II_THRESHOLDING } from '../../../../src/engine/sampling/thresholding.js';
 import { cosineSchedule } from '../../../../src/engine/schedules/noise-schedule.js';
 import { stridedTimesteps, SUPER27_TIMESTEPS } from '../../../../src/engine/schedules/timesteps.js';
 import { resizeBilinear } from '../../../../src/engine/tensor.js';
-import { embeddingRows, fmt, goldenDenoiser, goldenFile, latentTracker, maxAbsDiff, quiet, teacherForcing, UNET2 } from './golden-loops.js';
+import {
+  embeddingRows,
+  fmt,
+  goldenDenoiser,
+  goldenFile,
+  latentTracker,
+  maxAbsDiff,
+  quiet,
+  teacherForcing,
+  UNET2,
+} from './golden-loops.js';
 
 const PROMPT = 'A painting of a Squirrel eating a burger';
 const GUIDANCE = 4;
@@ -30,15 +40,40 @@ for (const [file, level, timesteps, stepBound, finalBound] of [
     const unet = await IfUnet.load(UNET2, quiet);
     try {
       const schedule = cosineSchedule(1000);
-      const embeddings = new Map([...embeddingRows(g, 'prompt_embeds', [PROMPT]), ...embeddingRows(g, 'negative_prompt_embeds', [''])]);
+      const embeddings = new Map([
+        ...embeddingRows(g, 'prompt_embeds', [PROMPT]),
+        ...embeddingRows(g, 'negative_prompt_embeds', ['']),
+      ]);
       const upscaled = resizeBilinear(g.get('input_image'), 64, 64, true);
       const up = maxAbsDiff(upscaled, g.get('upscaled'));
-      const run = async (noise: ReplayNoise, tf?: ReturnType<typeof teacherForcing>, onStep?: (f: { x: import('../../../../src/engine/tensor.js').Tensor }) => void) => {
+      const run = async (
+        noise: ReplayNoise,
+        tf?: ReturnType<typeof teacherForcing>,
+        onStep?: (f: { x: import('../../../../src/engine/tensor.js').Tensor }) => void,
+      ) => {
         const x = noise.draw([1, 3, 64, 64], 'the initial noise');
-        const cond = { image: addNoise(schedule, upscaled, level, noise.draw(upscaled.shape, 'the noise of the conditioning image')), noiseLevel: level };
+        const cond = {
+          image: addNoise(schedule, upscaled, level, noise.draw(upscaled.shape, 'the noise of the conditioning image')),
+          noiseLevel: level,
+        };
         const den = goldenDenoiser(unet, embeddings, { side: 64, cond, schedule });
-        const opts = { rng: noise, timesteps, thresholding, finalStep: true, progressEvery: 0, guidanceScale: GUIDANCE, ...(onStep ? { onStep } : {}) };
-        if (tf) return denoiseLoop(schedule, cfgEstimator(den, await encodeGuided(den, [PROMPT], 1), GUIDANCE), x, opts, tf.hook);
+        const opts = {
+          rng: noise,
+          timesteps,
+          thresholding,
+          finalStep: true,
+          progressEvery: 0,
+          guidanceScale: GUIDANCE,
+          ...(onStep ? { onStep } : {}),
+        };
+        if (tf)
+          return denoiseLoop(
+            schedule,
+            cfgEstimator(den, await encodeGuided(den, [PROMPT], 1), GUIDANCE),
+            x,
+            opts,
+            tf.hook,
+          );
         return cfgDenoise(den, x, { ...opts, prompt: PROMPT });
       };
       const tfNoise = ReplayNoise.fromFile(g.path);
@@ -50,7 +85,9 @@ for (const [file, level, timesteps, stepBound, finalBound] of [
       const r = await run(noise, undefined, track.onStep);
       assert.equal(noise.used, noise.length, 'every recorded draw used');
       const final = maxAbsDiff(r.image, g.get('image'));
-      t.diagnostic(`${file}: upscaled ${fmt(up)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`);
+      t.diagnostic(
+        `${file}: upscaled ${fmt(up)} | teacher-forced worst step ${fmt(Math.max(...tf.diffs))} | free-running final ${fmt(final)}, worst step ${fmt(Math.max(...track.diffs))}`,
+      );
       assert.ok(up <= 1e-6, `bilinear upscale ${up}`);
       assert.ok(Math.max(...tf.diffs) <= stepBound, `every step within ${stepBound}`);
       assert.ok(final <= finalBound, `whole loop ${final}`);

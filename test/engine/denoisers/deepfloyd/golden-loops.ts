@@ -5,14 +5,28 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Conditioning, Denoiser, Prediction } from '../../../../src/engine/denoisers/denoiser.js';
-import { readSafetensorsHeader, readTensor, type SafetensorInfo } from '../../../../src/engine/denoisers/deepfloyd/hf-safetensors.js';
-import { IfUnet } from '../../../../src/engine/denoisers/deepfloyd/unet.js';
+import {
+  readSafetensorsHeader,
+  readTensor,
+  type SafetensorInfo,
+} from '../../../../src/engine/denoisers/deepfloyd/hf-safetensors.js';
+import type { IfUnet } from '../../../../src/engine/denoisers/deepfloyd/unet.js';
 import { cosineSchedule, type NoiseSchedule } from '../../../../src/engine/schedules/noise-schedule.js';
-import { concatChannels, sliceChannels, takeBatch, tensor, type Shape, type Tensor } from '../../../../src/engine/tensor.js';
+import {
+  concatChannels,
+  sliceChannels,
+  takeBatch,
+  tensor,
+  type Shape,
+  type Tensor,
+} from '../../../../src/engine/tensor.js';
 
 /** ../shared/if-golden beside the clone; a missing folder fails the suite (never skips it). */
 export const GOLDEN = fileURLToPath(new URL('../../../../../../shared/if-golden/', import.meta.url));
-assert.ok(existsSync(`${GOLDEN}README.md`), `IF golden fixtures missing: expected ${GOLDEN} (../shared/if-golden from the repository root)`);
+assert.ok(
+  existsSync(`${GOLDEN}README.md`),
+  `IF golden fixtures missing: expected ${GOLDEN} (../shared/if-golden from the repository root)`,
+);
 export const UNET1 = `${GOLDEN}models/IF-I-tiny/unet`;
 export const UNET2 = `${GOLDEN}models/IF-II-tiny/unet`;
 export const quiet = { log: () => {} };
@@ -84,7 +98,11 @@ class GoldenConditioning implements Conditioning {
   ) {}
 
   take(rows: readonly number[]): GoldenConditioning {
-    return new GoldenConditioning(rows.map((r) => this.prompts[r]!), rows.map((r) => this.rows[r]!), this.image ? takeBatch(this.image, rows) : undefined);
+    return new GoldenConditioning(
+      rows.map((r) => this.prompts[r]!),
+      rows.map((r) => this.rows[r]!),
+      this.image ? takeBatch(this.image, rows) : undefined,
+    );
   }
 
   withImage(image: Tensor): GoldenConditioning {
@@ -116,13 +134,22 @@ export function goldenDenoiser(unet: IfUnet, embeddings: Embeddings, opts: Golde
         return e;
       });
       const c = new GoldenConditioning(prompts, rows);
-      return cond ? c.withImage(takeBatch(cond.image, prompts.map(() => 0))) : c;
+      return cond
+        ? c.withImage(
+            takeBatch(
+              cond.image,
+              prompts.map(() => 0),
+            ),
+          )
+        : c;
     },
     async predict(xt, t, c): Promise<Prediction> {
       const g = c as GoldenConditioning;
       const n = xt.shape[0];
       const ehs = new Float32Array(g.rows.reduce((s, r) => s + r.length, 0));
-      g.rows.forEach((r, b) => ehs.set(r, b * r.length));
+      g.rows.forEach((r, b) => {
+        ehs.set(r, b * r.length);
+      });
       const sample = g.image ? concatChannels([xt, g.image]) : xt;
       const out = await unet.predict(sample, t, ehs, cond ? new Array<number>(n).fill(cond.noiseLevel) : undefined);
       const y = tensor([n, 6, xt.shape[2], xt.shape[3]], out);
@@ -135,7 +162,10 @@ export function goldenDenoiser(unet: IfUnet, embeddings: Embeddings, opts: Golde
  * A step hook for teacher forcing: measures each step's output against the golden latent_k and hands
  * the loop the golden latent instead, so the next step starts where diffusers' did.
  */
-export function teacherForcing(g: GoldenFile, inner?: (x: Tensor, t: number) => Tensor): { hook: (x: Tensor, t: number) => Tensor; diffs: number[] } {
+export function teacherForcing(
+  g: GoldenFile,
+  inner?: (x: Tensor, t: number) => Tensor,
+): { hook: (x: Tensor, t: number) => Tensor; diffs: number[] } {
   const diffs: number[] = [];
   const hook = (x: Tensor, t: number): Tensor => {
     const y = inner ? inner(x, t) : x;

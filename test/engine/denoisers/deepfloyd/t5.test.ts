@@ -7,21 +7,28 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { SafetensorsError, SafetensorsFolder } from '../../../../src/engine/denoisers/deepfloyd/hf-safetensors.js';
-import { T5TextEncoder, buildT5EncoderGraph, parseT5Config, relativePositionBucket } from '../../../../src/engine/denoisers/deepfloyd/t5-encoder.js';
+import {
+  T5TextEncoder,
+  buildT5EncoderGraph,
+  parseT5Config,
+  relativePositionBucket,
+} from '../../../../src/engine/denoisers/deepfloyd/t5-encoder.js';
 import { MissingModelError } from '../../../../src/engine/runtime/onnx.js';
 import { makeTempDir } from '../../../helpers/temp-dir.js';
 
 /** ../shared/if-golden beside the clone (from dist/test/engine/denoisers/deepfloyd/). */
 function golden(): string {
   const dir = fileURLToPath(new URL('../../../../../../shared/if-golden', import.meta.url));
-  if (!existsSync(join(dir, 'golden', 't5.safetensors'))) assert.fail(`the DeepFloyd IF goldens are missing: expected ${dir} (../shared/if-golden from the repository root)`);
+  if (!existsSync(join(dir, 'golden', 't5.safetensors')))
+    assert.fail(`the DeepFloyd IF goldens are missing: expected ${dir} (../shared/if-golden from the repository root)`);
   return dir;
 }
 
 const quiet = { log: () => {} };
 const model = (): string => join(golden(), 'models', 'IF-I-tiny');
 const goldens = (): SafetensorsFolder => SafetensorsFolder.file(join(golden(), 'golden', 't5.safetensors'));
-const keysOf = (g: SafetensorsFolder): string[] => g.names.filter((n) => n.endsWith('.prompt_embeds')).map((n) => n.slice(0, -'.prompt_embeds'.length));
+const keysOf = (g: SafetensorsFolder): string[] =>
+  g.names.filter((n) => n.endsWith('.prompt_embeds')).map((n) => n.slice(0, -'.prompt_embeds'.length));
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -36,9 +43,15 @@ async function worstOverGoldens(enc: T5TextEncoder): Promise<{ worst: number; co
   let worst = 0;
   let compared = 0;
   for (const k of keysOf(g)) {
-    for (const [side, ref] of [['preprocessed', `${k}.prompt_embeds`], ['raw', `${k}.raw.last_hidden_state`]] as const) {
+    for (const [side, ref] of [
+      ['preprocessed', `${k}.prompt_embeds`],
+      ['raw', `${k}.raw.last_hidden_state`],
+    ] as const) {
       if (!g.has(ref)) continue;
-      const out = await enc.encodeIds(g.readInt64(`${k}.${side}.input_ids`), g.readInt64(`${k}.${side}.attention_mask`));
+      const out = await enc.encodeIds(
+        g.readInt64(`${k}.${side}.input_ids`),
+        g.readInt64(`${k}.${side}.attention_mask`),
+      );
       worst = Math.max(worst, maxAbsDiff(out, g.readFloat32(ref)));
       compared++;
     }
@@ -61,7 +74,9 @@ test('fp32 weights: every golden prompt_embeds and raw last_hidden_state within 
 test('prompts straight to embeddings: preprocessing, tokenizer and encoder in one batch match encode_prompt (repacked weights)', async () => {
   const enc = await T5TextEncoder.load(model(), { prepack: true, ...quiet });
   try {
-    const tokens = JSON.parse(readFileSync(join(golden(), 'golden', 'tokens.json'), 'utf8')) as { prompts: Array<{ key: string; prompt: string }> };
+    const tokens = JSON.parse(readFileSync(join(golden(), 'golden', 'tokens.json'), 'utf8')) as {
+      prompts: Array<{ key: string; prompt: string }>;
+    };
     const g = goldens();
     const prompts = tokens.prompts.map((p) => p.prompt);
     const out = await enc.encode(prompts);
@@ -72,7 +87,10 @@ test('prompts straight to embeddings: preprocessing, tokenizer and encoder in on
       assert.ok(d <= 2e-5, `${p.key}: max abs diff ${d}`);
     });
     const negative = await enc.encode(['']);
-    assert.ok(maxAbsDiff(negative, g.readFloat32('negative_prompt_embeds')) <= 2e-5, 'the negative prompt "" is the unconditional row');
+    assert.ok(
+      maxAbsDiff(negative, g.readFloat32('negative_prompt_embeds')) <= 2e-5,
+      'the negative prompt "" is the unconditional row',
+    );
   } finally {
     await enc.dispose();
   }
@@ -97,7 +115,9 @@ test('every weight stays in the safetensors shards: the graph holds external ref
     const weights = SafetensorsFolder.open(dir, 'model', variant)!;
     assert.equal(weights.files.length, 2, 'two shards');
     const m = onnxProto.onnx.ModelProto.decode(buildT5EncoderGraph(config, weights));
-    const external = m.graph!.initializer!.filter((t) => t.dataLocation === onnxProto.onnx.TensorProto.DataLocation.EXTERNAL);
+    const external = m.graph!.initializer!.filter(
+      (t) => t.dataLocation === onnxProto.onnx.TensorProto.DataLocation.EXTERNAL,
+    );
     // 2 blocks × (q, k, v, o, 2 norms, wi_0, wi_1, wo) + embedding + relative bias table + final norm.
     assert.equal(external.length, 2 * 9 + 3);
     for (const t of external) {
@@ -106,7 +126,10 @@ test('every weight stays in the safetensors shards: the graph holds external ref
       const info = weights.info(t.name === 'shared.weight' ? 'shared.weight' : t.name!);
       assert.deepEqual(ext, { location: info.file, offset: String(info.offset), length: String(info.byteLength) });
     }
-    assert.ok(external.some((t) => t.name === 'shared.weight'), 'encoder.embed_tokens.weight is read from shared.weight');
+    assert.ok(
+      external.some((t) => t.name === 'shared.weight'),
+      'encoder.embed_tokens.weight is read from shared.weight',
+    );
   }
 });
 
@@ -125,26 +148,53 @@ test('a missing or partial text_encoder folder names what to download; a wrong c
   const dir = makeTempDir(t, 'illusionist-t5-');
   const src = model();
   mkdirSync(join(dir, 'tokenizer'));
-  for (const f of ['spiece.model', 'tokenizer_config.json', 'special_tokens_map.json']) copyFileSync(join(src, 'tokenizer', f), join(dir, 'tokenizer', f));
+  for (const f of ['spiece.model', 'tokenizer_config.json', 'special_tokens_map.json'])
+    copyFileSync(join(src, 'tokenizer', f), join(dir, 'tokenizer', f));
   await assert.rejects(
     T5TextEncoder.load(dir, quiet),
-    (e: unknown) => e instanceof MissingModelError && e.message.includes(join(dir, 'text_encoder', 'config.json')) && e.message.includes('huggingface-cli download DeepFloyd/IF-I-XL-v1.0 --include "text_encoder/*" "tokenizer/*"'),
+    (e: unknown) =>
+      e instanceof MissingModelError &&
+      e.message.includes(join(dir, 'text_encoder', 'config.json')) &&
+      e.message.includes('huggingface-cli download DeepFloyd/IF-I-XL-v1.0 --include "text_encoder/*" "tokenizer/*"'),
   );
   mkdirSync(join(dir, 'text_encoder'));
   copyFileSync(join(src, 'text_encoder', 'config.json'), join(dir, 'text_encoder', 'config.json'));
   await assert.rejects(
     T5TextEncoder.load(dir, quiet),
-    (e: unknown) => e instanceof MissingModelError && /none of model\.safetensors\.index\.json, model\.safetensors, model\.safetensors\.index\.fp16\.json, model\.fp16\.safetensors/.test(e.message),
+    (e: unknown) =>
+      e instanceof MissingModelError &&
+      /none of model\.safetensors\.index\.json, model\.safetensors, model\.safetensors\.index\.fp16\.json, model\.fp16\.safetensors/.test(
+        e.message,
+      ),
   );
-  copyFileSync(join(src, 'text_encoder', 'model.safetensors.index.json'), join(dir, 'text_encoder', 'model.safetensors.index.json'));
-  copyFileSync(join(src, 'text_encoder', 'model-00001-of-00002.safetensors'), join(dir, 'text_encoder', 'model-00001-of-00002.safetensors'));
-  await assert.rejects(T5TextEncoder.load(dir, quiet), (e: unknown) => e instanceof SafetensorsError && /lists model-00002-of-00002\.safetensors, which is missing/.test(e.message));
-  copyFileSync(join(src, 'text_encoder', 'model-00002-of-00002.safetensors'), join(dir, 'text_encoder', 'model-00002-of-00002.safetensors'));
+  copyFileSync(
+    join(src, 'text_encoder', 'model.safetensors.index.json'),
+    join(dir, 'text_encoder', 'model.safetensors.index.json'),
+  );
+  copyFileSync(
+    join(src, 'text_encoder', 'model-00001-of-00002.safetensors'),
+    join(dir, 'text_encoder', 'model-00001-of-00002.safetensors'),
+  );
+  await assert.rejects(
+    T5TextEncoder.load(dir, quiet),
+    (e: unknown) =>
+      e instanceof SafetensorsError && /lists model-00002-of-00002\.safetensors, which is missing/.test(e.message),
+  );
+  copyFileSync(
+    join(src, 'text_encoder', 'model-00002-of-00002.safetensors'),
+    join(dir, 'text_encoder', 'model-00002-of-00002.safetensors'),
+  );
   const config = JSON.parse(readFileSync(join(src, 'text_encoder', 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'text_encoder', 'config.json'), JSON.stringify({ ...config, d_ff: 40 }));
-  await assert.rejects(T5TextEncoder.load(dir, quiet), /tensor 'encoder\.block\.0\.layer\.1\.DenseReluDense\.wi_0\.weight' is \[37, 32\] but config\.json implies \[40, 32\]/);
+  await assert.rejects(
+    T5TextEncoder.load(dir, quiet),
+    /tensor 'encoder\.block\.0\.layer\.1\.DenseReluDense\.wi_0\.weight' is \[37, 32\] but config\.json implies \[40, 32\]/,
+  );
   writeFileSync(join(dir, 'text_encoder', 'config.json'), JSON.stringify({ ...config, dense_act_fn: 'quick_gelu' }));
-  await assert.rejects(T5TextEncoder.load(dir, quiet), /activation "quick_gelu" is not supported; allowed: gelu_new, gelu, relu, silu, swish/);
+  await assert.rejects(
+    T5TextEncoder.load(dir, quiet),
+    /activation "quick_gelu" is not supported; allowed: gelu_new, gelu, relu, silu, swish/,
+  );
   writeFileSync(join(dir, 'text_encoder', 'config.json'), JSON.stringify(config));
   const enc = await T5TextEncoder.load(dir, quiet);
   assert.equal(enc.variant, 'fp32', 'the copied folder loads once complete');

@@ -13,7 +13,8 @@ import { makeTempDir } from '../../../helpers/temp-dir.js';
 /** ../shared/if-golden beside the clone (from dist/test/engine/denoisers/deepfloyd/). */
 function golden(): string {
   const dir = fileURLToPath(new URL('../../../../../../shared/if-golden', import.meta.url));
-  if (!existsSync(join(dir, 'golden', 'tokens.json'))) assert.fail(`the DeepFloyd IF goldens are missing: expected ${dir} (../shared/if-golden from the repository root)`);
+  if (!existsSync(join(dir, 'golden', 'tokens.json')))
+    assert.fail(`the DeepFloyd IF goldens are missing: expected ${dir} (../shared/if-golden from the repository root)`);
   return dir;
 }
 
@@ -34,7 +35,8 @@ interface GoldenPrompt {
 }
 
 const tokenizerDir = (): string => join(golden(), 'models', 'IF-I-tiny', 'tokenizer');
-const prompts = (): GoldenPrompt[] => (JSON.parse(readFileSync(join(golden(), 'golden', 'tokens.json'), 'utf8')) as { prompts: GoldenPrompt[] }).prompts;
+const prompts = (): GoldenPrompt[] =>
+  (JSON.parse(readFileSync(join(golden(), 'golden', 'tokens.json'), 'utf8')) as { prompts: GoldenPrompt[] }).prompts;
 
 test('every golden prompt, raw and preprocessed, gives transformers’ ids, mask, pieces and lengths', () => {
   const tok = T5Tokenizer.load(tokenizerDir());
@@ -48,13 +50,20 @@ test('every golden prompt, raw and preprocessed, gives transformers’ ids, mask
       const where = `${p.key} (${side})`;
       assert.deepEqual(e.inputIds, g.input_ids, `${where}: input_ids`);
       assert.deepEqual(e.attentionMask, g.attention_mask, `${where}: attention_mask`);
-      assert.deepEqual(e.inputIds.slice(0, g.pieces.length).map((id) => tok.idToPiece(id)), g.pieces, `${where}: pieces`);
+      assert.deepEqual(
+        e.inputIds.slice(0, g.pieces.length).map((id) => tok.idToPiece(id)),
+        g.pieces,
+        `${where}: pieces`,
+      );
       assert.equal(e.untruncatedLength, g.untruncated_length, `${where}: untruncated length`);
       assert.equal(e.truncated, g.truncated, `${where}: truncated`);
     }
   }
   const long = all.find((p) => p.key === 'long')!;
-  assert.ok(long.preprocessed.truncated && long.preprocessed.untruncated_length > 77, 'the goldens include a truncated prompt');
+  assert.ok(
+    long.preprocessed.truncated && long.preprocessed.untruncated_length > 77,
+    'the goldens include a truncated prompt',
+  );
 });
 
 test('the batch form lays the rows out [B, 77] with int64 ids and mask', () => {
@@ -100,11 +109,17 @@ test('a missing spiece.model names the file and the download; a corrupt one says
   const dir = makeTempDir(t, 'illusionist-t5tok-');
   assert.throws(
     () => T5Tokenizer.load(join(dir, 'tokenizer')),
-    (e: unknown) => e instanceof MissingModelError && e.message.includes(join(dir, 'tokenizer', 'spiece.model')) && e.message.includes('huggingface-cli download DeepFloyd/IF-I-XL-v1.0'),
+    (e: unknown) =>
+      e instanceof MissingModelError &&
+      e.message.includes(join(dir, 'tokenizer', 'spiece.model')) &&
+      e.message.includes('huggingface-cli download DeepFloyd/IF-I-XL-v1.0'),
   );
   mkdirSync(join(dir, 'bad'));
   writeFileSync(join(dir, 'bad', 'spiece.model'), 'this is not a protobuf \xff\xff\xff');
-  assert.throws(() => T5Tokenizer.load(join(dir, 'bad')), (e: unknown) => e instanceof SentencePieceError && /not a sentencepiece model/.test(e.message));
+  assert.throws(
+    () => T5Tokenizer.load(join(dir, 'bad')),
+    (e: unknown) => e instanceof SentencePieceError && /not a sentencepiece model/.test(e.message),
+  );
   mkdirSync(join(dir, 'cfg'));
   copyFileSync(join(tokenizerDir(), 'spiece.model'), join(dir, 'cfg', 'spiece.model'));
   writeFileSync(join(dir, 'cfg', 'tokenizer_config.json'), '{"extra_ids": -3}');
