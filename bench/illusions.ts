@@ -38,14 +38,22 @@ export function atSize(img: Float32Array, size: number): Float32Array {
   const out = new Float32Array(img.length);
   for (let b = 0; b < img.length / PIXELS; b++) {
     const s = new Float32Array(size * size);
-    for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) s[Math.floor(y / f) * size + Math.floor(x / f)]! += img[b * PIXELS + y * SIDE + x]! / (f * f);
+    for (let y = 0; y < SIDE; y++)
+      for (let x = 0; x < SIDE; x++)
+        s[Math.floor(y / f) * size + Math.floor(x / f)]! += img[b * PIXELS + y * SIDE + x]! / (f * f);
     for (let y = 0; y < SIDE; y++) {
       for (let x = 0; x < SIDE; x++) {
         const sy = Math.min(size - 1, Math.max(0, (y + 0.5) / f - 0.5));
         const sx = Math.min(size - 1, Math.max(0, (x + 0.5) / f - 0.5));
-        const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(size - 1, y0 + 1), x1 = Math.min(size - 1, x0 + 1);
-        const wy = sy - y0, wx = sx - x0;
-        out[b * PIXELS + y * SIDE + x] = (1 - wy) * ((1 - wx) * s[y0 * size + x0]! + wx * s[y0 * size + x1]!) + wy * ((1 - wx) * s[y1 * size + x0]! + wx * s[y1 * size + x1]!);
+        const y0 = Math.floor(sy),
+          x0 = Math.floor(sx),
+          y1 = Math.min(size - 1, y0 + 1),
+          x1 = Math.min(size - 1, x0 + 1);
+        const wy = sy - y0,
+          wx = sx - x0;
+        out[b * PIXELS + y * SIDE + x] =
+          (1 - wy) * ((1 - wx) * s[y0 * size + x0]! + wx * s[y0 * size + x1]!) +
+          wy * ((1 - wx) * s[y1 * size + x0]! + wx * s[y1 * size + x1]!);
       }
     }
   }
@@ -65,17 +73,37 @@ async function readAs(judge: DigitJudge, images: Float32Array): Promise<number[]
 const unit = (x: Tensor): Float32Array => x.data.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)));
 const pct = (k: number, n: number) => `${((100 * k) / n).toFixed(0)}%`;
 
-export interface HybridSetting { far: number; near: number; sigma?: number; guidance: number }
+export interface HybridSetting {
+  far: number;
+  near: number;
+  sigma?: number;
+  guidance: number;
+}
 
 /** Share of hybrids read as far (small) and near (high-pass), and both at once. */
-export async function hybridReadings(judge: DigitJudge, d: Denoiser, entry: ModelEntry, s: HybridSetting, n: number): Promise<{ far: number; near: number; both: number; sigma: number }> {
+export async function hybridReadings(
+  judge: DigitJudge,
+  d: Denoiser,
+  entry: ModelEntry,
+  s: HybridSetting,
+  n: number,
+): Promise<{ far: number; near: number; both: number; sigma: number }> {
   const filter = hybridLowPass(entry, s.sigma);
   const rng = new Rng(0);
-  const r = await hybrid(d, initialNoise(d, n, rng), { farPrompt: String(s.far), nearPrompt: String(s.near), filter, rng, guidanceScale: s.guidance, ...samplerFor(33) });
+  const r = await hybrid(d, initialNoise(d, n, rng), {
+    farPrompt: String(s.far),
+    nearPrompt: String(s.near),
+    filter,
+    rng,
+    guidanceScale: s.guidance,
+    ...samplerFor(33),
+  });
   const img = unit(r.image);
   const far = await readAs(judge, atSize(img, FAR_SIZE));
   const near = await readAs(judge, highPass(img, filter));
-  let f = 0, nn = 0, both = 0;
+  let f = 0,
+    nn = 0,
+    both = 0;
   for (let i = 0; i < n; i++) {
     f += Number(far[i] === s.far);
     nn += Number(near[i] === s.near);
@@ -84,27 +112,47 @@ export async function hybridReadings(judge: DigitJudge, d: Denoiser, entry: Mode
   return { far: f / n, near: nn / n, both: both / n, sigma: filter.sigma };
 }
 
-export async function benchIllusions(judge: DigitJudge, d: Denoiser, entry: ModelEntry, guidance: number, n = 20): Promise<void> {
+export async function benchIllusions(
+  judge: DigitJudge,
+  d: Denoiser,
+  entry: ModelEntry,
+  guidance: number,
+  n = 20,
+): Promise<void> {
   // Ceilings: real held-out digits at the far size and in the high-pass of the default filter.
   const real = judge.heldOut.images.subarray(0, 200 * PIXELS);
   const labels = judge.heldOut.labels.slice(0, 200);
   const ok = (read: number[]) => read.filter((r, i) => r === labels[i]).length;
   const filter = hybridLowPass(entry);
-  console.log(`  real digits (ceiling of the measures): ${pct(ok(await readAs(judge, atSize(real, FAR_SIZE))), 200)} read at ${FAR_SIZE} px, ${pct(ok(await readAs(judge, highPass(real, filter))), 200)} in the high-pass of σ ${filter.sigma} (the default), ${pct(ok(await readAs(judge, highPass(real, { sigma: 1.5, kernelSize: 25 }))), 200)} of σ 1.5`);
+  console.log(
+    `  real digits (ceiling of the measures): ${pct(ok(await readAs(judge, atSize(real, FAR_SIZE))), 200)} read at ${FAR_SIZE} px, ${pct(ok(await readAs(judge, highPass(real, filter))), 200)} in the high-pass of σ ${filter.sigma} (the default), ${pct(ok(await readAs(judge, highPass(real, { sigma: 1.5, kernelSize: 25 }))), 200)} of σ 1.5`,
+  );
   const [, height, width] = d.imageShape;
   const views = [createView('identity', { height, width }), createView('flip', { height, width })];
   const rng = new Rng(0);
-  const a = await anagram(d, initialNoise(d, n, rng), { prompts: ['6', '9'], views, rng, guidanceScale: guidance, ...samplerFor(33) });
+  const a = await anagram(d, initialNoise(d, n, rng), {
+    prompts: ['6', '9'],
+    views,
+    rng,
+    guidanceScale: guidance,
+    ...samplerFor(33),
+  });
   const upright = await readAs(judge, unit(a.image));
   const turned = await readAs(judge, unit(views[1]!.view(a.image)));
   const both = upright.filter((u, i) => u === 6 && turned[i] === 9).length;
-  console.log(`  anagram 6 / 9 (flip), γ ${guidance} (default), ${n} images: ${pct(upright.filter((u) => u === 6).length, n)} read as 6, ${pct(turned.filter((t) => t === 9).length, n)} as 9 turned, ${pct(both, n)} both`);
+  console.log(
+    `  anagram 6 / 9 (flip), γ ${guidance} (default), ${n} images: ${pct(upright.filter((u) => u === 6).length, n)} read as 6, ${pct(turned.filter((t) => t === 9).length, n)} as 9 turned, ${pct(both, n)} both`,
+  );
   const settings: HybridSetting[] = [
-    { far: 1, near: 8, guidance }, { far: 0, near: 1, guidance },
-    { far: 1, near: 8, sigma: 1.5, guidance }, { far: 0, near: 1, sigma: 1.5, guidance },
+    { far: 1, near: 8, guidance },
+    { far: 0, near: 1, guidance },
+    { far: 1, near: 8, sigma: 1.5, guidance },
+    { far: 0, near: 1, sigma: 1.5, guidance },
   ];
   for (const s of settings) {
     const r = await hybridReadings(judge, d, entry, s, n);
-    console.log(`  hybrid far ${s.far} near ${s.near}, σ ${r.sigma}${s.sigma === undefined ? ' (default)' : ''}, γ ${s.guidance}, ${n} images: far ${pct(r.far, 1)} at ${FAR_SIZE} px, near ${pct(r.near, 1)} in the high-pass, both ${pct(r.both, 1)}`);
+    console.log(
+      `  hybrid far ${s.far} near ${s.near}, σ ${r.sigma}${s.sigma === undefined ? ' (default)' : ''}, γ ${s.guidance}, ${n} images: far ${pct(r.far, 1)} at ${FAR_SIZE} px, near ${pct(r.near, 1)} in the high-pass, both ${pct(r.both, 1)}`,
+    );
   }
 }

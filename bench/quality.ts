@@ -14,7 +14,13 @@
 import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
-import { CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, TIME_CHURN } from '../src/engine/flow/digits.js';
+import {
+  CFG_SCALE,
+  digitsChurn,
+  digitsGuidance,
+  digitsGuidanceInterval,
+  TIME_CHURN,
+} from '../src/engine/flow/digits.js';
 import { EVERY_STEP, eulerSample, type FlowModel, type GuidanceInterval } from '../src/engine/flow/euler.js';
 import {
   frechetDistance,
@@ -179,12 +185,22 @@ export async function benchQuality(): Promise<void> {
   }
   if (classPath && (ONLY === undefined || ONLY === 'class')) {
     const model = await served(classPath);
-    const defaults: Setting = { guidance: digitsGuidance('class', undefined, undefined).guidance, churn: digitsChurn('class', undefined), interval: digitsGuidanceInterval('class', undefined) };
+    const defaults: Setting = {
+      guidance: digitsGuidance('class', undefined, undefined).guidance,
+      churn: digitsChurn('class', undefined),
+      interval: digitsGuidanceInterval('class', undefined),
+    };
     const settings: Setting[] = [
       defaults,
-      { guidance: 1 }, { guidance: 2 }, { guidance: 3 }, { guidance: CFG_SCALE },
-      { guidance: 5, interval: [0.2, 1] }, { guidance: 3, interval: [0.1, 1] },
-      { guidance: 1.5, churn: 3 }, { guidance: 2, churn: 3 }, { guidance: 3, churn: 3 },
+      { guidance: 1 },
+      { guidance: 2 },
+      { guidance: 3 },
+      { guidance: CFG_SCALE },
+      { guidance: 5, interval: [0.2, 1] },
+      { guidance: 3, interval: [0.1, 1] },
+      { guidance: 1.5, churn: 3 },
+      { guidance: 2, churn: 3 },
+      { guidance: 3, churn: 3 },
     ];
     const seen = new Set<string>();
     for (const s of settings) {
@@ -192,8 +208,13 @@ export async function benchQuality(): Promise<void> {
       if (seen.has(key)) continue;
       seen.add(key);
       const { q, v, seconds } = await measure(judge, ref, model, true, s);
-      const isDefault = s.guidance === defaults.guidance && (s.churn ?? 0) === defaults.churn && named(s.interval) === named(defaults.interval);
-      console.log(`  mnist-class, CFG γ = ${s.guidance}, churn ${s.churn ?? 0}, ${named(s.interval)}${isDefault ? ' (default)' : ''}, the requested digit: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`);
+      const isDefault =
+        s.guidance === defaults.guidance &&
+        (s.churn ?? 0) === defaults.churn &&
+        named(s.interval) === named(defaults.interval);
+      console.log(
+        `  mnist-class, CFG γ = ${s.guidance}, churn ${s.churn ?? 0}, ${named(s.interval)}${isDefault ? ' (default)' : ''}, the requested digit: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`,
+      );
     }
     await model.dispose();
   }

@@ -1,7 +1,17 @@
 // /digits: MNIST digits from the project's flow-matching model (Part B), a digit on request with
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
-import { CLASS_CHURN, DIGITS_CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../engine/flow/digits.js';
+import {
+  CLASS_CHURN,
+  DIGITS_CFG_SCALE,
+  digitsChurn,
+  digitsGuidance,
+  digitsGuidanceInterval,
+  MAX_CHURN,
+  MAX_DIGITS,
+  parseGuidanceInterval,
+  TIME_CHURN,
+} from '../engine/flow/digits.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { InputError } from '../engine/errors.js';
 import { num, str } from './options.js';
@@ -14,11 +24,40 @@ export const command: JobCommand = {
     description: 'draw MNIST digits with the flow-matching model',
     replies: 'public',
     options: [
-      { name: 'digit', type: 'integer', description: 'the digit to draw (omitted: some of every digit)', min: 0, max: 9 },
-      { name: 'count', type: 'integer', description: `how many (of each digit when none is given; default 8 or 4)`, min: 1, max: MAX_DIGITS },
-      { name: 'guidance', type: 'number', description: `γ of a class model (default ${DIGITS_CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`, min: 0, max: 30 },
-      { name: 'churn', type: 'number', description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, ${CLASS_CHURN} class model; 0 = off)`, min: 0, max: MAX_CHURN },
-      { name: 'interval', type: 'string', description: 'guide only for flow time t in LO,HI (0 noise, 1 data; default 0,1: every step)', maxLength: 32 },
+      {
+        name: 'digit',
+        type: 'integer',
+        description: 'the digit to draw (omitted: some of every digit)',
+        min: 0,
+        max: 9,
+      },
+      {
+        name: 'count',
+        type: 'integer',
+        description: `how many (of each digit when none is given; default 8 or 4)`,
+        min: 1,
+        max: MAX_DIGITS,
+      },
+      {
+        name: 'guidance',
+        type: 'number',
+        description: `γ of a class model (default ${DIGITS_CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`,
+        min: 0,
+        max: 30,
+      },
+      {
+        name: 'churn',
+        type: 'number',
+        description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, ${CLASS_CHURN} class model; 0 = off)`,
+        min: 0,
+        max: MAX_CHURN,
+      },
+      {
+        name: 'interval',
+        type: 'string',
+        description: 'guide only for flow time t in LO,HI (0 noise, 1 data; default 0,1: every step)',
+        maxLength: 32,
+      },
       { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
       {
         name: 'model',

@@ -162,7 +162,11 @@ test('valid requests become job parameters with defaults filled in', async () =>
   assert.equal(a.seed, 1234);
   assert.equal(a.params.checkpointPath, '/m/class.safetensors');
   const d = await parse('digits', {});
-  assert.deepEqual([d.params.count, d.params.steps, d.params.guidance, d.params.churn, d.params.kind], [4, 50, 2, 3, 'class'], 'the class model: γ 2 with churn 3');
+  assert.deepEqual(
+    [d.params.count, d.params.steps, d.params.guidance, d.params.churn, d.params.kind],
+    [4, 50, 2, 3, 'class'],
+    'the class model: γ 2 with churn 3',
+  );
   assert.equal((await parse('digits', { churn: 1.5 })).params.churn, 1.5);
   const i = await parse('inpaint', { image, box: '0 0 10 10', seed: 5 });
   assert.deepEqual(i.params.box, { x: 0, y: 0, width: 10, height: 10 });

@@ -5,7 +5,17 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
-import { CLASS_CHURN, DIGITS_CFG_SCALE, digitsChurn, digitsGuidance, digitsGuidanceInterval, MAX_CHURN, MAX_DIGITS, parseGuidanceInterval, TIME_CHURN } from '../../engine/flow/digits.js';
+import {
+  CLASS_CHURN,
+  DIGITS_CFG_SCALE,
+  digitsChurn,
+  digitsGuidance,
+  digitsGuidanceInterval,
+  MAX_CHURN,
+  MAX_DIGITS,
+  parseGuidanceInterval,
+  TIME_CHURN,
+} from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import type { DigitsParams } from '../../jobs/engine-handlers.js';
 import { parseFloatOption, parseIntOption } from '../errors.js';
@@ -36,10 +46,22 @@ export function registerDigits(program: Command): void {
     )
     .option('--digit <0-9>', 'the digit to draw (omitted: some of every digit)')
     .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
-    .option('--guidance <g>', `classifier-free guidance scale γ for the class model (default ${DIGITS_CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`)
-    .option('--guide <ref>', 'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)')
-    .option('--churn <γ>', `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, ${CLASS_CHURN} for the class model; 0 = the plain ODE; 0–${MAX_CHURN})`)
-    .option('--guidance-interval <lo,hi>', 'apply the guidance (CFG, or the time model\'s guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)')
+    .option(
+      '--guidance <g>',
+      `classifier-free guidance scale γ for the class model (default ${DIGITS_CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`,
+    )
+    .option(
+      '--guide <ref>',
+      'time model: the weaker time model that guides it (default: the guide committed beside the model; none = unguided)',
+    )
+    .option(
+      '--churn <γ>',
+      `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, ${CLASS_CHURN} for the class model; 0 = the plain ODE; 0–${MAX_CHURN})`,
+    )
+    .option(
+      '--guidance-interval <lo,hi>',
+      "apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)",
+    )
     .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')

@@ -45,7 +45,11 @@ export const DIGITS_CFG_SCALE = 2;
  * class model's γ, or a time model's guide weight when it has a guide (1, the model alone, when not);
  * and the guide it uses (none at weight 1).
  */
-export function digitsGuidance(kind: 'class' | 'time', guidePath: string | undefined, asked: number | undefined): { guidance: number; guidePath: string | undefined } {
+export function digitsGuidance(
+  kind: 'class' | 'time',
+  guidePath: string | undefined,
+  asked: number | undefined,
+): { guidance: number; guidePath: string | undefined } {
   const guidance = asked ?? (kind === 'class' ? DIGITS_CFG_SCALE : guidePath !== undefined ? AUTOGUIDANCE_WEIGHT : 1);
   return { guidance, guidePath: kind === 'time' && guidance !== 1 ? guidePath : undefined };
 }
