@@ -7,12 +7,20 @@
 // model is measured at several guidance scales and intervals, the time model alone and autoguided
 // at several weights, each with the plain ODE and with the sampler's churn.
 //
-// QUALITY_BATCHES=1 (default 4: 400 samples) and QUALITY_ONLY=class|time make a quicker run for
+// Then the Part A illusions on mnist-flow at their defaults (bench/illusions.ts): anagram and hybrid.
+//
+// QUALITY_BATCHES=1 (default 4: 400 samples) and QUALITY_ONLY=class|time|illusions make a quicker run for
 // trying things; the figures in README and the model cards come from the full one.
 import { loadEmbeddedMnist } from '../src/engine/data/mnist.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { listCommittedModels } from '../src/engine/flow/checkpoints.js';
-import { CFG_SCALE, digitsGuidanceInterval, TIME_CHURN } from '../src/engine/flow/digits.js';
+import {
+  CFG_SCALE,
+  digitsChurn,
+  digitsGuidance,
+  digitsGuidanceInterval,
+  TIME_CHURN,
+} from '../src/engine/flow/digits.js';
 import {
   EVERY_STEP,
   eulerSample,
@@ -39,6 +47,9 @@ import {
 } from '../src/engine/flow/judge.js';
 import { loadOnnxFlowModel, type OnnxFlowModel } from '../src/engine/flow/onnx-flow-model.js';
 import { loadCheckpoint, pixelRange } from '../src/engine/flow/trainer.js';
+import { loadMnistFlowDenoiser } from '../src/engine/denoisers/mnist-flow-onnx.js';
+import { mnistFlow } from '../src/engine/models/mnist-flow.js';
+import { benchIllusions } from './illusions.js';
 
 const THRESHOLD = 0.9;
 /** Samples per measurement: BATCHES batches of 100 with seeds 0, 1, …; the class model asks 10 of each digit per batch. */
@@ -182,36 +193,48 @@ export async function benchQuality(): Promise<void> {
   );
   const committed = new Map(listCommittedModels().map((m) => [m.name, m.path]));
   const classPath = committed.get('mnist-class');
-  if (classPath && ONLY !== 'time') {
+  if (classPath && (ONLY === undefined || ONLY === 'illusions')) {
+    const flow = await loadMnistFlowDenoiser();
+    await benchIllusions(judge, flow.denoiser, mnistFlow, mnistFlow.defaultGuidance);
+    await flow.dispose();
+  }
+  if (classPath && (ONLY === undefined || ONLY === 'class')) {
     const model = await served(classPath);
-    const defaults: Setting = { guidance: CFG_SCALE, interval: digitsGuidanceInterval('class', undefined) };
+    const defaults: Setting = {
+      guidance: digitsGuidance('class', undefined, undefined).guidance,
+      churn: digitsChurn('class', undefined),
+      interval: digitsGuidanceInterval('class', undefined),
+    };
     const settings: Setting[] = [
       defaults,
       { guidance: 1 },
       { guidance: 2 },
       { guidance: 3 },
-      { guidance: 5 },
+      { guidance: CFG_SCALE },
       { guidance: 5, interval: [0.2, 1] },
-      { guidance: 5, interval: [0.25, 1] },
-      { guidance: 5, interval: [0.3, 1] },
       { guidance: 3, interval: [0.1, 1] },
-      { guidance: 8, interval: [0.2, 1] },
+      { guidance: 1.5, churn: 3 },
+      { guidance: 2, churn: 3 },
+      { guidance: 3, churn: 3 },
     ];
     const seen = new Set<string>();
     for (const s of settings) {
-      const key = `${s.guidance} ${named(s.interval)}`;
+      const key = `${s.guidance} ${s.churn ?? 0} ${named(s.interval)}`;
       if (seen.has(key)) continue;
       seen.add(key);
       const { q, v, seconds } = await measure(judge, ref, model, true, s);
-      const isDefault = s.guidance === defaults.guidance && named(s.interval) === named(defaults.interval);
+      const isDefault =
+        s.guidance === defaults.guidance &&
+        (s.churn ?? 0) === defaults.churn &&
+        named(s.interval) === named(defaults.interval);
       console.log(
-        `  mnist-class, CFG γ = ${s.guidance}, ${named(s.interval)}${isDefault ? ' (default)' : ''}, the requested digit: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`,
+        `  mnist-class, CFG γ = ${s.guidance}, churn ${s.churn ?? 0}, ${named(s.interval)}${isDefault ? ' (default)' : ''}, the requested digit: ${format(q)}; ${formatVariety(v, floor)} (sampling ${seconds.toFixed(0)} s)`,
       );
     }
     await model.dispose();
   }
   const timePath = committed.get('mnist-time');
-  if (timePath && ONLY !== 'class') {
+  if (timePath && (ONLY === undefined || ONLY === 'time')) {
     const model = await served(timePath);
     const churns = [0, TIME_CHURN];
     const churned = (c: number) => `churn ${c}${c === TIME_CHURN ? ' (default)' : ''}`;

@@ -2,7 +2,8 @@
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
 import {
-  CFG_SCALE,
+  CLASS_CHURN,
+  DIGITS_CFG_SCALE,
   DIGITS_MAX_STEPS,
   digitsChurn,
   digitsGuidance,
@@ -41,14 +42,14 @@ export const command: JobCommand = {
       {
         name: 'guidance',
         type: 'number',
-        description: `γ of a class model (default ${CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`,
+        description: `γ of a class model (default ${DIGITS_CFG_SCALE}); guide weight of a time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = off)`,
         min: 0,
         max: 30,
       },
       {
         name: 'churn',
         type: 'number',
-        description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, 0 class model)`,
+        description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, ${CLASS_CHURN} class model; 0 = off)`,
         min: 0,
         max: MAX_CHURN,
       },

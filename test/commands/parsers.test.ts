@@ -164,7 +164,8 @@ test('valid requests become job parameters with defaults filled in', async () =>
   const d = await parse('digits', {});
   assert.deepEqual(
     [d.params.count, d.params.steps, d.params.guidance, d.params.churn, d.params.kind],
-    [4, 50, 5, 0, 'class'],
+    [4, 50, 2, 3, 'class'],
+    'the class model: γ 2 with churn 3',
   );
   assert.equal((await parse('digits', { churn: 1.5 })).params.churn, 1.5);
   const i = await parse('inpaint', { image, box: '0 0 10 10', seed: 5 });

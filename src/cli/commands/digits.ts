@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
 import {
-  CFG_SCALE,
+  CLASS_CHURN,
+  DIGITS_CFG_SCALE,
   DIGITS_MAX_STEPS,
   digitsChurn,
   digitsGuidance,
@@ -49,7 +50,7 @@ export function registerDigits(program: Command): void {
     .option('--count <n>', 'images of the digit (with --digit), of each digit (class model) or in all (time model)')
     .option(
       '--guidance <g>',
-      `classifier-free guidance scale γ for the class model (default ${CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`,
+      `classifier-free guidance scale γ for the class model (default ${DIGITS_CFG_SCALE}); autoguidance weight w for the time model (default ${AUTOGUIDANCE_WEIGHT}, 1 = unguided)`,
     )
     .option(
       '--guide <ref>',
@@ -57,7 +58,7 @@ export function registerDigits(program: Command): void {
     )
     .option(
       '--churn <γ>',
-      `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, 0 = the plain ODE for the class model; 0–${MAX_CHURN})`,
+      `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, ${CLASS_CHURN} for the class model; 0 = the plain ODE; 0–${MAX_CHURN})`,
     )
     .option(
       '--guidance-interval <lo,hi>',
