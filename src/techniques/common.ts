@@ -121,7 +121,7 @@ export function noiseLevelOption(purpose: 'upscale' | 'illusion'): TechniqueOpti
     min: 0,
     max: 999,
     default: purpose === 'illusion' ? ILLUSION_NOISE_LEVEL : DEFAULT_NOISE_LEVEL,
-    help: "with upscale: noise added to the stage I image stage II starts from (diffusers' noise_level)",
+    help: "with upscale: noise on the stage I image before stage II (diffusers' noise_level)",
   };
 }
 
