@@ -286,34 +286,90 @@ class Ops {
   }
 
   /**
-   * im2col of a [C, B, H, W] tensor (channels first): the k×k taps with stride `s` after padding
-   * by `p`, `outH`×`outW` positions each, as a [k²·C, B·outH·outW] matrix ordered (tap, channel).
+   * Σ over n and output positions of src's k×k taps (stride s, padding p) times `other`, as
+   * [k·k·C, O] ordered (tap, channel), from src [B, C, H, W] and other [B, O, outH, outW]: one Gemm
+   * per tap over [C, B·outH·outW] slices. (One Gemm over all taps stacked costs a copy of the
+   * k²-times larger stack: 7–16% of the step, measured, and twice the peak memory.)
    */
-  private columns(xcb: string, dims: Shape, k: number, s: number, p: number, outH: number, outW: number): string {
+  private filterGrad(
+    src: string,
+    srcShape: Shape,
+    other: string,
+    otherShape: Shape,
+    k: number,
+    s: number,
+    p: number,
+  ): string {
     const g = this.g;
-    const [C, B] = dims as [number, number, number, number];
-    const padded = p > 0 ? g.op('Pad', [xcb, this.tape.i64([0, 0, p, p, 0, 0, p, p])]) : xcb;
-    const taps: string[] = [];
+    const [B, C, H, W] = srcShape as [number, number, number, number];
+    const [, O, outH, outW] = otherShape as [number, number, number, number];
+    const scb = g.op('Transpose', [src], { perm: [1, 0, 2, 3] });
+    const padded = p > 0 ? g.op('Pad', [scb, this.tape.i64([0, 0, p, p, 0, 0, p, p])]) : scb;
+    const ocb = this.channelsFirst(other, otherShape);
+    const whole = s === 1 && outH === H && outW === W;
+    const parts: string[] = [];
     for (let a = 0; a < k; a++) {
       for (let b = 0; b < k; b++) {
-        const slice = g.op('Slice', [
-          padded,
-          this.tape.i64([a, b]),
-          this.tape.i64([a + s * (outH - 1) + 1, b + s * (outW - 1) + 1]),
-          this.tape.i64([2, 3]),
-          this.tape.i64([s, s]),
-        ]);
-        taps.push(g.op('Unsqueeze', [slice, this.tape.i64([0])]));
+        const tap =
+          whole && a === p && b === p
+            ? scb
+            : g.op('Slice', [
+                padded,
+                this.tape.i64([a, b]),
+                this.tape.i64([a + s * (outH - 1) + 1, b + s * (outW - 1) + 1]),
+                this.tape.i64([2, 3]),
+                this.tape.i64([s, s]),
+              ]);
+        const cols = g.op('Reshape', [tap, this.tape.i64([C, B * outH * outW])]);
+        parts.push(g.op('Unsqueeze', [g.op('Gemm', [cols, ocb], { transB: 1 }), this.tape.i64([0])]));
       }
     }
-    const stacked = taps.length === 1 ? taps[0]! : g.op('Concat', taps, { axis: 0 });
-    return g.op('Reshape', [stacked, this.tape.i64([k * k * C, B * outH * outW])]);
+    const stacked = parts.length === 1 ? parts[0]! : g.op('Concat', parts, { axis: 0 });
+    return g.op('Reshape', [stacked, this.tape.i64([k * k * C, O])]);
   }
 
   /** x [B,C,H,W] → [C, B·H·W]. */
   private channelsFirst(x: string, shape: Shape): string {
     const [B, C, H, W] = shape as [number, number, number, number];
     return this.g.op('Reshape', [this.g.op('Transpose', [x], { perm: [1, 0, 2, 3] }), this.tape.i64([C, B * H * W])]);
+  }
+
+  /**
+   * ONNX ConvTranspose(x, w), w [cin, cout, k, k], to output size `out`. At stride 1 it is a Conv
+   * with w's channels swapped and its taps flipped, padded by k − 1 − p: onnxruntime's CPU
+   * ConvTranspose runs a GEMM per image and a single-threaded col2im, about twice the time of the
+   * Conv of the same size. (At stride 2 the same trick as s² phase Convs and a DepthToSpace cost
+   * as much as ConvTranspose or more, measured.) The same sums, in another order.
+   */
+  private transposedConv(
+    x: string,
+    w: string,
+    xShape: Shape,
+    k: number,
+    s: number,
+    p: number,
+    out: readonly [number, number],
+  ): string {
+    const g = this.g;
+    const [, , H, W] = xShape as [number, number, number, number];
+    if (s > 1 || p > k - 1) {
+      const extra = [out[0] - ((H - 1) * s - 2 * p + k), out[1] - ((W - 1) * s - 2 * p + k)];
+      return g.op('ConvTranspose', [x, w], {
+        kernel_shape: [k, k],
+        strides: [s, s],
+        pads: [p, p, p, p],
+        output_padding: extra,
+      });
+    }
+    const flipped = g.op('Slice', [
+      g.op('Transpose', [w], { perm: [1, 0, 2, 3] }),
+      this.tape.i64([k - 1, k - 1]),
+      this.tape.i64([-k - 1, -k - 1]),
+      this.tape.i64([2, 3]),
+      this.tape.i64([-1, -1]),
+    ]);
+    const q = k - 1 - p;
+    return g.op('Conv', [x, flipped], { kernel_shape: [k, k], pads: [q, q, q, q] });
   }
 
   /** Conv without bias; `w` in ONNX layout [cout, cin, k, k]. */
@@ -331,15 +387,11 @@ class Ops {
         if (!dy) return;
         const g = this.g;
         if (this.tape.needs(x)) {
-          const extraH = H - ((outH - 1) * stride - 2 * pad + k);
-          const extraW = W - ((outW - 1) * stride - 2 * pad + k);
-          this.tape.addGrad(x, g.op('ConvTranspose', [dy, w], { ...attrs, output_padding: [extraH, extraW] }));
+          this.tape.addGrad(x, this.transposedConv(dy, w, [B, cout, outH, outW], k, stride, pad, [H, W]));
         }
         if (this.tape.needs(w)) {
           // dW[(a,b,ci), co] = Σ_{n,i,j} x[n, ci, s·i + a − p, s·j + b − p] · dy[n, co, i, j]
-          const xcb = g.op('Transpose', [x], { perm: [1, 0, 2, 3] });
-          const cols = this.columns(xcb, [cin, B, H, W], k, stride, pad, outH, outW);
-          const dwTf = g.op('Gemm', [cols, this.channelsFirst(dy, [B, cout, outH, outW])], { transB: 1 }); // [k·k·cin, cout]
+          const dwTf = this.filterGrad(x, [B, cin, H, W], dy, [B, cout, outH, outW], k, stride, pad); // [k·k·cin, cout]
           this.tape.addGrad(
             w,
             g.op('Transpose', [g.op('Reshape', [dwTf, this.tape.i64([k, k, cin, cout])])], { perm: [3, 2, 0, 1] }),
@@ -358,7 +410,11 @@ class Ops {
     const outH = (H - 1) * stride - 2 * pad + k;
     const outW = (W - 1) * stride - 2 * pad + k;
     const attrs = { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad] };
-    const y = this.tape.result(this.g.op('ConvTranspose', [x, w], attrs), [B, cout, outH, outW], [x, w]);
+    const y = this.tape.result(
+      this.transposedConv(x, w, [B, cin, H, W], k, stride, pad, [outH, outW]),
+      [B, cout, outH, outW],
+      [x, w],
+    );
     if (this.tape.needs(y)) {
       this.tape.onBackward(() => {
         const dy = this.tape.grad(y);
@@ -367,9 +423,7 @@ class Ops {
         if (this.tape.needs(x)) this.tape.addGrad(x, g.op('Conv', [dy, w], attrs));
         if (this.tape.needs(w)) {
           // dW[(a,b,co), ci] = Σ_{n,i,j} dy[n, co, s·i + a − p, s·j + b − p] · x[n, ci, i, j]
-          const dycb = g.op('Transpose', [dy], { perm: [1, 0, 2, 3] });
-          const cols = this.columns(dycb, [cout, B, outH, outW], k, stride, pad, H, W);
-          const dwTf = g.op('Gemm', [cols, this.channelsFirst(x, [B, cin, H, W])], { transB: 1 }); // [k·k·cout, cin]
+          const dwTf = this.filterGrad(dy, [B, cout, outH, outW], x, [B, cin, H, W], k, stride, pad); // [k·k·cout, cin]
           this.tape.addGrad(
             w,
             g.op('Transpose', [g.op('Reshape', [dwTf, this.tape.i64([k, k, cout, cin])])], { perm: [3, 2, 0, 1] }),
