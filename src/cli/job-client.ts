@@ -118,6 +118,15 @@ export async function runCliJob(store: Store, spec: Omit<JobSpec, 'who'>, out: s
   return followJob(queue, receipt, spec.command, out);
 }
 
+/** How long a CLI beside a live bot leaves its queued job to the bot's worker. */
+const OTHER_WORKER_FIRST_MS = 2_000;
+
+async function untilClaimed(queue: SqliteQueue, jobId: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && (await queue.get(jobId))?.status === 'queued')
+    await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 /**
  * Runs the engine worker here until the enqueued job ends, printing its progress, and writes its
  * files to `out` when given. The job may as well run in the bot's worker on the same data folder;
@@ -155,6 +164,9 @@ export async function followJob(
   const waiting = waitForJob(queue, jobId, { onEvent: progressPrinter(command), signal: stopWaiting.signal });
   waiting.catch(() => {}); // awaited below; a failed runner start aborts it first
   try {
+    // A bot on the same data folder, idle, takes the job within its next look (250 ms): give it that
+    // chance before loading a second engine here. A busy bot leaves it queued, and it runs here.
+    if (queue.hasLiveWorker()) await untilClaimed(queue, jobId, OTHER_WORKER_FIRST_MS);
     await runner.start();
     job = await waiting;
   } finally {

@@ -201,6 +201,12 @@ export class SqliteQueue implements Queue {
     return id;
   }
 
+  /** Whether another process's worker (a bot on the same data folder) is registered and alive. */
+  hasLiveWorker(): boolean {
+    const staleMs = this.options.workerStaleMs ?? 30_000;
+    return this.store.jobs.listWorkers().some((w) => isWorkerAlive(w, staleMs));
+  }
+
   async heartbeat(workerId: string): Promise<void> {
     this.write(() => this.store.jobs.heartbeat(workerId));
   }
