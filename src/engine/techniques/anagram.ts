@@ -101,13 +101,15 @@ export async function runAnagram(model: LoadedModel, job: AnagramJob, opts: RunO
       onStep,
     }),
   );
+  // Stage II's views: the same ones at 4× (pixel_permute by 4×4 blocks, max-disp ×4).
+  const views2 = up ? anagramViews(model.entry, job, UPSCALE_FACTOR) : [];
   const upscaled =
     up && sampler2
       ? await replaying(async () => {
           const stage = await stageIIFor(model, result.image, 0, up, rng);
           const r = await anagram(stage, stage.initial, {
             prompts: job.prompts,
-            views: anagramViews(model.entry, job, UPSCALE_FACTOR),
+            views: views2,
             rng,
             guidanceScale: up.guidance,
             ...sampler2,
@@ -125,7 +127,7 @@ export async function runAnagram(model: LoadedModel, job: AnagramJob, opts: RunO
         { name: 'upscaled.png', bytes: (await imagePngs(upscaled, 'upscaled'))[0]!.bytes, role: 'image' as const },
         {
           name: 'upscaled-views.png',
-          bytes: await viewsStrip(upscaled, anagramViews(model.entry, job, UPSCALE_FACTOR)),
+          bytes: await viewsStrip(upscaled, views2),
           role: 'views' as const,
         },
       ]
