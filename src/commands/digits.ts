@@ -2,17 +2,16 @@
 // classifier-free guidance, or some of every digit.
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../engine/flow/autoguidance.js';
 import {
-  CLASS_CHURN,
   DIGITS_CFG_SCALE,
+  DIGITS_DEFAULTS,
   DIGITS_MAX_STEPS,
-  digitsChurn,
   digitsGuidance,
-  digitsGuidanceInterval,
+  digitsSampler,
   MAX_CHURN,
   MAX_DIGITS,
   parseGuidanceInterval,
-  TIME_CHURN,
 } from '../engine/flow/digits.js';
+import { ODE_SOLVERS, type OdeSolver } from '../engine/flow/euler.js';
 import { describeParams, doubleSteps, seedOf, seedOption, type JobCommand } from './command.js';
 import { InputError } from '../engine/errors.js';
 import { num, str } from './options.js';
@@ -49,17 +48,35 @@ export const command: JobCommand = {
       {
         name: 'churn',
         type: 'number',
-        description: `re-noise each step back by this many steps (default ${TIME_CHURN} time model, ${CLASS_CHURN} class model; 0 = off)`,
+        description: `re-noise each step back by this many steps (default ${DIGITS_DEFAULTS.time.churn} time model, ${DIGITS_DEFAULTS.class.churn} class model; 0 = off)`,
         min: 0,
         max: MAX_CHURN,
       },
       {
-        name: 'interval',
+        name: 'churn_interval',
         type: 'string',
-        description: 'guide only for flow time t in LO,HI (0 noise, 1 data; default 0,1: every step)',
+        description: `churn only on steps from flow time t in LO,HI (default ${named(DIGITS_DEFAULTS.class.churnInterval)} class model)`,
         maxLength: 32,
       },
-      { name: 'steps', type: 'integer', description: 'Euler steps (default 50)', min: 1, max: DIGITS_MAX_STEPS },
+      {
+        name: 'interval',
+        type: 'string',
+        description: `guide only for flow time t in LO,HI (0 noise, 1 data; default ${named(DIGITS_DEFAULTS.class.guidanceInterval)} class model, ${named(DIGITS_DEFAULTS.time.guidanceInterval)} time model)`,
+        maxLength: 32,
+      },
+      {
+        name: 'steps',
+        type: 'integer',
+        description: `sampler steps (default ${DIGITS_DEFAULTS.class.steps} class model, ${DIGITS_DEFAULTS.time.steps} time model)`,
+        min: 1,
+        max: DIGITS_MAX_STEPS,
+      },
+      {
+        name: 'solver',
+        type: 'string',
+        description: `ODE solver (default ${DIGITS_DEFAULTS.class.solver} class model, ${DIGITS_DEFAULTS.time.solver} time model)`,
+        choices: ODE_SOLVERS.map((v) => ({ name: v, value: v })),
+      },
       {
         name: 'model',
         type: 'string',
@@ -97,22 +114,23 @@ export const command: JobCommand = {
         "drop guidance: it is a class model's classifier-free scale, or the weight of a time model's committed guide",
       );
     }
-    const intervalText = str(options, 'interval');
-    let interval: ReturnType<typeof parseGuidanceInterval> | undefined;
-    try {
-      interval = intervalText === undefined ? undefined : parseGuidanceInterval(intervalText);
-    } catch (e) {
-      throw new InputError((e as Error).message, 'interval: two flow times LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.2,1');
-    }
+    const interval = intervalOption(str(options, 'interval'), 'interval', 'guidance interval');
+    const churnInterval = intervalOption(str(options, 'churn_interval'), 'churn_interval', 'churn interval');
+    // One of ODE_SOLVERS: the option's choices are checked before parse.
+    const solverText = str(options, 'solver');
     return {
       params: {
         kind: resolved.kind,
         digit,
         count,
         ...digitsGuidance(resolved.kind, guide, asked),
-        churn: digitsChurn(resolved.kind, num(options, 'churn')),
-        guidanceInterval: digitsGuidanceInterval(resolved.kind, interval),
-        steps: num(options, 'steps') ?? 50,
+        ...digitsSampler(resolved.kind, {
+          churn: num(options, 'churn'),
+          guidanceInterval: interval,
+          churnInterval,
+          steps: num(options, 'steps'),
+          solver: solverText as OdeSolver | undefined,
+        }),
         checkpoint: resolved.checkpoint.name,
         checkpointPath: resolved.checkpoint.path,
       },
@@ -124,16 +142,34 @@ export const command: JobCommand = {
   describe: (p) => {
     // The interval is named only where it is not every step.
     const iv = p.guidanceInterval as readonly [number, number] | undefined;
-    const interval = iv && (iv[0] > 0 || iv[1] < 1) ? `${iv[0]},${iv[1]}` : undefined;
-    return describeParams({ ...p, interval }, [
+    const interval = iv && (iv[0] > 0 || iv[1] < 1) ? named(iv) : undefined;
+    const ci = p.churnInterval as readonly [number, number] | undefined;
+    const churn_interval = ci && p.churn ? named(ci) : undefined;
+    return describeParams({ ...p, interval, churn_interval }, [
       'digit',
       'count',
       'steps',
+      'solver',
       'guidance',
       'interval',
       'churn',
+      'churn_interval',
       'checkpoint',
     ]);
   },
   moreSteps: (p) => doubleSteps(p, 50, DIGITS_MAX_STEPS),
 };
+
+function named(i: readonly [number, number]): string {
+  return `${i[0]},${i[1]}`;
+}
+
+/** A chat option's LO,HI flow-time interval, or undefined where it was left out. */
+function intervalOption(text: string | undefined, option: string, what: string) {
+  if (text === undefined) return undefined;
+  try {
+    return parseGuidanceInterval(text, what);
+  } catch (e) {
+    throw new InputError((e as Error).message, `${option}: two flow times LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.2,1`);
+  }
+}

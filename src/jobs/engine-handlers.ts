@@ -150,6 +150,8 @@ export interface DigitsParams {
   guidanceInterval?: readonly [number, number] | undefined;
   /** The ODE solver; absent: Euler (as every job before it existed). */
   solver?: OdeSolver | undefined;
+  /** Flow times [lo, hi] of the steps that churn; absent in jobs queued before it existed (from the start to 0.9). */
+  churnInterval?: readonly [number, number] | undefined;
 }
 
 const RANGE = [-1, 1] as const;
@@ -213,6 +215,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     churn,
     guidanceInterval,
     solver,
+    churnInterval: params.churnInterval,
   });
   const record = {
     command: 'digits',
@@ -222,6 +225,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
     guidance,
     churn,
     guidanceInterval,
+    ...(params.churnInterval ? { churnInterval: params.churnInterval } : {}),
     ...(params.solver ? { solver } : {}),
     steps,
     seed,

@@ -40,7 +40,7 @@ test("bot first: the CLI job the bot's worker runs returns, with its files in --
   const code = await exitWithin(cli, 120_000, 'the CLI');
   assert.equal(code, 0, cli.stderr());
   assert.match(cli.stdout(), /→ .*grid\.png · job #1\n$/);
-  assert.match(cli.stderr(), /digits job #1: step 50\/50/, "the progress from the bot's worker reached the CLI");
+  assert.match(cli.stderr(), /digits job #1: step 15\/15/, "the progress from the bot's worker reached the CLI");
   for (const file of ['grid.png', 'job.json']) assert.ok(fs.existsSync(path.join(out, file)), `${file} in --out`);
   const { jobs, workersOfPid } = readJobs(dataDir, bot.pid);
   assert.deepEqual(

@@ -163,11 +163,20 @@ test('valid requests become job parameters with defaults filled in', async () =>
   assert.equal(a.params.checkpointPath, '/m/class.safetensors');
   const d = await parse('digits', {});
   assert.deepEqual(
-    [d.params.count, d.params.steps, d.params.guidance, d.params.churn, d.params.kind],
-    [4, 50, 2, 3, 'class'],
-    'the class model: γ 2 with churn 3',
+    [
+      d.params.count,
+      d.params.steps,
+      d.params.solver,
+      d.params.guidance,
+      d.params.guidanceInterval,
+      d.params.churn,
+      d.params.churnInterval,
+      d.params.kind,
+    ],
+    [4, 15, 'euler', 3, [0.3, 1], 1.5, [0.5, 0.9], 'class'],
+    'the class model: 15 Euler steps, γ 3 from t = 0.3, churn 1.5 from 0.5 to 0.9',
   );
-  assert.equal((await parse('digits', { churn: 1.5 })).params.churn, 1.5);
+  assert.equal((await parse('digits', { churn: 2 })).params.churn, 2);
   const i = await parse('inpaint', { image, box: '0 0 10 10', seed: 5 });
   assert.deepEqual(i.params.box, { x: 0, y: 0, width: 10, height: 10 });
   assert.equal(i.seed, 5);
@@ -236,13 +245,13 @@ test('the Part A job shapes: defaults from the definitions, lists, one t for den
   await refusal('imagine', { prompt: '7', steps: 201 }, /steps must be an integer from 1 to 200/);
 });
 
-test('/digits interval: guidance only for flow time in LO,HI, recorded in the job; every step by default', async () => {
-  assert.deepEqual((await parse('digits', {})).params.guidanceInterval, [0, 1]);
-  const d = await parse('digits', { interval: '0.3, 1' });
-  assert.deepEqual(d.params.guidanceInterval, [0.3, 1]);
+test('/digits interval: guidance only for flow time in LO,HI, recorded in the job; from t = 0.3 by default', async () => {
+  assert.deepEqual((await parse('digits', {})).params.guidanceInterval, [0.3, 1]);
+  const d = await parse('digits', { interval: '0.2, 1' });
+  assert.deepEqual(d.params.guidanceInterval, [0.2, 1]);
   const describe = (commands.get('digits') as JobCommand).describe;
-  assert.match(describe(d.params), /interval "0\.3,1"/);
-  assert.doesNotMatch(describe((await parse('digits', {})).params), /interval/);
+  assert.match(describe(d.params), /interval "0\.2,1"/);
+  assert.doesNotMatch(describe((await parse('digits', { interval: '0,1' })).params), / interval/);
   await refusal(
     'digits',
     { interval: '0.9,0.1' },
@@ -250,4 +259,24 @@ test('/digits interval: guidance only for flow time in LO,HI, recorded in the jo
     /e\.g\. 0\.2,1/,
   );
   await refusal('digits', { interval: 'late' }, /guidance interval 'late' is not two flow times LO,HI/);
+});
+
+test('/digits churn_interval and solver: recorded in the job and named in the caption; bad values refused', async () => {
+  const d = await parse('digits', { churn_interval: '0.6,0.9', solver: 'dpm2m' });
+  assert.deepEqual([d.params.churnInterval, d.params.solver], [[0.6, 0.9], 'dpm2m']);
+  const describe = (commands.get('digits') as JobCommand).describe;
+  assert.match(describe(d.params), /solver "dpm2m"/);
+  assert.match(describe(d.params), /churn 1\.5 · churn_interval "0\.6,0\.9"/);
+  assert.doesNotMatch(
+    describe((await parse('digits', { churn: 0 })).params),
+    /churn_interval/,
+    'no churn, no interval',
+  );
+  await refusal(
+    'digits',
+    { churn_interval: '0.9,0.5' },
+    /churn interval '0\.9,0\.5' needs 0 ≤ LO ≤ HI ≤ 1/,
+    /churn_interval: two flow times LO,HI/,
+  );
+  await refusal('digits', { solver: 'rk4' }, /solver "rk4" is not one of the choices/, /euler, heun, dpm2m/);
 });

@@ -6,16 +6,14 @@ import type { Command } from 'commander';
 import { resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { AUTOGUIDANCE_WEIGHT, guideBeside } from '../../engine/flow/autoguidance.js';
 import {
-  CLASS_CHURN,
   DIGITS_CFG_SCALE,
+  DIGITS_DEFAULTS,
   DIGITS_MAX_STEPS,
-  digitsChurn,
   digitsGuidance,
-  digitsGuidanceInterval,
+  digitsSampler,
   MAX_CHURN,
   MAX_DIGITS,
   parseGuidanceInterval,
-  TIME_CHURN,
 } from '../../engine/flow/digits.js';
 import { MAX_SEED } from '../../engine/random.js';
 import { ODE_SOLVERS, type OdeSolver } from '../../engine/flow/euler.js';
@@ -33,7 +31,8 @@ interface DigitsCliOptions {
   guide?: string;
   churn?: string;
   guidanceInterval?: string;
-  steps: string;
+  churnInterval?: string;
+  steps?: string;
   seed?: string;
   checkpoint?: string;
   kind: string;
@@ -58,17 +57,24 @@ export function registerDigits(program: Command): void {
     )
     .option(
       '--churn <γ>',
-      `stochastic churn: re-noise each step back by γ steps, then step on (default ${TIME_CHURN} for the time model, ${CLASS_CHURN} for the class model; 0 = the plain ODE; 0–${MAX_CHURN})`,
+      `stochastic churn: re-noise each step back by γ steps, then step on (default ${DIGITS_DEFAULTS.time.churn} for the time model, ${DIGITS_DEFAULTS.class.churn} for the class model; 0 = the plain ODE; 0–${MAX_CHURN})`,
+    )
+    .option(
+      '--churn-interval <lo,hi>',
+      `churn only on steps from flow time t in [lo, hi] (default ${named(DIGITS_DEFAULTS.class.churnInterval)} for the class model, ${named(DIGITS_DEFAULTS.time.churnInterval)} for the time model)`,
     )
     .option(
       '--guidance-interval <lo,hi>',
-      "apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default 0,1: every step)",
+      `apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default ${named(DIGITS_DEFAULTS.class.guidanceInterval)} for the class model, ${named(DIGITS_DEFAULTS.time.guidanceInterval)} for the time model)`,
     )
     .option(
       '--solver <name>',
-      `ODE solver: ${ODE_SOLVERS.join(', ')} (default euler; heun evaluates the model twice a step, dpm2m is DPM-Solver++ (2M) at one evaluation a step)`,
+      `ODE solver: ${ODE_SOLVERS.join(', ')} (default ${DIGITS_DEFAULTS.class.solver} for the class model, ${DIGITS_DEFAULTS.time.solver} for the time model; heun evaluates the model twice a step, dpm2m is DPM-Solver++ (2M) at one evaluation a step, first-order on churned steps)`,
     )
-    .option('--steps <T>', `Euler steps (1–${DIGITS_MAX_STEPS})`, '50')
+    .option(
+      '--steps <T>',
+      `sampler steps (1–${DIGITS_MAX_STEPS}; default ${DIGITS_DEFAULTS.class.steps} for the class model, ${DIGITS_DEFAULTS.time.steps} for the time model)`,
+    )
     .option('--seed <n>', 'random seed (default: a new one, printed)')
     .option('--kind <kind>', 'class (digits on request) or time (unconditional)', 'class')
     .option(
@@ -101,13 +107,9 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
       '--guide applies to --kind time; the class model is guided by its own null-class pass (--guidance)',
     );
   const churn = o.churn === undefined ? undefined : parseFloatOption('churn', o.churn, 0, MAX_CHURN);
-  let interval: ReturnType<typeof parseGuidanceInterval> | undefined;
-  try {
-    interval = o.guidanceInterval === undefined ? undefined : parseGuidanceInterval(o.guidanceInterval);
-  } catch (e) {
-    throw new InputError(`--${(e as Error).message}`);
-  }
-  const steps = parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
+  const interval = intervalOption(o.guidanceInterval, 'guidance interval');
+  const churnInterval = intervalOption(o.churnInterval, 'churn interval');
+  const steps = o.steps === undefined ? undefined : parseIntOption('steps', o.steps, 1, DIGITS_MAX_STEPS);
   if (o.solver !== undefined && !(ODE_SOLVERS as readonly string[]).includes(o.solver))
     throw new InputError(`--solver must be one of ${ODE_SOLVERS.join(', ')}, got '${o.solver}'`);
   const solver = o.solver as OdeSolver | undefined;
@@ -131,12 +133,9 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
       kind: o.kind,
       digit,
       count,
-      steps,
       checkpointPath: resolve(path),
       ...digitsGuidance(o.kind, guidePath, asked),
-      churn: digitsChurn(o.kind, churn),
-      guidanceInterval: digitsGuidanceInterval(o.kind, interval),
-      ...(solver ? { solver } : {}),
+      ...digitsSampler(o.kind, { churn, guidanceInterval: interval, churnInterval, steps, solver }),
     };
     const out = o.out!;
     const { jobId, result } = await runCliJob(
@@ -149,13 +148,29 @@ async function runDigits(o: DigitsCliOptions): Promise<void> {
     const churned = params.churn ? `, churn ${params.churn}` : '';
     const iv = params.guidanceInterval;
     const within = iv && (iv[0] > 0 || iv[1] < 1) ? `, guidance for t in [${iv[0]}, ${iv[1]}]` : '';
-    const solved = solver && solver !== 'euler' ? `, ${solver} solver` : '';
+    const ci = params.churnInterval;
+    const churnedWhere = params.churn && ci ? ` for t in [${ci[0]}, ${ci[1]}]` : '';
+    const solved = `, ${params.steps} ${params.solver ?? 'euler'} steps`;
     process.stdout.write(
-      `${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${within}${solved}) → ${join(out, 'grid.png')} · job #${jobId}\n`,
+      `${result.metrics.digits} digits in ${seconds.toFixed(2)} s (seed ${seed}${guided}${churned}${churnedWhere}${within}${solved}) → ${join(out, 'grid.png')} · job #${jobId}\n`,
     );
   } finally {
     store.close();
   }
+}
+
+/** `lo,hi` as the user wrote it, for an option named after `what`; absent: undefined. */
+function intervalOption(text: string | undefined, what: string) {
+  if (text === undefined) return undefined;
+  try {
+    return parseGuidanceInterval(text, what);
+  } catch (e) {
+    throw new InputError(`--${(e as Error).message}`);
+  }
+}
+
+function named(i: readonly [number, number]): string {
+  return `${i[0]},${i[1]}`;
 }
 
 /** The guide of a time model: --guide's checkpoint, none, or the one committed beside the model. */

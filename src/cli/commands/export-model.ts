@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { exportModel, readRunForExport } from '../../engine/flow/model-card.js';
 import { loadCheckpoint } from '../../engine/flow/trainer.js';
 import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
-import { digitsChurn, digitsGuidance, generateDigits } from '../../engine/flow/digits.js';
+import { digitsGuidance, digitsSampler, generateDigits } from '../../engine/flow/digits.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided } from '../../engine/flow/autoguidance.js';
 import { committedModelName, resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { modelsDir } from '../../engine/paths.js';
@@ -47,8 +47,7 @@ export function registerExportModel(program: Command): void {
       const req = {
         count: kind === 'class' ? 4 : 40,
         guidance: digitsGuidance(kind, guide?.path, undefined).guidance,
-        churn: digitsChurn(kind, undefined),
-        steps: 50,
+        ...digitsSampler(kind),
         seed: 0,
       };
       const samples = await generateDigits(guideModel ? autoguided(model, guideModel, req.guidance) : model, kind, req);

@@ -2,6 +2,7 @@
 // `digits` command, from a checkpoint to PNG files, seeded and reproducible.
 import { AUTOGUIDANCE_WEIGHT } from './autoguidance.js';
 import {
+  CHURN_TIMES,
   checkGuidanceInterval,
   eulerSample,
   EVERY_STEP,
@@ -26,6 +27,8 @@ export interface DigitsRequest {
   guidanceInterval?: GuidanceInterval;
   /** The ODE solver (eulerSample); absent: Euler. */
   solver?: OdeSolver;
+  /** Flow times where churn applies (eulerSample); absent: from the start to CHURN_UNTIL. */
+  churnInterval?: GuidanceInterval;
 }
 
 export interface DigitsResult {
@@ -46,11 +49,11 @@ export const DIGITS_MAX_STEPS = 300;
 export const CFG_SCALE = 5;
 
 /**
- * The class model's default γ in `digits`, with CLASS_CHURN. γ 5 reads every digit but draws each one
- * alike (Fréchet distance 18.6× real digits'); γ 2 with churn 3 still reads ≥ 98% with far more of
- * handwriting's variety (models/mnist-class/card.md, measured by the quality bench's judge).
+ * The class model's default γ in `digits`, with the rest of DIGITS_DEFAULTS.class. γ 5 on every step
+ * reads every digit but draws each one alike (Fréchet distance 18.6× real digits'); γ 3 from t = 0.3
+ * on, with late churn, reads ≥ 98% with about 3× (models/mnist-class/card.md, the quality bench's judge).
  */
-export const DIGITS_CFG_SCALE = 2;
+export const DIGITS_CFG_SCALE = 3;
 
 /**
  * The guidance a digits request runs with, for the CLI and chat alike: the one asked for, else the
@@ -73,38 +76,77 @@ export function digitsGuidance(
 export const TIME_CHURN = 3;
 
 /**
- * The class model's default churn γ: it mends strokes as for the time model, so that a low CFG γ
- * (DIGITS_CFG_SCALE) still reads (γ 2: 95.8% on the plain ODE, 98% with churn 3).
+ * The class model's default churn γ, on CLASS_CHURN_INTERVAL only: once a digit's shape is set, the
+ * re-noising mends its strokes (the 8s and 9s that guidance from t = 0.3 leaves unread) without
+ * pulling every sample of a class toward the same picture, as churn from the start does.
  */
-export const CLASS_CHURN = 3;
+export const CLASS_CHURN = 1.5;
+
+/** Where the class model churns by default: flow time 0.5 to 0.9. */
+export const CLASS_CHURN_INTERVAL: GuidanceInterval = [0.5, 0.9];
+
+/**
+ * Where the class model is guided by default: no guidance while the sample is mostly noise, where
+ * it pulls every sample of a class to one picture (Kynkäänniemi et al. 2024).
+ */
+export const CLASS_GUIDANCE_INTERVAL: GuidanceInterval = [0.3, 1];
 
 /** The upper bound of the churn option: beyond it every step is mostly fresh noise. */
 export const MAX_CHURN = 20;
 
-/** The churn a digits request runs with: the one asked for, else the kind's default. */
-export function digitsChurn(kind: 'class' | 'time', asked: number | undefined): number {
-  return asked ?? (kind === 'time' ? TIME_CHURN : CLASS_CHURN);
+/** What a digits request may choose of the sampler; anything left out takes the model kind's default. */
+export interface SamplerChoice {
+  churn?: number | undefined;
+  guidanceInterval?: GuidanceInterval | undefined;
+  churnInterval?: GuidanceInterval | undefined;
+  steps?: number | undefined;
+  solver?: OdeSolver | undefined;
 }
 
-/** The guidance interval a digits request runs with: the one asked for, else every step. */
-export function digitsGuidanceInterval(_kind: 'class' | 'time', asked: GuidanceInterval | undefined): GuidanceInterval {
-  return asked ?? EVERY_STEP;
+export type SamplerSettings = { [K in keyof SamplerChoice]-?: Exclude<SamplerChoice[K], undefined> };
+
+/**
+ * Each kind's sampler (guidance aside, see digitsGuidance), chosen with the digit judge
+ * (`npm run bench -- quality`; the model cards have the figures).
+ */
+export const DIGITS_DEFAULTS: Readonly<Record<'class' | 'time', SamplerSettings>> = {
+  // 15 Euler steps: at 15–20 steps this sampler reads and varies as at 50 (and DPM-Solver++ as Euler).
+  class: {
+    churn: CLASS_CHURN,
+    guidanceInterval: CLASS_GUIDANCE_INTERVAL,
+    churnInterval: CLASS_CHURN_INTERVAL,
+    steps: 15,
+    solver: 'euler',
+  },
+  time: { churn: TIME_CHURN, guidanceInterval: EVERY_STEP, churnInterval: CHURN_TIMES, steps: 50, solver: 'euler' },
+};
+
+/** The sampler a digits request runs with, for the CLI, chat and benches alike: what it asked for, else the kind's default. */
+export function digitsSampler(kind: 'class' | 'time', asked: SamplerChoice = {}): SamplerSettings {
+  const d = DIGITS_DEFAULTS[kind];
+  return {
+    churn: asked.churn ?? d.churn,
+    guidanceInterval: asked.guidanceInterval ?? d.guidanceInterval,
+    churnInterval: asked.churnInterval ?? d.churnInterval,
+    steps: asked.steps ?? d.steps,
+    solver: asked.solver ?? d.solver,
+  };
 }
 
 /**
- * A guidance interval as a user writes it, `LO,HI` in flow time (0 noise, 1 data), e.g. `0.2,1`.
- * Throws a message naming what was wrong and what is allowed.
+ * An interval of flow time as a user writes it, `LO,HI` (0 noise, 1 data), e.g. `0.2,1`; `what`
+ * names it in the message. Throws a message naming what was wrong and what is allowed.
  */
-export function parseGuidanceInterval(text: string): GuidanceInterval {
+export function parseGuidanceInterval(text: string, what = 'guidance interval'): GuidanceInterval {
   const parts = text.split(',').map((p) => p.trim());
   const nums = parts.map((p) => (/^\d*\.?\d+$/.test(p) ? Number(p) : Number.NaN));
   if (parts.length !== 2 || nums.some((v) => Number.isNaN(v))) {
-    throw new Error(`guidance interval '${text}' is not two flow times LO,HI (numbers from 0 to 1, e.g. 0.2,1)`);
+    throw new Error(`${what} '${text}' is not two flow times LO,HI (numbers from 0 to 1, e.g. 0.2,1)`);
   }
   try {
     return checkGuidanceInterval(nums);
   } catch {
-    throw new Error(`guidance interval '${text}' needs 0 ≤ LO ≤ HI ≤ 1 (flow time: 0 noise, 1 data), e.g. 0.2,1`);
+    throw new Error(`${what} '${text}' needs 0 ≤ LO ≤ HI ≤ 1 (flow time: 0 noise, 1 data), e.g. 0.2,1`);
   }
 }
 
@@ -134,6 +176,7 @@ export async function generateDigits(
     churn: req.churn,
     guidanceInterval: req.guidanceInterval,
     solver: req.solver,
+    churnInterval: req.churnInterval,
     onStep: onStep ? (i, n) => onStep(i, n) : undefined,
   });
   const [lo, hi] = pixelRange(kind);

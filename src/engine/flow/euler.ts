@@ -42,6 +42,12 @@ export interface EulerOptions {
    * evaluation a step. With this path (α_t = t, σ_t = 1 − t) its first-order step is exactly Euler's.
    */
   solver?: OdeSolver;
+  /**
+   * Flow times where churn applies (default [0, CHURN_UNTIL]): a step from t churns when lo ≤ t ≤ hi
+   * and t > 0. Late churn (t ≥ 0.5) mends strokes once the digit's shape is set, without pulling
+   * every sample toward the same shape.
+   */
+  churnInterval?: GuidanceInterval;
   onStep?(step: number, steps: number, x: Float32Array): void | Promise<void>;
 }
 
@@ -88,6 +94,7 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
   if (!(ODE_SOLVERS as readonly string[]).includes(solver))
     throw new Error(`solver must be one of ${ODE_SOLVERS.join(', ')}, got '${solver}'`);
   const interval = checkGuidanceInterval(opts.guidanceInterval ?? EVERY_STEP);
+  const churnWindow = checkGuidanceInterval(opts.churnInterval ?? CHURN_TIMES);
   const rng = new Rng(opts.seed);
   const x = rng.normals(n * DIGIT_PIXELS);
   const churnNoise = churn > 0 ? new Rng((opts.seed ^ CHURN_STREAM) >>> 0) : undefined;
@@ -138,7 +145,9 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
     const t0 = step / opts.steps;
     const tNext = (step + 1) / opts.steps;
     const t =
-      churnNoise && t0 > 0 && t0 <= CHURN_UNTIL ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise) : t0;
+      churnNoise && t0 > 0 && inInterval(t0, churnWindow)
+        ? renoise(x, t0, Math.max(0, t0 - churn / opts.steps), churnNoise)
+        : t0;
     const v = await velocityAt(x, t);
     const dt = t === t0 ? 1 / opts.steps : tNext - t;
     if (solver === 'heun' && step < opts.steps - 1) {
@@ -154,13 +163,16 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
       // x_next = x + (tNext − t)/(1 − t)·(D − x): D = x̂1 is the first-order (Euler) step, used where
       // λ is infinite (the first step from t = 0, its successor, and the last step to t = 1).
       const k = (tNext - t) / (1 - t);
+      // A churned step is first-order, and the next one starts afresh: the fresh noise would be
+      // extrapolated by the multistep term as if it were the path's curvature.
+      if (t !== t0) previous = undefined;
       if (previous !== undefined && Number.isFinite(previous.lambda) && Number.isFinite(h)) {
         const half = (0.5 * h) / (lambda - previous.lambda); // 1/(2r), r = h_prev / h
         for (let i = 0; i < size; i++) x[i]! += k * ((1 + half) * x1[i]! - half * previous.x1[i]! - x[i]!);
       } else {
         for (let i = 0; i < size; i++) x[i]! += k * (x1[i]! - x[i]!);
       }
-      previous = { x1, lambda };
+      previous = t !== t0 ? undefined : { x1, lambda };
     } else {
       for (let i = 0; i < size; i++) x[i]! += dt * v[i]!;
     }
@@ -175,6 +187,9 @@ export async function eulerSample(model: FlowModel, opts: EulerOptions): Promise
  * as all the way (93.0% of 200 at w 3, γ 3; a one-off script), and the background stays black.
  */
 const CHURN_UNTIL = 0.9;
+
+/** Where churn applies unless asked otherwise: from the first step after t = 0 to CHURN_UNTIL. */
+export const CHURN_TIMES: GuidanceInterval = [0, CHURN_UNTIL];
 
 /** Seeds the churn noise apart from the starting noise. */
 const CHURN_STREAM = 0x2545f491;

@@ -148,6 +148,12 @@ export interface QualityFigures {
   samples: number;
   /** Share the judge reads as one digit with confidence ≥ the threshold (and, where asked, the asked one). */
   readable: number;
+  /**
+   * Share whose best guess is the asked digit, whatever its confidence: "reads as the requested
+   * digit" (real held-out digits: the judge's accuracy). Null for unconditional samples, where any
+   * best guess would count.
+   */
+  readAsAsked: number | null;
   /** How many of each digit the judge reads (diversity). */
   histogram: number[];
 }
@@ -160,10 +166,22 @@ export function qualityOf(
 ): QualityFigures {
   const histogram = new Array<number>(10).fill(0);
   let readable = 0;
+  let asAsked = 0;
+  let askedCount = 0;
   verdicts.forEach((v, i) => {
     histogram[v.label]!++;
     const asked = labels[i] ?? null;
     if (v.confidence >= threshold && (asked === null || asked === v.label)) readable++;
+    if (asked !== null) {
+      askedCount++;
+      if (asked === v.label) asAsked++;
+    }
   });
-  return { samples: verdicts.length, readable: readable / Math.max(1, verdicts.length), histogram };
+  const n = Math.max(1, verdicts.length);
+  return {
+    samples: verdicts.length,
+    readable: readable / n,
+    readAsAsked: askedCount === 0 ? null : asAsked / askedCount,
+    histogram,
+  };
 }

@@ -42,7 +42,9 @@ test('qualityOf: confident readings count, and for a requested digit only that d
   ];
   const free = qualityOf(verdicts, [null, null, null, null], 0.9);
   assert.equal(free.readable, 3 / 4);
+  assert.equal(free.readAsAsked, null, 'nothing was asked');
   assert.deepEqual(free.histogram, [0, 1, 0, 2, 0, 0, 0, 1, 0, 0]);
   const asked = qualityOf(verdicts, [3, 3, 1, 1], 0.9);
   assert.equal(asked.readable, 2 / 4, 'the 7 was asked to be a 1');
+  assert.equal(asked.readAsAsked, 3 / 4, 'the unsure 3 reads as a 3; the 7 does not');
 });
