@@ -13,7 +13,7 @@ import { eulerSample, type FlowModel } from '../src/engine/flow/euler.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided, guideBeside } from '../src/engine/flow/autoguidance.js';
 import { loadCheckpoint } from '../src/engine/flow/trainer.js';
 import { Rng } from '../src/engine/random.js';
-import { TIME_CHURN } from '../src/engine/flow/digits.js';
+import { DIGITS_CFG_SCALE, digitsSampler, TIME_CHURN } from '../src/engine/flow/digits.js';
 import { listCommittedModels, resolveCheckpoint } from '../src/engine/flow/checkpoints.js';
 import { formatMachine, thisMachine } from './machine.js';
 import { findTorchPython, referenceCandidates, runReference, timedRun } from './reference.js';
@@ -217,7 +217,7 @@ export async function benchPartB(opts: { trainSteps?: number } = {}): Promise<Pa
       `  illusionist digits, ${DIGITS} digits, committed model, whole process: ${cli.wallSeconds.toFixed(2)} s; first sampler step ${cli.firstStepSeconds?.toFixed(2) ?? '?'} s after spawn (it says ${cli.selfReported ?? '?'} ms after its own start)`,
     );
     table.push({
-      job: `\`illusionist digits\`, ${DIGITS} digits, committed model, whole process (PyTorch: the reference's own digits run)`,
+      job: `\`illusionist digits\`, ${DIGITS} digits, committed model, whole process, at its defaults (${classDefaults()}; PyTorch: the reference's own digits run, 50 Euler steps, CFG γ 5)`,
       unit: 's',
       ours: cli.wallSeconds,
       reference: ref?.wallSeconds,
@@ -332,4 +332,12 @@ async function benchTimeModel(): Promise<void> {
   console.log(
     `  committed time model (D = ${main.spec.hidden}), 40 digits, 50 Euler steps: ${alone.toFixed(2)} s alone, ${guided.toFixed(2)} s autoguided by its D = ${guideCk.spec.hidden} guide (${(guided / alone).toFixed(2)}×), ${churned.toFixed(2)} s autoguided with churn ${TIME_CHURN} (the default)`,
   );
+}
+
+/** What `illusionist digits` samples with by default, in a few words. */
+function classDefaults(): string {
+  const d = digitsSampler('class');
+  const iv = d.guidanceInterval;
+  const ci = d.churnInterval;
+  return `${d.steps} ${d.solver} steps, CFG γ ${DIGITS_CFG_SCALE} for t in [${iv[0]}, ${iv[1]}], churn ${d.churn} for t in [${ci[0]}, ${ci[1]}]`;
 }

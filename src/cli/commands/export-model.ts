@@ -6,6 +6,7 @@ import { exportModel, readRunForExport } from '../../engine/flow/model-card.js';
 import { loadCheckpoint } from '../../engine/flow/trainer.js';
 import { loadOnnxFlowModel } from '../../engine/flow/onnx-flow-model.js';
 import { digitsGuidance, digitsSampler, generateDigits } from '../../engine/flow/digits.js';
+import { CHURN_TIMES } from '../../engine/flow/euler.js';
 import { AUTOGUIDANCE_WEIGHT, autoguided } from '../../engine/flow/autoguidance.js';
 import { committedModelName, resolveCheckpoint } from '../../engine/flow/checkpoints.js';
 import { modelsDir } from '../../engine/paths.js';
@@ -61,6 +62,7 @@ export function registerExportModel(program: Command): void {
         samplesCommand: `illusionist digits --kind ${kind} --count ${req.count} --seed 0 --checkpoint ${name} --out DIR`,
         samplesSeconds: samples.seconds,
         samplesChurn: req.churn,
+        ...(req.churnInterval.some((t, i) => t !== CHURN_TIMES[i]) ? { samplesChurnInterval: req.churnInterval } : {}),
         ...(guide ? { guide: { checkpoint: guide.path, loaded: guide.checkpoint, weight: AUTOGUIDANCE_WEIGHT } } : {}),
       });
       process.stdout.write(`${out.checkpoint}\n${out.card}\n`);

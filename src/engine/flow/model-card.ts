@@ -111,6 +111,8 @@ export async function exportModel(
     samplesCommand: string;
     samplesSeconds: number;
     samplesChurn?: number;
+    /** The flow times whose steps churn, when not from the start to 0.9. */
+    samplesChurnInterval?: readonly [number, number];
     guide?: ExportGuide;
     loaded?: LoadedCheckpoint;
   },
@@ -177,7 +179,7 @@ Per-epoch mean loss: ${epochs.map((e) => `${e.epoch}: ${e.meanLoss.toFixed(4)}`)
 
 ![samples](samples.png)
 
-\`${opts.samplesCommand}\` (${opts.samplesSeconds.toFixed(1)} s with onnxruntime on the same CPU${opts.samplesChurn ? `; the sampler's default churn ${opts.samplesChurn} re-noises each step, \`--churn 0\` is the plain ODE` : ''}).
+\`${opts.samplesCommand}\` (${opts.samplesSeconds.toFixed(1)} s with onnxruntime on the same CPU${opts.samplesChurn ? `; the sampler's default churn ${opts.samplesChurn} re-noises each step${opts.samplesChurnInterval ? ` from t in [${opts.samplesChurnInterval[0]}, ${opts.samplesChurnInterval[1]}]` : ''}, \`--churn 0\` is the plain ODE` : ''}).
 Per-epoch grids drawn during training: ${grids.map((g) => `[${g}](${g})`).join(', ')}.
 
 ![loss](loss.png)
