@@ -7,6 +7,7 @@ import {
   DIGITS_MAX_STEPS,
   digitsGuidance,
   digitsSampler,
+  formatInterval,
   MAX_CHURN,
   MAX_DIGITS,
   parseGuidanceInterval,
@@ -55,13 +56,13 @@ export const command: JobCommand = {
       {
         name: 'churn_interval',
         type: 'string',
-        description: `churn only on steps from flow time t in LO,HI (default ${named(DIGITS_DEFAULTS.class.churnInterval)} class model)`,
+        description: `churn only on steps from flow time t in LO,HI (default ${formatInterval(DIGITS_DEFAULTS.class.churnInterval)} class model)`,
         maxLength: 32,
       },
       {
         name: 'interval',
         type: 'string',
-        description: `guide only for flow time t in LO,HI (0 noise, 1 data; default ${named(DIGITS_DEFAULTS.class.guidanceInterval)} class model, ${named(DIGITS_DEFAULTS.time.guidanceInterval)} time model)`,
+        description: `guide only for flow time t in LO,HI (0 noise, 1 data; default ${formatInterval(DIGITS_DEFAULTS.class.guidanceInterval)} class model, ${formatInterval(DIGITS_DEFAULTS.time.guidanceInterval)} time model)`,
         maxLength: 32,
       },
       {
@@ -142,9 +143,9 @@ export const command: JobCommand = {
   describe: (p) => {
     // The interval is named only where it is not every step.
     const iv = p.guidanceInterval as readonly [number, number] | undefined;
-    const interval = iv && (iv[0] > 0 || iv[1] < 1) ? named(iv) : undefined;
+    const interval = iv && (iv[0] > 0 || iv[1] < 1) ? formatInterval(iv) : undefined;
     const ci = p.churnInterval as readonly [number, number] | undefined;
-    const churn_interval = ci && p.churn ? named(ci) : undefined;
+    const churn_interval = ci && p.churn ? formatInterval(ci) : undefined;
     return describeParams({ ...p, interval, churn_interval }, [
       'digit',
       'count',
@@ -159,10 +160,6 @@ export const command: JobCommand = {
   },
   moreSteps: (p) => doubleSteps(p, 50, DIGITS_MAX_STEPS),
 };
-
-function named(i: readonly [number, number]): string {
-  return `${i[0]},${i[1]}`;
-}
 
 /** A chat option's LO,HI flow-time interval, or undefined where it was left out. */
 function intervalOption(text: string | undefined, option: string, what: string) {

@@ -110,32 +110,21 @@ test('ILLUSIONIST_TIMING=1 says once, on stderr, when the first sampler step sta
   assert.doesNotMatch(plain.stderr, /timing/);
 });
 
-test('digits --guidance-interval guides only part of the way, and job.json records the interval', () => {
-  const run = (extra: string[]) => {
-    const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-    const r = cli([
-      'digits',
-      '--checkpoint',
-      runDir,
-      '--digit',
-      '4',
-      '--count',
-      '2',
-      '--steps',
-      '4',
-      '--seed',
-      '3',
-      ...extra,
-      '--out',
-      out,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return {
-      stdout: r.stdout,
-      job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
-      grid: readFileSync(join(out, 'grid.png')),
-    };
+/** `illusionist digits --checkpoint runDir ARGS --out DIR` into a fresh DIR: the run, its job.json and grid. */
+function digitsRun(args: string[]) {
+  const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
+  const r = cli(['digits', '--checkpoint', runDir, ...args, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  return {
+    r,
+    stdout: r.stdout,
+    job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
+    grid: readFileSync(join(out, 'grid.png')),
   };
+}
+
+test('digits --guidance-interval guides only part of the way, and job.json records the interval', () => {
+  const run = (extra: string[]) => digitsRun(['--digit', '4', '--count', '2', '--steps', '4', '--seed', '3', ...extra]);
   const guided = run([]);
   assert.deepEqual(guided.job.guidanceInterval, [0.3, 1], "the class model's default: from t = 0.3");
   assert.match(guided.stdout, /guidance for t in \[0\.3, 1\]/);
@@ -150,29 +139,7 @@ test('digits --guidance-interval guides only part of the way, and job.json recor
 });
 
 test('digits --churn-interval churns only from t in [lo, hi], and job.json records it', () => {
-  const run = (extra: string[]) => {
-    const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-    const r = cli([
-      'digits',
-      '--checkpoint',
-      runDir,
-      '--count',
-      '1',
-      '--steps',
-      '10',
-      '--seed',
-      '3',
-      ...extra,
-      '--out',
-      out,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return {
-      stdout: r.stdout,
-      job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
-      grid: readFileSync(join(out, 'grid.png')),
-    };
-  };
+  const run = (extra: string[]) => digitsRun(['--count', '1', '--steps', '10', '--seed', '3', ...extra]);
   const byDefault = run([]);
   assert.deepEqual([byDefault.job.churn, byDefault.job.churnInterval], [1.5, [0.5, 0.9]], "the class model's default");
   assert.match(byDefault.stdout, /churn 1\.5 for t in \[0\.5, 0\.9\]/);
@@ -183,34 +150,9 @@ test('digits --churn-interval churns only from t in [lo, hi], and job.json recor
 });
 
 test('digits --solver heun steps with Heun (two model evaluations a step), and job.json records the solver', () => {
-  const run = (extra: string[]) => {
-    const out = mkdtempSync(join(tmpdir(), 'illusionist-digits-'));
-    const r = cli([
-      'digits',
-      '--checkpoint',
-      runDir,
-      '--digit',
-      '2',
-      '--count',
-      '2',
-      '--steps',
-      '4',
-      '--seed',
-      '5',
-      // The plain ODE: with churn, Heun's corrector is not what is measured here.
-      '--churn',
-      '0',
-      ...extra,
-      '--out',
-      out,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return {
-      r,
-      job: JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')),
-      grid: readFileSync(join(out, 'grid.png')),
-    };
-  };
+  // The plain ODE (--churn 0): with churn, Heun's corrector is not what is measured here.
+  const run = (extra: string[]) =>
+    digitsRun(['--digit', '2', '--count', '2', '--steps', '4', '--seed', '5', '--churn', '0', ...extra]);
   const euler = run([]);
   const heun = run(['--solver', 'heun']);
   assert.equal(euler.job.solver, 'euler');

@@ -11,6 +11,7 @@ import {
   DIGITS_MAX_STEPS,
   digitsGuidance,
   digitsSampler,
+  formatInterval,
   MAX_CHURN,
   MAX_DIGITS,
   parseGuidanceInterval,
@@ -61,11 +62,11 @@ export function registerDigits(program: Command): void {
     )
     .option(
       '--churn-interval <lo,hi>',
-      `churn only on steps from flow time t in [lo, hi] (default ${named(DIGITS_DEFAULTS.class.churnInterval)} for the class model, ${named(DIGITS_DEFAULTS.time.churnInterval)} for the time model)`,
+      `churn only on steps from flow time t in [lo, hi] (default ${formatInterval(DIGITS_DEFAULTS.class.churnInterval)} for the class model, ${formatInterval(DIGITS_DEFAULTS.time.churnInterval)} for the time model)`,
     )
     .option(
       '--guidance-interval <lo,hi>',
-      `apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default ${named(DIGITS_DEFAULTS.class.guidanceInterval)} for the class model, ${named(DIGITS_DEFAULTS.time.guidanceInterval)} for the time model)`,
+      `apply the guidance (CFG, or the time model's guide) only for flow time t in [lo, hi] (0 noise, 1 data); elsewhere the model runs alone (default ${formatInterval(DIGITS_DEFAULTS.class.guidanceInterval)} for the class model, ${formatInterval(DIGITS_DEFAULTS.time.guidanceInterval)} for the time model)`,
     )
     .option(
       '--solver <name>',
@@ -167,10 +168,6 @@ function intervalOption(text: string | undefined, what: string) {
   } catch (e) {
     throw new InputError(`--${(e as Error).message}`);
   }
-}
-
-function named(i: readonly [number, number]): string {
-  return `${i[0]},${i[1]}`;
 }
 
 /** The guide of a time model: --guide's checkpoint, none, or the one committed beside the model. */

@@ -133,6 +133,11 @@ export function digitsSampler(kind: 'class' | 'time', asked: SamplerChoice = {})
   };
 }
 
+/** An interval as a user writes it, `LO,HI` (parseGuidanceInterval's input). */
+export function formatInterval(i: readonly [number, number]): string {
+  return `${i[0]},${i[1]}`;
+}
+
 /**
  * An interval of flow time as a user writes it, `LO,HI` (0 noise, 1 data), e.g. `0.2,1`; `what`
  * names it in the message. Throws a message naming what was wrong and what is allowed.
