@@ -170,10 +170,10 @@ async function digitsModel(params: DigitsParams): Promise<FlowModel> {
 }
 
 async function digits(params: DigitsParams, seed: number, ctx: JobContext): Promise<HandlerOutput> {
-  const [model, { generateDigits }, { gridPng }, { solverEvaluations }] = await Promise.all([
+  const [model, { generateDigits }, { digitGridPng }, { solverEvaluations }] = await Promise.all([
     digitsModel(params),
     import('../engine/flow/digits.js'),
-    import('../engine/images/grid.js'),
+    import('../engine/flow/figures.js'),
     import('../engine/flow/euler.js'),
   ]);
   const solver = params.solver ?? 'euler';
@@ -193,11 +193,7 @@ async function digits(params: DigitsParams, seed: number, ctx: JobContext): Prom
       let preview: { data: Uint8Array; ext: string } | undefined;
       if (step % 10 === 0) {
         const n = Math.min(10, params.digit === undefined && params.kind === 'class' ? 10 : params.count);
-        const imgs = Array.from({ length: n }, (_, i) => x.subarray(i * 784, (i + 1) * 784));
-        preview = {
-          data: await gridPng(imgs, { width: 28, height: 28, channels: 1, cols: n, range: RANGE, scale: 2 }),
-          ext: 'png',
-        };
+        preview = { data: await digitGridPng(x.subarray(0, n * 784), { cols: n, range: RANGE, scale: 2 }), ext: 'png' };
       }
       await ctx.progress(step, total, preview ? { preview } : {});
       return u;

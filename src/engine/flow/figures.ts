@@ -1,8 +1,9 @@
 // Digit figures for Part B: sample grids (white on black, nearest-neighbour upscaled), single
 // digits, and the loss curve of a run, built on the shared image utilities.
 import { DIGIT_PIXELS } from '../data/dataset.js';
-import { encodePng, type PixelRange } from '../images/encode.js';
-import { gridPng } from '../images/grid.js';
+import { quantize, type PixelRange } from '../images/encode.js';
+import { gridPng, makeGrid } from '../images/grid.js';
+import { smallPng } from '../images/png.js';
 import { plotLines } from '../images/plot.js';
 
 /** Splits a flat B × 784 batch into its images. */
@@ -13,25 +14,27 @@ export function splitDigits(batch: Float32Array): Float32Array[] {
   return out;
 }
 
-export function digitGridPng(
+/** Digits as one sheet, grey padding between them; captions (`labels`) are typeset by sharp. */
+export async function digitGridPng(
   batch: Float32Array,
   opts: { cols: number; range: PixelRange; scale?: number; labels?: string[] },
 ): Promise<Buffer> {
-  const [lo] = opts.range;
-  return gridPng(splitDigits(batch), {
+  const [lo, hi] = opts.range;
+  const grid = {
     width: 28,
     height: 28,
     channels: 1,
     cols: opts.cols,
     range: opts.range,
-    scale: opts.scale,
-    padValue: lo + 0.15 * (opts.range[1] - lo),
-    labels: opts.labels,
-  });
+    padValue: lo + 0.15 * (hi - lo),
+  } as const;
+  if (opts.labels) return gridPng(splitDigits(batch), { ...grid, scale: opts.scale, labels: opts.labels });
+  const sheet = makeGrid(splitDigits(batch), grid);
+  return smallPng(quantize(sheet.data, opts.range), sheet.width, sheet.height, 1, opts.scale);
 }
 
-export function singleDigitPng(image: Float32Array, range: PixelRange): Promise<Buffer> {
-  return encodePng(image, 28, 28, 1, { range });
+export async function singleDigitPng(image: Float32Array, range: PixelRange): Promise<Buffer> {
+  return smallPng(quantize(image, range), 28, 28, 1);
 }
 
 /** Per-step loss (light) and its per-epoch means (bold) on a log axis. */
