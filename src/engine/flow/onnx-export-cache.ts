@@ -19,6 +19,7 @@ const EXPORTER_FILES = [
   './unet.js',
   './flow-io.js',
   '../onnx/graph-builder.js',
+  '../onnx/phase-conv.js',
   './trainer.js',
   './safetensors.js',
 ];

@@ -1,6 +1,7 @@
 // Exports a trained Part B UNet to ONNX (NCHW, BatchNorm folded into the convolutions, opset 20
 // Gelu) so digits are sampled by onnxruntime, the same fast runtime DeepFloyd IF runs on.
 import { GraphBuilder } from '../onnx/graph-builder.js';
+import { type Phase, PhaseInterleaver, phaseTap, transposedConvPhases } from '../onnx/phase-conv.js';
 import { BN_EPS, NUM_CLASSES, paramInfos, unetLayers, wireUNet, type UNetOps, type UNetSpec } from './unet.js';
 
 import { FLOW_INPUTS, FLOW_OUTPUT } from './flow-io.js';
@@ -137,29 +138,8 @@ export function exportUNetToOnnx(spec: UNetSpec, weights: Map<string, Float32Arr
       g.initializer(`${name}.shape`, new BigInt64Array([-1n, BigInt(l.cout), BigInt(l.k), BigInt(l.k)]), [4]),
     ]);
   };
-  /** E_r [n, s·n], E_r[j, s·j + r] = 1: right-multiplied, spreads columns to every s-th column from r. */
-  const spreads = new Map<string, string>();
-  const spread = (n: number, s: number, r: number): string => {
-    const key = `interleave.${n}x${s}.${r}`;
-    let v = spreads.get(key);
-    if (v === undefined) {
-      const e = new Float32Array(n * s * n);
-      for (let j = 0; j < n; j++) e[j * s * n + s * j + r] = 1;
-      v = g.initializer(key, e, [n, s * n]);
-      spreads.set(key, v);
-    }
-    return v;
-  };
-  /**
-   * The transposed conv of an n × n map as stride-1 convs, one per output phase (r_y, r_x) of the
-   * s × s grid, interleaved: onnxruntime's CPU ConvTranspose is a GEMM and a single-threaded col2im
-   * at under half the speed of its NCHWc Conv (up2.up at batch 80, D = 32: 17 ms; as four 2×2
-   * convs 7.6 ms). Output y[s·m + r] takes x[m + q − T + 1 + a] through tap κ₀ + s·(T − 1 − a),
-   * with T = k / s taps a phase, κ₀ = (r + p) mod s and q = ⌊(r + p) / s⌋. The phases' columns are
-   * interleaved by products with 0/1 matrices (exact: one 1 a column) and their rows by a Concat of
-   * whole rows: onnxruntime's DepthToSpace took 6 ms for the same at 28 × 28. The same sums in
-   * another order. For a kernel of whole strides (k = T·s) and an output s× the input, as the UNet's.
-   */
+  const interleaver = new PhaseInterleaver(g);
+  /** The transposed conv of an n × n map as one stride-1 conv per output phase, interleaved (phase-conv.ts). */
   const phaseConvs = (
     input: string,
     name: string,
@@ -169,43 +149,33 @@ export function exportUNetToOnnx(spec: UNetSpec, weights: Map<string, Float32Arr
     bias: Float32Array,
   ): string => {
     const { k, stride: s, pad: p, cin, cout } = l;
-    const T = k / s;
-    const phase = (r: number) => {
-      const q = Math.floor((r + p) / s);
-      return { k0: (r + p) % s, before: T - 1 - q, after: q };
-    };
-    const phases = Array.from({ length: s }, (_, r) => phase(r));
-    if (!Number.isInteger(T) || k - 2 * p !== s || phases.some((ph) => ph.before < 0 || ph.after < 0))
+    const phases = transposedConvPhases(k, s, p);
+    if (!phases || (n - 1) * s - 2 * p + k !== s * n)
       throw new Error(
         `cannot export ${name}: a transposed conv of kernel ${k}, stride ${s}, padding ${p} has no phase form`,
       );
-    const conv = (ry: number, rx: number): string => {
-      const py = phases[ry]!;
-      const px = phases[rx]!;
-      const pw = new Float32Array(cout * cin * T * T);
+    const conv = (py: Phase, px: Phase, id: string): string => {
+      const pw = new Float32Array(cout * cin * py.taps * px.taps);
       for (let o = 0; o < cout; o++)
         for (let i = 0; i < cin; i++)
-          for (let a = 0; a < T; a++)
-            for (let b = 0; b < T; b++) {
-              const ky = py.k0 + s * (T - 1 - a);
-              const kx = px.k0 + s * (T - 1 - b);
-              pw[((o * cin + i) * T + a) * T + b] = w[((i * cout + o) * k + ky) * k + kx]!;
-            }
-      const id = `${name}.phase${ry}${rx}`;
+          for (let a = 0; a < py.taps; a++)
+            for (let b = 0; b < px.taps; b++)
+              pw[((o * cin + i) * py.taps + a) * px.taps + b] =
+                w[((i * cout + o) * k + phaseTap(py, s, a)) * k + phaseTap(px, s, b)]!;
       return g.op(
         'Conv',
-        [input, g.initializer(`${id}.weight`, pw, [cout, cin, T, T]), g.initializer(`${id}.bias`, bias, [cout])],
-        { kernel_shape: [T, T], pads: [py.before, px.before, py.after, px.after] },
+        [
+          input,
+          g.initializer(`${id}.weight`, pw, [cout, cin, py.taps, px.taps]),
+          g.initializer(`${id}.bias`, bias, [cout]),
+        ],
+        { kernel_shape: [py.taps, px.taps], pads: [py.before, px.before, py.after, px.after] },
       );
     };
-    const rowAxis = g.initializer(`${name}.row_axis`, new BigInt64Array([3n]), [1]);
-    const rows = Array.from({ length: s }, (_, ry) => {
-      const cols = Array.from({ length: s }, (_, rx) => g.op('MatMul', [conv(ry, rx), spread(n, s, rx)]));
-      const row = cols.reduce((a, b) => g.op('Add', [a, b])); // [B, cout, n, s·n]
-      return g.op('Unsqueeze', [row, rowAxis]); // [B, cout, n, 1, s·n]
-    });
-    const shape = g.initializer(`${name}.shape`, new BigInt64Array([0n, 0n, BigInt(s * n), BigInt(s * n)]), [4]);
-    return g.op('Reshape', [g.op('Concat', rows, { axis: 3 }), shape]);
+    return interleaver.interleave(
+      phases.map((py, ry) => phases.map((px, rx) => conv(py, px, `${name}.phase${ry}${rx}`))),
+      n,
+    );
   };
   const spatial = g.initializer('unsqueeze_axes', new BigInt64Array([2n, 3n]), [2]);
   const fc = (input: string, name: string): string => {

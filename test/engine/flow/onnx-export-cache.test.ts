@@ -88,9 +88,10 @@ test("an export's key covers the code that turns a checkpoint's bytes into serve
   const before = await key();
   assert.ok(before !== undefined);
   assert.equal(await key(), before, 'the same code, the same key');
-  // trainer.js picks the serving weights (the EMA average where there is one), safetensors.js reads them.
-  for (const file of ['onnx-export.js', 'trainer.js', 'safetensors.js']) {
-    const path = join(engine, 'flow', file);
+  // trainer.js picks the serving weights (the EMA average where there is one), safetensors.js reads
+  // them; phase-conv.js writes the transposed convs of the exported graph.
+  for (const file of ['flow/onnx-export.js', 'flow/trainer.js', 'flow/safetensors.js', 'onnx/phase-conv.js']) {
+    const path = join(engine, file);
     const was = await key();
     appendFileSync(path, '\n// changed\n');
     assert.notEqual(await key(), was, `a change to ${file} makes another key`);
