@@ -3,7 +3,6 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodePng } from '../engine/images/encode.js';
 import { decodeUpload, UPLOAD_WORKING_SIZE } from '../engine/techniques/inputs.js';
 import { JobRunner } from '../jobs/job-runner.js';
@@ -12,8 +11,7 @@ import { SqliteQueue } from '../jobs/sqlite-queue.js';
 import type { EnqueueReceipt, JobEvent, JobResult, JobSpec, JobView } from '../jobs/types.js';
 import { waitForJob } from '../jobs/wait-for-job.js';
 import { databasePath, dataDir, formatWho, openStore, type Store, type Who } from '../store/index.js';
-
-const engineHandlers = fileURLToPath(new URL('../jobs/engine-handlers.js', import.meta.url));
+import { ENGINE_HANDLERS, takePreparedEngine } from './prepared-engine.js';
 
 /** The person at the terminal: cli:<os user name>. */
 export function cliWho(): Who {
@@ -142,7 +140,7 @@ export async function followJob(
   const { jobId } = receipt;
   if (receipt.position > 1)
     process.stderr.write(`job #${jobId}: ${receipt.position - 1} job(s) ahead in the queue; running them first\n`);
-  const runner = new JobRunner(queue, { handlerModules: [engineHandlers] });
+  const runner = new JobRunner(queue, { handlerModules: [ENGINE_HANDLERS], prepared: takePreparedEngine(command) });
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts += 1;

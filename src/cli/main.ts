@@ -2,6 +2,7 @@
 // mirror the chat commands; a user mistake is one line on stderr and exit code 2.
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../engine/errors.js';
+import { discardPreparedEngine, prepareEngine } from './prepared-engine.js';
 
 type Register = (program: Command) => void;
 
@@ -50,6 +51,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 
 export async function main(argv: string[]): Promise<number> {
   try {
+    prepareEngine(argv[0]);
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -67,5 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${e.message}\n`);
     if (process.env.ILLUSIONIST_DEBUG) process.stderr.write(`${e.stack}\n`);
     return 1;
+  } finally {
+    await discardPreparedEngine();
   }
 }

@@ -51,6 +51,23 @@ function flowModel(path: string): Promise<OnnxFlowModel> {
   });
 }
 
+/**
+ * Loads the engines of the commands named ahead of their first job (the engine worker calls it when
+ * the CLI says what it is about to run): for digits, its modules and onnxruntime's native library,
+ * ~100 ms that then pass while the CLI's own thread reads its options and opens the store.
+ */
+export async function warm(commands: readonly string[]): Promise<void> {
+  if (!commands.includes('digits')) return;
+  await Promise.all([
+    import('../engine/flow/onnx-flow-model.js'),
+    import('../store/data-dir.js'),
+    import('../engine/flow/digits.js'),
+    import('../engine/flow/figures.js'),
+    import('../engine/flow/euler.js'),
+    import('../engine/runtime/onnx.js').then((m) => m.loadOrt()),
+  ]);
+}
+
 /** The worker's own connection to the bot's database (DATA_DIR), opened on the first job of a text model. */
 let embeddingStore: Store | undefined;
 

@@ -18,6 +18,8 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 /** What handler modules give back at exit (their cached models: onnxruntime sessions, a store connection). */
 const disposers: Array<() => Promise<void> | void> = [];
+/** What handler modules load ahead of a job of the commands named (their engines' modules). */
+const warmers: Array<(commands: readonly string[]) => Promise<void>> = [];
 
 async function loadRegistry(modules: readonly string[]): Promise<Map<string, JobHandler>> {
   const registry = new Map<string, JobHandler>();
@@ -27,8 +29,10 @@ async function loadRegistry(modules: readonly string[]): Promise<Map<string, Job
       handlers?: HandlerRegistry;
       default?: HandlerRegistry;
       dispose?: () => Promise<void> | void;
+      warm?: (commands: readonly string[]) => Promise<void>;
     };
     if (mod.dispose) disposers.push(mod.dispose);
+    if (mod.warm) warmers.push(mod.warm);
     const handlers = mod.handlers ?? mod.default;
     if (handlers === undefined)
       throw new Error(`handler module ${spec} exports neither "handlers" nor a default registry`);
@@ -99,7 +103,7 @@ async function runJob(message: Extract<ToWorker, { type: 'run' }>, registry: Map
 }
 
 try {
-  const { handlerModules, nativeCalls } = workerData as EngineWorkerData;
+  const { handlerModules, nativeCalls, warm } = workerData as EngineWorkerData;
   countNativeCallsInto(nativeCalls);
   const registry = await loadRegistry(handlerModules);
   port.on('message', (message: ToWorker) => {
@@ -125,6 +129,8 @@ try {
     }
   });
   post({ type: 'ready', commands: [...registry.keys()].sort() });
+  // Best effort: a module that fails to load here fails its job the same way, with its message.
+  if (warm?.length) for (const w of warmers) w(warm).catch(() => {});
 } catch (error) {
   post({ type: 'load-failed', error: error instanceof Error ? error.message : String(error) });
 }

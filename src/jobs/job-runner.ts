@@ -24,6 +24,60 @@ export interface JobRunnerOptions {
   readonly stopGraceMs?: number;
   /** Passed to the Worker, so a runaway job hits a heap limit instead of the host's memory. */
   readonly resourceLimits?: ResourceLimits;
+  /** A worker started ahead (prepareWorker), used for the first spawn instead of a new one. */
+  readonly prepared?: PreparedWorker | undefined;
+}
+
+/** An engine worker thread started before its runner, loading its handlers (and warming engines). */
+export interface PreparedWorker {
+  readonly worker: Worker;
+  readonly nativeCalls: SharedArrayBuffer;
+  /** Settles when the worker has loaded its handler modules, or rejects as spawning does. */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * Starts an engine worker without taking jobs: the CLI starts it while it reads its options, so the
+ * thread's start, its modules and the `warm` commands' engines load meanwhile on another core. The
+ * thread does not keep the process alive until a runner takes it (discardWorker ends it otherwise).
+ */
+export function prepareWorker(
+  options: Pick<JobRunnerOptions, 'handlerModules' | 'resourceLimits'> & { warm?: readonly string[] },
+): PreparedWorker {
+  const nativeCalls = nativeCallMeter();
+  const workerData: EngineWorkerData = { handlerModules: options.handlerModules, nativeCalls, warm: options.warm };
+  const worker = new Worker(new URL('./engine-worker.js', import.meta.url), {
+    workerData,
+    resourceLimits: options.resourceLimits,
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('message', (message: FromWorker) => {
+      if (message.type === 'ready') resolve();
+      else if (message.type === 'load-failed')
+        reject(new Error(`the engine worker could not load its handlers: ${message.error}`));
+    });
+    // After 'ready' these settle nothing; the runner watches the thread's exit itself.
+    worker.on('error', reject);
+    worker.on('exit', (code) => reject(new Error(`the engine worker exited with code ${code} before it was ready`)));
+  });
+  ready.catch(() => {}); // the runner awaits it
+  // After the listeners: adding one refs the thread again.
+  worker.unref();
+  return { worker, nativeCalls, ready };
+}
+
+/** Ends a prepared worker no runner took: asked to exit, so no native call is cut short, then awaited. */
+export async function discardWorker(prepared: PreparedWorker, timeoutMs = 10_000): Promise<void> {
+  const { worker } = prepared;
+  if (worker.threadId === -1) return;
+  // Held open until the thread has ended by itself: the process exiting first would cut it short.
+  worker.ref();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const exit: ToWorker = { type: 'exit' };
+  worker.postMessage(exit);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+  clearTimeout(timer);
 }
 
 interface Slot {
@@ -63,6 +117,7 @@ export class JobRunner {
   private readonly complaints = new Map<string, string>();
   private readonly pollIntervalMs: number;
   private readonly stopGraceMs: number;
+  private prepared: PreparedWorker | undefined;
 
   constructor(
     private readonly queue: Queue,
@@ -70,6 +125,7 @@ export class JobRunner {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.stopGraceMs = options.stopGraceMs ?? 5000;
+    this.prepared = options.prepared;
   }
 
   /** Re-queues what dead processes left running, starts the worker, and begins taking jobs. */
@@ -140,37 +196,23 @@ export class JobRunner {
     await worker.terminate();
   }
 
-  private spawnWorker(): Promise<void> {
-    const nativeCalls = nativeCallMeter();
-    const workerData: EngineWorkerData = { handlerModules: this.options.handlerModules, nativeCalls };
-    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), {
-      workerData,
-      resourceLimits: this.options.resourceLimits,
-    });
+  private async spawnWorker(): Promise<void> {
+    const prepared = this.prepared ?? prepareWorker(this.options);
+    this.prepared = undefined;
+    const { worker, nativeCalls } = prepared;
+    worker.ref();
     this.worker = worker;
     this.nativeCalls.set(worker, nativeCalls);
-    return new Promise<void>((resolve, reject) => {
-      let ready = false;
-      worker.on('message', (message: FromWorker) => {
-        if (message.type === 'ready') {
-          ready = true;
-          resolve();
-          void this.pump();
-        } else if (message.type === 'load-failed') {
-          reject(new Error(`the engine worker could not load its handlers: ${message.error}`));
-        } else {
-          this.enqueueWork(() => this.onWorkerMessage(message));
-        }
-      });
-      worker.on('error', (error) => {
-        if (!ready) reject(error);
-      });
-      worker.on('exit', (code) => {
-        if (!ready) reject(new Error(`the engine worker exited with code ${code} before it was ready`));
-        if (this.worker === worker) this.worker = undefined;
-        this.enqueueWork(() => this.onWorkerGone(code));
-      });
+    worker.on('message', (message: FromWorker) => {
+      if (message.type !== 'ready' && message.type !== 'load-failed')
+        this.enqueueWork(() => this.onWorkerMessage(message));
     });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.enqueueWork(() => this.onWorkerGone(code));
+    });
+    await prepared.ready;
+    void this.pump();
   }
 
   private enqueueWork(work: () => Promise<void>): void {

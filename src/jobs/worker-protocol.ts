@@ -8,6 +8,11 @@ export interface EngineWorkerData {
   readonly handlerModules: readonly string[];
   /** Where the worker counts its native calls in flight (see engine/runtime/native-calls.ts). */
   readonly nativeCalls: SharedArrayBuffer;
+  /**
+   * Commands whose engines the worker loads as soon as its handlers are in, before any job comes:
+   * the CLI names the one it is about to run while it is still reading its options.
+   */
+  readonly warm?: readonly string[] | undefined;
 }
 
 export type ToWorker =

@@ -12,7 +12,7 @@ import { nativeCall } from './native-calls.js';
 // load it can abort the process as it exits (onnxruntime's global environment is torn down by the
 // first thread's cleanup while the other still holds it).
 let ortModule: typeof Ort | undefined;
-async function loadOrt(): Promise<typeof Ort> {
+export async function loadOrt(): Promise<typeof Ort> {
   ortModule ??= await import('onnxruntime-node');
   return ortModule;
 }
