@@ -47,8 +47,8 @@ export function exportUNetToOnnx(spec: UNetSpec, weights: Map<string, Float32Arr
 
   const layers = new Map(unetLayers(spec).map((l) => [l.name, l]));
   const gelu = (v: string): string => g.op('Gelu', [v]);
-  // The side of each (square) feature map by value name, so transposed convs can be rewritten for
-  // their input's size; a value missing here keeps onnxruntime's ConvTranspose.
+  // The side of each (square) feature map by value name, from x's 28: the transposed convs are
+  // written for their input's size.
   const side = new Map<string, number>([[FLOW_INPUTS.x, 28]]);
   const sized = (v: string, n: number | undefined): string => {
     if (n !== undefined) side.set(v, n);
