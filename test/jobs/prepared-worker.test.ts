@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { discardWorker, prepareWorker } from '../../src/jobs/job-runner.js';
+import { discardWorker, type PreparedWorker, prepareWorker } from '../../src/jobs/job-runner.js';
 import type { JobResult } from '../../src/jobs/types.js';
 import { waitForJob } from '../../src/jobs/wait-for-job.js';
 import { cpuHandlersPath, startTestRunner } from '../helpers/start-test-runner.js';
@@ -19,35 +19,28 @@ function keepAlive(t: import('node:test').TestContext): void {
   t.after(() => clearInterval(timer));
 }
 
+/** The fixture's 'warmed' job run to its end by a runner (on `prepared`, when given). */
+async function runWarmed(t: import('node:test').TestContext, prepared?: PreparedWorker): Promise<JobResult> {
+  const { queue } = await startTestRunner(t, path.join(makeTempDir(t), 'illusionist.db'), { runner: { prepared } });
+  const who = { platform: 'cli', userId: 'me' } as const;
+  const { jobId } = await queue.enqueue({ who, command: 'warmed', params: {}, seed: 1 });
+  const job = await waitForJob(queue, jobId, { timeoutMs: 10_000 });
+  assert.equal(job.status, 'done', job.error ?? undefined);
+  return job.result as JobResult;
+}
+
 test('a runner given a prepared worker runs its first job on that thread, warmed for the command named', async (t) => {
   keepAlive(t);
   const prepared = prepareWorker({ handlerModules: [cpuHandlersPath], warm: ['mix'] });
   await prepared.ready;
   const preparedThread = prepared.worker.threadId;
-  const { queue } = await startTestRunner(t, path.join(makeTempDir(t), 'illusionist.db'), { runner: { prepared } });
-  const { jobId } = await queue.enqueue({
-    who: { platform: 'cli', userId: 'me' },
-    command: 'warmed',
-    params: {},
-    seed: 1,
-  });
-  const job = await waitForJob(queue, jobId, { timeoutMs: 10_000 });
-  assert.equal(job.status, 'done', job.error ?? undefined);
-  const result = job.result as JobResult;
+  const result = await runWarmed(t, prepared);
   assert.deepEqual(result.captions, ['mix']);
   assert.equal(result.metrics.threadId, preparedThread, 'the prepared thread ran the job');
 });
 
 test('a worker the runner spawns itself is warmed for nothing', async (t) => {
-  const { queue } = await startTestRunner(t, path.join(makeTempDir(t), 'illusionist.db'));
-  const { jobId } = await queue.enqueue({
-    who: { platform: 'cli', userId: 'me' },
-    command: 'warmed',
-    params: {},
-    seed: 1,
-  });
-  const job = await waitForJob(queue, jobId, { timeoutMs: 10_000 });
-  assert.deepEqual((job.result as JobResult).captions, ['nothing']);
+  assert.deepEqual((await runWarmed(t)).captions, ['nothing']);
 });
 
 test('discardWorker ends a prepared worker that no runner took', async (t) => {
